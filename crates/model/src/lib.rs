@@ -1,0 +1,29 @@
+//! The shared vocabulary of pushtrace.
+//!
+//! # Brief overview
+//!
+//! Every other crate speaks in these types. A [`Timestamp`] is an instant in UTC with
+//! microseconds that remembers the offset its source printed, so an iPhone log written in
+//! `+0300` and a push server in UTC line up. A [`LogRecord`] is one normalized log message,
+//! whatever format it came from, with an [`Origin`] pointing back at the file and line (or the
+//! archive entry) so every later conclusion can cite its evidence.
+//!
+//! This crate does no I/O: readers live in `pushtrace-devicelog`.
+//!
+//! ```
+//! use pushtrace_model::{LogRecord, Origin, Timestamp};
+//!
+//! let at = Timestamp::parse("2026-05-20 17:48:41.248+0300").unwrap();
+//! let origin = Origin::Line { file: "digest.txt".into(), line: 14 };
+//! let record = LogRecord::new(at, "powerd", "Sending com.apple.powerd.assertionpolicy 3", origin);
+//! assert_eq!(record.at.to_string(), "2026-05-20T17:48:41.248000+03:00");
+//! ```
+
+mod record;
+mod time;
+
+pub use record::{Level, LogRecord, Origin};
+pub use time::{
+    CivilDateTime, TimeError, TimeOfDay, Timestamp, UtcOffset, parse_civil, parse_date,
+    parse_time_of_day, parse_time_prefix,
+};
