@@ -1,0 +1,106 @@
+//! `--date`, `--tz`, `--since` and `--until`: what the user tells us about time.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use pushtrace_devicelog::{LocalClock, Zone};
+use pushtrace_model::{Timestamp, parse_civil, parse_date, parse_time_of_day};
+
+/// Time options shared by the verbs that read device logs.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClockArgs {
+    /// The day of the first line, for logs whose lines have no date (Console copies, forum digests).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+
+    /// The device's time zone, for lines without one: an offset (+03:00, -0700, Z) or a zone
+    /// name (Europe/Istanbul). Archives, whose times are UTC, are then shown in this zone.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+}
+
+impl ClockArgs {
+    pub fn clock(&self) -> Result<LocalClock> {
+        let date = self
+            .date
+            .as_deref()
+            .map(|d| parse_date(d).with_context(|| format!("--date {d}")))
+            .transpose()?;
+        let zone = self
+            .tz
+            .as_deref()
+            .map(|z| Zone::parse(z).map_err(anyhow::Error::msg).context("--tz"))
+            .transpose()?;
+        Ok(LocalClock { date, zone })
+    }
+}
+
+/// Reads an instant given on the command line: RFC 3339 or `YYYY-MM-DD HH:MM[:SS]` with an
+/// offset; without one, in `--tz`; a bare time of day also needs `--date`.
+pub fn parse_instant(flag: &str, text: &str, clock: &LocalClock) -> Result<Timestamp> {
+    if let Ok(at) = Timestamp::parse(text) {
+        return Ok(at);
+    }
+    let need_zone = || {
+        anyhow::anyhow!(
+            "{flag} {text}: no UTC offset in it and no --tz; write e.g. {text}+03:00 or pass --tz"
+        )
+    };
+    if let Ok(civil) = parse_civil(text) {
+        let zone = clock.zone.as_ref().ok_or_else(need_zone)?;
+        return zone
+            .resolve(civil)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("{flag} {text}"));
+    }
+    if let Ok(time) = parse_time_of_day(text) {
+        if clock.date.is_none() {
+            bail!(
+                "{flag} {text}: a time of day needs --date YYYY-MM-DD (or give a full date and time)"
+            );
+        }
+        clock.zone.as_ref().ok_or_else(need_zone)?;
+        return clock.time_of_day(time, None).map_err(anyhow::Error::msg);
+    }
+    bail!(
+        "{flag} {text}: expected a date and time such as 2026-05-20T17:47:00+03:00, \
+         '2026-05-20 17:47:00' (with --tz) or 17:47:00 (with --date and --tz)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_in_every_accepted_form() {
+        let args = ClockArgs {
+            date: Some("2026-05-20".into()),
+            tz: Some("+03:00".into()),
+        };
+        let clock = args.clock().unwrap();
+        let expected = "2026-05-20T17:47:00.000000+03:00";
+        for text in [
+            "2026-05-20T17:47:00+03:00",
+            "2026-05-20 17:47:00",
+            "17:47:00",
+            "2026-05-20T14:47:00Z",
+        ] {
+            let at = parse_instant("--since", text, &clock).unwrap();
+            assert_eq!(
+                at.with_offset(pushtrace_model::UtcOffset::parse("+03:00").unwrap())
+                    .to_string(),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn missing_context_is_named() {
+        let err = parse_instant("--since", "17:47", &LocalClock::default()).unwrap_err();
+        assert!(err.to_string().contains("--date"), "{err}");
+        let err = parse_instant("--until", "2026-05-20 17:47", &LocalClock::default()).unwrap_err();
+        assert!(err.to_string().contains("--tz"), "{err}");
+        let err = parse_instant("--until", "yesterday", &LocalClock::default()).unwrap_err();
+        assert!(err.to_string().contains("expected a date"), "{err}");
+    }
+}

@@ -1,0 +1,171 @@
+//! `pushtrace logs`: any iPhone log in, normalized records out, in time order.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use pushtrace_devicelog::{Format, LogReader, PUSH_SET, RecordFilter};
+use regex::Regex;
+
+use crate::clock_args::{ClockArgs, parse_instant};
+use crate::progress::Bar;
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// A sysdiagnose (.tar.gz, .zip or folder), a .logarchive folder, or a text export
+    /// (`log show` in any style, a Console.app copy, a forum digest, a unifiedlog_iterator
+    /// JSONL/CSV export; plain or .gz). `-` reads a text export from standard input.
+    pub input: PathBuf,
+
+    /// Read as this format instead of detecting it: sysdiagnose, logarchive, default, syslog,
+    /// compact, json, ndjson, console, digest, unifiedlog-jsonl, unifiedlog-csv.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    #[command(flatten)]
+    pub clock: ClockArgs,
+
+    /// Keep only these processes (comma-separated short names, e.g. apsd,powerd).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub process: Vec<String>,
+
+    /// Keep the processes push forensics needs: apsd, powerd, kernel, symptomsd, CommCenter,
+    /// callservicesd, SpringBoard, runningboardd, dasd, wifid, configd (plus --app).
+    #[arg(long)]
+    pub push_set: bool,
+
+    /// The calling app's process name, added to --push-set (e.g. Comera).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+
+    /// Keep records at or after this instant (RFC 3339, or local time with --tz / --date).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Keep records at or before this instant.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Keep records whose message matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub grep: Option<String>,
+
+    /// Print NDJSON records in pushtrace's schema (docs/formats.md) instead of syslog-style text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Stop at the first line that cannot be read instead of counting it as skipped.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Memory for sorting before runs spill to temporary files, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    pub sort_memory: usize,
+
+    /// Parser threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print no progress bar and no summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl LogsArgs {
+    fn filter(&self, clock: &pushtrace_devicelog::LocalClock) -> Result<RecordFilter> {
+        let mut filter = RecordFilter::new();
+        if self.push_set {
+            filter = filter.processes(PUSH_SET).processes(self.app.as_slice());
+        } else if let Some(app) = &self.app {
+            filter = filter.processes([app]);
+        }
+        if !self.process.is_empty() {
+            filter = filter.processes(&self.process);
+        }
+        if let Some(since) = &self.since {
+            filter = filter.since(parse_instant("--since", since, clock)?);
+        }
+        if let Some(until) = &self.until {
+            filter = filter.until(parse_instant("--until", until, clock)?);
+        }
+        if let Some(pattern) = &self.grep {
+            filter = filter.grep(Regex::new(pattern).with_context(|| format!("--grep {pattern}"))?);
+        }
+        Ok(filter)
+    }
+}
+
+pub fn run(args: LogsArgs) -> Result<ExitCode> {
+    let clock = args.clock.clock()?;
+    let filter = args.filter(&clock)?;
+    let mut builder = LogReader::builder()
+        .format(args.format)
+        .clock(clock)
+        .filter(filter)
+        .strict(args.strict)
+        .sort_memory(args.sort_memory.max(1) << 20);
+    if let Some(threads) = args.threads {
+        builder = builder.threads(threads);
+    }
+    let reader = builder.build();
+
+    let hide_bar = args.quiet || !io::stderr().is_terminal();
+    let mut bar = Bar::new(hide_bar);
+    let read = if args.input.as_os_str() == "-" {
+        reader.read_stream("<stdin>", io::stdin(), &mut bar)?
+    } else {
+        // Say what was detected before a read that may take a while.
+        let (format, detected) = reader.format_of(&args.input)?;
+        if !args.quiet {
+            let how = if detected { "detected" } else { "as given" };
+            eprintln!("{}: {} ({how})", args.input.display(), format.describe());
+        }
+        reader.read(&args.input, &mut bar)?
+    };
+
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout);
+    let written = write_records(&mut out, read.records, args.json);
+    match written.and_then(|()| out.flush().map_err(anyhow::Error::from)) {
+        Ok(()) => {}
+        // `pushtrace logs … | head` closes the pipe early: that is not an error.
+        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e),
+    }
+    if !args.quiet {
+        eprint!("{}", read.summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_records(
+    out: &mut impl Write,
+    records: pushtrace_devicelog::SortedRecords,
+    json: bool,
+) -> Result<()> {
+    for record in records {
+        let record = record?;
+        if json {
+            serde_json::to_writer(&mut *out, &record)?;
+            out.write_all(b"\n")?;
+        } else {
+            out.write_all(record.syslog_line().as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                .is_some_and(|k| k == io::ErrorKind::BrokenPipe)
+    })
+}

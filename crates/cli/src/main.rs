@@ -1,0 +1,40 @@
+//! `pushtrace`: find out why the phone didn't ring.
+//!
+//! The binary only parses arguments, draws progress and formats output; each verb's logic lives
+//! in a library crate (`pushtrace-devicelog` for `logs`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod clock_args;
+mod logs;
+mod progress;
+
+/// Find out why the phone didn't ring: read, trace and explain iOS VoIP pushes.
+#[derive(Parser)]
+#[command(name = "pushtrace", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read an iPhone log in any format and print its records in time order.
+    Logs(logs::LogsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Logs(args) => logs::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! [`LogReader`]: open any input, detect its format, read it and return records in time order.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use flate2::read::MultiGzDecoder;
+use pushtrace_model::LogRecord;
+
+use crate::archive::{logarchive, sysdiagnose};
+use crate::clock::LocalClock;
+use crate::error::ReadError;
+use crate::filter::RecordFilter;
+use crate::format::{Format, Requirements};
+use crate::sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
+use crate::summary::ReadSummary;
+use crate::text::pipeline::{CountingReader, TextRun};
+use crate::text::{self, TextFormat};
+
+/// Bytes of an input looked at to detect its format.
+const SAMPLE_BYTES: usize = 64 << 10;
+
+/// Receives the progress of a long read (the CLI draws a bar from it).
+pub trait Progress {
+    /// A stage starts; `total` is in bytes when known.
+    fn begin(&mut self, stage: &str, total: Option<u64>);
+    /// `done` bytes of the stage's total have been processed.
+    fn advance_to(&mut self, done: u64);
+    fn end(&mut self);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn begin(&mut self, _stage: &str, _total: Option<u64>) {}
+    fn advance_to(&mut self, _done: u64) {}
+    fn end(&mut self) {}
+}
+
+/// A finished read: the records in time order and the account of what was read.
+pub struct LogRead {
+    pub records: SortedRecords,
+    pub summary: ReadSummary,
+}
+
+/// Reads iPhone logs in any supported format. Build one with [`LogReader::builder`].
+#[derive(Clone, Debug)]
+pub struct LogReader {
+    format: Option<Format>,
+    clock: LocalClock,
+    filter: RecordFilter,
+    strict: bool,
+    sort_memory: usize,
+    threads: usize,
+}
+
+/// Configures a [`LogReader`].
+#[derive(Clone, Debug)]
+pub struct LogReaderBuilder {
+    reader: LogReader,
+}
+
+impl LogReaderBuilder {
+    /// Reads as this format instead of detecting it.
+    pub fn format(mut self, format: Option<Format>) -> Self {
+        self.reader.format = format;
+        self
+    }
+
+    /// The date and zone for formats whose lines lack them.
+    pub fn clock(mut self, clock: LocalClock) -> Self {
+        self.reader.clock = clock;
+        self
+    }
+
+    pub fn filter(mut self, filter: RecordFilter) -> Self {
+        self.reader.filter = filter;
+        self
+    }
+
+    /// Turns skipped lines into an error.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.reader.strict = strict;
+        self
+    }
+
+    /// Memory for records before sorting spills runs to temporary files.
+    pub fn sort_memory(mut self, bytes: usize) -> Self {
+        self.reader.sort_memory = bytes;
+        self
+    }
+
+    /// Parser threads for text inputs (default: one per core).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.reader.threads = threads.max(1);
+        self
+    }
+
+    pub fn build(self) -> LogReader {
+        self.reader
+    }
+}
+
+impl LogReader {
+    pub fn builder() -> LogReaderBuilder {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LogReaderBuilder {
+            reader: LogReader {
+                format: None,
+                clock: LocalClock::default(),
+                filter: RecordFilter::default(),
+                strict: false,
+                sort_memory: DEFAULT_SORT_MEMORY,
+                threads,
+            },
+        }
+    }
+
+    /// The format of `path`: the one given to the builder, or detected from its content.
+    /// The flag is true when it was detected.
+    pub fn format_of(&self, path: &Path) -> Result<(Format, bool), ReadError> {
+        match self.format {
+            Some(format) => Ok((format, false)),
+            None => detect(path).map(|f| (f, true)),
+        }
+    }
+
+    /// Reads `path` to the end and returns its records in time order.
+    pub fn read(&self, path: &Path, progress: &mut dyn Progress) -> Result<LogRead, ReadError> {
+        let (format, detected) = self.format_of(path)?;
+        let name = path.display().to_string();
+        self.collect(&name, format, detected, |summary, sink| match format {
+            Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
+            Format::Sysdiagnose => {
+                progress.begin("extracting", None);
+                let located = sysdiagnose::locate_logarchive(path, &mut |done, total| {
+                    progress.begin("extracting", Some(total));
+                    progress.advance_to(done);
+                })?;
+                progress.end();
+                summary.inner = Some(located.inner_name().to_string());
+                self.read_archive(located.path(), Some(path), progress, summary, sink)
+            }
+            _ => {
+                if path.is_dir() {
+                    return Err(ReadError::WrongFormat {
+                        path: path.into(),
+                        format,
+                        why: "it is a folder".into(),
+                    });
+                }
+                let file = File::open(path).map_err(ReadError::io(path))?;
+                let total = file.metadata().map(|m| m.len()).ok();
+                self.read_text(
+                    &name,
+                    format,
+                    Box::new(file),
+                    total,
+                    progress,
+                    summary,
+                    sink,
+                )
+            }
+        })
+    }
+
+    /// Reads a text export (plain or gzip) from a stream, e.g. standard input or a paste.
+    /// `name` stands for the file in line references. Archives need [`LogReader::read`].
+    pub fn read_stream(
+        &self,
+        name: &str,
+        input: impl Read + Send,
+        progress: &mut dyn Progress,
+    ) -> Result<LogRead, ReadError> {
+        let mut input = BufReader::with_capacity(SAMPLE_BYTES, input);
+        let head = input.fill_buf().map_err(ReadError::io(name))?.to_vec();
+        let (format, detected) = match self.format {
+            Some(format) => (format, false),
+            None => (detect_stream(name, &head)?, true),
+        };
+        self.collect(name, format, detected, |summary, sink| {
+            self.read_text(name, format, Box::new(input), None, progress, summary, sink)
+        })
+    }
+
+    /// Runs one read into the sorter and returns the sorted records with the summary.
+    fn collect(
+        &self,
+        name: &str,
+        format: Format,
+        detected: bool,
+        read: impl FnOnce(&mut ReadSummary, &mut dyn FnMut(LogRecord)) -> Result<(), ReadError>,
+    ) -> Result<LogRead, ReadError> {
+        let mut summary = ReadSummary::new(name.to_string(), format, detected);
+        let mut sorter = RecordSorter::new(self.sort_memory);
+        let mut failed = None;
+        let mut sink = |record: LogRecord| {
+            if failed.is_none()
+                && let Err(e) = sorter.push(record)
+            {
+                failed = Some(e);
+            }
+        };
+        read(&mut summary, &mut sink)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        summary.spilled_runs = sorter.spilled_runs() as u64;
+        Ok(LogRead {
+            records: sorter.finish()?,
+            summary,
+        })
+    }
+
+    /// Reads a text export; `input` is the raw stream (gzip is recognized and decompressed).
+    #[allow(clippy::too_many_arguments)]
+    fn read_text<'i>(
+        &self,
+        name: &str,
+        format: Format,
+        input: Box<dyn Read + Send + 'i>,
+        total: Option<u64>,
+        progress: &mut dyn Progress,
+        summary: &mut ReadSummary,
+        sink: &mut dyn FnMut(LogRecord),
+    ) -> Result<(), ReadError> {
+        let parser = text::for_format(format).ok_or_else(|| ReadError::WrongFormat {
+            path: name.into(),
+            format,
+            why: "it is an archive format, which needs a file or folder path".into(),
+        })?;
+        let consumed = Arc::new(AtomicU64::new(0));
+        let counted = CountingReader {
+            inner: input,
+            count: consumed.clone(),
+        };
+        let mut raw = BufReader::with_capacity(1 << 20, counted);
+        let gzip = raw
+            .fill_buf()
+            .map_err(ReadError::io(name))?
+            .starts_with(&[0x1f, 0x8b]);
+        let mut input: Box<dyn Read + Send + 'i> = if gzip {
+            Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(raw)))
+        } else {
+            Box::new(raw)
+        };
+        let mut buffered = BufReader::with_capacity(SAMPLE_BYTES, &mut input);
+        let sample = match buffered.fill_buf() {
+            Ok(sample) => sample.to_vec(),
+            Err(source) if gzip => {
+                return Err(ReadError::Decompress {
+                    path: name.into(),
+                    source,
+                });
+            }
+            Err(source) => {
+                return Err(ReadError::Io {
+                    path: name.into(),
+                    source,
+                });
+            }
+        };
+        if sample.is_empty() {
+            return Err(ReadError::Empty { path: name.into() });
+        }
+        self.check_clock(name, parser, &sample)?;
+        let run = TextRun {
+            format: parser,
+            file: name.into(),
+            clock: &self.clock,
+            filter: &self.filter,
+            strict: self.strict,
+            threads: self.threads,
+        };
+        progress.begin("reading", total);
+        let result = run.run(&mut buffered, &consumed, progress, summary, sink);
+        progress.end();
+        match result {
+            Err(ReadError::Io { source, .. }) if gzip && is_corrupt_gzip(&source) => {
+                Err(ReadError::Decompress {
+                    path: name.into(),
+                    source,
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn check_clock(
+        &self,
+        name: &str,
+        parser: &dyn TextFormat,
+        sample: &[u8],
+    ) -> Result<(), ReadError> {
+        let Requirements { date, zone } = parser.requirements(sample);
+        let missing_date = date && self.clock.date.is_none();
+        let missing_zone = zone && self.clock.zone.is_none();
+        let (missing, flags) = match (missing_date, missing_zone) {
+            (false, false) => return Ok(()),
+            (true, true) => (
+                "date and no time zone",
+                "--date YYYY-MM-DD and --tz (e.g. +03:00 or Europe/Istanbul)",
+            ),
+            (true, false) => ("date", "--date YYYY-MM-DD (the day of the first line)"),
+            (false, true) => (
+                "time zone",
+                "--tz (e.g. +03:00 or Europe/Istanbul), the zone of the device",
+            ),
+        };
+        Err(ReadError::NeedsClock {
+            path: name.into(),
+            format: parser.format(),
+            missing,
+            flags,
+        })
+    }
+
+    fn read_archive(
+        &self,
+        dir: &Path,
+        outer: Option<&Path>,
+        progress: &mut dyn Progress,
+        summary: &mut ReadSummary,
+        sink: &mut dyn FnMut(LogRecord),
+    ) -> Result<(), ReadError> {
+        if !dir.is_dir() || !logarchive::is_logarchive(dir) {
+            return Err(ReadError::WrongFormat {
+                path: outer.unwrap_or(dir).into(),
+                format: Format::Logarchive,
+                why: "it is not a folder with tracev3 files (Persist/, Special/, Signpost/, timesync/)".into(),
+            });
+        }
+        let filter = &self.filter;
+        let keep = |process: &str| filter.wants_process(process.as_bytes());
+        let mut kept = 0u64;
+        let mut filtered = 0u64;
+        progress.begin("reading", None);
+        let stats = logarchive::read_logarchive(
+            dir,
+            &keep,
+            &mut |done, total| {
+                progress.begin("reading", Some(total));
+                progress.advance_to(done);
+            },
+            &mut |mut record| {
+                // Archives store UTC; show it in the device's zone when --tz names it.
+                if let Some(zone) = &self.clock.zone {
+                    record.at = record.at.with_offset(zone.offset_at(record.at));
+                }
+                if filter.wants_message(&record.message) && filter.wants_time(record.at) {
+                    kept += 1;
+                    sink(record);
+                } else {
+                    filtered += 1;
+                }
+            },
+        )?;
+        progress.end();
+        summary.records_read += stats.entries;
+        summary.records_kept += kept;
+        summary.records_filtered += stats.entries - stats.kept + filtered;
+        summary.unrendered += stats.unrendered;
+        summary.unreadable_files.extend(stats.unreadable_files);
+        Ok(())
+    }
+}
+
+fn is_corrupt_gzip(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Detects the format of a file or folder from its content.
+pub fn detect(path: &Path) -> Result<Format, ReadError> {
+    let meta = std::fs::metadata(path).map_err(ReadError::io(path))?;
+    if meta.is_dir() {
+        if logarchive::is_logarchive(path) {
+            return Ok(Format::Logarchive);
+        }
+        if sysdiagnose::has_logarchive(path) {
+            return Ok(Format::Sysdiagnose);
+        }
+        return Err(ReadError::UnknownFormat {
+            path: path.into(),
+            why: "it is a folder that is neither a .logarchive nor a sysdiagnose holding system_logs.logarchive".into(),
+        });
+    }
+    let file = File::open(path).map_err(ReadError::io(path))?;
+    let mut head = Vec::with_capacity(SAMPLE_BYTES);
+    file.take(SAMPLE_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(ReadError::io(path))?;
+    detect_head(&path.display().to_string(), &head)
+}
+
+/// Detects a format from the first bytes of an input: a zip or a gzipped tar is a
+/// sysdiagnose; anything else (gzip looked into) is sniffed as text.
+fn detect_head(name: &str, head: &[u8]) -> Result<Format, ReadError> {
+    if head.is_empty() {
+        return Err(ReadError::Empty { path: name.into() });
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Ok(Format::Sysdiagnose);
+    }
+    let mut text = Vec::new();
+    let sample = if head.starts_with(&[0x1f, 0x8b]) {
+        // The head usually ends mid-stream: decode what it holds; the truncated tail is expected.
+        let _ = MultiGzDecoder::new(head)
+            .take(SAMPLE_BYTES as u64)
+            .read_to_end(&mut text);
+        if text.is_empty() {
+            return Err(ReadError::Decompress {
+                path: name.into(),
+                source: io::Error::new(io::ErrorKind::InvalidData, "no data could be decompressed"),
+            });
+        }
+        &text[..]
+    } else {
+        head
+    };
+    if sample.len() > 262 && &sample[257..262] == b"ustar" {
+        return Ok(Format::Sysdiagnose);
+    }
+    detect_text(sample).map_err(|why| ReadError::UnknownFormat {
+        path: name.into(),
+        why,
+    })
+}
+
+/// Detects the text format of a stream; archives cannot be read from one.
+fn detect_stream(name: &str, head: &[u8]) -> Result<Format, ReadError> {
+    match detect_head(name, head)? {
+        Format::Sysdiagnose => Err(ReadError::WrongFormat {
+            path: name.into(),
+            format: Format::Sysdiagnose,
+            why: "an archive cannot be read from a stream: save it and pass its path".into(),
+        }),
+        format => Ok(format),
+    }
+}
+
+/// Picks the text format that recognizes most of the sample.
+pub(crate) fn detect_text(sample: &[u8]) -> Result<Format, String> {
+    let control = sample
+        .iter()
+        .filter(|b| matches!(b, 0..=8 | 14..=31))
+        .count();
+    if control * 20 > sample.len() {
+        return Err(format!(
+            "it looks like binary data ({control} control bytes in the first {} bytes), not a text export",
+            sample.len()
+        ));
+    }
+    let best = text::all()
+        .into_iter()
+        .map(|f| (f.score(sample), f.format()))
+        .fold((0, None), |best, (score, format)| {
+            if score > best.0 {
+                (score, Some(format))
+            } else {
+                best
+            }
+        });
+    best.1.ok_or_else(|| {
+        let first = text::lines(sample)
+            .map(|(_, l)| l)
+            .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+        format!(
+            "no line of its first {} KiB looks like a known log format (first line: `{}`)",
+            sample.len() >> 10,
+            first.map(text::excerpt).unwrap_or_default()
+        )
+    })
+}

@@ -1,0 +1,519 @@
+//! The three line styles of `log show` / `log stream`: default, syslog and compact.
+//!
+//! ```text
+//! default: 2023-08-20 19:30:45.919414+0300 0x956  Default  0x0  180  0  airportd: (IO80211) [com.apple.WiFiManager:] Driver …
+//! syslog:  2023-05-26 13:42:44.136082+0200  localhost kernel[0]: (Sandbox) Sandbox: sandbox-exec(41398) deny(1) …
+//! compact: 2026-10-06 10:41:02.207 Df tccd[75697:5a8b53a] [com.apple.TCC:access] AUTHREQ_PROMPTING: …
+//! ```
+//!
+//! All three end in the same tail: an optional `(sender)`, an optional `[subsystem:category]`
+//! and the message, whose further lines carry no timestamp. Sources: `docs/formats.md`.
+
+use memchr::memmem;
+use pushtrace_model::{Level, LogRecord};
+
+use super::timestamp::{date_time_prefix, trim_start};
+use super::{ChunkContext, ChunkOutput, TextFormat, for_each_record, join_message};
+use crate::format::{Format, Requirements};
+use crate::summary::SkipReason;
+
+pub(crate) struct DefaultStyle;
+pub(crate) struct SyslogStyle;
+pub(crate) struct CompactStyle;
+
+/// The cheap shape test shared by the three styles: `YYYY-MM-DD HH:MM:SS` at the start.
+#[inline]
+fn is_dated(line: &[u8]) -> bool {
+    line.len() >= 19
+        && line[0].is_ascii_digit()
+        && line[4] == b'-'
+        && line[7] == b'-'
+        && line[10] == b' '
+        && line[13] == b':'
+        && line[16] == b':'
+}
+
+/// Lines `log show` prints around the records: column headers, the filter echo, footers.
+fn is_preamble(line: &[u8]) -> bool {
+    const PREFIXES: [&[u8]; 6] = [
+        b"Timestamp ",
+        b"Filtering the log data",
+        b"Skipping info and debug",
+        b"Log      - ",
+        b"Activity - ",
+        b"--------",
+    ];
+    PREFIXES.iter().any(|p| line.starts_with(p))
+}
+
+/// The parts of a line after the process column.
+struct Tail<'a> {
+    sender: Option<&'a [u8]>,
+    subsystem: Option<&'a [u8]>,
+    category: Option<&'a [u8]>,
+    message: &'a [u8],
+}
+
+/// Splits `(sender) [subsystem:category] message`; both prefixes are optional and recognized
+/// only in their exact shape (no spaces inside), so a message that starts with a bracket stays
+/// whole.
+fn split_tail(mut tail: &[u8]) -> Tail<'_> {
+    let mut sender = None;
+    if tail.first() == Some(&b'(')
+        && let Some(end) = memchr::memchr2(b')', b' ', tail)
+        && tail[end] == b')'
+        && matches!(tail.get(end + 1), Some(b' ') | None)
+    {
+        sender = Some(&tail[1..end]);
+        tail = tail.get(end + 2..).unwrap_or_default();
+    }
+    let (mut subsystem, mut category) = (None, None);
+    if tail.first() == Some(&b'[')
+        && let Some(end) = memchr::memchr2(b']', b' ', tail)
+        && tail[end] == b']'
+        && matches!(tail.get(end + 1), Some(b' ') | None)
+        && let Some(colon) = memchr::memchr(b':', &tail[1..end])
+    {
+        let inner = &tail[1..end];
+        subsystem = Some(&inner[..colon]).filter(|s| !s.is_empty());
+        category = Some(&inner[colon + 1..]).filter(|s| !s.is_empty());
+        tail = tail.get(end + 2..).unwrap_or_default();
+    }
+    Tail {
+        sender,
+        subsystem,
+        category,
+        message: tail,
+    }
+}
+
+fn opt_string(out: &mut ChunkOutput, bytes: Option<&[u8]>) -> Option<String> {
+    bytes.map(|b| out.text(b).into_owned())
+}
+
+/// Parses decimal digits into a number; `None` for anything else.
+fn decimal(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .fold(0u64, |acc, d| acc * 10 + (d - b'0') as u64),
+    )
+}
+
+fn hex(bytes: &[u8]) -> Option<u64> {
+    let digits = bytes.strip_prefix(b"0x").unwrap_or(bytes);
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+/// Splits off the next whitespace-separated token.
+fn token(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let bytes = trim_start(bytes);
+    if bytes.is_empty() {
+        return None;
+    }
+    let end = memchr::memchr2(b' ', b'\t', bytes).unwrap_or(bytes.len());
+    Some((&bytes[..end], &bytes[end..]))
+}
+
+/// `process[pid]:` (syslog) — returns the process, the pid and the rest after `]: `.
+fn process_pid_colon(rest: &[u8]) -> Option<(&[u8], u32, &[u8])> {
+    let close = memmem::find(rest, b"]:")?;
+    let open = memchr::memrchr(b'[', &rest[..close])?;
+    let pid = decimal(&rest[open + 1..close])?;
+    let after = &rest[close + 2..];
+    Some((
+        &rest[..open],
+        u32::try_from(pid).ok()?,
+        after.strip_prefix(b" ").unwrap_or(after),
+    ))
+}
+
+/// Builds the record from the common parts and the continuation lines.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    ctx: &ChunkContext<'_>,
+    out: &mut ChunkOutput,
+    number: u64,
+    line: &[u8],
+    at: Result<pushtrace_model::Timestamp, String>,
+    process: &[u8],
+    tail: &[u8],
+    continuation: &[&[u8]],
+    fill: impl FnOnce(&mut LogRecord),
+) {
+    let at = match at {
+        Ok(at) => at,
+        Err(_) => return out.skip(number, SkipReason::BadTimestamp, line),
+    };
+    let tail = split_tail(tail);
+    let message = join_message(out, tail.message, continuation, "\n");
+    let process = out.text(process).into_owned();
+    let mut record = LogRecord::new(at, process, message, ctx.origin(number));
+    record.sender = opt_string(out, tail.sender);
+    record.subsystem = opt_string(out, tail.subsystem);
+    record.category = opt_string(out, tail.category);
+    fill(&mut record);
+    out.keep(ctx, record);
+}
+
+impl TextFormat for SyslogStyle {
+    fn format(&self) -> Format {
+        Format::LogShowSyslog
+    }
+
+    fn sniff(&self, line: &[u8]) -> bool {
+        let Some((_, Some(_), rest)) = date_time_prefix(line) else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix(b"  ") else {
+            return false;
+        };
+        let Some((_host, rest)) = token(rest) else {
+            return false;
+        };
+        process_pid_colon(trim_start(rest)).is_some()
+    }
+
+    fn starts_record(&self, line: &[u8]) -> bool {
+        is_dated(line)
+    }
+
+    fn requirements(&self, _sample: &[u8]) -> Requirements {
+        Requirements::default()
+    }
+
+    fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        for_each_record(
+            self,
+            chunk,
+            out,
+            is_preamble,
+            |out, number, line, continuation| {
+                let Some((civil, offset, rest)) = date_time_prefix(line) else {
+                    return out.skip(number, SkipReason::BadTimestamp, line);
+                };
+                let Some((_host, rest)) = token(rest) else {
+                    return out.skip(number, SkipReason::Malformed, line);
+                };
+                let Some((process, pid, tail)) = process_pid_colon(trim_start(rest)) else {
+                    return out.skip(number, SkipReason::Malformed, line);
+                };
+                if !ctx.filter.wants_process(process) {
+                    return out.filtered_early();
+                }
+                let at = ctx.clock.with_zone(civil, offset);
+                finish(
+                    ctx,
+                    out,
+                    number,
+                    line,
+                    at,
+                    process,
+                    tail,
+                    continuation,
+                    |r| r.pid = Some(pid),
+                );
+            },
+        );
+    }
+}
+
+impl TextFormat for DefaultStyle {
+    fn format(&self) -> Format {
+        Format::LogShowDefault
+    }
+
+    fn sniff(&self, line: &[u8]) -> bool {
+        let Some((_, Some(_), rest)) = date_time_prefix(line) else {
+            return false;
+        };
+        let Some((thread, rest)) = token(rest) else {
+            return false;
+        };
+        let Some((_ty, rest)) = token(rest) else {
+            return false;
+        };
+        let Some((activity, rest)) = token(rest) else {
+            return false;
+        };
+        let Some((pid, _)) = token(rest) else {
+            return false;
+        };
+        thread.starts_with(b"0x") && activity.starts_with(b"0x") && decimal(pid).is_some()
+    }
+
+    fn starts_record(&self, line: &[u8]) -> bool {
+        is_dated(line)
+    }
+
+    fn requirements(&self, _sample: &[u8]) -> Requirements {
+        Requirements::default()
+    }
+
+    fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        for_each_record(
+            self,
+            chunk,
+            out,
+            is_preamble,
+            |out, number, line, continuation| {
+                let Some((civil, offset, rest)) = date_time_prefix(line) else {
+                    return out.skip(number, SkipReason::BadTimestamp, line);
+                };
+                let fields = (|| {
+                    let (thread, rest) = token(rest)?;
+                    let (ty, rest) = token(rest)?;
+                    let (_activity, rest) = token(rest)?;
+                    let (pid, rest) = token(rest)?;
+                    let (_ttl, rest) = token(rest)?;
+                    let rest = trim_start(rest);
+                    let colon = memmem::find(rest, b": ")
+                        .or_else(|| rest.ends_with(b":").then(|| rest.len() - 1))?;
+                    let tail = rest.get(colon + 2..).unwrap_or_default();
+                    Some((hex(thread), ty, decimal(pid), &rest[..colon], tail))
+                })();
+                let Some((thread, ty, pid, process, tail)) = fields else {
+                    return out.skip(number, SkipReason::Malformed, line);
+                };
+                if !ctx.filter.wants_process(process) {
+                    return out.filtered_early();
+                }
+                let level = std::str::from_utf8(ty)
+                    .ok()
+                    .map(|t| Level::from_word(t).unwrap_or(Level::Other));
+                let at = ctx.clock.with_zone(civil, offset);
+                finish(
+                    ctx,
+                    out,
+                    number,
+                    line,
+                    at,
+                    process,
+                    tail,
+                    continuation,
+                    |r| {
+                        r.thread = thread;
+                        r.pid = pid.and_then(|p| u32::try_from(p).ok());
+                        r.level = level;
+                    },
+                );
+            },
+        );
+    }
+}
+
+/// `process[pid:tid]` (compact) — returns process, pid, thread and the rest.
+fn process_pid_tid(rest: &[u8]) -> Option<(&[u8], u32, u64, &[u8])> {
+    let close = memchr::memchr(b']', rest)?;
+    let open = memchr::memrchr(b'[', &rest[..close])?;
+    let inner = &rest[open + 1..close];
+    let colon = memchr::memchr(b':', inner)?;
+    let pid = u32::try_from(decimal(&inner[..colon])?).ok()?;
+    let tid = hex(&inner[colon + 1..])?;
+    let after = &rest[close + 1..];
+    Some((
+        &rest[..open],
+        pid,
+        tid,
+        after.strip_prefix(b" ").unwrap_or(after),
+    ))
+}
+
+impl TextFormat for CompactStyle {
+    fn format(&self) -> Format {
+        Format::LogShowCompact
+    }
+
+    fn sniff(&self, line: &[u8]) -> bool {
+        let Some((_, None, rest)) = date_time_prefix(line) else {
+            return false;
+        };
+        // Milliseconds, then a one- or two-letter type padded to two columns.
+        if line.get(19) != Some(&b'.') || line.get(23) != Some(&b' ') || rest.len() < 4 {
+            return false;
+        }
+        let ty = &rest[1..3];
+        ty[0].is_ascii_alphabetic() && process_pid_tid(&rest[4..]).is_some()
+    }
+
+    fn starts_record(&self, line: &[u8]) -> bool {
+        is_dated(line)
+    }
+
+    fn requirements(&self, _sample: &[u8]) -> Requirements {
+        Requirements {
+            date: false,
+            zone: true,
+        }
+    }
+
+    fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        for_each_record(
+            self,
+            chunk,
+            out,
+            is_preamble,
+            |out, number, line, continuation| {
+                let Some((civil, offset, rest)) = date_time_prefix(line) else {
+                    return out.skip(number, SkipReason::BadTimestamp, line);
+                };
+                let parts = (rest.len() >= 4 && rest[0] == b' ')
+                    .then(|| {
+                        let ty = std::str::from_utf8(&rest[1..3]).ok()?;
+                        let (process, pid, tid, tail) = process_pid_tid(&rest[4..])?;
+                        Some((ty.trim(), process, pid, tid, tail))
+                    })
+                    .flatten();
+                let Some((ty, process, pid, tid, tail)) = parts else {
+                    return out.skip(number, SkipReason::Malformed, line);
+                };
+                if !ctx.filter.wants_process(process) {
+                    return out.filtered_early();
+                }
+                let level = Level::from_word(ty).unwrap_or(Level::Other);
+                let at = ctx.clock.with_zone(civil, offset);
+                finish(
+                    ctx,
+                    out,
+                    number,
+                    line,
+                    at,
+                    process,
+                    tail,
+                    continuation,
+                    |r| {
+                        r.pid = Some(pid);
+                        r.thread = Some(tid);
+                        r.level = Some(level);
+                    },
+                );
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::LocalClock;
+    use crate::text::testing::{clock, parse};
+
+    // Rows follow the public examples cited in docs/formats.md §log show.
+    const SYSLOG: &str = "Timestamp                       (process)[PID]\n\
+2023-05-26 13:42:44.136082+0200  localhost kernel[0]: (Sandbox) Sandbox: sandbox-exec(41398) deny(1) file-read-data /etc/hosts\n\
+2026-05-20 17:48:41.250113+0300  localhost apsd[112]: (IOKit) [com.apple.iokit:assertions] Update assertion policy 3\n\
+2026-05-20 17:48:41.248002+0300  localhost powerd[63]: Sending com.apple.powerd.assertionpolicy 3\n\
+2026-05-20 17:50:04.028000+0300  localhost powerd[63]: Process CommCenter.104 Created SystemIsActive\n\
+\"com.apple.ipTelephony.sipIncoming.cell\"\n";
+
+    #[test]
+    fn syslog_style_fields_and_continuations() {
+        let out = parse(&SyslogStyle, SYSLOG, LocalClock::default());
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        assert_eq!(out.ignored, 1);
+        let r = &out.records;
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].process, "kernel");
+        assert_eq!(r[0].pid, Some(0));
+        assert_eq!(r[0].sender.as_deref(), Some("Sandbox"));
+        assert_eq!(
+            r[0].message,
+            "Sandbox: sandbox-exec(41398) deny(1) file-read-data /etc/hosts"
+        );
+        assert_eq!(r[1].subsystem.as_deref(), Some("com.apple.iokit"));
+        assert_eq!(r[1].category.as_deref(), Some("assertions"));
+        assert_eq!(r[1].message, "Update assertion policy 3");
+        assert_eq!(r[1].at.to_string(), "2026-05-20T17:48:41.250113+03:00");
+        assert_eq!(
+            r[3].message,
+            "Process CommCenter.104 Created SystemIsActive\n\"com.apple.ipTelephony.sipIncoming.cell\""
+        );
+        assert_eq!(r[3].origin.to_string(), "test.log:5");
+        assert!(SyslogStyle.sniff(SYSLOG.lines().nth(1).unwrap().as_bytes()));
+        assert!(!DefaultStyle.sniff(SYSLOG.lines().nth(1).unwrap().as_bytes()));
+    }
+
+    #[test]
+    fn bracketed_message_is_not_a_subsystem() {
+        let line = "2026-05-20 17:46:01.330000+0300  localhost apsd[112]: [C138 IPv4#b71cac13:5223 ready parent-flow (satisfied (Path is satisfied), interface: pdp_ip0[lte])] event: path:satisfied_change @594.391s\n";
+        let out = parse(&SyslogStyle, line, LocalClock::default());
+        assert_eq!(out.records[0].subsystem, None);
+        assert!(
+            out.records[0]
+                .message
+                .starts_with("[C138 IPv4#b71cac13:5223 ready")
+        );
+    }
+
+    // pymobiledevice3#540 and BlockBlock#1 (docs/formats.md).
+    const DEFAULT: &str = "Filtering the log data using \"process == \\\"airportd\\\"\"\n\
+Timestamp                       Thread     Type        Activity             PID    TTL  \n\
+2023-08-20 19:30:45.919414+0300 0x956      Default     0x0                  180    0    airportd: (IO80211) [com.apple.WiFiManager:] Driver Discovery: received driver availability notification\n\
+2023-08-20 19:30:45.918670+0300 0x956      Info        0x0                  180    0    airportd: Multi-line message\n\
+second line\n\
+2023-08-20 19:30:46.000001+0300 0x1a2b     Error       0x4f2                63     0    powerd: (IOKit) hidActive:0 displayOff:1 assertionActivityValid:0\n\
+--------------------------------------------------------------------------------------------------------------------\n\
+Log      - Default:          1, Info:                1, Debug:             0, Error:          1, Fault:          0\n\
+Activity - Create:           0, Transition:          0, Actions:           0\n";
+
+    #[test]
+    fn default_style_columns() {
+        let out = parse(&DefaultStyle, DEFAULT, LocalClock::default());
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        assert_eq!(out.ignored, 5);
+        let r = &out.records;
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].thread, Some(0x956));
+        assert_eq!(r[0].level, Some(Level::Default));
+        assert_eq!(r[0].pid, Some(180));
+        assert_eq!(r[0].sender.as_deref(), Some("IO80211"));
+        assert_eq!(r[0].subsystem.as_deref(), Some("com.apple.WiFiManager"));
+        assert_eq!(r[0].category, None);
+        assert_eq!(
+            r[0].message,
+            "Driver Discovery: received driver availability notification"
+        );
+        assert_eq!(r[1].message, "Multi-line message\nsecond line");
+        assert_eq!(r[2].level, Some(Level::Error));
+        assert_eq!(r[2].process, "powerd");
+        assert!(DefaultStyle.sniff(DEFAULT.lines().nth(2).unwrap().as_bytes()));
+    }
+
+    const COMPACT: &str = "Timestamp               Ty Process[PID:TID]\n\
+2026-10-06 10:41:02.207 Df tccd[75697:5a8b53a] [com.apple.TCC:access] AUTHREQ_PROMPTING: msgID=75697.1\n\
+2026-01-01 07:17:32.677 E  syspolicyd[527:85cf08] [com.apple.syspolicy.exec:default] Unable to initialize qtn_proc\n";
+
+    #[test]
+    fn compact_style_needs_a_zone() {
+        assert!(CompactStyle.requirements(b"").zone);
+        let out = parse(&CompactStyle, COMPACT, clock("2026-01-01", "-07:00"));
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        let r = &out.records;
+        assert_eq!(r[0].level, Some(Level::Default));
+        assert_eq!(r[0].thread, Some(0x5a8b53a));
+        assert_eq!(r[0].at.to_string(), "2026-10-06T10:41:02.207000-07:00");
+        assert_eq!(r[1].level, Some(Level::Error));
+        assert_eq!(r[1].process, "syspolicyd");
+        assert!(CompactStyle.sniff(COMPACT.lines().nth(2).unwrap().as_bytes()));
+        assert!(!SyslogStyle.sniff(COMPACT.lines().nth(2).unwrap().as_bytes()));
+    }
+
+    #[test]
+    fn malformed_rows_are_skipped_with_their_line() {
+        let text = "2026-05-20 17:48:41.248002+0300  localhost powerd without a pid\n\
+2026-13-20 17:48:41.248002+0300  localhost powerd[63]: month 13\n";
+        let out = parse(&SyslogStyle, text, LocalClock::default());
+        assert!(out.records.is_empty());
+        let reasons: Vec<_> = out.skips.iter().map(|s| (s.line, s.reason)).collect();
+        assert_eq!(
+            reasons,
+            [(1, SkipReason::Malformed), (2, SkipReason::BadTimestamp)]
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Text exports: one [`TextFormat`] per style, and the parallel pipeline that feeds them.
+//!
+//! A text format answers three questions: does a line look like mine (detection), does a line
+//! begin a record (so the input can be cut into chunks that start on a record and be parsed on
+//! every core), and what records does a chunk hold. Everything else (reading, decompression,
+//! line numbers, midnight crossings, time filters, progress) is shared in [`pipeline`].
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use pushtrace_model::{LogRecord, Origin};
+
+use crate::clock::LocalClock;
+use crate::filter::RecordFilter;
+use crate::format::{Format, Requirements};
+use crate::summary::SkipReason;
+
+pub(crate) mod console;
+pub(crate) mod digest;
+pub(crate) mod json;
+pub(crate) mod log_show;
+pub(crate) mod pipeline;
+mod timestamp;
+pub(crate) mod unifiedlog_export;
+
+/// One text export style.
+pub(crate) trait TextFormat: Sync {
+    fn format(&self) -> Format;
+
+    /// Strictly recognizes a line of this format; used to detect the format from a sample.
+    fn sniff(&self, line: &[u8]) -> bool;
+
+    /// How strongly the start of an input looks like this format: by default, the number of
+    /// its first non-empty lines that [`TextFormat::sniff`] recognizes. Formats whose records
+    /// span lines by design (a JSON array) look at the sample as a whole instead.
+    fn score(&self, sample: &[u8]) -> usize {
+        lines(sample)
+            .take(200)
+            .filter(|(_, line)| self.sniff(line))
+            .count()
+    }
+
+    /// Cheaply tells whether a line begins a record. Chunks are cut only before such lines, so
+    /// a multi-line record is never split between two workers.
+    fn starts_record(&self, line: &[u8]) -> bool;
+
+    /// What the lines lack; `sample` is the start of the input, for formats whose lines may or
+    /// may not carry a zone.
+    fn requirements(&self, sample: &[u8]) -> Requirements;
+
+    /// Parses a chunk of whole records into `out`. Line numbers are 1-based within the chunk;
+    /// the pipeline adds the chunk's base.
+    fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput);
+}
+
+/// What every chunk parser is given.
+pub(crate) struct ChunkContext<'a> {
+    pub file: &'a Arc<str>,
+    pub clock: &'a LocalClock,
+    pub filter: &'a RecordFilter,
+}
+
+impl ChunkContext<'_> {
+    pub fn origin(&self, line: u64) -> Origin {
+        Origin::Line {
+            file: self.file.clone(),
+            line,
+        }
+    }
+}
+
+/// A skipped line, with a short excerpt for the summary.
+#[derive(Debug)]
+pub(crate) struct Skip {
+    pub line: u64,
+    pub reason: SkipReason,
+    pub detail: String,
+}
+
+/// Records and counts of one chunk.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkOutput {
+    pub records: Vec<LogRecord>,
+    pub skips: Vec<Skip>,
+    /// Records parsed (kept or filtered out).
+    pub parsed: u64,
+    /// Records dropped by the process or message filter.
+    pub filtered: u64,
+    /// Lines that are not records by design.
+    pub ignored: u64,
+    pub lossy_utf8: u64,
+    /// For formats without dates: the chunk's first and last time of day (µs since midnight),
+    /// and for each record the midnight crossings inside the chunk before it.
+    pub day_clock: Option<DayClock>,
+}
+
+/// The times of day seen in a chunk of a date-less log, so the pipeline can carry midnight
+/// crossings across chunks parsed in parallel.
+#[derive(Debug, Default)]
+pub(crate) struct DayClock {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    /// Crossings inside the chunk before each kept record (parallel to `records`).
+    pub days: Vec<u32>,
+    pub crossings: u32,
+}
+
+/// A time of day that goes back by more than this is taken as the next day.
+pub(crate) const ROLLOVER_BACKSTEP_MICROS: i64 = 12 * 3600 * 1_000_000;
+
+impl DayClock {
+    /// Notes the time of day of the next record (kept or not) and returns the crossings so far.
+    pub fn observe(&mut self, micros_of_day: i64) -> u32 {
+        if let Some(last) = self.last
+            && last - micros_of_day > ROLLOVER_BACKSTEP_MICROS
+        {
+            self.crossings += 1;
+        }
+        self.first.get_or_insert(micros_of_day);
+        self.last = Some(micros_of_day);
+        self.crossings
+    }
+}
+
+impl ChunkOutput {
+    pub fn skip(&mut self, line: u64, reason: SkipReason, text: &[u8]) {
+        self.skips.push(Skip {
+            line,
+            reason,
+            detail: excerpt(text),
+        });
+    }
+
+    /// Decodes a line, replacing invalid UTF-8 and counting it.
+    pub fn text<'b>(&mut self, bytes: &'b [u8]) -> Cow<'b, str> {
+        let text = String::from_utf8_lossy(bytes);
+        if matches!(text, Cow::Owned(_)) {
+            self.lossy_utf8 += 1;
+        }
+        text
+    }
+
+    /// Applies the message filter and keeps the record.
+    pub fn keep(&mut self, ctx: &ChunkContext<'_>, record: LogRecord) -> bool {
+        self.parsed += 1;
+        if ctx.filter.wants_message(&record.message) {
+            self.records.push(record);
+            true
+        } else {
+            self.filtered += 1;
+            false
+        }
+    }
+
+    /// Counts a record dropped by the process filter before it was built.
+    pub fn filtered_early(&mut self) {
+        self.parsed += 1;
+        self.filtered += 1;
+    }
+}
+
+/// The first 120 characters of a line, for messages.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(480)]);
+    let mut out: String = text.chars().take(120).collect();
+    if out.len() < text.len() || bytes.len() > 480 {
+        out.push('…');
+    }
+    out
+}
+
+/// The lines of a chunk with their 1-based numbers, without `\n` or `\r\n`.
+pub(crate) fn lines(chunk: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    let mut rest = chunk;
+    let mut number = 0u64;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        number += 1;
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        Some((number, line.strip_suffix(b"\r").unwrap_or(line)))
+    })
+}
+
+/// Groups a chunk into records for formats whose records are a first line plus continuation
+/// lines. `ignore` marks lines that are not part of any record (headers, trailers); a
+/// continuation before any record is skipped as an orphan.
+pub(crate) fn for_each_record<'c>(
+    format: &(impl TextFormat + ?Sized),
+    chunk: &'c [u8],
+    out: &mut ChunkOutput,
+    ignore: impl Fn(&[u8]) -> bool,
+    mut on_record: impl FnMut(&mut ChunkOutput, u64, &'c [u8], &[&'c [u8]]),
+) {
+    let mut first: Option<(u64, &'c [u8])> = None;
+    let mut continuation: Vec<&'c [u8]> = Vec::new();
+    for (number, line) in lines(chunk) {
+        if format.starts_record(line) {
+            if let Some((n, l)) = first.take() {
+                on_record(out, n, l, &continuation);
+            }
+            continuation.clear();
+            first = Some((number, line));
+        } else if ignore(line) {
+            out.ignored += 1;
+        } else if first.is_some() {
+            continuation.push(line);
+        } else if line.iter().all(u8::is_ascii_whitespace) {
+            out.ignored += 1;
+        } else {
+            out.skip(number, SkipReason::OrphanContinuation, line);
+        }
+    }
+    if let Some((n, l)) = first {
+        on_record(out, n, l, &continuation);
+    }
+}
+
+/// Joins a first line's message with its continuation lines, as the original message had them.
+pub(crate) fn join_message(
+    out: &mut ChunkOutput,
+    first: &[u8],
+    continuation: &[&[u8]],
+    sep: &str,
+) -> String {
+    let mut message = out.text(first).into_owned();
+    for line in continuation {
+        message.push_str(sep);
+        message.push_str(&out.text(line));
+    }
+    message
+}
+
+/// The text formats in the order detection tries them (most specific first).
+pub(crate) fn all() -> [&'static dyn TextFormat; 9] {
+    [
+        &json::LogShowJson,
+        &json::LogShowNdjson,
+        &unifiedlog_export::Jsonl,
+        &unifiedlog_export::Csv,
+        &log_show::DefaultStyle,
+        &log_show::SyslogStyle,
+        &log_show::CompactStyle,
+        &console::ConsoleCopy,
+        &digest::Digest,
+    ]
+}
+
+pub(crate) fn for_format(format: Format) -> Option<&'static dyn TextFormat> {
+    all().into_iter().find(|f| f.format() == format)
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs one format over a string, as the pipeline would, for unit tests.
+    use super::*;
+
+    pub fn parse(format: &dyn TextFormat, text: &str, clock: LocalClock) -> ChunkOutput {
+        let file: Arc<str> = "test.log".into();
+        let filter = RecordFilter::new();
+        let ctx = ChunkContext {
+            file: &file,
+            clock: &clock,
+            filter: &filter,
+        };
+        let mut out = ChunkOutput::default();
+        format.parse_chunk(text.as_bytes(), &ctx, &mut out);
+        out
+    }
+
+    pub fn clock(date: &str, tz: &str) -> LocalClock {
+        LocalClock {
+            date: Some(pushtrace_model::parse_date(date).unwrap()),
+            zone: Some(crate::clock::Zone::parse(tz).unwrap()),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! End-to-end reads through `LogReader`: detection, chunking across cores, ordering, line
+//! numbers and every kind of bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use pushtrace_devicelog::{
+    Format, LocalClock, LogReader, NoProgress, ReadError, ReadSummary, RecordFilter, SkipReason,
+    Zone,
+};
+use pushtrace_model::{LogRecord, Origin};
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn seed_clock() -> LocalClock {
+    LocalClock {
+        date: Some((2026, 5, 20)),
+        zone: Some(Zone::parse("+03:00").unwrap()),
+    }
+}
+
+fn read_all(reader: &LogReader, path: &Path) -> (Vec<LogRecord>, ReadSummary) {
+    let read = reader.read(path, &mut NoProgress).unwrap();
+    let records = read.records.collect::<Result<Vec<_>, _>>().unwrap();
+    (records, read.summary)
+}
+
+fn line_of(record: &LogRecord) -> u64 {
+    match record.origin {
+        Origin::Line { line, .. } => line,
+        Origin::Archive { .. } => panic!("not a text record"),
+    }
+}
+
+#[test]
+fn seed_digest_reads_exactly_its_twelve_rows() {
+    let reader = LogReader::builder().clock(seed_clock()).build();
+    let (records, summary) = read_all(&reader, &testdata("seed-incident-digest.txt"));
+    assert_eq!(summary.format, Format::Digest);
+    assert!(summary.detected);
+    assert_eq!(records.len(), 12);
+    assert_eq!(summary.records_read, 12);
+    assert_eq!(summary.skipped_total(), 0, "{summary}");
+    assert_eq!(
+        records[0].at.to_string(),
+        "2026-05-20T17:45:59.562000+03:00"
+    );
+    assert_eq!(
+        records[11].at.to_string(),
+        "2026-05-20T17:50:04.598000+03:00"
+    );
+    assert_eq!(records[11].message, "Update assertion policy 0");
+    assert_eq!(
+        records[8].message,
+        "necp_process_defunct_list: necp_update_client abort nexus error (2) for pid 1518 Comera"
+    );
+    // The kernel row is line 26 of the digest file.
+    assert_eq!(line_of(&records[8]), 26);
+}
+
+#[test]
+fn digest_without_date_or_zone_says_what_to_pass() {
+    let reader = LogReader::builder().build();
+    let err = reader
+        .read(&testdata("seed-incident-digest.txt"), &mut NoProgress)
+        .err()
+        .unwrap();
+    assert!(matches!(err, ReadError::NeedsClock { .. }));
+    let text = err.to_string();
+    assert!(text.contains("--date YYYY-MM-DD and --tz"), "{text}");
+    assert!(text.contains("seed-incident-digest.txt"), "{text}");
+}
+
+/// A syslog-style export larger than several chunks, with multi-line records and rows out of
+/// order, read on 3 threads: every record comes back once, sorted, with its true line number.
+#[test]
+fn large_syslog_export_is_sorted_and_numbered_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = Vec::with_capacity(20 << 20);
+    writeln!(text, "Timestamp                       (process)[PID]").unwrap();
+    let mut expected_lines = Vec::new();
+    let mut line = 2u64;
+    let processes = ["apsd", "mDNSResponder", "powerd", "locationd", "kernel"];
+    let count = 120_000u64;
+    for i in 0..count {
+        // Every 7th row is printed 3 ms early: out of order, as `log show` does.
+        let micros = i * 1000 - if i % 7 == 3 { 3_000 } else { 0 } + 1_000_000;
+        let (s, us) = (micros / 1_000_000, micros % 1_000_000);
+        let process = processes[(i % 5) as usize];
+        write!(
+            text,
+            "2026-05-20 17:{:02}:{:02}.{us:06}+0300  localhost {process}[{}]: (Sender) [com.apple.x:cat] row {i} {}",
+            s / 60,
+            s % 60,
+            100 + i % 5,
+            "padding ".repeat((i % 30) as usize)
+        )
+        .unwrap();
+        text.push(b'\n');
+        if process == "apsd" {
+            expected_lines.push((i, line));
+        }
+        line += 1;
+        if i % 11 == 0 {
+            writeln!(text, "\tcontinued {i}").unwrap();
+            line += 1;
+        }
+    }
+    assert!(
+        text.len() > 3 * pushtrace_devicelog::CHUNK_BYTES,
+        "input must span several chunks"
+    );
+    let path = write(&dir, "big.log", &text);
+
+    let reader = LogReader::builder()
+        .threads(3)
+        .filter(RecordFilter::new().processes(["apsd"]))
+        .build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(summary.format, Format::LogShowSyslog);
+    assert_eq!(summary.records_read, count);
+    assert_eq!(summary.records_kept, count / 5);
+    assert_eq!(summary.records_filtered, count - count / 5);
+    assert_eq!(summary.lines, line - 1);
+    assert_eq!(summary.lines_ignored, 1);
+    assert_eq!(summary.skipped_total(), 0, "{summary}");
+    assert!(records.windows(2).all(|w| w[0].at <= w[1].at), "not sorted");
+    let mut got: Vec<(u64, u64)> = records
+        .iter()
+        .map(|r| {
+            let row: u64 = r
+                .message
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            (row, line_of(r))
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, expected_lines);
+    let continued = records
+        .iter()
+        .find(|r| r.message.starts_with("row 0 "))
+        .unwrap();
+    assert!(
+        continued.message.ends_with("\n\tcontinued 0"),
+        "{:?}",
+        continued.message
+    );
+}
+
+#[test]
+fn sorting_spills_to_disk_beyond_its_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in (0..40_000).rev() {
+        text.push_str(&format!(
+            "2026-05-20 17:{:02}:{:02}.{:06}+0300  localhost apsd[112]: message number {i} {}\n",
+            (i / 1000) / 60,
+            (i / 1000) % 60,
+            (i % 1000) * 1000,
+            "x".repeat(40)
+        ));
+    }
+    let path = write(&dir, "reverse.log", text.as_bytes());
+    let reader = LogReader::builder().sort_memory(1 << 20).build();
+    let (records, summary) = read_all(&reader, &path);
+    assert!(summary.spilled_runs >= 2, "{}", summary.spilled_runs);
+    assert_eq!(records.len(), 40_000);
+    assert!(records.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!(records[0].message.starts_with("message number 0 "));
+}
+
+#[test]
+fn time_and_message_filters() {
+    let reader = LogReader::builder()
+        .clock(seed_clock())
+        .filter(
+            RecordFilter::new()
+                .since("2026-05-20T17:48:41.250+03:00".parse().unwrap())
+                .until("2026-05-20T17:50:04.500+03:00".parse().unwrap())
+                .grep(regex::Regex::new("policy|SystemIsActive").unwrap()),
+        )
+        .build();
+    let (records, summary) = read_all(&reader, &testdata("seed-incident-digest.txt"));
+    let messages: Vec<_> = records.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "Update assertion policy 3",
+            "Process CommCenter.104 Created SystemIsActive \"com.apple.ipTelephony.sipIncoming.cell\"",
+            "Sending com.apple.powerd.assertionpolicy 0",
+        ]
+    );
+    assert_eq!(summary.records_filtered, 9);
+}
+
+#[test]
+fn midnight_crossing_carries_across_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    // ~6 MiB before midnight, so the crossing falls in a later chunk than the first row.
+    let filler = "y".repeat(200);
+    for i in 0..30_000 {
+        text.push_str(&format!(
+            "23:{:02}:{:02}.{:03}  apsd  before {i} {filler}\n",
+            30 + i / 1200,
+            (i / 20) % 60,
+            i % 20 * 50
+        ));
+    }
+    text.push_str("00:00:01.000  apsd  after midnight\n");
+    let path = write(&dir, "midnight.txt", text.as_bytes());
+    let reader = LogReader::builder().clock(seed_clock()).threads(2).build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(summary.day_rollovers, 1, "{summary}");
+    let last = records.last().unwrap();
+    assert_eq!(last.message, "after midnight");
+    assert_eq!(last.at.to_string(), "2026-05-21T00:00:01.000000+03:00");
+}
+
+#[test]
+fn gzip_text_is_read_and_truncated_gzip_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read(testdata("seed-incident-digest.txt")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&plain.repeat(50)).unwrap();
+    let gz = encoder.finish().unwrap();
+    let path = write(&dir, "digest.txt.gz", &gz);
+    let reader = LogReader::builder().clock(seed_clock()).build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(summary.format, Format::Digest);
+    assert_eq!(records.len(), 600);
+
+    let cut = write(&dir, "cut.txt.gz", &gz[..gz.len() / 2]);
+    let err = reader.read(&cut, &mut NoProgress).err().unwrap();
+    assert!(matches!(err, ReadError::Decompress { .. }), "{err:?}");
+    assert!(err.to_string().contains("truncated or corrupt"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = LogReader::builder().clock(seed_clock()).build();
+
+    let empty = write(&dir, "empty.log", b"");
+    let err = reader.read(&empty, &mut NoProgress).err().unwrap();
+    assert!(err.to_string().contains("is empty"), "{err}");
+
+    let garbage: Vec<u8> = (0..70_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let binary = write(&dir, "garbage.bin", &garbage);
+    let err = reader.read(&binary, &mut NoProgress).err().unwrap();
+    assert!(err.to_string().contains("binary data"), "{err}");
+    assert!(err.to_string().contains("--format"), "{err}");
+
+    let prose = write(&dir, "notes.txt", b"Dear diary,\nthe phone did not ring.\n");
+    let err = reader.read(&prose, &mut NoProgress).err().unwrap();
+    assert!(matches!(err, ReadError::UnknownFormat { .. }), "{err:?}");
+    assert!(err.to_string().contains("Dear diary"), "{err}");
+
+    let missing = dir.path().join("nope.log");
+    let err = reader.read(&missing, &mut NoProgress).err().unwrap();
+    assert!(err.to_string().contains("nope.log"), "{err}");
+
+    let folder = tempfile::tempdir().unwrap();
+    let err = reader.read(folder.path(), &mut NoProgress).err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("neither a .logarchive nor a sysdiagnose"),
+        "{err}"
+    );
+}
+
+#[test]
+fn long_lines_invalid_utf8_and_strict_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "2026-05-20 17:48:41.248002+0300  localhost powerd[63]: Sending com.apple.powerd.assertionpolicy 3\n";
+    let mut bytes = good.as_bytes().to_vec();
+    // A 20 MB line with no newline inside: longer than MAX_LINE_BYTES.
+    bytes.extend(std::iter::repeat_n(b'z', 20 << 20));
+    bytes.push(b'\n');
+    bytes.extend_from_slice(
+        b"2026-05-20 17:48:41.250000+0300  localhost apsd[112]: caf\xc3\xa9 \xff\xfe bytes\n",
+    );
+    bytes.extend_from_slice(b"2026-05-20 17:48:41.260000+0300  localhost apsd pid missing\n");
+    bytes.extend_from_slice(good.replace("41.248002", "41.270000").as_bytes());
+    let path = write(&dir, "messy.log", &bytes);
+
+    let reader = LogReader::builder().build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(records.len(), 3, "{summary}");
+    assert_eq!(records[1].message, "café \u{fffd}\u{fffd} bytes");
+    assert_eq!(summary.lossy_utf8_lines, 1);
+    assert_eq!(summary.lines, 5);
+    let too_long = &summary.skipped[&SkipReason::LineTooLong];
+    assert_eq!(too_long.count, 1);
+    assert!(
+        too_long.examples[0].starts_with(&format!("{}:2: 20971520 bytes", path.display())),
+        "{:?}",
+        too_long.examples
+    );
+    let malformed = &summary.skipped[&SkipReason::Malformed];
+    assert!(
+        malformed.examples[0].contains("messy.log:4"),
+        "{:?}",
+        malformed.examples
+    );
+    assert_eq!(line_of(&records[2]), 5);
+
+    let strict = LogReader::builder().strict(true).build();
+    let err = strict.read(&path, &mut NoProgress).err().unwrap();
+    assert!(matches!(err, ReadError::Strict { .. }), "{err:?}");
+    assert!(err.to_string().contains("messy.log:2"), "{err}");
+}
+
+#[test]
+fn format_override_is_used_and_wrong_overrides_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "x.log",
+        b"2026-05-20 17:48:41.248002+0300  localhost powerd[63]: hi\n",
+    );
+    let reader = LogReader::builder()
+        .format(Some(Format::LogShowSyslog))
+        .build();
+    let (records, summary) = read_all(&reader, &path);
+    assert!(!summary.detected);
+    assert_eq!(records.len(), 1);
+
+    let as_digest = LogReader::builder()
+        .format(Some(Format::Digest))
+        .clock(seed_clock())
+        .build();
+    let (records, summary) = read_all(&as_digest, &path);
+    assert!(records.is_empty());
+    assert_eq!(summary.skipped[&SkipReason::Malformed].count, 1);
+
+    let as_archive = LogReader::builder()
+        .format(Some(Format::Logarchive))
+        .build();
+    let err = as_archive.read(&path, &mut NoProgress).err().unwrap();
+    assert!(
+        err.to_string().contains("not a folder with tracev3 files"),
+        "{err}"
+    );
+}

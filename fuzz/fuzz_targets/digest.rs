@@ -1,0 +1,9 @@
+#![no_main]
+//! Fuzzes the `digest` reader.
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| common::read_as(Some("digest".parse().expect("known format")), data));

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fuzzes every text reader for a bounded time: `bash fuzz/run.sh [--seconds N] [target…]`.
+#
+# cargo-fuzz needs unstable rustc flags (-Zsanitizer); the stable toolchain accepts them with
+# RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed. Seeds come from testdata/ and from the
+# documented line forms in fuzz/seeds/. A crash leaves its input in fuzz/artifacts/<target>/ and
+# fails the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+seconds=20
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect)
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "fuzz: installing cargo-fuzz (once per machine)"
+  cargo install cargo-fuzz --locked --quiet
+fi
+export RUSTC_BOOTSTRAP=1
+if ! cargo fuzz build --release >/tmp/fuzz-build.log 2>&1; then
+  tail -40 /tmp/fuzz-build.log
+  echo "fuzz: building the targets failed (log above)"
+  exit 1
+fi
+
+failed=0
+for target in "${targets[@]}"; do
+  corpus="corpus/$target"
+  mkdir -p "$corpus"
+  cp -n seeds/* "$corpus"/ 2>/dev/null || true
+  cp -n ../testdata/seed-incident-digest.txt "$corpus"/ 2>/dev/null || true
+  if cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 >"/tmp/fuzz-$target.log" 2>&1; then
+    runs=$(grep -oE 'Done [0-9]+ runs' "/tmp/fuzz-$target.log" | tail -1)
+    echo "fuzz: $target ok ($runs in ${seconds}s)"
+  else
+    echo "fuzz: $target FAILED; log follows"
+    tail -40 "/tmp/fuzz-$target.log"
+    failed=1
+  fi
+done
+exit $failed
