@@ -359,6 +359,9 @@ fn extract_tar(
             })?;
         }
     }
+    // Tar stops at its end marker; reading on to the end also checks the gzip trailer (CRC),
+    // so a sysdiagnose damaged at its very end is reported rather than half-trusted.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(error)?;
     progress(count.get(), total);
     extractor.finish()
 }

@@ -9,7 +9,6 @@
 //! All three end in the same tail: an optional `(sender)`, an optional `[subsystem:category]`
 //! and the message, whose further lines carry no timestamp. Sources: `docs/formats.md`.
 
-use memchr::memmem;
 use pushtrace_model::{Level, LogRecord};
 
 use super::timestamp::{date_time_prefix, trim_start};
@@ -123,7 +122,8 @@ fn token(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// `process[pid]:` (syslog) — returns the process, the pid and the rest after `]: `.
 fn process_pid_colon(rest: &[u8]) -> Option<(&[u8], u32, &[u8])> {
-    let close = memmem::find(rest, b"]:")?;
+    // A loop over `]` rather than `memmem::find(rest, b"]:")`, which builds a searcher per call.
+    let close = memchr::memchr_iter(b']', rest).find(|&i| rest.get(i + 1) == Some(&b':'))?;
     let open = memchr::memrchr(b'[', &rest[..close])?;
     let pid = decimal(&rest[open + 1..close])?;
     let after = &rest[close + 2..];
@@ -195,10 +195,10 @@ impl TextFormat for SyslogStyle {
             out,
             is_preamble,
             |out, number, line, continuation| {
-                let Some((civil, offset, rest)) = date_time_prefix(line) else {
-                    return out.skip(number, SkipReason::BadTimestamp, line);
-                };
-                let Some((_host, rest)) = token(rest) else {
+                // The process is found first, past the timestamp's first space, so the filter
+                // drops most lines before their timestamp is decoded.
+                let after_stamp = memchr::memchr(b' ', &line[19..]).map(|i| &line[19 + i..]);
+                let Some((_host, rest)) = after_stamp.and_then(token) else {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
                 let Some((process, pid, tail)) = process_pid_colon(trim_start(rest)) else {
@@ -207,6 +207,9 @@ impl TextFormat for SyslogStyle {
                 if !ctx.filter.wants_process(process) {
                     return out.filtered_early();
                 }
+                let Some((civil, offset, _)) = date_time_prefix(line) else {
+                    return out.skip(number, SkipReason::BadTimestamp, line);
+                };
                 let at = ctx.clock.with_zone(civil, offset);
                 finish(
                     ctx,
@@ -273,8 +276,8 @@ impl TextFormat for DefaultStyle {
                     let (pid, rest) = token(rest)?;
                     let (_ttl, rest) = token(rest)?;
                     let rest = trim_start(rest);
-                    let colon = memmem::find(rest, b": ")
-                        .or_else(|| rest.ends_with(b":").then(|| rest.len() - 1))?;
+                    let colon = memchr::memchr_iter(b':', rest)
+                        .find(|&i| matches!(rest.get(i + 1), Some(b' ') | None))?;
                     let tail = rest.get(colon + 2..).unwrap_or_default();
                     Some((hex(thread), ty, decimal(pid), &rest[..colon], tail))
                 })();

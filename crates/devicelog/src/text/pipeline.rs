@@ -40,9 +40,20 @@ pub(crate) struct TextRun<'a> {
     pub threads: usize,
 }
 
+/// A chunk is `data[..len]`; the rest of `data` is initialized spare room kept for reuse.
 enum Work {
-    Chunk { seq: u64, data: Vec<u8> },
-    LongLine { seq: u64, bytes: u64, head: Vec<u8> },
+    Chunk {
+        seq: u64,
+        data: Vec<u8>,
+        len: usize,
+    },
+    /// A line over [`MAX_LINE_BYTES`]: `bytes` long, its start in `data[..len]`.
+    LongLine {
+        seq: u64,
+        bytes: u64,
+        data: Vec<u8>,
+        len: usize,
+    },
 }
 
 struct Done {
@@ -120,11 +131,12 @@ impl TextRun<'_> {
             };
             let Ok(next) = next else { return };
             let result = match next {
-                Work::Chunk { seq, data } => {
+                Work::Chunk { seq, data, len } => {
+                    let chunk = &data[..len];
                     let mut output = ChunkOutput::default();
-                    self.format.parse_chunk(&data, &ctx, &mut output);
-                    let newlines = memchr::memchr_iter(b'\n', &data).count() as u64;
-                    let lines = newlines + u64::from(data.last().is_some_and(|b| *b != b'\n'));
+                    self.format.parse_chunk(chunk, &ctx, &mut output);
+                    let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    let lines = newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'));
                     Done {
                         seq,
                         lines,
@@ -132,9 +144,14 @@ impl TextRun<'_> {
                         buffer: Some(data),
                     }
                 }
-                Work::LongLine { seq, bytes, head } => {
+                Work::LongLine {
+                    seq,
+                    bytes,
+                    data,
+                    len,
+                } => {
                     let mut output = ChunkOutput::default();
-                    let detail = format!("{} bytes: {}", bytes, excerpt(&head));
+                    let detail = format!("{} bytes: {}", bytes, excerpt(&data[..len]));
                     output.skips.push(Skip {
                         line: 1,
                         reason: SkipReason::LineTooLong,
@@ -144,7 +161,7 @@ impl TextRun<'_> {
                         seq,
                         lines: 1,
                         output,
-                        buffer: Some(head),
+                        buffer: Some(data),
                     }
                 }
             };
@@ -252,6 +269,9 @@ impl DayCarry {
 }
 
 /// The reader thread: fills pooled buffers and cuts them before a record start.
+///
+/// Pooled buffers keep their initialized length between uses (`Read::read` needs initialized
+/// bytes), so a reused buffer is not zeroed again; `len` says how much of it is this chunk.
 fn split_input(
     format: &dyn TextFormat,
     input: &mut (dyn Read + Send),
@@ -265,57 +285,65 @@ fn split_input(
         let Ok(mut buf) = pool.recv() else {
             return Ok(());
         };
-        buf.clear();
-        buf.append(&mut carry);
+        let mut len = take_carry(&mut buf, &mut carry);
         let mut target = CHUNK_BYTES;
         loop {
-            eof = fill(input, &mut buf, target)?;
+            eof = fill(input, &mut buf, &mut len, target)?;
             if eof {
                 break;
             }
-            if let Some(cut) = last_record_start(format, &buf) {
-                carry.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
+            if let Some(cut) = last_record_start(format, &buf[..len]) {
+                carry.extend_from_slice(&buf[cut..len]);
+                len = cut;
                 break;
             }
-            if buf.len() < MAX_LINE_BYTES {
+            if len < MAX_LINE_BYTES {
                 target = (target * 2).min(MAX_LINE_BYTES + CHUNK_BYTES);
                 continue;
             }
             // No record starts in 16 MiB: cut at the last line end, or skip an endless line.
-            match memchr::memrchr(b'\n', &buf) {
-                Some(end) => {
-                    carry.extend_from_slice(&buf[end + 1..]);
-                    buf.truncate(end + 1);
-                }
-                None => {
-                    let (bytes, rest) = discard_line(input, buf.len() as u64)?;
-                    buf.truncate(256);
-                    let head = std::mem::take(&mut buf);
-                    if work.send(Work::LongLine { seq, bytes, head }).is_err() {
-                        return Ok(());
-                    }
-                    seq += 1;
-                    eof = rest.is_none();
-                    buf = match pool.recv() {
-                        Ok(mut b) => {
-                            b.clear();
-                            b.extend_from_slice(rest.as_deref().unwrap_or_default());
-                            b
-                        }
-                        Err(_) => return Ok(()),
-                    };
-                    if eof {
-                        break;
-                    }
-                    target = CHUNK_BYTES;
-                    continue;
-                }
+            if let Some(end) = memchr::memrchr(b'\n', &buf[..len]) {
+                carry.extend_from_slice(&buf[end + 1..len]);
+                len = end + 1;
+                break;
             }
-            break;
+            let (bytes, rest) = discard_line(input, len as u64)?;
+            let head = len.min(256);
+            if work
+                .send(Work::LongLine {
+                    seq,
+                    bytes,
+                    data: buf,
+                    len: head,
+                })
+                .is_err()
+            {
+                return Ok(());
+            }
+            seq += 1;
+            let Some(rest) = rest else {
+                eof = true;
+                len = 0;
+                buf = Vec::new();
+                break;
+            };
+            carry = rest;
+            buf = match pool.recv() {
+                Ok(b) => b,
+                Err(_) => return Ok(()),
+            };
+            len = take_carry(&mut buf, &mut carry);
+            target = CHUNK_BYTES;
         }
-        if !buf.is_empty() {
-            if work.send(Work::Chunk { seq, data: buf }).is_err() {
+        if len > 0 {
+            if work
+                .send(Work::Chunk {
+                    seq,
+                    data: buf,
+                    len,
+                })
+                .is_err()
+            {
                 return Ok(());
             }
             seq += 1;
@@ -324,29 +352,41 @@ fn split_input(
     Ok(())
 }
 
-/// Reads until `buf` holds `target` bytes; returns true at end of input.
-fn fill(input: &mut (dyn Read + Send), buf: &mut Vec<u8>, target: usize) -> io::Result<bool> {
-    if buf.capacity() < target {
-        buf.reserve(target - buf.len());
+/// Moves the carried-over start of the next record to the front of `buf`; returns its length.
+fn take_carry(buf: &mut Vec<u8>, carry: &mut Vec<u8>) -> usize {
+    if buf.len() < carry.len() {
+        buf.resize(carry.len(), 0);
     }
-    while buf.len() < target {
-        let start = buf.len();
+    buf[..carry.len()].copy_from_slice(carry);
+    let len = carry.len();
+    carry.clear();
+    len
+}
+
+/// Reads until `buf[..len]` holds `target` bytes; returns true at end of input.
+fn fill(
+    input: &mut (dyn Read + Send),
+    buf: &mut Vec<u8>,
+    len: &mut usize,
+    target: usize,
+) -> io::Result<bool> {
+    while *len < target {
         // Grow in steps so a small input does not pay for zeroing a whole chunk.
-        buf.resize(target.min(start + READ_STEP_BYTES), 0);
+        let want = target.min(*len + READ_STEP_BYTES);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
         let n = loop {
-            match input.read(&mut buf[start..]) {
+            match input.read(&mut buf[*len..want]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    buf.truncate(start);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        buf.truncate(start + n);
         if n == 0 {
             return Ok(true);
         }
+        *len += n;
     }
     Ok(false)
 }
