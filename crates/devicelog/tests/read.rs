@@ -359,3 +359,83 @@ fn format_override_is_used_and_wrong_overrides_fail_clearly() {
         "{err}"
     );
 }
+
+/// Adds `dir` to an archive under `prefix`, file by file, sorted for a stable layout.
+fn walk(dir: &Path, prefix: &str, add: &mut dyn FnMut(&str, &Path)) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = format!("{prefix}/{}", path.file_name().unwrap().to_string_lossy());
+        if path.is_dir() {
+            walk(&path, &name, add);
+        } else {
+            add(&name, &path);
+        }
+    }
+}
+
+#[test]
+fn sysdiagnose_tar_gz_and_zip_are_detected_and_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = testdata("unifiedlog-macos-plaso.logarchive");
+    let top = "sysdiagnose_2026.05.20_17-55-00+0300_iPhone-OS_iPhone_23F79";
+
+    let tgz = dir.path().join(format!("{top}.tar.gz"));
+    let encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(&tgz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(encoder);
+    tar.append_path_with_name(
+        testdata("seed-incident-digest.txt"),
+        format!("{top}/ps.txt"),
+    )
+    .unwrap();
+    walk(
+        &fixture,
+        &format!("{top}/system_logs.logarchive"),
+        &mut |name, path| {
+            tar.append_path_with_name(path, name).unwrap();
+        },
+    );
+    tar.into_inner().unwrap().finish().unwrap();
+
+    let zip_path = dir.path().join(format!("{top}.zip"));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    walk(
+        &fixture,
+        &format!("{top}/system_logs.logarchive"),
+        &mut |name, path| {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(&std::fs::read(path).unwrap()).unwrap();
+        },
+    );
+    zip.finish().unwrap();
+
+    let reader = LogReader::builder()
+        .filter(RecordFilter::new().processes(["kernel"]))
+        .build();
+    for archive in [&tgz, &zip_path] {
+        let (records, summary) = read_all(&reader, archive);
+        assert_eq!(summary.format, Format::Sysdiagnose, "{}", archive.display());
+        assert_eq!(
+            summary.inner.as_deref(),
+            Some(format!("{top}/system_logs.logarchive").as_str())
+        );
+        assert_eq!(summary.records_read, 97_610);
+        assert_eq!(summary.unrendered, 45_759);
+        assert_eq!(records[0].message, "kprintf initialized\n");
+        assert!(records.iter().all(|r| r.process == "kernel"));
+        assert!(records.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    let cut = write(&dir, "cut.tar.gz", &std::fs::read(&tgz).unwrap()[..200_000]);
+    let err = reader.read(&cut, &mut NoProgress).err().unwrap();
+    assert!(matches!(err, ReadError::Archive(_)), "{err:?}");
+    assert!(err.to_string().contains("cut.tar.gz"), "{err}");
+}
