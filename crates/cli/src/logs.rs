@@ -61,7 +61,7 @@ pub struct LogsArgs {
     pub strict: bool,
 
     /// Memory for sorting before runs spill to temporary files, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub sort_memory: usize,
 
     /// Parser threads (default: one per core).

@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// The unified-log parser allocates and frees several strings per entry; glibc malloc spent a
+// third of an archive read consolidating and unlinking chunks (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod clock_args;
 mod logs;
 mod progress;

@@ -237,7 +237,8 @@ impl LogReader {
             inner: input,
             count: consumed.clone(),
         };
-        let mut raw = BufReader::with_capacity(1 << 20, counted);
+        // Only to peek at the gzip magic: reads larger than its capacity bypass it.
+        let mut raw = BufReader::with_capacity(SAMPLE_BYTES, counted);
         let gzip = raw
             .fill_buf()
             .map_err(ReadError::io(name))?

@@ -19,7 +19,7 @@ use pushtrace_model::LogRecord;
 use crate::error::ReadError;
 
 /// Default memory for records held before a run is spilled to disk.
-pub const DEFAULT_SORT_MEMORY: usize = 128 << 20;
+pub const DEFAULT_SORT_MEMORY: usize = 64 << 20;
 /// Approximate bytes a record costs besides its strings.
 const RECORD_OVERHEAD: usize = std::mem::size_of::<LogRecord>() + 16;
 

@@ -439,3 +439,19 @@ fn sysdiagnose_tar_gz_and_zip_are_detected_and_read() {
     assert!(matches!(err, ReadError::Archive(_)), "{err:?}");
     assert!(err.to_string().contains("cut.tar.gz"), "{err}");
 }
+
+#[test]
+fn strict_stops_early_in_a_large_input_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let row = "2026-05-20 17:48:41.248002+0300  localhost powerd[63]: Sending com.apple.powerd.assertionpolicy 3\n";
+    let mut text = String::from("this line is not a record\n");
+    text.push_str(&row.repeat(300_000));
+    let path = write(&dir, "strict.log", text.as_bytes());
+    let reader = LogReader::builder()
+        .strict(true)
+        .threads(2)
+        .format(Some(Format::LogShowSyslog))
+        .build();
+    let err = reader.read(&path, &mut NoProgress).err().unwrap();
+    assert!(err.to_string().contains("strict.log:1"), "{err}");
+}

@@ -26,8 +26,9 @@ use crate::summary::{ReadSummary, SkipReason};
 pub const CHUNK_BYTES: usize = 4 << 20;
 /// The longest line (or multi-line record) read whole; longer ones are skipped and counted.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
-/// Bytes asked of the input per read call.
-const READ_STEP_BYTES: usize = 256 << 10;
+/// Bytes asked of the input per read call, growing with what the buffer holds.
+const MIN_READ_BYTES: usize = 64 << 10;
+const MAX_READ_BYTES: usize = 1 << 20;
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 /// One text input to read.
@@ -60,7 +61,7 @@ struct Done {
     seq: u64,
     lines: u64,
     output: ChunkOutput,
-    buffer: Option<Vec<u8>>,
+    buffer: Vec<u8>,
 }
 
 /// Counts the bytes that pass through a reader, for progress on compressed inputs too.
@@ -80,6 +81,9 @@ impl<R: Read> Read for CountingReader<R> {
 impl TextRun<'_> {
     /// Reads `input` to the end, passing kept records to `sink` in input order and accounting
     /// for everything in `summary`. `consumed` is the byte counter progress is shown from.
+    ///
+    /// An input that fits in one chunk (a paste, a Console copy) is parsed on the calling
+    /// thread: starting threads would cost more than the parse.
     pub fn run(
         &self,
         input: &mut (dyn Read + Send),
@@ -88,6 +92,27 @@ impl TextRun<'_> {
         summary: &mut ReadSummary,
         sink: &mut dyn FnMut(LogRecord),
     ) -> Result<(), ReadError> {
+        let io_error = |source| ReadError::Io {
+            path: self.file.to_string().into(),
+            source,
+        };
+        let mut first = Vec::new();
+        let mut len = 0;
+        let eof = fill(input, &mut first, &mut len, CHUNK_BYTES).map_err(io_error)?;
+        let mut collector = Collector::default();
+        if eof {
+            let done = self.parse_work(Work::Chunk {
+                seq: 0,
+                data: first,
+                len,
+            });
+            collector.accept(self, done, summary, sink)?;
+            progress.advance_to(consumed.load(Ordering::Relaxed));
+            summary.lines += collector.line_base;
+            return Ok(());
+        }
+        first.truncate(len);
+
         let threads = self.threads.max(1);
         let pool_size = threads * 2 + 2;
         let (work_tx, work_rx) = sync_channel::<Work>(pool_size);
@@ -99,133 +124,135 @@ impl TextRun<'_> {
         let work_rx = Mutex::new(work_rx);
 
         std::thread::scope(|scope| {
-            let reader = scope.spawn(move || split_input(self.format, input, &pool_rx, &work_tx));
+            let reader =
+                scope.spawn(move || split_input(self.format, input, first, &pool_rx, &work_tx));
             for _ in 0..threads {
                 let done_tx = done_tx.clone();
                 let work_rx = &work_rx;
                 scope.spawn(move || self.parse_chunks(work_rx, &done_tx));
             }
             drop(done_tx);
-            let collected = self.collect(done_rx, &pool_tx, consumed, progress, summary, sink);
+            // Results arrive in any order; they are taken back in input order.
+            let mut waiting = BTreeMap::new();
+            let mut next_seq = 0u64;
+            let mut collected = Ok(());
+            for result in done_rx {
+                waiting.insert(result.seq, result);
+                while let Some(result) = waiting.remove(&next_seq) {
+                    next_seq += 1;
+                    match collector.accept(self, result, summary, sink) {
+                        Ok(buffer) => {
+                            let _ = pool_tx.send(buffer);
+                        }
+                        Err(e) => {
+                            collected = Err(e);
+                            break;
+                        }
+                    }
+                    progress.advance_to(consumed.load(Ordering::Relaxed));
+                }
+                if collected.is_err() {
+                    // Dropping the receivers stops the reader and the workers.
+                    break;
+                }
+            }
+            drop(pool_tx);
+            if collected.is_err() {
+                // The reader may be blocked handing over a chunk: take chunks until it sees the
+                // pool closed and stops (workers stop at their next result).
+                if let Ok(rx) = work_rx.lock() {
+                    while rx.recv().is_ok() {}
+                }
+            }
+            summary.lines += collector.line_base;
             let read = reader
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("reader thread panicked")));
             collected?;
-            read.map_err(|e| ReadError::Io {
-                path: self.file.to_string().into(),
-                source: e,
-            })
+            read.map_err(io_error)
         })
     }
 
     fn parse_chunks(&self, work: &Mutex<Receiver<Work>>, done: &SyncSender<Done>) {
-        let ctx = ChunkContext {
-            file: &self.file,
-            clock: self.clock,
-            filter: self.filter,
-        };
         loop {
             let next = match work.lock() {
                 Ok(rx) => rx.recv(),
                 Err(_) => return,
             };
             let Ok(next) = next else { return };
-            let result = match next {
-                Work::Chunk { seq, data, len } => {
-                    let chunk = &data[..len];
-                    let mut output = ChunkOutput::default();
-                    self.format.parse_chunk(chunk, &ctx, &mut output);
-                    let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
-                    let lines = newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'));
-                    Done {
-                        seq,
-                        lines,
-                        output,
-                        buffer: Some(data),
-                    }
-                }
-                Work::LongLine {
-                    seq,
-                    bytes,
-                    data,
-                    len,
-                } => {
-                    let mut output = ChunkOutput::default();
-                    let detail = format!("{} bytes: {}", bytes, excerpt(&data[..len]));
-                    output.skips.push(Skip {
-                        line: 1,
-                        reason: SkipReason::LineTooLong,
-                        detail,
-                    });
-                    Done {
-                        seq,
-                        lines: 1,
-                        output,
-                        buffer: Some(data),
-                    }
-                }
-            };
-            if done.send(result).is_err() {
+            if done.send(self.parse_work(next)).is_err() {
                 return;
             }
         }
     }
 
-    /// Takes chunk results back in input order.
-    fn collect(
-        &self,
-        done: Receiver<Done>,
-        pool: &SyncSender<Vec<u8>>,
-        consumed: &AtomicU64,
-        progress: &mut dyn Progress,
-        summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
-    ) -> Result<(), ReadError> {
-        let mut waiting = BTreeMap::new();
-        let mut next_seq = 0u64;
-        let mut line_base = 0u64;
-        let mut days = DayCarry::default();
-        for result in done {
-            waiting.insert(result.seq, result);
-            while let Some(mut result) = waiting.remove(&next_seq) {
-                next_seq += 1;
-                self.account(&mut result.output, line_base, summary)?;
-                days.apply(&mut result.output, summary);
-                for mut record in result.output.records.drain(..) {
-                    if let Origin::Line { line, .. } = &mut record.origin {
-                        *line += line_base;
-                    }
-                    if self.filter.wants_time(record.at) {
-                        summary.records_kept += 1;
-                        sink(record);
-                    } else {
-                        summary.records_filtered += 1;
-                    }
+    fn parse_work(&self, work: Work) -> Done {
+        let ctx = ChunkContext {
+            file: &self.file,
+            clock: self.clock,
+            filter: self.filter,
+        };
+        let mut output = ChunkOutput::default();
+        match work {
+            Work::Chunk { seq, data, len } => {
+                let chunk = &data[..len];
+                self.format.parse_chunk(chunk, &ctx, &mut output);
+                let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+                let lines = newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'));
+                Done {
+                    seq,
+                    lines,
+                    output,
+                    buffer: data,
                 }
-                line_base += result.lines;
-                if let Some(buffer) = result.buffer.take() {
-                    let _ = pool.send(buffer);
+            }
+            Work::LongLine {
+                seq,
+                bytes,
+                data,
+                len,
+            } => {
+                let detail = format!("{} bytes: {}", bytes, excerpt(&data[..len]));
+                output.skips.push(Skip {
+                    line: 1,
+                    reason: SkipReason::LineTooLong,
+                    detail,
+                });
+                Done {
+                    seq,
+                    lines: 1,
+                    output,
+                    buffer: data,
                 }
-                progress.advance_to(consumed.load(Ordering::Relaxed));
             }
         }
-        summary.lines += line_base;
-        Ok(())
     }
+}
 
-    fn account(
-        &self,
-        output: &mut ChunkOutput,
-        line_base: u64,
+/// What the in-order collector carries from one chunk to the next.
+#[derive(Default)]
+struct Collector {
+    line_base: u64,
+    days: DayCarry,
+}
+
+impl Collector {
+    /// Accounts for one chunk's result and passes its records on; returns the buffer.
+    fn accept(
+        &mut self,
+        run: &TextRun<'_>,
+        mut result: Done,
         summary: &mut ReadSummary,
-    ) -> Result<(), ReadError> {
+        sink: &mut dyn FnMut(LogRecord),
+    ) -> Result<Vec<u8>, ReadError> {
+        let output = &mut result.output;
         summary.records_read += output.parsed;
         summary.records_filtered += output.filtered;
         summary.lines_ignored += output.ignored;
         summary.lossy_utf8_lines += output.lossy_utf8;
         for skip in output.skips.drain(..) {
-            let origin = format!("{}:{}", self.file, skip.line + line_base);
-            if self.strict {
+            let origin = format!("{}:{}", run.file, skip.line + self.line_base);
+            if run.strict {
                 return Err(ReadError::Strict {
                     origin,
                     reason: skip.reason,
@@ -234,7 +261,20 @@ impl TextRun<'_> {
             }
             summary.add_skip(skip.reason, || format!("{origin}: {}", skip.detail));
         }
-        Ok(())
+        self.days.apply(output, summary);
+        for mut record in output.records.drain(..) {
+            if let Origin::Line { line, .. } = &mut record.origin {
+                *line += self.line_base;
+            }
+            if run.filter.wants_time(record.at) {
+                summary.records_kept += 1;
+                sink(record);
+            } else {
+                summary.records_filtered += 1;
+            }
+        }
+        self.line_base += result.lines;
+        Ok(result.buffer)
     }
 }
 
@@ -275,11 +315,13 @@ impl DayCarry {
 fn split_input(
     format: &dyn TextFormat,
     input: &mut (dyn Read + Send),
+    start: Vec<u8>,
     pool: &Receiver<Vec<u8>>,
     work: &SyncSender<Work>,
 ) -> io::Result<()> {
     let mut seq = 0u64;
-    let mut carry: Vec<u8> = Vec::new();
+    // What was read before the threads started comes first.
+    let mut carry: Vec<u8> = start;
     let mut eof = false;
     while !eof {
         let Ok(mut buf) = pool.recv() else {
@@ -371,8 +413,10 @@ fn fill(
     target: usize,
 ) -> io::Result<bool> {
     while *len < target {
-        // Grow in steps so a small input does not pay for zeroing a whole chunk.
-        let want = target.min(*len + READ_STEP_BYTES);
+        // Grow in steps (64 KiB, doubling to 1 MiB) so a small input does not pay for zeroing
+        // a whole chunk.
+        let step = (*len).clamp(MIN_READ_BYTES, MAX_READ_BYTES);
+        let want = target.min(*len + step);
         if buf.len() < want {
             buf.resize(want, 0);
         }
