@@ -67,9 +67,53 @@ pub fn parse_instant(flag: &str, text: &str, clock: &LocalClock) -> Result<Times
     )
 }
 
+/// Parses a duration such as `10m`, `90s`, `1h30m`, `2m30s` or `500ms` into microseconds.
+pub fn parse_duration(flag: &str, text: &str) -> Result<i64> {
+    let bad =
+        || anyhow::anyhow!("{flag} {text}: expected a duration such as 10m, 90s, 1h30m or 500ms");
+    let mut total: i64 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let value: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.chars().take_while(char::is_ascii_alphabetic).count();
+        let micros = match &rest[..unit_len] {
+            "h" => 3_600_000_000,
+            "m" | "min" => 60_000_000,
+            "s" => 1_000_000,
+            "ms" => 1_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = value
+            .checked_mul(micros)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("--window", "10m").unwrap(), 600_000_000);
+        assert_eq!(parse_duration("--window", "1h30m").unwrap(), 5_400_000_000);
+        assert_eq!(parse_duration("--window", "2m30s").unwrap(), 150_000_000);
+        assert_eq!(parse_duration("--window", "500ms").unwrap(), 500_000);
+        for bad in ["", "10", "m", "10x", "-5m", "99999999999999999h"] {
+            assert!(parse_duration("--window", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn instants_in_every_accepted_form() {

@@ -1,31 +1,20 @@
 //! `pushtrace logs`: any iPhone log in, normalized records out, in time order.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use pushtrace_devicelog::{Format, LogReader, PUSH_SET, RecordFilter};
+use pushtrace_devicelog::{PUSH_SET, RecordFilter};
 use regex::Regex;
 
-use crate::clock_args::{ClockArgs, parse_instant};
-use crate::progress::Bar;
+use crate::clock_args::parse_instant;
+use crate::input::InputArgs;
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
-    /// A sysdiagnose (.tar.gz, .zip or folder), a .logarchive folder, or a text export
-    /// (`log show` in any style, a Console.app copy, a forum digest, a unifiedlog_iterator
-    /// JSONL/CSV export; plain or .gz). `-` reads a text export from standard input.
-    pub input: PathBuf,
-
-    /// Read as this format instead of detecting it: sysdiagnose, logarchive, default, syslog,
-    /// compact, json, ndjson, console, digest, unifiedlog-jsonl, unifiedlog-csv.
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<Format>,
-
     #[command(flatten)]
-    pub clock: ClockArgs,
+    pub source: InputArgs,
 
     /// Keep only these processes (comma-separated short names, e.g. apsd,powerd).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
@@ -56,10 +45,6 @@ pub struct LogsArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Stop at the first line that cannot be read instead of counting it as skipped.
-    #[arg(long)]
-    pub strict: bool,
-
     /// Memory for sorting before runs spill to temporary files, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub sort_memory: usize,
@@ -67,10 +52,6 @@ pub struct LogsArgs {
     /// Parser threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-
-    /// Print no progress bar and no summary on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 impl LogsArgs {
@@ -98,32 +79,15 @@ impl LogsArgs {
 }
 
 pub fn run(args: LogsArgs) -> Result<ExitCode> {
-    let clock = args.clock.clock()?;
+    let clock = args.source.clock.clock()?;
     let filter = args.filter(&clock)?;
-    let mut builder = LogReader::builder()
-        .format(args.format)
-        .clock(clock)
-        .filter(filter)
-        .strict(args.strict)
-        .sort_memory(args.sort_memory.max(1) << 20);
-    if let Some(threads) = args.threads {
-        builder = builder.threads(threads);
-    }
-    let reader = builder.build();
-
-    let hide_bar = args.quiet || !io::stderr().is_terminal();
-    let mut bar = Bar::new(hide_bar);
-    let read = if args.input.as_os_str() == "-" {
-        reader.read_stream("<stdin>", io::stdin(), &mut bar)?
-    } else {
-        // Say what was detected before a read that may take a while.
-        let (format, detected) = reader.format_of(&args.input)?;
-        if !args.quiet {
-            let how = if detected { "detected" } else { "as given" };
-            eprintln!("{}: {} ({how})", args.input.display(), format.describe());
+    let read = args.source.read(clock, filter, |builder| {
+        let builder = builder.sort_memory(args.sort_memory.max(1) << 20);
+        match args.threads {
+            Some(threads) => builder.threads(threads),
+            None => builder,
         }
-        reader.read(&args.input, &mut bar)?
-    };
+    })?;
 
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 20, stdout);
@@ -134,9 +98,7 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
         Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
         Err(e) => return Err(e),
     }
-    if !args.quiet {
-        eprint!("{}", read.summary);
-    }
+    args.source.report(&read.summary);
     Ok(ExitCode::SUCCESS)
 }
 

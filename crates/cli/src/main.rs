@@ -13,8 +13,10 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod clock_args;
+mod input;
 mod logs;
 mod progress;
+mod timeline;
 
 /// Find out why the phone didn't ring: read, trace and explain iOS VoIP pushes.
 #[derive(Parser)]
@@ -28,12 +30,16 @@ struct Cli {
 enum Command {
     /// Read an iPhone log in any format and print its records in time order.
     Logs(logs::LogsArgs),
+    /// Rebuild what the iPhone was doing (APNs, power, display, radio…) from its log, with
+    /// every key line explained and what is not known said so.
+    Timeline(timeline::TimelineArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Logs(args) => logs::run(args),
+        Command::Timeline(args) => timeline::run(args),
     };
     match result {
         Ok(code) => code,

@@ -36,9 +36,11 @@ mod error;
 mod filter;
 mod format;
 mod read;
+pub mod rules;
 mod sort;
 mod summary;
 mod text;
+pub mod timeline;
 
 pub use archive::ArchiveError;
 pub use clock::{LocalClock, Zone};

@@ -19,8 +19,11 @@
 //! assert_eq!(record.at.to_string(), "2026-05-20T17:48:41.248000+03:00");
 //! ```
 
+mod event;
 mod record;
 mod time;
+
+pub use event::{DeviceEvent, EventKind, PolicyStage, policy_name};
 
 pub use record::{Level, LogRecord, Origin};
 pub use time::{

@@ -1,0 +1,76 @@
+//! The input options every log-reading verb shares, and the read itself with its progress bar
+//! and account on stderr.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use pushtrace_devicelog::{Format, LocalClock, LogRead, LogReader, RecordFilter};
+
+use crate::clock_args::ClockArgs;
+use crate::progress::Bar;
+
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// A sysdiagnose (.tar.gz, .zip or folder), a .logarchive folder, or a text export
+    /// (`log show` in any style, a Console.app copy, a forum digest, a unifiedlog_iterator
+    /// JSONL/CSV export; plain or .gz). `-` reads a text export from standard input.
+    pub input: PathBuf,
+
+    /// Read as this format instead of detecting it: sysdiagnose, logarchive, default, syslog,
+    /// compact, json, ndjson, console, digest, unifiedlog-jsonl, unifiedlog-csv.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    #[command(flatten)]
+    pub clock: ClockArgs,
+
+    /// Stop at the first line that cannot be read instead of counting it as skipped.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print no progress bar and no account of the read on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl InputArgs {
+    /// Reads the input with `filter` (and reader tuning from `tune`), saying on stderr what was
+    /// detected before the read and what was read after it.
+    pub fn read(
+        &self,
+        clock: LocalClock,
+        filter: RecordFilter,
+        tune: impl FnOnce(
+            pushtrace_devicelog::LogReaderBuilder,
+        ) -> pushtrace_devicelog::LogReaderBuilder,
+    ) -> Result<LogRead> {
+        let builder = LogReader::builder()
+            .format(self.format)
+            .clock(clock)
+            .filter(filter)
+            .strict(self.strict);
+        let reader = tune(builder).build();
+        let mut bar = Bar::new(self.quiet || !io::stderr().is_terminal());
+        let read = if self.input.as_os_str() == "-" {
+            reader.read_stream("<stdin>", io::stdin(), &mut bar)?
+        } else {
+            // Say what was detected before a read that may take a while.
+            let (format, detected) = reader.format_of(&self.input)?;
+            if !self.quiet {
+                let how = if detected { "detected" } else { "as given" };
+                eprintln!("{}: {} ({how})", self.input.display(), format.describe());
+            }
+            reader.read(&self.input, &mut bar)?
+        };
+        Ok(read)
+    }
+
+    /// The account of a finished read, unless `--quiet`.
+    pub fn report(&self, read: &pushtrace_devicelog::ReadSummary) {
+        if !self.quiet {
+            eprint!("{read}");
+        }
+    }
+}

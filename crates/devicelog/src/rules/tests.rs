@@ -1,0 +1,219 @@
+//! The catalogue checks itself: every rule carries the exact documented messages it must read
+//! (`examples`) and their `<private>`-redacted forms (`redacted`); each must be matched by that
+//! rule first — not shadowed by an earlier one — and convert into its event.
+
+use super::*;
+use pushtrace_model::{Origin, Timestamp};
+
+fn record(process: &str, message: &str) -> LogRecord {
+    let origin = Origin::Line {
+        file: "test".into(),
+        line: 1,
+    };
+    LogRecord::new(Timestamp::from_utc_micros(0), process, message, origin)
+}
+
+/// The process a rule's examples are logged by (`*` rules: an app's own process).
+fn process_of(rule: &Rule) -> &str {
+    if rule.spec.process == ANY_PROCESS {
+        "Comera"
+    } else {
+        &rule.spec.process
+    }
+}
+
+fn check(set: &RuleSet, rule: &Rule, message: &str) -> Result<(), String> {
+    let mut r = record(process_of(rule), message);
+    r.subsystem = rule.spec.subsystem.clone();
+    r.category = rule.spec.category.clone();
+    match set.first_match(&r) {
+        None => Err(format!(
+            "rule {} does not match its example {message:?}",
+            rule.spec.id
+        )),
+        Some((first, _)) if first.spec.id != rule.spec.id => Err(format!(
+            "example {message:?} of {} is taken by the earlier rule {}",
+            rule.spec.id, first.spec.id
+        )),
+        Some((_, Err(why))) => Err(format!(
+            "rule {} matches {message:?} but {why}",
+            rule.spec.id
+        )),
+        Some((_, Ok(kind))) if kind.name() != rule.spec.event => Err(format!(
+            "rule {} produced {} instead of {}",
+            rule.spec.id,
+            kind.name(),
+            rule.spec.event
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+#[test]
+fn every_rule_reads_its_documented_messages() {
+    let set = RuleSet::embedded().unwrap();
+    let mut failures = Vec::new();
+    for rule in set.rules() {
+        if rule.spec.examples.is_empty() {
+            failures.push(format!("rule {} has no example message", rule.spec.id));
+        }
+        for message in &rule.spec.examples {
+            if let Err(e) = check(&set, rule, message) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rule_reads_its_redacted_variants() {
+    let set = RuleSet::embedded().unwrap();
+    let mut failures = Vec::new();
+    for rule in set.rules() {
+        for message in &rule.spec.redacted {
+            if !message.contains(REDACTED) {
+                failures.push(format!(
+                    "redacted example of {} has no <private>: {message:?}",
+                    rule.spec.id
+                ));
+            }
+            if let Err(e) = check(&set, rule, message) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn rules_with_string_captures_have_a_redacted_variant() {
+    // os_log redacts %@ and %s arguments by default; numbers stay public. A rule that captures
+    // a string field must show it still matches when that field reads <private>.
+    let set = RuleSet::embedded().unwrap();
+    // Integers (%d, %u, %llx) are public; only these captures are numbers or 0/1 flags.
+    let numeric = [
+        "state",
+        "previous",
+        "port",
+        "length",
+        "connected_interfaces",
+        "interval_s",
+        "priority",
+        "level",
+        "from",
+        "to",
+        "pid",
+        "owner_pid",
+        "error",
+        "display_off",
+        "hid_active",
+    ];
+    let missing: Vec<_> = set
+        .rules()
+        .iter()
+        .filter(|r| {
+            r.regex
+                .capture_names()
+                .flatten()
+                .any(|n| !numeric.contains(&n))
+        })
+        .filter(|r| r.spec.redacted.is_empty())
+        .map(|r| r.spec.id.clone())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without a redacted variant: {missing:?}"
+    );
+}
+
+#[test]
+fn user_rules_override_by_id_and_come_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extra.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[rule]]
+id = "symptomsd.rrc_state"
+process = "symptomsd"
+pattern = '^RRC now (?P<state>\d) on (?P<interface>\S+)$'
+event = "rrc_state"
+source = "test"
+examples = ["RRC now 0 on pdp_ip0"]
+
+[[rule]]
+id = "local.wifi_rrc"
+process = "wifid"
+pattern = '^radio (?P<state>\d) (?P<interface>en\d)$'
+event = "rrc_state"
+source = "test"
+"#,
+    )
+    .unwrap();
+    let set = RuleSet::with_file(&path).unwrap();
+    assert_eq!(set.rules()[0].spec.id, "local.wifi_rrc");
+    let overridden = set
+        .rules()
+        .iter()
+        .find(|r| r.spec.id == "symptomsd.rrc_state")
+        .unwrap();
+    assert_eq!(overridden.spec.source, "test");
+    assert!(
+        set.event(&record(
+            "symptomsd",
+            "New RRC 0 when previous 1 from pdp_ip0"
+        ))
+        .is_none()
+    );
+    let event = set
+        .event(&record("symptomsd", "RRC now 0 on pdp_ip0"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.rule, "symptomsd.rrc_state");
+}
+
+#[test]
+fn bad_rules_are_refused_with_the_rule_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("event = \"banana\"", "unknown event `banana`"),
+        (
+            "event = \"rrc_state\"\npattern = '(?P<colour>x)'",
+            "`colour` is not a field of `rrc_state`",
+        ),
+        (
+            "event = \"power_policy\"\npattern = '(?P<level>\\d)'",
+            "`power_policy` needs `stage`",
+        ),
+        (
+            "event = \"rrc_state\"\npattern = '(?P<state>'",
+            "pattern does not compile",
+        ),
+    ];
+    for (body, expected) in cases {
+        let path = dir.path().join("bad.toml");
+        let pattern = if body.contains("pattern") {
+            ""
+        } else {
+            "pattern = 'x'\n"
+        };
+        std::fs::write(
+            &path,
+            format!(
+                "[[rule]]\nid = \"bad.one\"\nprocess = \"apsd\"\nsource = \"t\"\n{pattern}{body}\n"
+            ),
+        )
+        .unwrap();
+        let err = RuleSet::with_file(&path).unwrap_err().to_string();
+        assert!(err.contains("bad.one") && err.contains(expected), "{err}");
+    }
+    let path = dir.path().join("syntax.toml");
+    std::fs::write(&path, "[[rule]\nid = 1").unwrap();
+    assert!(
+        RuleSet::with_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a valid rules file")
+    );
+}
