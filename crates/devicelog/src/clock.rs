@@ -93,22 +93,13 @@ impl LocalClock {
     /// the format's detection did not foresee; it is reported, not guessed.
     pub fn time_of_day(
         &self,
-        (hour, minute, second, micros): TimeOfDay,
+        time: TimeOfDay,
         line_offset: Option<UtcOffset>,
     ) -> Result<Timestamp, String> {
-        let (year, month, day) = self
+        let date = self
             .date
             .ok_or("the line has no date: pass --date YYYY-MM-DD")?;
-        let civil = CivilDateTime {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-            micros,
-        };
-        self.with_zone(civil, line_offset)
+        self.with_zone(CivilDateTime::new(date, time), line_offset)
     }
 
     /// A full wall-clock time, with the line's offset or else `--tz`.

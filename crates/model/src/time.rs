@@ -92,6 +92,22 @@ pub struct CivilDateTime {
 }
 
 impl CivilDateTime {
+    /// A date and a time of day, unchecked (see [`CivilDateTime::validate`]).
+    pub fn new(
+        (year, month, day): (i32, u8, u8),
+        (hour, minute, second, micros): TimeOfDay,
+    ) -> CivilDateTime {
+        CivilDateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        }
+    }
+
     /// Checks the fields form a real date and time (leap years included; no leap seconds).
     pub fn validate(&self) -> Result<(), TimeError> {
         let ok = (1..=12).contains(&self.month)
@@ -334,17 +350,9 @@ fn parse_civil_prefix(text: &str) -> Result<(CivilDateTime, &str), TimeError> {
     if bytes.len() < 16 || !matches!(bytes[10], b' ' | b'T') {
         return Err(bad());
     }
-    let (year, month, day) = parse_date(&text[..10])?;
-    let ((hour, minute, second, micros), rest) = parse_time_prefix(&bytes[11..]).ok_or_else(bad)?;
-    let civil = CivilDateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        micros,
-    };
+    let date = parse_date(&text[..10])?;
+    let (time, rest) = parse_time_prefix(&bytes[11..]).ok_or_else(bad)?;
+    let civil = CivilDateTime::new(date, time);
     civil.validate()?;
     let consumed = bytes.len() - rest.len();
     Ok((civil, &text[consumed..]))

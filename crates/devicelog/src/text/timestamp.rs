@@ -12,16 +12,8 @@ pub(crate) fn date_time_prefix(bytes: &[u8]) -> Option<(CivilDateTime, Option<Ut
     let year = digits(&bytes[0..4])? as i32;
     let month = digits(&bytes[5..7])? as u8;
     let day = digits(&bytes[8..10])? as u8;
-    let ((hour, minute, second, micros), rest) = parse_time_prefix(&bytes[11..])?;
-    let civil = CivilDateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        micros,
-    };
+    let (time, rest) = parse_time_prefix(&bytes[11..])?;
+    let civil = CivilDateTime::new((year, month, day), time);
     let (offset, rest) = offset_prefix(rest);
     Some((civil, offset, rest))
 }
