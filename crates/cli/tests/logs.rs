@@ -61,6 +61,24 @@ fn missing_date_fails_with_exit_1_and_says_what_to_pass() {
 }
 
 #[test]
+fn a_cut_sysdiagnose_is_named_once_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("sysdiagnose_cut.zip");
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend(std::iter::repeat_n(7u8, 4000));
+    std::fs::write(&cut, bytes).unwrap();
+    let out = run(&["logs", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("sysdiagnose_cut.zip is truncated or not a valid zip file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("re-copy the sysdiagnose"), "{stderr}");
+    assert_eq!(stderr.matches("Could not find EOCD").count(), 1, "{stderr}");
+}
+
+#[test]
 fn wrong_arguments_exit_2() {
     let out = run(&["logs", "x.log", "--format", "banana"]);
     assert_eq!(out.status.code(), Some(2));
