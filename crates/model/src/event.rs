@@ -97,6 +97,19 @@ pub enum EventKind {
     ApsdPowerAssertion { identifier: Option<String> },
     /// IOKit inside a client: powerd asked assertion holders to re-evaluate (policy change ahead).
     AssertionActivityUpdate,
+    /// IOKit inside a client: a step of its assertion-policy set-up (`registering`, `received`
+    /// category policies, a `category` and its policy).
+    AssertionPolicyConfig {
+        step: String,
+        category: Option<String>,
+        policy: Option<String>,
+    },
+    /// IOKit inside a client: one of its assertions timed out under the current policy.
+    AssertionPolicyTimeout {
+        assertion_id: Option<String>,
+        time: Option<u64>,
+        policy_timeout: Option<u64>,
+    },
     /// powerd sent, or a client applied, an assertion policy (0 none, 1 active use, 2 inactive, 3 display off).
     PowerPolicy { level: u8, stage: PolicyStage },
     /// powerd: the user-activity level changed (bit 0x1 active, 0x2 passive).
@@ -184,6 +197,8 @@ impl EventKind {
             EventKind::TopicDowngraded { .. } => "topic_downgraded",
             EventKind::ApsdPowerAssertion { .. } => "apsd_power_assertion",
             EventKind::AssertionActivityUpdate => "assertion_activity_update",
+            EventKind::AssertionPolicyConfig { .. } => "assertion_policy_config",
+            EventKind::AssertionPolicyTimeout { .. } => "assertion_policy_timeout",
             EventKind::PowerPolicy { .. } => "power_policy",
             EventKind::UserActivity { .. } => "user_activity",
             EventKind::DisplayState { .. } => "display_state",
@@ -356,6 +371,32 @@ impl fmt::Display for EventKind {
                     f,
                     "powerd asked for an assertion activity update: a policy change is coming"
                 )
+            }
+            EventKind::AssertionPolicyConfig {
+                step,
+                category,
+                policy,
+            } => {
+                write!(f, "assertion policy set-up: {step}")?;
+                if category.is_some() || policy.is_some() {
+                    write!(f, " ({} → {})", or_redacted(category), or_redacted(policy))?;
+                }
+                Ok(())
+            }
+            EventKind::AssertionPolicyTimeout {
+                assertion_id,
+                policy_timeout,
+                ..
+            } => {
+                write!(
+                    f,
+                    "assertion {} timed out under the current policy",
+                    or_redacted(assertion_id)
+                )?;
+                if let Some(t) = policy_timeout {
+                    write!(f, " (policy timeout {t})")?;
+                }
+                Ok(())
             }
             EventKind::PowerPolicy {
                 level,

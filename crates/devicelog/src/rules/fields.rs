@@ -39,6 +39,8 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
         "topic_downgraded" => (&["to"], &["topic"]),
         "apsd_power_assertion" => (&[], &["identifier"]),
         "assertion_activity_update" => (&[], &[]),
+        "assertion_policy_config" => (&["step"], &["category", "policy"]),
+        "assertion_policy_timeout" => (&[], &["assertion_id", "time", "policy_timeout"]),
         "power_policy" => (&["level", "stage"], &[]),
         "user_activity" => (&["from", "to"], &[]),
         "display_state" => (&["display_off"], &["hid_active"]),
@@ -59,7 +61,7 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
 }
 
 /// Every kind name, for error messages.
-pub const KINDS: [&str; 27] = [
+pub const KINDS: [&str; 29] = [
     "rrc_state",
     "cell_registration",
     "apns_path_satisfied",
@@ -72,6 +74,8 @@ pub const KINDS: [&str; 27] = [
     "topic_downgraded",
     "apsd_power_assertion",
     "assertion_activity_update",
+    "assertion_policy_config",
+    "assertion_policy_timeout",
     "power_policy",
     "user_activity",
     "display_state",
@@ -214,6 +218,16 @@ pub fn build(kind: &str, f: &Fields<'_>) -> Result<EventKind, String> {
             identifier: f.string("identifier"),
         },
         "assertion_activity_update" => EventKind::AssertionActivityUpdate,
+        "assertion_policy_config" => EventKind::AssertionPolicyConfig {
+            step: f.required("step")?,
+            category: f.string("category"),
+            policy: f.string("policy"),
+        },
+        "assertion_policy_timeout" => EventKind::AssertionPolicyTimeout {
+            assertion_id: f.string("assertion_id"),
+            time: f.number("time")?,
+            policy_timeout: f.number("policy_timeout")?,
+        },
         "power_policy" => EventKind::PowerPolicy {
             level: f.required_number("level")?,
             stage: match f.required("stage")?.as_str() {
@@ -318,6 +332,8 @@ mod tests {
                 | "interval_s"
                 | "previous"
                 | "owner_pid"
+                | "time"
+                | "policy_timeout"
                 | "connected_interfaces" => "1",
                 _ => "x",
             };
