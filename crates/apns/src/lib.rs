@@ -53,19 +53,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod ids;
 mod jwt;
 mod notification;
 mod push_type;
 mod reason;
 
+pub use ids::{ApnsId, ApnsIdError, DeviceToken, TokenError};
 pub use jwt::{
     Claims, Environment, InvalidToken, JwtError, JwtPart, KeyError, KeyRing, KeyScope,
     MAX_AGE_SECS, MAX_TOKEN_LEN, MIN_REFRESH_SECS, ProviderKey, ProviderToken, SignError,
     SigningKey, VerifyContext, VerifyingKey,
 };
 pub use notification::{
-    ApnsId, ApnsIdError, BuildError, DeviceToken, Expiration, MAX_COLLAPSE_ID, Notification,
-    NotificationBuilder, TokenError,
+    BuildError, Expiration, MAX_COLLAPSE_ID, Notification, NotificationBuilder,
 };
 pub use push_type::{
     MAX_PAYLOAD, MAX_VOIP_PAYLOAD, Priority, PushType, TopicRule, UnknownPushType,
