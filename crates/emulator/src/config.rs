@@ -1,0 +1,287 @@
+//! The emulator's configuration as a file (any serde format; the CLI will read TOML), turned
+//! into an [`EmulatorBuilder`]. Every field is optional; omitted ones keep the builder defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::{Device, Emulator, EmulatorBuilder, PreAuthStreams, RateLimit};
+
+/// An environment name in a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentName {
+    /// Sandbox (development).
+    Sandbox,
+    /// Production.
+    Production,
+}
+
+impl From<EnvironmentName> for Environment {
+    fn from(name: EnvironmentName) -> Environment {
+        match name {
+            EnvironmentName::Sandbox => Environment::Sandbox,
+            EnvironmentName::Production => Environment::Production,
+        }
+    }
+}
+
+/// Where a key may be used, in a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeName {
+    /// Sandbox only.
+    Sandbox,
+    /// Production only.
+    Production,
+    /// Both (the default).
+    #[default]
+    Both,
+}
+
+/// A trusted provider key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The 10-character key ID (`kid`).
+    pub key_id: String,
+    /// The 10-character team ID (`iss`).
+    pub team_id: String,
+    /// A file with the public key (SPKI PEM) or the `.p8` private key (the public half is used).
+    pub key_file: PathBuf,
+    /// Where the key is valid.
+    #[serde(default)]
+    pub scope: ScopeName,
+    /// A related key ID (topic-specific keys).
+    #[serde(default)]
+    pub related_key_id: Option<String>,
+}
+
+/// A known device token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// The environment the token belongs to.
+    pub environment: EnvironmentName,
+    /// The exact topic (`<bundle>.voip` for a PushKit token).
+    pub topic: String,
+    /// The hex token.
+    pub token: String,
+    /// When the token became invalid for the topic (ms since the epoch): 410 from then on.
+    #[serde(default)]
+    pub unregistered_at_ms: Option<u64>,
+}
+
+/// The emulator's configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmulatorConfig {
+    /// Sandbox TLS listener (default `127.0.0.1:0`).
+    pub sandbox_addr: Option<SocketAddr>,
+    /// Production TLS listener (default `127.0.0.1:0`).
+    pub production_addr: Option<SocketAddr>,
+    /// Also serve h2c.
+    pub h2c: bool,
+    /// Where to write the CA certificate.
+    pub ca_pem_path: Option<PathBuf>,
+    /// `MAX_CONCURRENT_STREAMS` after authentication.
+    pub max_concurrent_streams: Option<u32>,
+    /// Advertise 1 stream until the first valid token.
+    pub advertise_pre_auth_limit: Option<bool>,
+    /// `true`: reset extra streams before authentication; `false`: make them wait.
+    pub refuse_pre_auth_streams: Option<bool>,
+    /// Lock-out after `TooManyProviderTokenUpdates`, seconds.
+    pub token_update_lockout_secs: Option<u64>,
+    /// Per-token pushes per window (0 disables the 429).
+    pub per_token_requests: Option<u32>,
+    /// The per-token window, seconds.
+    pub per_token_window_secs: Option<u64>,
+    /// Weighted errors before GOAWAY (0 disables it).
+    pub error_limit: Option<u32>,
+    /// Weight of one `BadDeviceToken`.
+    pub bad_device_token_weight: Option<u32>,
+    /// Trusted keys.
+    pub keys: Vec<KeyConfig>,
+    /// Known devices.
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key file could not be read.
+    #[error("key {key_id:?}: cannot read {path}: {source}")]
+    KeyFile {
+        /// The key.
+        key_id: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A key file holds neither a public key nor a `.p8` key.
+    #[error("key {key_id:?}: {path} is neither an SPKI public key PEM nor a .p8 key: {message}")]
+    KeyFormat {
+        /// The key.
+        key_id: String,
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A device token is not hex.
+    #[error(
+        "device {index} (topic {topic:?}): token {token:?} is not an even number of hex digits"
+    )]
+    Token {
+        /// Position in `devices`, from 0.
+        index: usize,
+        /// Its topic.
+        topic: String,
+        /// The token.
+        token: String,
+    },
+}
+
+impl EmulatorConfig {
+    /// The builder this configuration describes (reads the key files).
+    pub fn into_builder(self) -> Result<EmulatorBuilder, ConfigError> {
+        let mut builder = Emulator::builder().h2c(self.h2c);
+        let mut settings = builder.settings.clone();
+        if let Some(addr) = self.sandbox_addr {
+            builder = builder.sandbox_addr(addr);
+        }
+        if let Some(addr) = self.production_addr {
+            builder = builder.production_addr(addr);
+        }
+        if let Some(path) = self.ca_pem_path {
+            builder = builder.ca_pem_path(path);
+        }
+        if let Some(limit) = self.max_concurrent_streams {
+            settings.max_concurrent_streams = limit.max(1);
+        }
+        if let Some(advertise) = self.advertise_pre_auth_limit {
+            settings.advertise_pre_auth_limit = advertise;
+        }
+        if let Some(refuse) = self.refuse_pre_auth_streams {
+            settings.pre_auth_streams = if refuse {
+                PreAuthStreams::Refuse
+            } else {
+                PreAuthStreams::Serialize
+            };
+        }
+        if let Some(secs) = self.token_update_lockout_secs {
+            settings.token_update_lockout = Duration::from_secs(secs);
+        }
+        if self.per_token_requests.is_some() || self.per_token_window_secs.is_some() {
+            let default = settings.per_token_rate.unwrap_or(RateLimit {
+                requests: 100,
+                window: Duration::from_secs(10),
+            });
+            let requests = self.per_token_requests.unwrap_or(default.requests);
+            let window = self
+                .per_token_window_secs
+                .map_or(default.window, Duration::from_secs);
+            settings.per_token_rate = (requests > 0).then_some(RateLimit { requests, window });
+        }
+        if let Some(limit) = self.error_limit {
+            settings.error_limit = (limit > 0).then_some(limit);
+        }
+        if let Some(weight) = self.bad_device_token_weight {
+            settings.bad_device_token_weight = weight;
+        }
+        builder = builder.settings(settings);
+
+        for key in self.keys {
+            let text =
+                std::fs::read_to_string(&key.key_file).map_err(|source| ConfigError::KeyFile {
+                    key_id: key.key_id.clone(),
+                    path: key.key_file.clone(),
+                    source,
+                })?;
+            let public = VerifyingKey::from_public_pem(&text)
+                .or_else(|_| VerifyingKey::from_p8_pem(&text))
+                .map_err(|e| ConfigError::KeyFormat {
+                    key_id: key.key_id.clone(),
+                    path: key.key_file.clone(),
+                    message: e.to_string(),
+                })?;
+            let scope = match key.scope {
+                ScopeName::Sandbox => KeyScope::Sandbox,
+                ScopeName::Production => KeyScope::Production,
+                ScopeName::Both => KeyScope::Both,
+            };
+            let mut provider = ProviderKey::new(key.team_id, public).with_scope(scope);
+            if let Some(related) = key.related_key_id {
+                provider = provider.with_related_key(related);
+            }
+            builder = builder.key(key.key_id, provider);
+        }
+        for (index, device) in self.devices.into_iter().enumerate() {
+            let token = DeviceToken::parse(&device.token).map_err(|_| ConfigError::Token {
+                index,
+                topic: device.topic.clone(),
+                token: device.token.clone(),
+            })?;
+            let mut entry = Device::new(device.environment.into(), device.topic, token);
+            entry.unregistered_at_ms = device.unregistered_at_ms;
+            builder = builder.device_entry(entry);
+        }
+        Ok(builder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_config_becomes_a_builder() {
+        let key_file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../apns/testdata/test-AuthKey.p8"
+        );
+        let text = format!(
+            r#"{{
+                "h2c": true,
+                "max_concurrent_streams": 500,
+                "refuse_pre_auth_streams": true,
+                "per_token_requests": 0,
+                "error_limit": 7,
+                "keys": [{{"key_id": "TESTKEY001", "team_id": "TESTTEAM01",
+                           "key_file": "{key_file}", "scope": "sandbox"}}],
+                "devices": [{{"environment": "production", "topic": "a.voip",
+                              "token": "aabb", "unregistered_at_ms": 5}}]
+            }}"#
+        );
+        let config: EmulatorConfig = serde_json::from_str(&text).unwrap();
+        let builder = config.into_builder().unwrap();
+        assert!(builder.h2c);
+        assert_eq!(builder.settings.max_concurrent_streams, 500);
+        assert_eq!(builder.settings.pre_auth_streams, PreAuthStreams::Refuse);
+        assert_eq!(builder.settings.per_token_rate, None);
+        assert_eq!(builder.settings.error_limit, Some(7));
+        let key = builder.keys.get("TESTKEY001").unwrap();
+        assert_eq!(key.scope, KeyScope::Sandbox);
+        assert_eq!(builder.devices[0].unregistered_at_ms, Some(5));
+        assert_eq!(builder.devices[0].environment, Environment::Production);
+    }
+
+    #[test]
+    fn errors_name_the_entry() {
+        let config: EmulatorConfig = serde_json::from_str(
+            r#"{"devices": [{"environment": "sandbox", "topic": "a.voip", "token": "xyz"}]}"#,
+        )
+        .unwrap();
+        let error = config.into_builder().unwrap_err().to_string();
+        assert!(
+            error.contains("device 0") && error.contains("xyz"),
+            "{error}"
+        );
+        let unknown = serde_json::from_str::<EmulatorConfig>(r#"{"port": 1}"#).unwrap_err();
+        assert!(unknown.to_string().contains("unknown field"), "{unknown}");
+    }
+}

@@ -1,0 +1,489 @@
+//! An APNs provider API you can run: HTTP/2 over TLS, provider-token checks, and the exact
+//! `:status` and `reason` of every request APNs would refuse.
+//!
+//! # Brief overview
+//!
+//! [`Emulator::builder`] collects the trusted provider keys (a [`KeyRing`] from
+//! `pushtrace-apns`), the known devices ([`Device`]: token, topic, environment, optional
+//! "unregistered at") and the knobs ([`Settings`]), and [`EmulatorBuilder::start`] binds one TLS
+//! listener per environment (sandbox, production; `127.0.0.1:0` unless told otherwise), plus
+//! optional cleartext h2c listeners. It answers an [`EmulatorHandle`]: the bound addresses, the
+//! generated CA (PEM, and the file it was written to), the log of [`AcceptedPush`]es, and
+//! run-time device registration. [`EmulatorConfig`] is the same configuration as a serde file
+//! (keys read from `.p8` or public-key PEM files), turned into a builder.
+//!
+//! Each request goes through the checks of `validate` in a fixed order
+//! (request line, provider token with the connection's state, headers, payload), then the last
+//! stage looks the token up in the environment's registry (`BadDeviceToken`,
+//! `DeviceTokenNotForTopic`, 410 `Unregistered` with its `timestamp`), applies the per-token
+//! rate (429 `TooManyRequests`) and records the push. Every answer carries `apns-id` (echoed, or
+//! a new v4 UUID) and, in sandbox only, `apns-unique-id`; errors carry
+//! `content-type: application/json` and [`ErrorBody::to_json`](pushtrace_apns::ErrorBody::to_json).
+//! A connection whose weighted error count reaches [`Settings::error_limit`] gets a GOAWAY (410s
+//! do not count; `BadDeviceToken` counts [`Settings::bad_device_token_weight`]).
+//!
+//! Facts come from `shared/reference/apns-pushkit.md` §1–§3 and §6.
+//!
+//! # SETTINGS: how the mid-connection change is made
+//!
+//! APNs advertises `MAX_CONCURRENT_STREAMS = 1` on a token connection until the first request
+//! with a valid token, then raises it (observed 1000). The `h2` crate (0.4, the HTTP/2 engine
+//! under hyper) sends its SETTINGS once at the handshake and offers no way to change
+//! `MAX_CONCURRENT_STREAMS` later (`server::Connection` can only re-send `INITIAL_WINDOW_SIZE`
+//! and the extended-CONNECT flag, and its stream counter never applies a local change of the
+//! limit). So a small frame-aware layer (`settings_shim`) sits between the decrypted stream and
+//! `h2`: it rewrites `MAX_CONCURRENT_STREAMS` in the server's first SETTINGS frame to 1, inserts
+//! a SETTINGS frame with [`Settings::max_concurrent_streams`] at the next frame boundary after
+//! the connection's first valid token, and removes the client's ACK of that inserted frame. A
+//! client therefore sees exactly what APNs sends: 1, then the limit.
+//!
+//! Deviations: `h2` itself enforces the full limit from the start, so a client that ignores the
+//! advertised 1 is not answered with a protocol error; the emulator's own gate handles it —
+//! extra streams before authentication wait their turn ([`PreAuthStreams::Serialize`], the
+//! default) or are reset with `REFUSED_STREAM` ([`PreAuthStreams::Refuse`]). APNs's answer to
+//! that (a GOAWAY "Maximum active streams violated", §3) is a fault of a later slice. The 2016
+//! "drop to 1 after a rejection" mode is not built yet. [`Settings::advertise_pre_auth_limit`]
+//! `= false` turns the layer off (full limit advertised from the start).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pushtrace_apns::{DeviceToken, Environment, ProviderKey, VerifyingKey};
+//! use pushtrace_emulator::Emulator;
+//!
+//! let public = VerifyingKey::from_public_pem(&std::fs::read_to_string("AuthKey.pub.pem")?)?;
+//! let token = DeviceToken::parse("a1b2c3d4e5f60718293a4b5c6d7e8f90")?;
+//! let emulator = Emulator::builder()
+//!     .key("TESTKEY001", ProviderKey::new("TESTTEAM01", public))
+//!     .device(Environment::Sandbox, "com.acme.call.voip", token)
+//!     .ca_pem_path("/tmp/emulator-ca.pem")
+//!     .start()
+//!     .await?;
+//! println!("sandbox at https://{}", emulator.addr(Environment::Sandbox));
+//! # Ok(()) }
+//! ```
+
+mod clock;
+mod config;
+mod devices;
+mod server;
+mod settings_shim;
+mod tls;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pushtrace_apns::{DeviceToken, Environment, KeyRing, MIN_REFRESH_SECS, ProviderKey};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use clock::Clock;
+pub use config::{
+    ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig, ScopeName,
+};
+pub use devices::{AcceptedPush, Device};
+pub use tls::SERVER_NAMES;
+
+use devices::Registry;
+use server::{Shared, lock};
+
+/// What to do with a second concurrent stream before a connection's first valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PreAuthStreams {
+    /// Hold it until the stream before it is answered.
+    #[default]
+    Serialize,
+    /// Reset it with `REFUSED_STREAM` (RFC 9113 §8.7: not processed, safe to retry).
+    Refuse,
+}
+
+/// At most `requests` accepted pushes to one device token per `window` (Apple gives no number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Pushes allowed in one window.
+    pub requests: u32,
+    /// The sliding window.
+    pub window: Duration,
+}
+
+/// The emulator's knobs, with [`Default`] values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` advertised (APNs: 1000 observed). Default 1000.
+    pub max_concurrent_streams: u32,
+    /// Advertise `MAX_CONCURRENT_STREAMS = 1` in the first SETTINGS frame and send a second
+    /// SETTINGS frame with [`Settings::max_concurrent_streams`] after the first valid token, as
+    /// APNs does. Default `true`; `false` advertises the full limit from the start.
+    pub advertise_pre_auth_limit: bool,
+    /// Extra streams before the first valid token, from a client that ignores the advertised 1
+    /// (or when [`Settings::advertise_pre_auth_limit`] is off). Default
+    /// [`PreAuthStreams::Serialize`].
+    pub pre_auth_streams: PreAuthStreams,
+    /// How long a connection answers `TooManyProviderTokenUpdates` after changing its token
+    /// within 20 minutes. Default 20 minutes.
+    pub token_update_lockout: Duration,
+    /// Per-token limit for 429 `TooManyRequests`; `None` disables it. Default 100 per 10 s.
+    pub per_token_rate: Option<RateLimit>,
+    /// Weighted rejections after which the connection gets a GOAWAY; `None`: never. Default 100.
+    pub error_limit: Option<u32>,
+    /// How much one `BadDeviceToken` counts towards the limit ("sooner for some"). Default 10.
+    pub bad_device_token_weight: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_concurrent_streams: 1000,
+            advertise_pre_auth_limit: true,
+            pre_auth_streams: PreAuthStreams::Serialize,
+            token_update_lockout: Duration::from_secs(MIN_REFRESH_SECS),
+            per_token_rate: Some(RateLimit {
+                requests: 100,
+                window: Duration::from_secs(10),
+            }),
+            error_limit: Some(100),
+            bad_device_token_weight: 10,
+        }
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Certificate generation failed.
+    #[error("could not generate the emulator's certificates: {0}")]
+    Certificate(String),
+    /// The TLS configuration was refused.
+    #[error("could not configure TLS: {0}")]
+    Tls(String),
+    /// A listener could not bind.
+    #[error(
+        "could not bind the {environment} {kind} listener to {addr}: {source}; pick a free port or 0"
+    )]
+    Bind {
+        /// Which environment.
+        environment: Environment,
+        /// `TLS` or `h2c`.
+        kind: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The CA file could not be written.
+    #[error(
+        "could not write the CA certificate to {path}: {source}; check the directory exists and is writable"
+    )]
+    CaFile {
+        /// The path asked for.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The entry point: [`Emulator::builder`].
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: both environments on `127.0.0.1:0`, TLS only, no keys, no
+    /// devices, [`Settings::default`], the system clock.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Configures and starts an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    keys: KeyRing,
+    devices: Vec<Device>,
+    settings: Settings,
+    clock: Clock,
+    sandbox_addr: SocketAddr,
+    production_addr: SocketAddr,
+    h2c: bool,
+    ca_pem_path: Option<PathBuf>,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        EmulatorBuilder {
+            keys: KeyRing::new(),
+            devices: Vec::new(),
+            settings: Settings::default(),
+            clock: Clock::System,
+            sandbox_addr: local,
+            production_addr: local,
+            h2c: false,
+            ca_pem_path: None,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// Trusts a provider key under `key_id`.
+    pub fn key(mut self, key_id: impl Into<String>, key: ProviderKey) -> Self {
+        self.keys.insert(key_id, key);
+        self
+    }
+
+    /// Replaces the trusted keys.
+    pub fn key_ring(mut self, keys: KeyRing) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Registers a live device token for `topic` in `environment`.
+    pub fn device(
+        self,
+        environment: Environment,
+        topic: impl Into<String>,
+        token: DeviceToken,
+    ) -> Self {
+        self.device_entry(Device::new(environment, topic, token))
+    }
+
+    /// Registers a device, possibly unregistered.
+    pub fn device_entry(mut self, device: Device) -> Self {
+        self.devices.push(device);
+        self
+    }
+
+    /// Replaces all settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` after authentication.
+    pub fn max_concurrent_streams(mut self, limit: u32) -> Self {
+        self.settings.max_concurrent_streams = limit.max(1);
+        self
+    }
+
+    /// Whether the first SETTINGS frame advertises 1 stream until the first valid token.
+    pub fn advertise_pre_auth_limit(mut self, enabled: bool) -> Self {
+        self.settings.advertise_pre_auth_limit = enabled;
+        self
+    }
+
+    /// What happens to extra streams before the first valid token.
+    pub fn pre_auth_streams(mut self, mode: PreAuthStreams) -> Self {
+        self.settings.pre_auth_streams = mode;
+        self
+    }
+
+    /// How long a connection stays locked after `TooManyProviderTokenUpdates`.
+    pub fn token_update_lockout(mut self, lockout: Duration) -> Self {
+        self.settings.token_update_lockout = lockout;
+        self
+    }
+
+    /// The per-token rate for 429 `TooManyRequests`; `None` disables it.
+    pub fn per_token_rate(mut self, rate: Option<RateLimit>) -> Self {
+        self.settings.per_token_rate = rate;
+        self
+    }
+
+    /// Weighted errors before a GOAWAY; `None` disables it.
+    pub fn error_limit(mut self, limit: Option<u32>) -> Self {
+        self.settings.error_limit = limit;
+        self
+    }
+
+    /// The clock (a [`Clock::manual`] one for tests).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where the sandbox TLS listener binds (default `127.0.0.1:0`).
+    pub fn sandbox_addr(mut self, addr: SocketAddr) -> Self {
+        self.sandbox_addr = addr;
+        self
+    }
+
+    /// Where the production TLS listener binds (default `127.0.0.1:0`).
+    pub fn production_addr(mut self, addr: SocketAddr) -> Self {
+        self.production_addr = addr;
+        self
+    }
+
+    /// Also serve cleartext HTTP/2 (h2c, prior knowledge) on one more port per environment, on
+    /// the same IP as its TLS listener.
+    pub fn h2c(mut self, enabled: bool) -> Self {
+        self.h2c = enabled;
+        self
+    }
+
+    /// Writes the generated CA certificate (PEM) to this file at start.
+    pub fn ca_pem_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_pem_path = Some(path.into());
+        self
+    }
+
+    /// Generates the certificates, binds the listeners and starts serving on the current tokio
+    /// runtime. Serving stops when the handle is dropped or [`EmulatorHandle::shutdown`] is
+    /// called.
+    pub async fn start(self) -> Result<EmulatorHandle, StartError> {
+        let tls = tls::generate()?;
+        if let Some(path) = &self.ca_pem_path {
+            std::fs::write(path, &tls.ca_pem).map_err(|source| StartError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let mut registry = Registry::default();
+        for device in self.devices {
+            registry.insert(device);
+        }
+        let shared = Arc::new(Shared::new(self.keys, self.settings, self.clock, registry));
+        let (stop, stopped) = watch::channel(false);
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.server_config));
+
+        let mut addrs = Vec::new();
+        for (environment, addr) in [
+            (Environment::Sandbox, self.sandbox_addr),
+            (Environment::Production, self.production_addr),
+        ] {
+            let tls_addr =
+                bind_and_serve(environment, addr, Some(acceptor.clone()), &shared, &stopped)
+                    .await?;
+            let h2c_addr = if self.h2c {
+                let addr = SocketAddr::new(addr.ip(), 0);
+                Some(bind_and_serve(environment, addr, None, &shared, &stopped).await?)
+            } else {
+                None
+            };
+            addrs.push((tls_addr, h2c_addr));
+        }
+        Ok(EmulatorHandle {
+            shared,
+            stop,
+            sandbox: addrs[0],
+            production: addrs[1],
+            ca_pem: tls.ca_pem,
+            ca_pem_path: self.ca_pem_path,
+        })
+    }
+}
+
+async fn bind_and_serve(
+    environment: Environment,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: &Arc<Shared>,
+    stopped: &watch::Receiver<bool>,
+) -> Result<SocketAddr, StartError> {
+    let kind = if tls.is_some() { "TLS" } else { "h2c" };
+    let bind_error = |source| StartError::Bind {
+        environment,
+        kind,
+        addr,
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    tokio::spawn(server::listen(
+        listener,
+        environment,
+        tls,
+        Arc::clone(shared),
+        stopped.clone(),
+    ));
+    Ok(bound)
+}
+
+/// A running emulator. Dropping it stops the listeners and closes open connections with a GOAWAY.
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    sandbox: (SocketAddr, Option<SocketAddr>),
+    production: (SocketAddr, Option<SocketAddr>),
+    ca_pem: String,
+    ca_pem_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    /// The TLS listener of an environment.
+    pub fn addr(&self, environment: Environment) -> SocketAddr {
+        match environment {
+            Environment::Sandbox => self.sandbox.0,
+            Environment::Production => self.production.0,
+        }
+    }
+
+    /// The h2c (cleartext) listener of an environment, when enabled.
+    pub fn h2c_addr(&self, environment: Environment) -> Option<SocketAddr> {
+        match environment {
+            Environment::Sandbox => self.sandbox.1,
+            Environment::Production => self.production.1,
+        }
+    }
+
+    /// The CA certificate (PEM) that signed the server certificate: trust it in clients.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Where the CA was written, if a path was given.
+    pub fn ca_pem_path(&self) -> Option<&Path> {
+        self.ca_pem_path.as_deref()
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    /// The emulator's clock (move a manual one to age tokens and windows).
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Every push answered 200 so far, oldest first.
+    pub fn accepted(&self) -> Vec<AcceptedPush> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Registers (or re-registers, making it live again) a device at run time.
+    pub fn register_device(&self, device: Device) {
+        lock(&self.shared.devices).insert(device);
+    }
+
+    /// Marks a registered (or new) token unregistered for `topic` from `at_ms`.
+    pub fn unregister_device(
+        &self,
+        environment: Environment,
+        topic: impl Into<String>,
+        token: DeviceToken,
+        at_ms: u64,
+    ) {
+        self.register_device(Device::new(environment, topic, token).unregistered_at(at_ms));
+    }
+
+    /// Stops the listeners and sends GOAWAY on open connections.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
