@@ -8,7 +8,9 @@ use std::time::Duration;
 use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::{Device, Emulator, EmulatorBuilder, PreAuthStreams, RateLimit};
+use crate::{
+    Device, DeviceState, Emulator, EmulatorBuilder, PreAuthStreams, RateLimit, ScheduleEntry,
+};
 
 /// An environment name in a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,27 @@ pub struct DeviceConfig {
     /// When the token became invalid for the topic (ms since the epoch): 410 from then on.
     #[serde(default)]
     pub unregistered_at_ms: Option<u64>,
+    /// The state at start (`online`, `offline`, `power_restricted`); default online.
+    #[serde(default)]
+    pub state: Option<DeviceState>,
+}
+
+/// A scheduled device-state change. Exactly one of `at_ms` and `after_ms` is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// When, ms since the epoch (by the emulator's clock).
+    #[serde(default)]
+    pub at_ms: Option<u64>,
+    /// When, ms after the emulator starts.
+    #[serde(default)]
+    pub after_ms: Option<u64>,
+    /// The device's environment.
+    pub environment: EnvironmentName,
+    /// The hex token.
+    pub token: String,
+    /// The new state.
+    pub state: DeviceState,
 }
 
 /// The emulator's configuration file.
@@ -107,6 +130,12 @@ pub struct EmulatorConfig {
     pub keys: Vec<KeyConfig>,
     /// Known devices.
     pub devices: Vec<DeviceConfig>,
+    /// Delay of the one attempt of an `apns-expiration: 0` push, ms.
+    pub immediate_delivery_delay_ms: Option<u64>,
+    /// How often the system-clock ticker runs, ms.
+    pub tick_interval_ms: Option<u64>,
+    /// Device-state changes applied by the clock.
+    pub schedule: Vec<ScheduleConfig>,
 }
 
 /// A configuration that cannot be used.
@@ -143,6 +172,14 @@ pub enum ConfigError {
         topic: String,
         /// The token.
         token: String,
+    },
+    /// A schedule entry is unusable.
+    #[error("schedule entry {index}: {message}")]
+    Schedule {
+        /// Position in `schedule`, from 0.
+        index: usize,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -193,6 +230,12 @@ impl EmulatorConfig {
         if let Some(weight) = self.bad_device_token_weight {
             settings.bad_device_token_weight = weight;
         }
+        if let Some(ms) = self.immediate_delivery_delay_ms {
+            settings.immediate_delivery_delay = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.tick_interval_ms {
+            settings.tick_interval = Duration::from_millis(ms.max(1));
+        }
         builder = builder.settings(settings);
 
         for key in self.keys {
@@ -226,9 +269,37 @@ impl EmulatorConfig {
                 topic: device.topic.clone(),
                 token: device.token.clone(),
             })?;
+            if let Some(state) = device.state {
+                builder = builder.device_state(device.environment.into(), token.clone(), state);
+            }
             let mut entry = Device::new(device.environment.into(), device.topic, token);
             entry.unregistered_at_ms = device.unregistered_at_ms;
             builder = builder.device_entry(entry);
+        }
+        for (index, entry) in self.schedule.into_iter().enumerate() {
+            let error = |message: String| ConfigError::Schedule { index, message };
+            let token = DeviceToken::parse(&entry.token).map_err(|_| {
+                error(format!(
+                    "token {:?} is not an even number of hex digits",
+                    entry.token
+                ))
+            })?;
+            let environment = entry.environment.into();
+            builder = match (entry.at_ms, entry.after_ms) {
+                (Some(at_ms), None) => builder.schedule(ScheduleEntry {
+                    at_ms,
+                    environment,
+                    token,
+                    state: entry.state,
+                }),
+                (None, Some(after)) => builder.schedule_after(
+                    Duration::from_millis(after),
+                    environment,
+                    token,
+                    entry.state,
+                ),
+                _ => return Err(error("give exactly one of at_ms and after_ms".into())),
+            };
         }
         Ok(builder)
     }
@@ -268,6 +339,40 @@ mod tests {
         assert_eq!(key.scope, KeyScope::Sandbox);
         assert_eq!(builder.devices[0].unregistered_at_ms, Some(5));
         assert_eq!(builder.devices[0].environment, Environment::Production);
+    }
+
+    #[test]
+    fn device_states_and_schedule_are_read() {
+        let config: EmulatorConfig = serde_json::from_str(
+            r#"{
+                "immediate_delivery_delay_ms": 250,
+                "devices": [{"environment": "sandbox", "topic": "a.voip", "token": "aabb",
+                             "state": "power_restricted"}],
+                "schedule": [
+                    {"at_ms": 5000, "environment": "sandbox", "token": "aabb", "state": "offline"},
+                    {"after_ms": 60000, "environment": "sandbox", "token": "aabb", "state": "online"}
+                ]
+            }"#,
+        )
+        .unwrap();
+        let builder = config.into_builder().unwrap();
+        assert_eq!(
+            builder.settings.immediate_delivery_delay,
+            Duration::from_millis(250)
+        );
+        assert_eq!(builder.device_states[0].2, DeviceState::PowerRestricted);
+        assert_eq!(builder.schedule.len(), 2);
+        assert_eq!(builder.schedule[0].1.at_ms, 5000);
+        assert_eq!(builder.schedule[0].1.state, DeviceState::Offline);
+        assert_eq!(builder.schedule[1].1.at_ms, 60000);
+
+        let both: EmulatorConfig = serde_json::from_str(
+            r#"{"schedule": [{"at_ms": 1, "after_ms": 1, "environment": "sandbox",
+                              "token": "aabb", "state": "online"}]}"#,
+        )
+        .unwrap();
+        let error = both.into_builder().unwrap_err().to_string();
+        assert!(error.contains("schedule entry 0"), "{error}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! # Brief overview
 //!
-//! [`Emulator::builder`] collects the trusted provider keys (a [`KeyRing`] from
+//! [`Emulator::builder`] collects the trusted provider keys (a [`KeyRing`](pushtrace_apns::KeyRing) from
 //! `pushtrace-apns`), the known devices ([`Device`]: token, topic, environment, optional
 //! "unregistered at") and the knobs ([`Settings`]), and [`EmulatorBuilder::start`] binds one TLS
 //! listener per environment (sandbox, production; `127.0.0.1:0` unless told otherwise), plus
@@ -22,7 +22,38 @@
 //! A connection whose weighted error count reaches [`Settings::error_limit`] gets a GOAWAY (410s
 //! do not count; `BadDeviceToken` counts [`Settings::bad_device_token_weight`]).
 //!
-//! Facts come from `shared/reference/apns-pushkit.md` §1–§3 and §6.
+//! Facts come from `shared/reference/apns-pushkit.md` §1–§4 and §6.
+//!
+//! # Store and forward, and the delivery log
+//!
+//! An accepted push then reaches a simulated device (reference §4.1, §6.9–§6.11). Each device
+//! (environment + token) is [`DeviceState::Online`], [`DeviceState::Offline`] or
+//! [`DeviceState::PowerRestricted`], set at start ([`EmulatorBuilder::device_state`]), at run
+//! time ([`EmulatorHandle::set_device_state`]) or by a schedule applied by the clock
+//! ([`EmulatorBuilder::schedule`], [`EmulatorBuilder::schedule_after`], `schedule` in the
+//! config file). A push the device cannot receive now is stored, **one per topic per device**
+//! (a newer one replaces it), until `min(apns-expiration, receipt + 30 days)` (30 days without
+//! the header); `apns-expiration: 0` is one attempt, at once or after
+//! [`Settings::immediate_delivery_delay`], and never stored. Coming online delivers the stored
+//! pushes in arrival order. Every push gets a [`DeliveryRecord`] of timestamped [`Category`]
+//! events (Apple's metric names) and [`EmulatorHandle::counts`] sums them; every delivery is
+//! handed to the [`DeliveryHook`], if any.
+//!
+//! Time is the emulator's [`Clock`]. Whatever is due (schedule entries, expirations,
+//! unregistrations of stored tokens, delayed attempts) is applied in time order, each event
+//! stamped with the time it was due, whenever the store is touched: on every request, on
+//! [`EmulatorHandle::tick`] / [`EmulatorHandle::advance`], and every
+//! [`Settings::tick_interval`] by a background task when the clock is [`Clock::System`]. With a
+//! [`Clock::manual`] clock nothing runs on its own, so tests are deterministic.
+//!
+//! Model choices where the reference is silent: a power-restricted device receives priority 10
+//! pushes at once and stores priority 5 and 1 pushes ("Stored - Power Considerations") until it
+//! goes online; going from offline to power-restricted delivers only the stored priority 10
+//! pushes. A replaced push is logged as [`Category::DiscardedReplaced`], which is not an Apple
+//! category. An `apns-expiration: 0` push that finds the device unreachable is
+//! "Discarded - Expired". Apple keeps "usually the latest" push and may reorder; the emulator
+//! always keeps the latest and never reorders. "Discarded - Disabled" is never emitted (there is
+//! no "notifications disabled" switch yet).
 //!
 //! # SETTINGS: how the mid-connection change is made
 //!
@@ -62,11 +93,14 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod clock;
 mod config;
+mod delivery;
 mod devices;
 mod server;
 mod settings_shim;
+mod store;
 mod tls;
 mod validate;
 
@@ -75,18 +109,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushtrace_apns::{DeviceToken, Environment, KeyRing, MIN_REFRESH_SECS, ProviderKey};
-use tokio::net::TcpListener;
+use pushtrace_apns::{DeviceToken, Environment, MIN_REFRESH_SECS};
 use tokio::sync::watch;
 
+pub use builder::{Emulator, EmulatorBuilder};
 pub use clock::Clock;
 pub use config::{
-    ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig, ScopeName,
+    ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig, ScheduleConfig,
+    ScopeName,
+};
+pub use delivery::{
+    Category, Delivery, DeliveryEvent, DeliveryHook, DeliveryRecord, DeviceState, MAX_STORAGE_MS,
+    ScheduleEntry,
 };
 pub use devices::{AcceptedPush, Device};
 pub use tls::SERVER_NAMES;
 
-use devices::Registry;
 use server::{Shared, lock};
 
 /// What to do with a second concurrent stream before a connection's first valid token.
@@ -130,6 +168,13 @@ pub struct Settings {
     pub error_limit: Option<u32>,
     /// How much one `BadDeviceToken` counts towards the limit ("sooner for some"). Default 10.
     pub bad_device_token_weight: u32,
+    /// When the one attempt of an `apns-expiration: 0` push happens after it is received (APNs
+    /// "may deliver with some delay"); the device must be reachable then. Default 0 (at once).
+    pub immediate_delivery_delay: Duration,
+    /// With [`Clock::System`], how often a background task applies what is due (schedule,
+    /// expirations, delayed attempts). Default 100 ms. A manual clock has no such task: call
+    /// [`EmulatorHandle::advance`] or [`EmulatorHandle::tick`].
+    pub tick_interval: Duration,
 }
 
 impl Default for Settings {
@@ -145,6 +190,8 @@ impl Default for Settings {
             }),
             error_limit: Some(100),
             bad_device_token_weight: 10,
+            immediate_delivery_delay: Duration::ZERO,
+            tick_interval: Duration::from_millis(100),
         }
     }
 }
@@ -182,221 +229,6 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
-}
-
-/// The entry point: [`Emulator::builder`].
-#[derive(Debug)]
-pub struct Emulator;
-
-impl Emulator {
-    /// A builder with the defaults: both environments on `127.0.0.1:0`, TLS only, no keys, no
-    /// devices, [`Settings::default`], the system clock.
-    pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder::default()
-    }
-}
-
-/// Configures and starts an emulator.
-#[derive(Debug, Clone)]
-pub struct EmulatorBuilder {
-    keys: KeyRing,
-    devices: Vec<Device>,
-    settings: Settings,
-    clock: Clock,
-    sandbox_addr: SocketAddr,
-    production_addr: SocketAddr,
-    h2c: bool,
-    ca_pem_path: Option<PathBuf>,
-}
-
-impl Default for EmulatorBuilder {
-    fn default() -> Self {
-        let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        EmulatorBuilder {
-            keys: KeyRing::new(),
-            devices: Vec::new(),
-            settings: Settings::default(),
-            clock: Clock::System,
-            sandbox_addr: local,
-            production_addr: local,
-            h2c: false,
-            ca_pem_path: None,
-        }
-    }
-}
-
-impl EmulatorBuilder {
-    /// Trusts a provider key under `key_id`.
-    pub fn key(mut self, key_id: impl Into<String>, key: ProviderKey) -> Self {
-        self.keys.insert(key_id, key);
-        self
-    }
-
-    /// Replaces the trusted keys.
-    pub fn key_ring(mut self, keys: KeyRing) -> Self {
-        self.keys = keys;
-        self
-    }
-
-    /// Registers a live device token for `topic` in `environment`.
-    pub fn device(
-        self,
-        environment: Environment,
-        topic: impl Into<String>,
-        token: DeviceToken,
-    ) -> Self {
-        self.device_entry(Device::new(environment, topic, token))
-    }
-
-    /// Registers a device, possibly unregistered.
-    pub fn device_entry(mut self, device: Device) -> Self {
-        self.devices.push(device);
-        self
-    }
-
-    /// Replaces all settings.
-    pub fn settings(mut self, settings: Settings) -> Self {
-        self.settings = settings;
-        self
-    }
-
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS` after authentication.
-    pub fn max_concurrent_streams(mut self, limit: u32) -> Self {
-        self.settings.max_concurrent_streams = limit.max(1);
-        self
-    }
-
-    /// Whether the first SETTINGS frame advertises 1 stream until the first valid token.
-    pub fn advertise_pre_auth_limit(mut self, enabled: bool) -> Self {
-        self.settings.advertise_pre_auth_limit = enabled;
-        self
-    }
-
-    /// What happens to extra streams before the first valid token.
-    pub fn pre_auth_streams(mut self, mode: PreAuthStreams) -> Self {
-        self.settings.pre_auth_streams = mode;
-        self
-    }
-
-    /// How long a connection stays locked after `TooManyProviderTokenUpdates`.
-    pub fn token_update_lockout(mut self, lockout: Duration) -> Self {
-        self.settings.token_update_lockout = lockout;
-        self
-    }
-
-    /// The per-token rate for 429 `TooManyRequests`; `None` disables it.
-    pub fn per_token_rate(mut self, rate: Option<RateLimit>) -> Self {
-        self.settings.per_token_rate = rate;
-        self
-    }
-
-    /// Weighted errors before a GOAWAY; `None` disables it.
-    pub fn error_limit(mut self, limit: Option<u32>) -> Self {
-        self.settings.error_limit = limit;
-        self
-    }
-
-    /// The clock (a [`Clock::manual`] one for tests).
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Where the sandbox TLS listener binds (default `127.0.0.1:0`).
-    pub fn sandbox_addr(mut self, addr: SocketAddr) -> Self {
-        self.sandbox_addr = addr;
-        self
-    }
-
-    /// Where the production TLS listener binds (default `127.0.0.1:0`).
-    pub fn production_addr(mut self, addr: SocketAddr) -> Self {
-        self.production_addr = addr;
-        self
-    }
-
-    /// Also serve cleartext HTTP/2 (h2c, prior knowledge) on one more port per environment, on
-    /// the same IP as its TLS listener.
-    pub fn h2c(mut self, enabled: bool) -> Self {
-        self.h2c = enabled;
-        self
-    }
-
-    /// Writes the generated CA certificate (PEM) to this file at start.
-    pub fn ca_pem_path(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_pem_path = Some(path.into());
-        self
-    }
-
-    /// Generates the certificates, binds the listeners and starts serving on the current tokio
-    /// runtime. Serving stops when the handle is dropped or [`EmulatorHandle::shutdown`] is
-    /// called.
-    pub async fn start(self) -> Result<EmulatorHandle, StartError> {
-        let tls = tls::generate()?;
-        if let Some(path) = &self.ca_pem_path {
-            std::fs::write(path, &tls.ca_pem).map_err(|source| StartError::CaFile {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        let mut registry = Registry::default();
-        for device in self.devices {
-            registry.insert(device);
-        }
-        let shared = Arc::new(Shared::new(self.keys, self.settings, self.clock, registry));
-        let (stop, stopped) = watch::channel(false);
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls.server_config));
-
-        let mut addrs = Vec::new();
-        for (environment, addr) in [
-            (Environment::Sandbox, self.sandbox_addr),
-            (Environment::Production, self.production_addr),
-        ] {
-            let tls_addr =
-                bind_and_serve(environment, addr, Some(acceptor.clone()), &shared, &stopped)
-                    .await?;
-            let h2c_addr = if self.h2c {
-                let addr = SocketAddr::new(addr.ip(), 0);
-                Some(bind_and_serve(environment, addr, None, &shared, &stopped).await?)
-            } else {
-                None
-            };
-            addrs.push((tls_addr, h2c_addr));
-        }
-        Ok(EmulatorHandle {
-            shared,
-            stop,
-            sandbox: addrs[0],
-            production: addrs[1],
-            ca_pem: tls.ca_pem,
-            ca_pem_path: self.ca_pem_path,
-        })
-    }
-}
-
-async fn bind_and_serve(
-    environment: Environment,
-    addr: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    shared: &Arc<Shared>,
-    stopped: &watch::Receiver<bool>,
-) -> Result<SocketAddr, StartError> {
-    let kind = if tls.is_some() { "TLS" } else { "h2c" };
-    let bind_error = |source| StartError::Bind {
-        environment,
-        kind,
-        addr,
-        source,
-    };
-    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-    let bound = listener.local_addr().map_err(bind_error)?;
-    tokio::spawn(server::listen(
-        listener,
-        environment,
-        tls,
-        Arc::clone(shared),
-        stopped.clone(),
-    ));
-    Ok(bound)
 }
 
 /// A running emulator. Dropping it stops the listeners and closes open connections with a GOAWAY.
@@ -460,9 +292,11 @@ impl EmulatorHandle {
         lock(&self.shared.log).clone()
     }
 
-    /// Registers (or re-registers, making it live again) a device at run time.
+    /// Registers (or re-registers, making it live again) a device at run time. Stored pushes
+    /// for a token unregistered by now are discarded ("token unregistered").
     pub fn register_device(&self, device: Device) {
         lock(&self.shared.devices).insert(device);
+        self.shared.tick();
     }
 
     /// Marks a registered (or new) token unregistered for `topic` from `at_ms`.

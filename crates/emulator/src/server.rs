@@ -17,8 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError, watch};
 
+use crate::delivery::{Delivery, DeviceState, HookSlot};
 use crate::devices::{AcceptedPush, Lookup, Registry};
 use crate::settings_shim::{Raise, SettingsShim};
+use crate::store::Store;
 use crate::validate::{self, ValidPush};
 use crate::{Clock, PreAuthStreams, Settings};
 
@@ -32,6 +34,9 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) devices: Mutex<Registry>,
     pub(crate) log: Mutex<Vec<AcceptedPush>>,
+    /// Store and forward; always locked after `devices` when both are held.
+    pub(crate) store: Mutex<Store>,
+    hook: HookSlot,
     rates: Mutex<HashMap<(Environment, DeviceToken), VecDeque<u64>>>,
     /// The system CSPRNG, through rustls's ring provider (no extra dependency).
     rng: &'static dyn rustls::crypto::SecureRandom,
@@ -50,13 +55,22 @@ pub(crate) enum Outcome {
 }
 
 impl Shared {
-    pub(crate) fn new(keys: KeyRing, settings: Settings, clock: Clock, registry: Registry) -> Self {
+    pub(crate) fn new(
+        keys: KeyRing,
+        settings: Settings,
+        clock: Clock,
+        registry: Registry,
+        store: Store,
+        hook: HookSlot,
+    ) -> Self {
         Shared {
             keys,
             settings,
             clock,
             devices: Mutex::new(registry),
             log: Mutex::new(Vec::new()),
+            store: Mutex::new(store),
+            hook,
             rates: Mutex::new(HashMap::new()),
             rng: rustls::crypto::ring::default_provider().secure_random,
         }
@@ -112,8 +126,53 @@ impl Shared {
             }
             seen.push_back(push.received_at_ms);
         }
-        lock(&self.log).push(push);
+        lock(&self.log).push(push.clone());
+        let now_ms = push.received_at_ms;
+        self.with_store(now_ms, |store, out| store.receive(push, out));
         Outcome::Accepted
+    }
+
+    /// Brings the store up to `now_ms` (schedule, expirations, unregistrations, delayed
+    /// attempts), runs `then` on it, and hands the deliveries to the hook outside the locks.
+    pub(crate) fn with_store<R>(
+        &self,
+        now_ms: u64,
+        then: impl FnOnce(&mut Store, &mut Vec<Delivery>) -> R,
+    ) -> R {
+        let mut out = Vec::new();
+        let result = {
+            let devices = lock(&self.devices);
+            let mut store = lock(&self.store);
+            let registration = |env: Environment, token: &DeviceToken, topic: &str, at: u64| {
+                devices.lookup(env, token, topic, at)
+            };
+            store.advance(now_ms, &registration, &mut out);
+            then(&mut store, &mut out)
+        };
+        if let Some(hook) = &self.hook.0 {
+            for delivery in &out {
+                hook.delivered(delivery);
+            }
+        }
+        result
+    }
+
+    /// Processes everything due by the clock's now.
+    pub(crate) fn tick(&self) {
+        self.with_store(self.clock.now_ms(), |_, _| ());
+    }
+
+    /// Sets a device's state now (after processing what was due before).
+    pub(crate) fn set_device_state(
+        &self,
+        environment: Environment,
+        token: &DeviceToken,
+        state: DeviceState,
+    ) {
+        let now_ms = self.clock.now_ms();
+        self.with_store(now_ms, |store, out| {
+            store.set_state(environment, token, state, now_ms, out);
+        });
     }
 }
 

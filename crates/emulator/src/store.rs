@@ -1,0 +1,308 @@
+//! Store and forward (reference §4.1, §6.9–§6.11): device states, one stored push per topic per
+//! device, expiration, the schedule, and the delivery log. Pure state driven by explicit times:
+//! [`Store::advance`] processes everything due up to a time in time order, so a manual clock
+//! makes it deterministic.
+
+use std::collections::{BTreeMap, HashMap};
+
+use pushtrace_apns::{DeviceToken, Environment, Priority};
+
+use crate::AcceptedPush;
+use crate::delivery::{
+    Category, Delivery, DeliveryEvent, DeliveryRecord, DeviceState, MAX_STORAGE_MS, ScheduleEntry,
+};
+use crate::devices::Lookup;
+
+type DeviceKey = (Environment, DeviceToken);
+type SlotKey = (Environment, DeviceToken, String);
+
+/// What the store asks about a token's registration at a time.
+pub(crate) type Registration<'a> = &'a dyn Fn(Environment, &DeviceToken, &str, u64) -> Lookup;
+
+#[derive(Debug)]
+struct Stored {
+    record: usize,
+    push: AcceptedPush,
+    expires_at_ms: u64,
+}
+
+/// An `apns-expiration: 0` push waiting for its one (delayed) attempt.
+#[derive(Debug)]
+struct Pending {
+    record: usize,
+    push: AcceptedPush,
+    due_ms: u64,
+}
+
+/// What is due next; at one instant, in this order (then by record, oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Due {
+    Unregistered(SlotKey),
+    Expired(SlotKey),
+    Attempt(usize),
+    Schedule,
+}
+
+impl Due {
+    fn rank(&self) -> u8 {
+        match self {
+            Due::Unregistered(_) => 0,
+            Due::Expired(_) => 1,
+            Due::Attempt(_) => 2,
+            Due::Schedule => 3,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    states: HashMap<DeviceKey, DeviceState>,
+    slots: HashMap<SlotKey, Stored>,
+    pending: Vec<Pending>,
+    /// Sorted by time (stable: file order at one instant); `next` is the first not applied.
+    schedule: Vec<ScheduleEntry>,
+    next: usize,
+    records: Vec<DeliveryRecord>,
+    counts: BTreeMap<Category, u64>,
+    /// Delay of the one attempt of an `apns-expiration: 0` push.
+    immediate_delay_ms: u64,
+}
+
+fn waking(push: &AcceptedPush) -> bool {
+    push.priority == Priority::Immediate
+}
+
+impl Store {
+    pub(crate) fn new(immediate_delay_ms: u64, mut schedule: Vec<ScheduleEntry>) -> Store {
+        schedule.sort_by_key(|e| e.at_ms);
+        Store {
+            immediate_delay_ms,
+            schedule,
+            ..Store::default()
+        }
+    }
+
+    pub(crate) fn state(&self, environment: Environment, token: &DeviceToken) -> DeviceState {
+        self.states
+            .get(&(environment, token.clone()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn records(&self) -> &[DeliveryRecord] {
+        &self.records
+    }
+
+    pub(crate) fn counts(&self) -> &BTreeMap<Category, u64> {
+        &self.counts
+    }
+
+    /// Records of the pushes stored now, in arrival order.
+    pub(crate) fn stored(&self) -> Vec<DeliveryRecord> {
+        let mut ids: Vec<usize> = self.slots.values().map(|s| s.record).collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|i| self.records[i].clone()).collect()
+    }
+
+    fn log(&mut self, record: usize, at_ms: u64, category: Category) {
+        let events = &mut self.records[record].events;
+        // Events stay in order even when a due time precedes the latest event.
+        let at_ms = events.last().map_or(at_ms, |e| e.at_ms.max(at_ms));
+        events.push(DeliveryEvent { at_ms, category });
+        *self.counts.entry(category).or_default() += 1;
+    }
+
+    fn deliver(
+        &mut self,
+        record: usize,
+        push: AcceptedPush,
+        at_ms: u64,
+        from_storage: bool,
+        out: &mut Vec<Delivery>,
+    ) {
+        let category = if from_storage {
+            Category::DeliveredFromStorage
+        } else {
+            Category::Delivered
+        };
+        self.log(record, at_ms, category);
+        let delivered_at_ms = self.records[record]
+            .events
+            .last()
+            .map_or(at_ms, |e| e.at_ms);
+        out.push(Delivery {
+            push,
+            delivered_at_ms,
+            from_storage,
+        });
+    }
+
+    /// A push that passed every check, at its `received_at_ms` (call [`Store::advance`] up to
+    /// that time first).
+    pub(crate) fn receive(&mut self, push: AcceptedPush, out: &mut Vec<Delivery>) {
+        let now = push.received_at_ms;
+        let record = self.records.len();
+        self.records.push(DeliveryRecord {
+            environment: push.environment,
+            apns_id: push.apns_id,
+            unique_id: push.unique_id,
+            token: push.token.clone(),
+            topic: push.topic.clone(),
+            events: Vec::new(),
+        });
+        self.log(record, now, Category::Received);
+        let state = self.state(push.environment, &push.token);
+        let reached = state.reaches(waking(&push));
+        let expires_at_ms = match push.expiration {
+            Some(0) => {
+                // One attempt, never stored (reference §4.1), optionally a little later.
+                if self.immediate_delay_ms > 0 {
+                    let due_ms = now.saturating_add(self.immediate_delay_ms);
+                    self.pending.push(Pending {
+                        record,
+                        push,
+                        due_ms,
+                    });
+                } else if reached {
+                    self.deliver(record, push, now, false, out);
+                } else {
+                    self.log(record, now, Category::DiscardedExpired);
+                }
+                return;
+            }
+            Some(secs) => secs
+                .saturating_mul(1000)
+                .min(now.saturating_add(MAX_STORAGE_MS)),
+            None => now.saturating_add(MAX_STORAGE_MS),
+        };
+        if reached {
+            self.deliver(record, push, now, false, out);
+            return;
+        }
+        if expires_at_ms <= now {
+            self.log(record, now, Category::DiscardedExpired);
+            return;
+        }
+        let category = if state == DeviceState::Offline {
+            Category::StoredDeviceOffline
+        } else {
+            Category::StoredPowerConsiderations
+        };
+        self.log(record, now, category);
+        let key = (push.environment, push.token.clone(), push.topic.clone());
+        let stored = Stored {
+            record,
+            push,
+            expires_at_ms,
+        };
+        if let Some(old) = self.slots.insert(key, stored) {
+            self.log(old.record, now, Category::DiscardedReplaced);
+        }
+    }
+
+    /// Sets a device's state at `at_ms` and delivers what it can now receive from storage.
+    pub(crate) fn set_state(
+        &mut self,
+        environment: Environment,
+        token: &DeviceToken,
+        state: DeviceState,
+        at_ms: u64,
+        out: &mut Vec<Delivery>,
+    ) {
+        self.states.insert((environment, token.clone()), state);
+        let mut ready: Vec<SlotKey> = self
+            .slots
+            .iter()
+            .filter(|((env, tok, _), s)| {
+                *env == environment && tok == token && state.reaches(waking(&s.push))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        ready.sort_by_key(|key| self.slots[key].record);
+        for key in ready {
+            if let Some(stored) = self.slots.remove(&key) {
+                self.deliver(stored.record, stored.push, at_ms, true, out);
+            }
+        }
+    }
+
+    /// The earliest event due at or before `now`.
+    fn next_due(&self, now: u64, registration: Registration<'_>) -> Option<(u64, Due)> {
+        let mut best: Option<(u64, u8, usize, Due)> = None;
+        let mut offer = |at: u64, order: usize, due: Due| {
+            let rank = due.rank();
+            if at <= now
+                && best
+                    .as_ref()
+                    .is_none_or(|b| (at, rank, order) < (b.0, b.1, b.2))
+            {
+                best = Some((at, rank, order, due));
+            }
+        };
+        for (key, stored) in &self.slots {
+            if let Lookup::Unregistered(at) = registration(key.0, &key.1, &key.2, now) {
+                offer(at, stored.record, Due::Unregistered(key.clone()));
+            }
+            offer(
+                stored.expires_at_ms,
+                stored.record,
+                Due::Expired(key.clone()),
+            );
+        }
+        for (index, pending) in self.pending.iter().enumerate() {
+            offer(pending.due_ms, pending.record, Due::Attempt(index));
+        }
+        if let Some(entry) = self.schedule.get(self.next) {
+            offer(entry.at_ms, self.next, Due::Schedule);
+        }
+        best.map(|(at, _, _, due)| (at, due))
+    }
+
+    /// Applies, in time order, everything due at or before `now`: scheduled state changes,
+    /// expirations, unregistrations of stored tokens and delayed attempts.
+    pub(crate) fn advance(
+        &mut self,
+        now: u64,
+        registration: Registration<'_>,
+        out: &mut Vec<Delivery>,
+    ) {
+        while let Some((at, due)) = self.next_due(now, registration) {
+            match due {
+                Due::Unregistered(key) => {
+                    if let Some(stored) = self.slots.remove(&key) {
+                        let category = Category::DiscardedTokenUnregisteredFromStorage;
+                        self.log(stored.record, at, category);
+                    }
+                }
+                Due::Expired(key) => {
+                    if let Some(stored) = self.slots.remove(&key) {
+                        self.log(stored.record, at, Category::DiscardedExpired);
+                    }
+                }
+                Due::Attempt(index) => {
+                    let Pending { record, push, .. } = self.pending.remove(index);
+                    let lookup = registration(push.environment, &push.token, &push.topic, at);
+                    if matches!(lookup, Lookup::Unregistered(_)) {
+                        self.log(record, at, Category::DiscardedTokenUnregistered);
+                    } else if self
+                        .state(push.environment, &push.token)
+                        .reaches(waking(&push))
+                    {
+                        self.deliver(record, push, at, false, out);
+                    } else {
+                        self.log(record, at, Category::DiscardedExpired);
+                    }
+                }
+                Due::Schedule => {
+                    let entry = self.schedule[self.next].clone();
+                    self.next += 1;
+                    self.set_state(entry.environment, &entry.token, entry.state, at, out);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

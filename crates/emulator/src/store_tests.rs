@@ -1,0 +1,233 @@
+//! Unit tests of the store: explicit times, no server.
+
+use pushtrace_apns::{ApnsId, DeviceToken, Environment, Priority, PushType};
+
+use super::*;
+
+const T0: u64 = 1_000_000;
+const DAY: u64 = 24 * 60 * 60 * 1000;
+const SANDBOX: Environment = Environment::Sandbox;
+
+fn token() -> DeviceToken {
+    DeviceToken::parse("aabb").unwrap()
+}
+
+fn push(n: u8, topic: &str, at: u64, expiration: Option<u64>) -> AcceptedPush {
+    AcceptedPush {
+        environment: SANDBOX,
+        apns_id: ApnsId::from_bytes([n; 16]),
+        unique_id: None,
+        token: token(),
+        topic: topic.into(),
+        push_type: Some(PushType::Voip),
+        priority: Priority::Immediate,
+        expiration,
+        collapse_id: None,
+        payload_len: 2,
+        payload: b"{}".to_vec(),
+        received_at_ms: at,
+    }
+}
+
+fn live(_: Environment, _: &DeviceToken, _: &str, _: u64) -> Lookup {
+    Lookup::Active
+}
+
+fn cats(store: &Store, record: usize) -> Vec<Category> {
+    store.records()[record].categories()
+}
+
+use Category::*;
+
+#[test]
+fn online_push_is_delivered_at_once() {
+    let mut store = Store::new(0, Vec::new());
+    let mut out = Vec::new();
+    store.receive(push(1, "a", T0, Some(0)), &mut out);
+    assert_eq!(cats(&store, 0), [Received, Delivered]);
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].from_storage);
+    assert_eq!(out[0].delivered_at_ms, T0);
+}
+
+#[test]
+fn one_slot_per_topic_newer_replaces_older_and_arrival_order_is_kept() {
+    let mut store = Store::new(0, Vec::new());
+    let mut out = Vec::new();
+    store.set_state(SANDBOX, &token(), DeviceState::Offline, T0, &mut out);
+    store.receive(push(1, "b", T0, None), &mut out);
+    store.receive(push(2, "a", T0 + 1, None), &mut out);
+    store.receive(push(3, "b", T0 + 2, None), &mut out);
+    assert_eq!(
+        cats(&store, 0),
+        [Received, StoredDeviceOffline, DiscardedReplaced]
+    );
+    assert_eq!(store.stored().len(), 2);
+    store.set_state(SANDBOX, &token(), DeviceState::Online, T0 + 10, &mut out);
+    let ids: Vec<u8> = out.iter().map(|d| d.push.apns_id.as_bytes()[0]).collect();
+    assert_eq!(ids, [2, 3]);
+    assert!(
+        out.iter()
+            .all(|d| d.from_storage && d.delivered_at_ms == T0 + 10)
+    );
+    assert!(store.stored().is_empty());
+    assert_eq!(store.counts()[&DiscardedReplaced], 1);
+    assert_eq!(store.counts()[&DeliveredFromStorage], 2);
+}
+
+#[test]
+fn expiry_is_min_of_header_and_30_days_and_zero_is_never_stored() {
+    let mut store = Store::new(0, Vec::new());
+    let mut out = Vec::new();
+    store.set_state(SANDBOX, &token(), DeviceState::Offline, T0, &mut out);
+    store.receive(push(1, "zero", T0, Some(0)), &mut out);
+    let in_10s = (T0 + 10_000) / 1000;
+    store.receive(push(2, "short", T0, Some(in_10s)), &mut out);
+    store.receive(push(3, "far", T0, Some((T0 + 365 * DAY) / 1000)), &mut out);
+    store.receive(push(4, "none", T0, None), &mut out);
+    store.receive(push(5, "past", T0, Some(1)), &mut out);
+    assert_eq!(cats(&store, 0), [Received, DiscardedExpired]);
+    assert_eq!(cats(&store, 4), [Received, DiscardedExpired]);
+    store.advance(T0 + 9_999, &live, &mut out);
+    assert_eq!(store.stored().len(), 3);
+    store.advance(T0 + 10_000, &live, &mut out);
+    assert_eq!(
+        cats(&store, 1),
+        [Received, StoredDeviceOffline, DiscardedExpired]
+    );
+    assert_eq!(store.records()[1].events[2].at_ms, T0 + 10_000);
+    store.advance(T0 + 30 * DAY - 1, &live, &mut out);
+    assert_eq!(store.stored().len(), 2);
+    // Processed late: the event carries the due time.
+    store.advance(T0 + 31 * DAY, &live, &mut out);
+    assert!(store.stored().is_empty());
+    assert_eq!(store.records()[2].events[2].at_ms, T0 + 30 * DAY);
+    assert_eq!(store.records()[3].events[2].at_ms, T0 + 30 * DAY);
+    assert!(out.is_empty());
+    assert_eq!(store.counts()[&DiscardedExpired], 5);
+}
+
+#[test]
+fn power_restriction_defers_only_non_waking_pushes() {
+    let mut store = Store::new(0, Vec::new());
+    let mut out = Vec::new();
+    store.set_state(
+        SANDBOX,
+        &token(),
+        DeviceState::PowerRestricted,
+        T0,
+        &mut out,
+    );
+    store.receive(push(1, "voip", T0, None), &mut out);
+    let mut background = push(2, "app", T0, None);
+    background.priority = Priority::ConservePower;
+    store.receive(background, &mut out);
+    assert_eq!(cats(&store, 0), [Received, Delivered]);
+    assert_eq!(cats(&store, 1), [Received, StoredPowerConsiderations]);
+    store.set_state(SANDBOX, &token(), DeviceState::Online, T0 + 5, &mut out);
+    assert_eq!(
+        cats(&store, 1),
+        [Received, StoredPowerConsiderations, DeliveredFromStorage]
+    );
+}
+
+#[test]
+fn schedule_and_expiry_apply_in_time_order() {
+    let schedule = vec![
+        ScheduleEntry {
+            at_ms: T0 + 20_000,
+            environment: SANDBOX,
+            token: token(),
+            state: DeviceState::Online,
+        },
+        ScheduleEntry {
+            at_ms: T0 + 1_000,
+            environment: SANDBOX,
+            token: token(),
+            state: DeviceState::Offline,
+        },
+    ];
+    let mut store = Store::new(0, schedule);
+    let mut out = Vec::new();
+    store.advance(T0 + 1_000, &live, &mut out);
+    assert_eq!(store.state(SANDBOX, &token()), DeviceState::Offline);
+    store.receive(
+        push(1, "a", T0 + 2_000, Some((T0 + 10_000) / 1000)),
+        &mut out,
+    );
+    store.receive(
+        push(2, "b", T0 + 2_000, Some((T0 + 30_000) / 1000)),
+        &mut out,
+    );
+    // One call far ahead: "a" expires at +10 s, before the device comes back at +20 s.
+    store.advance(T0 + 60_000, &live, &mut out);
+    assert_eq!(
+        cats(&store, 0),
+        [Received, StoredDeviceOffline, DiscardedExpired]
+    );
+    assert_eq!(
+        cats(&store, 1),
+        [Received, StoredDeviceOffline, DeliveredFromStorage]
+    );
+    assert_eq!(out[0].delivered_at_ms, T0 + 20_000);
+    assert_eq!(store.state(SANDBOX, &token()), DeviceState::Online);
+}
+
+#[test]
+fn unregistration_discards_stored_and_pending_pushes() {
+    let mut store = Store::new(500, Vec::new());
+    let mut out = Vec::new();
+    store.set_state(SANDBOX, &token(), DeviceState::Offline, T0, &mut out);
+    store.receive(push(1, "a", T0, None), &mut out);
+    let gone = |_: Environment, _: &DeviceToken, _: &str, now: u64| {
+        if now >= T0 + 100 {
+            Lookup::Unregistered(T0 + 100)
+        } else {
+            Lookup::Active
+        }
+    };
+    store.set_state(
+        SANDBOX,
+        &token(),
+        DeviceState::Online,
+        T0 + 50,
+        &mut Vec::new(),
+    );
+    // Online again: "a" was delivered from storage; store another one while offline.
+    store.set_state(SANDBOX, &token(), DeviceState::Offline, T0 + 60, &mut out);
+    store.receive(push(2, "a", T0 + 60, None), &mut out);
+    store.receive(push(3, "b", T0 + 60, Some(0)), &mut out);
+    store.advance(T0 + 1_000, &gone, &mut out);
+    assert_eq!(
+        cats(&store, 1),
+        [
+            Received,
+            StoredDeviceOffline,
+            DiscardedTokenUnregisteredFromStorage
+        ]
+    );
+    assert_eq!(store.records()[1].events[2].at_ms, T0 + 100);
+    assert_eq!(cats(&store, 2), [Received, DiscardedTokenUnregistered]);
+    assert_eq!(store.records()[2].events[1].at_ms, T0 + 560);
+}
+
+#[test]
+fn delayed_zero_expiration_attempt_needs_the_device_reachable_then() {
+    let mut store = Store::new(500, Vec::new());
+    let mut out = Vec::new();
+    store.receive(push(1, "a", T0, Some(0)), &mut out);
+    store.receive(push(2, "b", T0, Some(0)), &mut out);
+    store.advance(T0 + 100, &live, &mut out);
+    store.set_state(SANDBOX, &token(), DeviceState::Offline, T0 + 100, &mut out);
+    store.advance(T0 + 499, &live, &mut out);
+    assert_eq!(cats(&store, 0), [Received]);
+    store.advance(T0 + 500, &live, &mut out);
+    assert_eq!(cats(&store, 0), [Received, DiscardedExpired]);
+    assert!(out.is_empty());
+
+    let mut store = Store::new(500, Vec::new());
+    store.receive(push(1, "a", T0, Some(0)), &mut out);
+    store.advance(T0 + 500, &live, &mut out);
+    assert_eq!(cats(&store, 0), [Received, Delivered]);
+    assert_eq!(out[0].delivered_at_ms, T0 + 500);
+}
