@@ -62,7 +62,7 @@ impl InputArgs {
                 let how = if detected { "detected" } else { "as given" };
                 eprintln!("{}: {} ({how})", self.input.display(), format.describe());
             }
-            reader.read(&self.input, &mut bar)?
+            reader.read_as(&self.input, format, detected, &mut bar)?
         };
         Ok(read)
     }

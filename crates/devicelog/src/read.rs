@@ -131,6 +131,19 @@ impl LogReader {
     /// Reads `path` to the end and returns its records in time order.
     pub fn read(&self, path: &Path, progress: &mut dyn Progress) -> Result<LogRead, ReadError> {
         let (format, detected) = self.format_of(path)?;
+        self.read_as(path, format, detected, progress)
+    }
+
+    /// Reads `path` as `format`, as found by [`LogReader::format_of`] (`detected` says whether
+    /// it was detected, for the summary): for a caller that shows the format before a long read
+    /// without detecting it twice.
+    pub fn read_as(
+        &self,
+        path: &Path,
+        format: Format,
+        detected: bool,
+        progress: &mut dyn Progress,
+    ) -> Result<LogRead, ReadError> {
         let name = path.display().to_string();
         self.collect(&name, format, detected, |summary, sink| match format {
             Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
