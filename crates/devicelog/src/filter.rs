@@ -79,10 +79,7 @@ impl RecordFilter {
         let Some(set) = &self.processes else {
             return true;
         };
-        let short = match memchr::memrchr(b'/', name) {
-            Some(i) => &name[i + 1..],
-            None => name,
-        };
+        let short = crate::image::short_name_bytes(name);
         set.iter().any(|n| **n == *short)
     }
 

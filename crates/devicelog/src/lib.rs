@@ -35,6 +35,7 @@ mod clock;
 mod error;
 mod filter;
 mod format;
+mod image;
 mod read;
 pub mod rules;
 mod sort;

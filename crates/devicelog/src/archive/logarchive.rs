@@ -26,6 +26,8 @@
 //! panic message on stderr.
 
 use std::collections::HashMap;
+
+use crate::image::{sender_of, short_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -346,7 +348,7 @@ impl Reader<'_> {
             let process = match &resolved {
                 Some(name) => name.as_str(),
                 None if unresolved => "",
-                None => basename(&entry.process),
+                None => short_name(&entry.process),
             };
             if !(self.keep_process)(process) {
                 continue;
@@ -367,7 +369,7 @@ impl Reader<'_> {
         let name = self
             .cache
             .get_or_load_uuidtext(uuid, &self.provider)
-            .and_then(|text| image_path(&text).map(|path| basename(&path).to_string()))
+            .and_then(|text| image_path(&text).map(|path| short_name(&path).to_string()))
             .filter(|name| !name.is_empty());
         self.image_names.insert(uuid.to_string(), name.clone());
         name
@@ -423,10 +425,6 @@ fn is_unrendered(entry: &LogData) -> bool {
         || entry.message.contains("<Missing message data>")
 }
 
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
 fn level(log_type: LogType) -> Level {
     match log_type {
         LogType::Debug => Level::Debug,
@@ -448,8 +446,7 @@ fn to_record(entry: LogData, process: String, file: &Arc<str>, index: u64) -> Lo
     // so that …481876000 ns stored as …481875968 stays .481876 rather than .481875.
     // (In integers: adding 128.0 to the f64 would round again.)
     let micros = (entry.time as i64).saturating_add(128).div_euclid(1000);
-    let library = basename(&entry.library);
-    let sender = (!library.is_empty() && library != process).then(|| library.to_string());
+    let sender = sender_of(&entry.library, &process);
     LogRecord {
         at: Timestamp::from_utc_micros(micros),
         process,

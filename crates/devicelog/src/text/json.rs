@@ -33,6 +33,7 @@ use serde::de::{self, IgnoredAny};
 use super::timestamp::{date_time_prefix, trim_start};
 use super::{ChunkContext, ChunkOutput, TextFormat, lines};
 use crate::format::{Format, Requirements};
+use crate::image::{sender_of, short_name};
 use crate::summary::SkipReason;
 
 pub(crate) struct LogShowJson;
@@ -79,17 +80,6 @@ impl Text<'_> {
     pub fn non_empty(self) -> Option<String> {
         (!self.0.is_empty()).then(|| self.0.into_owned())
     }
-}
-
-/// The last component of an image path (`/usr/sbin/apsd` → `apsd`).
-pub(super) fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// The sender image's short name, when it is not the process itself.
-pub(super) fn sender_of(sender_path: &str, process: &str) -> Option<String> {
-    let sender = basename(sender_path);
-    (!sender.is_empty() && sender != process).then(|| sender.to_string())
 }
 
 /// Decodes one JSON value that fills `bytes`; invalid UTF-8 is replaced (and counted) and the
@@ -172,7 +162,7 @@ fn emit(ctx: &ChunkContext<'_>, out: &mut ChunkOutput, event: Event<'_>, number:
     let Ok(at) = at else {
         return out.skip(number, SkipReason::BadTimestamp, line);
     };
-    let process = basename(path);
+    let process = short_name(path);
     let sender = sender_of(event.sender.as_str(), process);
     let mut record = LogRecord::new(
         at,

@@ -11,6 +11,7 @@
 
 use pushtrace_model::{Level, LogRecord};
 
+use super::decimal;
 use super::timestamp::{date_time_prefix, trim_start};
 use super::{ChunkContext, ChunkOutput, TextFormat, for_each_record, join_message};
 use crate::format::{Format, Requirements};
@@ -88,18 +89,6 @@ fn split_tail(mut tail: &[u8]) -> Tail<'_> {
 
 fn opt_string(out: &mut ChunkOutput, bytes: Option<&[u8]>) -> Option<String> {
     bytes.map(|b| out.text(b).into_owned())
-}
-
-/// Parses decimal digits into a number; `None` for anything else.
-fn decimal(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        bytes
-            .iter()
-            .fold(0u64, |acc, d| acc * 10 + (d - b'0') as u64),
-    )
 }
 
 fn hex(bytes: &[u8]) -> Option<u64> {

@@ -159,6 +159,18 @@ impl ChunkOutput {
     }
 }
 
+/// Parses ASCII decimal digits (at most 19, so it fits a `u64`); `None` for anything else.
+pub(crate) fn decimal(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0')),
+    )
+}
+
 /// The first 120 characters of a line, for messages.
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(480)]);

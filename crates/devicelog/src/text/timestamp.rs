@@ -2,6 +2,8 @@
 
 use pushtrace_model::{CivilDateTime, TimeOfDay, UtcOffset, parse_time_prefix};
 
+use super::decimal;
+
 /// `YYYY-MM-DD HH:MM:SS[.f…]` at the start of `bytes`, then an optional `±HHMM` (or `±HH:MM`)
 /// glued to it. Returns the civil time, the offset if printed, and the rest of the line.
 pub(crate) fn date_time_prefix(bytes: &[u8]) -> Option<(CivilDateTime, Option<UtcOffset>, &[u8])> {
@@ -9,9 +11,9 @@ pub(crate) fn date_time_prefix(bytes: &[u8]) -> Option<(CivilDateTime, Option<Ut
     {
         return None;
     }
-    let year = digits(&bytes[0..4])? as i32;
-    let month = digits(&bytes[5..7])? as u8;
-    let day = digits(&bytes[8..10])? as u8;
+    let year = decimal(&bytes[0..4])? as i32;
+    let month = decimal(&bytes[5..7])? as u8;
+    let day = decimal(&bytes[8..10])? as u8;
     let (time, rest) = parse_time_prefix(&bytes[11..])?;
     let civil = CivilDateTime::new((year, month, day), time);
     let (offset, rest) = offset_prefix(rest);
@@ -25,9 +27,9 @@ pub(crate) fn offset_prefix(bytes: &[u8]) -> (Option<UtcOffset>, &[u8]) {
         Some(sign @ (b'+' | b'-')) => {
             let sign = if *sign == b'-' { -1 } else { 1 };
             let (h, m, len) = if bytes.len() >= 6 && bytes[3] == b':' {
-                (digits(&bytes[1..3]), digits(&bytes[4..6]), 6)
+                (decimal(&bytes[1..3]), decimal(&bytes[4..6]), 6)
             } else if bytes.len() >= 5 {
-                (digits(&bytes[1..3]), digits(&bytes[3..5]), 5)
+                (decimal(&bytes[1..3]), decimal(&bytes[3..5]), 5)
             } else {
                 (None, None, 0)
             };
@@ -48,17 +50,6 @@ pub(crate) fn offset_prefix(bytes: &[u8]) -> (Option<UtcOffset>, &[u8]) {
 /// Microseconds since midnight of a time of day.
 pub(crate) fn micros_of_day((hour, minute, second, micros): TimeOfDay) -> i64 {
     ((hour as i64 * 60 + minute as i64) * 60 + second as i64) * 1_000_000 + micros as i64
-}
-
-fn digits(bytes: &[u8]) -> Option<u32> {
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        bytes
-            .iter()
-            .fold(0u32, |acc, d| acc * 10 + (d - b'0') as u32),
-    )
 }
 
 /// Skips spaces and tabs.

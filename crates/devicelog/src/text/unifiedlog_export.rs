@@ -21,10 +21,12 @@
 use pushtrace_model::{Level, LogRecord, Timestamp, UtcOffset};
 use serde::Deserialize;
 
-use super::json::{Text, basename, decode, sender_of};
+use super::decimal;
+use super::json::{Text, decode};
 use super::timestamp::{date_time_prefix, trim_start};
 use super::{ChunkContext, ChunkOutput, TextFormat, lines};
 use crate::format::{Format, Requirements};
+use crate::image::{sender_of, short_name, short_name_bytes};
 use crate::summary::SkipReason;
 
 pub(crate) struct Jsonl;
@@ -129,7 +131,7 @@ impl TextFormat for Jsonl {
                 out.skip(number, SkipReason::BadTimestamp, line);
                 continue;
             };
-            let process = basename(data.process.as_str());
+            let process = short_name(data.process.as_str());
             let sender = sender_of(data.library.as_str(), process);
             let mut record =
                 LogRecord::new(at, process, data.message.0.into_owned(), ctx.origin(number));
@@ -199,10 +201,6 @@ fn non_empty(bytes: &[u8]) -> Option<String> {
     (!bytes.is_empty()).then(|| lossy(bytes).into_owned())
 }
 
-fn decimal(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
-}
-
 impl TextFormat for Csv {
     fn format(&self) -> Format {
         Format::UnifiedlogCsv
@@ -264,7 +262,7 @@ impl TextFormat for Csv {
             if std::str::from_utf8(row.as_slice()).is_err() {
                 out.lossy_utf8 += 1;
             }
-            let process = lossy(basename_bytes(process));
+            let process = lossy(short_name_bytes(process));
             let sender = sender_of(&lossy(&row[7]), &process);
             let mut record =
                 LogRecord::new(at, process, lossy(&row[cols.message]), ctx.origin(number));
@@ -277,10 +275,6 @@ impl TextFormat for Csv {
             out.keep(ctx, record);
         }
     }
-}
-
-fn basename_bytes(path: &[u8]) -> &[u8] {
-    memchr::memrchr(b'/', path).map_or(path, |i| &path[i + 1..])
 }
 
 /// After a bad row, moves the reader to the first row start after the row's first line, if
