@@ -12,11 +12,12 @@ use tokio::sync::watch;
 
 use crate::delivery::HookSlot;
 use crate::devices::Registry;
+use crate::faults::FaultPlan;
 use crate::server::{self, Shared};
 use crate::store::Store;
 use crate::{
-    Clock, DeliveryHook, Device, DeviceState, EmulatorHandle, PreAuthStreams, RateLimit,
-    ScheduleEntry, Settings, StartError, tls,
+    Clock, DeliveryHook, Device, DeviceState, EmulatorHandle, ExcessStreams, FaultRule, Latency,
+    RateLimit, ScheduleEntry, Settings, StartError, tls,
 };
 
 /// The entry point: [`Emulator::builder`].
@@ -45,6 +46,8 @@ pub struct EmulatorBuilder {
     pub(crate) device_states: Vec<(Environment, DeviceToken, DeviceState)>,
     pub(crate) schedule: Vec<(ScheduleAt, ScheduleEntry)>,
     pub(crate) hook: HookSlot,
+    pub(crate) faults: Vec<FaultRule>,
+    pub(crate) latency: Option<Latency>,
 }
 
 /// Whether a schedule entry's time is absolute or counted from the start.
@@ -69,6 +72,8 @@ impl Default for EmulatorBuilder {
             device_states: Vec::new(),
             schedule: Vec::new(),
             hook: HookSlot::default(),
+            faults: Vec::new(),
+            latency: None,
         }
     }
 }
@@ -120,9 +125,39 @@ impl EmulatorBuilder {
         self
     }
 
-    /// What happens to extra streams before the first valid token.
-    pub fn pre_auth_streams(mut self, mode: PreAuthStreams) -> Self {
-        self.settings.pre_auth_streams = mode;
+    /// What happens to new streams over the limit in force.
+    pub fn excess_streams(mut self, mode: ExcessStreams) -> Self {
+        self.settings.excess_streams = mode;
+        self
+    }
+
+    /// The 2016 mode: the limit drops to 1 after a rejection and comes back after a success.
+    pub fn drop_limit_after_rejection(mut self, enabled: bool) -> Self {
+        self.settings.drop_limit_after_rejection = enabled;
+        self
+    }
+
+    /// Closes connections idle for this long (GOAWAY `IdleTimeout`); `None`: never.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// Adds a fault rule (tried after the ones before it).
+    pub fn fault(mut self, rule: FaultRule) -> Self {
+        self.faults.push(rule);
+        self
+    }
+
+    /// Adds response latency drawn from `latency`.
+    pub fn latency(mut self, latency: Latency) -> Self {
+        self.latency = Some(latency);
+        self
+    }
+
+    /// Seeds the generator behind fault probabilities and latency.
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.settings.fault_seed = seed;
         self
     }
 
@@ -229,6 +264,11 @@ impl EmulatorBuilder {
     /// runtime. Serving stops when the handle is dropped or [`EmulatorHandle::shutdown`] is
     /// called.
     pub async fn start(self) -> Result<EmulatorHandle, StartError> {
+        let mut faults = FaultPlan::new(self.settings.fault_seed);
+        faults.set_rules(self.faults).map_err(StartError::Faults)?;
+        faults
+            .set_latency(self.latency)
+            .map_err(StartError::Faults)?;
         let tls = tls::generate()?;
         if let Some(path) = &self.ca_pem_path {
             std::fs::write(path, &tls.ca_pem).map_err(|source| StartError::CaFile {
@@ -264,6 +304,7 @@ impl EmulatorBuilder {
             registry,
             store,
             self.hook,
+            faults,
         ));
         let (stop, stopped) = watch::channel(false);
         if matches!(shared.clock, Clock::System) {

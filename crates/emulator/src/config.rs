@@ -9,7 +9,8 @@ use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingK
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Device, DeviceState, Emulator, EmulatorBuilder, PreAuthStreams, RateLimit, ScheduleEntry,
+    Device, DeviceState, Emulator, EmulatorBuilder, ExcessStreams, FaultRule, Latency, RateLimit,
+    ScheduleEntry,
 };
 
 /// An environment name in a config file.
@@ -99,7 +100,7 @@ pub struct ScheduleConfig {
 }
 
 /// The emulator's configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmulatorConfig {
     /// Sandbox TLS listener (default `127.0.0.1:0`).
@@ -114,8 +115,19 @@ pub struct EmulatorConfig {
     pub max_concurrent_streams: Option<u32>,
     /// Advertise 1 stream until the first valid token.
     pub advertise_pre_auth_limit: Option<bool>,
-    /// `true`: reset extra streams before authentication; `false`: make them wait.
-    pub refuse_pre_auth_streams: Option<bool>,
+    /// New streams over the limit in force: `serialize` (wait), `refuse` (`REFUSED_STREAM`) or
+    /// `goaway` (APNs's "Maximum active streams violated").
+    pub excess_streams: Option<ExcessStreams>,
+    /// The 2016 mode: the stream limit drops to 1 after a rejection, back after a success.
+    pub drop_limit_after_rejection: Option<bool>,
+    /// Close connections idle this long with GOAWAY `IdleTimeout`, seconds (0: never).
+    pub idle_timeout_secs: Option<u64>,
+    /// Fault rules, tried in order for every request.
+    pub faults: Vec<FaultRule>,
+    /// Added response latency.
+    pub latency: Option<Latency>,
+    /// Seed for fault probabilities and latency draws.
+    pub fault_seed: Option<u64>,
     /// Lock-out after `TooManyProviderTokenUpdates`, seconds.
     pub token_update_lockout_secs: Option<u64>,
     /// Per-token pushes per window (0 disables the 429).
@@ -173,6 +185,17 @@ pub enum ConfigError {
         /// The token.
         token: String,
     },
+    /// A fault rule is unusable.
+    #[error("faults entry {index}: {message}")]
+    Fault {
+        /// Position in `faults`, from 0.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The latency distribution is unusable.
+    #[error("latency: {0}")]
+    Latency(String),
     /// A schedule entry is unusable.
     #[error("schedule entry {index}: {message}")]
     Schedule {
@@ -203,12 +226,17 @@ impl EmulatorConfig {
         if let Some(advertise) = self.advertise_pre_auth_limit {
             settings.advertise_pre_auth_limit = advertise;
         }
-        if let Some(refuse) = self.refuse_pre_auth_streams {
-            settings.pre_auth_streams = if refuse {
-                PreAuthStreams::Refuse
-            } else {
-                PreAuthStreams::Serialize
-            };
+        if let Some(mode) = self.excess_streams {
+            settings.excess_streams = mode;
+        }
+        if let Some(drop) = self.drop_limit_after_rejection {
+            settings.drop_limit_after_rejection = drop;
+        }
+        if let Some(secs) = self.idle_timeout_secs {
+            settings.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+        if let Some(seed) = self.fault_seed {
+            settings.fault_seed = seed;
         }
         if let Some(secs) = self.token_update_lockout_secs {
             settings.token_update_lockout = Duration::from_secs(secs);
@@ -237,6 +265,17 @@ impl EmulatorConfig {
             settings.tick_interval = Duration::from_millis(ms.max(1));
         }
         builder = builder.settings(settings);
+        for (index, rule) in self.faults.into_iter().enumerate() {
+            rule.check().map_err(|e| ConfigError::Fault {
+                index,
+                message: e.0,
+            })?;
+            builder = builder.fault(rule);
+        }
+        if let Some(latency) = self.latency {
+            latency.check().map_err(|e| ConfigError::Latency(e.0))?;
+            builder = builder.latency(latency);
+        }
 
         for key in self.keys {
             let text =
@@ -319,7 +358,12 @@ mod tests {
             r#"{{
                 "h2c": true,
                 "max_concurrent_streams": 500,
-                "refuse_pre_auth_streams": true,
+                "excess_streams": "goaway",
+                "drop_limit_after_rejection": true,
+                "idle_timeout_secs": 3600,
+                "fault_seed": 9,
+                "faults": [{{"fault": {{"kind": "status", "reason": "Shutdown"}}, "times": 2}}],
+                "latency": {{"distribution": "uniform", "min_ms": 1, "max_ms": 5}},
                 "per_token_requests": 0,
                 "error_limit": 7,
                 "keys": [{{"key_id": "TESTKEY001", "team_id": "TESTTEAM01",
@@ -332,7 +376,21 @@ mod tests {
         let builder = config.into_builder().unwrap();
         assert!(builder.h2c);
         assert_eq!(builder.settings.max_concurrent_streams, 500);
-        assert_eq!(builder.settings.pre_auth_streams, PreAuthStreams::Refuse);
+        assert_eq!(builder.settings.excess_streams, ExcessStreams::Goaway);
+        assert!(builder.settings.drop_limit_after_rejection);
+        assert_eq!(
+            builder.settings.idle_timeout,
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(builder.settings.fault_seed, 9);
+        assert_eq!(builder.faults[0].times, Some(2));
+        assert_eq!(
+            builder.latency,
+            Some(Latency::Uniform {
+                min_ms: 1,
+                max_ms: 5
+            })
+        );
         assert_eq!(builder.settings.per_token_rate, None);
         assert_eq!(builder.settings.error_limit, Some(7));
         let key = builder.keys.get("TESTKEY001").unwrap();
@@ -384,6 +442,15 @@ mod tests {
         let error = config.into_builder().unwrap_err().to_string();
         assert!(
             error.contains("device 0") && error.contains("xyz"),
+            "{error}"
+        );
+        let config: EmulatorConfig = serde_json::from_str(
+            r#"{"faults": [{"fault": {"kind": "status", "reason": "Flaky"}}]}"#,
+        )
+        .unwrap();
+        let error = config.into_builder().unwrap_err().to_string();
+        assert!(
+            error.contains("faults entry 0") && error.contains("Flaky"),
             "{error}"
         );
         let unknown = serde_json::from_str::<EmulatorConfig>(r#"{"port": 1}"#).unwrap_err();

@@ -62,19 +62,33 @@
 //! under hyper) sends its SETTINGS once at the handshake and offers no way to change
 //! `MAX_CONCURRENT_STREAMS` later (`server::Connection` can only re-send `INITIAL_WINDOW_SIZE`
 //! and the extended-CONNECT flag, and its stream counter never applies a local change of the
-//! limit). So a small frame-aware layer (`settings_shim`) sits between the decrypted stream and
-//! `h2`: it rewrites `MAX_CONCURRENT_STREAMS` in the server's first SETTINGS frame to 1, inserts
-//! a SETTINGS frame with [`Settings::max_concurrent_streams`] at the next frame boundary after
-//! the connection's first valid token, and removes the client's ACK of that inserted frame. A
+//! limit), nor to send a GOAWAY with debug data or a chosen last-stream-id. So a small
+//! frame-aware layer (`frame_shim`) sits between the decrypted stream and `h2`: it rewrites
+//! `MAX_CONCURRENT_STREAMS` in the server's first SETTINGS frame, inserts SETTINGS frames with a
+//! new limit at frame boundaries (after the first valid token; down to 1 and back in the 2016
+//! mode, [`Settings::drop_limit_after_rejection`]), removes the client's ACKs of the inserted
+//! frames (noting the limit each confirms), and inserts the emulator's own GOAWAY frames. A
 //! client therefore sees exactly what APNs sends: 1, then the limit.
 //!
-//! Deviations: `h2` itself enforces the full limit from the start, so a client that ignores the
-//! advertised 1 is not answered with a protocol error; the emulator's own gate handles it —
-//! extra streams before authentication wait their turn ([`PreAuthStreams::Serialize`], the
-//! default) or are reset with `REFUSED_STREAM` ([`PreAuthStreams::Refuse`]). APNs's answer to
-//! that (a GOAWAY "Maximum active streams violated", §3) is a fault of a later slice. The 2016
-//! "drop to 1 after a rejection" mode is not built yet. [`Settings::advertise_pre_auth_limit`]
-//! `= false` turns the layer off (full limit advertised from the start).
+//! The limit in force is enforced by the emulator's stream gate, not by `h2` (configured with
+//! the highest limit ever allowed): a new stream over it waits its turn
+//! ([`ExcessStreams::Serialize`], the default, lenient for clients that ignore SETTINGS), is reset
+//! with `REFUSED_STREAM` ([`ExcessStreams::Refuse`]), or, as APNs did, ends the connection with a
+//! GOAWAY "Maximum active streams violated for this endpoint." ([`ExcessStreams::Goaway`]; only
+//! once the client has acknowledged the limit it broke, RFC 9113 §6.5.3).
+//! [`Settings::advertise_pre_auth_limit`] `= false` advertises the full limit from the start
+//! (the gate still admits one stream at a time until the first valid token).
+//!
+//! # Faults
+//!
+//! [`FaultRule`]s (builder, config file, or [`EmulatorHandle::set_faults`] at run time) hit
+//! requests by probability, count, environment and topic with a [`Fault`]: an answer with a
+//! reason's status (500 `InternalServerError`, 503 `ServiceUnavailable`/`Shutdown`), a GOAWAY with
+//! `{"reason": …}` debug data and a chosen (or the last processed) stream id, after which higher
+//! streams are reset unprocessed, or a bare TCP close. [`Latency`] delays every answer (fixed,
+//! uniform or log-normal); [`Settings::idle_timeout`] closes quiet connections with GOAWAY
+//! `IdleTimeout`. Draws are seeded ([`Settings::fault_seed`]). Injected answers do not count
+//! towards the connection's error budget.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -98,9 +112,11 @@ mod clock;
 mod config;
 mod delivery;
 mod devices;
+mod faults;
+mod frame_shim;
 mod server;
-mod settings_shim;
 mod store;
+mod stream_gate;
 mod tls;
 mod validate;
 
@@ -123,18 +139,31 @@ pub use delivery::{
     ScheduleEntry,
 };
 pub use devices::{AcceptedPush, Device};
+pub use faults::{
+    Fault, FaultError, FaultRule, FaultStatus, Latency, MAX_LATENCY, MAX_STREAMS_VIOLATED,
+    NO_ERROR, PROTOCOL_ERROR,
+};
 pub use tls::SERVER_NAMES;
 
 use server::{Shared, lock};
 
-/// What to do with a second concurrent stream before a connection's first valid token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PreAuthStreams {
-    /// Hold it until the stream before it is answered.
+/// What to do with a new stream over the connection's limit in force (1 before the first valid
+/// token, 1 after a rejection with [`Settings::drop_limit_after_rejection`], else
+/// [`Settings::max_concurrent_streams`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExcessStreams {
+    /// Hold it until a stream before it is answered (lenient: a client that ignores SETTINGS
+    /// still works).
     #[default]
     Serialize,
-    /// Reset it with `REFUSED_STREAM` (RFC 9113 §8.7: not processed, safe to retry).
+    /// Reset it with `REFUSED_STREAM` (RFC 9113 §8.7: not processed, safe to retry), as most
+    /// HTTP/2 servers do.
     Refuse,
+    /// What APNs did (reference §3): a GOAWAY (`PROTOCOL_ERROR`, debug text
+    /// "Maximum active streams violated for this endpoint."), once the client has acknowledged
+    /// the limit it broke.
+    Goaway,
 }
 
 /// At most `requests` accepted pushes to one device token per `window` (Apple gives no number).
@@ -155,10 +184,16 @@ pub struct Settings {
     /// SETTINGS frame with [`Settings::max_concurrent_streams`] after the first valid token, as
     /// APNs does. Default `true`; `false` advertises the full limit from the start.
     pub advertise_pre_auth_limit: bool,
-    /// Extra streams before the first valid token, from a client that ignores the advertised 1
-    /// (or when [`Settings::advertise_pre_auth_limit`] is off). Default
-    /// [`PreAuthStreams::Serialize`].
-    pub pre_auth_streams: PreAuthStreams,
+    /// New streams over the limit in force. Default [`ExcessStreams::Serialize`].
+    pub excess_streams: ExcessStreams,
+    /// The 2016 behaviour (reference §3): after a rejected request the connection's limit drops
+    /// to 1 (a SETTINGS frame), and the next accepted push restores it. Default `false`.
+    pub drop_limit_after_rejection: bool,
+    /// Close a connection with no open stream for this long with a GOAWAY
+    /// `{"reason":"IdleTimeout"}`. Apple gives no value (reference §8); default `None` (never).
+    pub idle_timeout: Option<Duration>,
+    /// Seed of the generator behind fault probabilities and latency draws. Default 0.
+    pub fault_seed: u64,
     /// How long a connection answers `TooManyProviderTokenUpdates` after changing its token
     /// within 20 minutes. Default 20 minutes.
     pub token_update_lockout: Duration,
@@ -182,7 +217,10 @@ impl Default for Settings {
         Settings {
             max_concurrent_streams: 1000,
             advertise_pre_auth_limit: true,
-            pre_auth_streams: PreAuthStreams::Serialize,
+            excess_streams: ExcessStreams::Serialize,
+            drop_limit_after_rejection: false,
+            idle_timeout: None,
+            fault_seed: 0,
             token_update_lockout: Duration::from_secs(MIN_REFRESH_SECS),
             per_token_rate: Some(RateLimit {
                 requests: 100,
@@ -219,6 +257,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A fault rule or the latency distribution is unusable.
+    #[error("{0}")]
+    Faults(FaultError),
     /// The CA file could not be written.
     #[error(
         "could not write the CA certificate to {path}: {source}; check the directory exists and is writable"

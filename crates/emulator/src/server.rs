@@ -3,7 +3,7 @@
 //! `validate → authenticate → validate headers → accept`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -15,14 +15,17 @@ use pushtrace_apns::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, TryAcquireError, watch};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::delivery::{Delivery, DeviceState, HookSlot};
 use crate::devices::{AcceptedPush, Lookup, Registry};
-use crate::settings_shim::{Raise, SettingsShim};
+use crate::faults::{Fault, FaultPlan, MAX_STREAMS_VIOLATED, NO_ERROR, PROTOCOL_ERROR};
+use crate::frame_shim::{FrameShim, ShimControl};
 use crate::store::Store;
+use crate::stream_gate::{Admission, StreamGate};
 use crate::validate::{self, ValidPush};
-use crate::{Clock, PreAuthStreams, Settings};
+use crate::{Clock, ExcessStreams, Settings};
 
 /// Bytes of body kept; more is read and dropped (anything this long is `PayloadTooLarge`).
 const BODY_CAP: usize = 16 * 1024;
@@ -38,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     hook: HookSlot,
     rates: Mutex<HashMap<(Environment, DeviceToken), VecDeque<u64>>>,
+    pub(crate) faults: Mutex<FaultPlan>,
     /// The system CSPRNG, through rustls's ring provider (no extra dependency).
     rng: &'static dyn rustls::crypto::SecureRandom,
 }
@@ -62,6 +66,7 @@ impl Shared {
         registry: Registry,
         store: Store,
         hook: HookSlot,
+        faults: FaultPlan,
     ) -> Self {
         Shared {
             keys,
@@ -72,6 +77,7 @@ impl Shared {
             store: Mutex::new(store),
             hook,
             rates: Mutex::new(HashMap::new()),
+            faults: Mutex::new(faults),
             rng: rustls::crypto::ring::default_provider().secure_random,
         }
     }
@@ -229,59 +235,137 @@ struct Connection {
     environment: Environment,
     shared: Arc<Shared>,
     auth: Mutex<Auth>,
-    /// Set by the first valid token; until then one stream at a time.
+    /// Set by the first valid token.
     authenticated: AtomicBool,
-    pre_auth: Arc<Semaphore>,
-    /// Advertises the raised MAX_CONCURRENT_STREAMS (when the shim is on).
-    raise: Option<Raise>,
+    /// The limit in force on concurrent streams.
+    gate: Arc<StreamGate>,
+    /// Frames `h2` cannot send: SETTINGS changes and our GOAWAY.
+    control: ShimControl,
+    /// In the 2016 mode, whether the limit is down to 1 after a rejection.
+    dropped: Mutex<bool>,
+    /// Highest stream id that has been processed (for a GOAWAY's default last-stream-id).
+    highest_processed: AtomicU32,
+    /// Once a GOAWAY is sent: its last-stream-id; streams above it are refused.
+    goaway_last: Mutex<Option<u32>>,
+    /// Last time a stream ended (or the connection opened), for the idle timeout.
+    last_activity: Mutex<Instant>,
     /// Weighted error count; at the limit the connection is closed.
     errors: Mutex<u32>,
+    /// `true`: close gracefully (GOAWAY, let streams finish).
     close: watch::Sender<bool>,
+    /// `true`: drop the TCP connection now.
+    abort: watch::Sender<bool>,
+}
+
+impl Connection {
+    /// Sends a GOAWAY (once) and closes the connection after the streams at or below
+    /// `last_stream_id` (default: the highest processed) are answered.
+    fn goaway(&self, last_stream_id: Option<u32>, error_code: u32, debug: Vec<u8>) {
+        let mut sent = lock(&self.goaway_last);
+        if sent.is_some() {
+            return;
+        }
+        let last = last_stream_id.unwrap_or_else(|| self.highest_processed.load(Ordering::SeqCst));
+        *sent = Some(last);
+        self.control.goaway(last, error_code, debug);
+        let _ = self.close.send(true);
+    }
+
+    fn goaway_reason(&self, last_stream_id: Option<u32>, error_code: u32, reason: Reason) {
+        let debug = ErrorBody::new(reason).to_json().into_bytes();
+        self.goaway(last_stream_id, error_code, debug);
+    }
+
+    /// Whether a GOAWAY already excludes this stream.
+    fn refused_by_goaway(&self, stream_id: u32) -> bool {
+        lock(&self.goaway_last).is_some_and(|last| stream_id > last)
+    }
+
+    /// The 2016 mode: down to 1 after a rejection, back up after a success.
+    fn follow_outcome(&self, accepted: bool) {
+        let settings = &self.shared.settings;
+        if !settings.drop_limit_after_rejection || !self.authenticated.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut dropped = lock(&self.dropped);
+        if *dropped == accepted {
+            *dropped = !accepted;
+            let limit = if accepted {
+                settings.max_concurrent_streams
+            } else {
+                1
+            };
+            self.gate.set_limit(limit);
+            self.control.advertise(limit);
+        }
+    }
 }
 
 async fn serve<T>(io: T, environment: Environment, shared: Arc<Shared>, stop: watch::Receiver<bool>)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    if shared.settings.advertise_pre_auth_limit {
-        let limit = shared.settings.max_concurrent_streams;
-        let (shim, raise) = SettingsShim::new(io, 1, limit);
-        serve_h2(shim, Some(raise), environment, shared, stop).await;
+    let settings = &shared.settings;
+    let initial = if settings.advertise_pre_auth_limit {
+        1
     } else {
-        serve_h2(io, None, environment, shared, stop).await;
-    }
+        settings.max_concurrent_streams
+    };
+    let (shim, control) = FrameShim::new(io, initial);
+    serve_h2(shim, control, environment, shared, stop).await;
 }
 
 async fn serve_h2<T>(
     io: T,
-    raise: Option<Raise>,
+    control: ShimControl,
     environment: Environment,
     shared: Arc<Shared>,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let settings = &shared.settings;
+    // `h2` must let through what the gate decides on: with `Goaway`, a stream over the limit
+    // has to reach the gate to be answered with a GOAWAY rather than refused by `h2`.
+    let h2_limit = match settings.excess_streams {
+        ExcessStreams::Goaway => settings.max_concurrent_streams.saturating_mul(2),
+        _ => settings.max_concurrent_streams,
+    };
     let mut builder = h2::server::Builder::new();
     builder
-        .max_concurrent_streams(shared.settings.max_concurrent_streams)
+        .max_concurrent_streams(h2_limit)
         .max_header_list_size(8000)
         .header_table_size(4096);
     let Ok(mut h2) = builder.handshake::<_, Bytes>(io).await else {
         return;
     };
     let (close, mut closed) = watch::channel(false);
-    let mut stop = stop;
+    let (abort, mut aborted) = watch::channel(false);
+    let idle_timeout = settings.idle_timeout;
     let connection = Arc::new(Connection {
         environment,
+        // One stream until the first valid token, whatever is advertised (reference §2.1).
+        gate: StreamGate::new(1),
         shared,
         auth: Mutex::new(Auth::default()),
         authenticated: AtomicBool::new(false),
-        pre_auth: Arc::new(Semaphore::new(1)),
-        raise,
+        control,
+        dropped: Mutex::new(false),
+        highest_processed: AtomicU32::new(0),
+        goaway_last: Mutex::new(None),
+        last_activity: Mutex::new(Instant::now()),
         errors: Mutex::new(0),
         close,
+        abort,
     });
     loop {
+        let idle_at = idle_timeout.map(|t| *lock(&connection.last_activity) + t);
+        let idle = async {
+            match idle_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             next = h2.accept() => match next {
                 Some(Ok((request, respond))) => {
@@ -290,13 +374,39 @@ async fn serve_h2<T>(
                 _ => return,
             },
             _ = closed.changed() => break,
+            _ = aborted.changed() => return,
             _ = stop.changed() => break,
+            () = idle => {
+                // A stream may have ended (moving `last_activity`) or begun since the timer was set.
+                let quiet = connection.gate.active() == 0
+                    && idle_timeout
+                        .is_some_and(|t| *lock(&connection.last_activity) + t <= Instant::now());
+                if quiet {
+                    connection.goaway_reason(None, NO_ERROR, Reason::IdleTimeout);
+                    break;
+                }
+            }
         }
     }
     // GOAWAY, then let in-flight streams finish and the frames flush.
     h2.graceful_shutdown();
-    while let Some(Ok((_request, mut respond))) = h2.accept().await {
-        respond.send_reset(h2::Reason::REFUSED_STREAM);
+    loop {
+        tokio::select! {
+            next = h2.accept() => match next {
+                Some(Ok((_request, mut respond))) => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                _ => return,
+            },
+            _ = aborted.changed() => return,
+        }
+    }
+}
+
+/// Marks the end of a stream for the idle timeout.
+struct Activity<'a>(&'a Mutex<Instant>);
+
+impl Drop for Activity<'_> {
+    fn drop(&mut self) {
+        *lock(self.0) = Instant::now();
     }
 }
 
@@ -305,23 +415,32 @@ async fn handle(
     request: Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
 ) {
-    // One stream at a time until the first valid token (reference §2.1; see the crate docs for
-    // why this is not a SETTINGS change).
-    let _permit = if connection.authenticated.load(Ordering::SeqCst) {
-        None
-    } else {
-        let gate = Arc::clone(&connection.pre_auth);
-        match connection.shared.settings.pre_auth_streams {
-            PreAuthStreams::Serialize => gate.acquire_owned().await.ok(),
-            PreAuthStreams::Refuse => match gate.try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                // Closed: the connection authenticated meanwhile.
-                Err(TryAcquireError::Closed) => None,
-                Err(TryAcquireError::NoPermits) => {
-                    respond.send_reset(h2::Reason::REFUSED_STREAM);
-                    return;
-                }
-            },
+    let stream_id = u32::from(respond.stream_id());
+    let _activity = Activity(&connection.last_activity);
+    if connection.refused_by_goaway(stream_id) {
+        respond.send_reset(h2::Reason::REFUSED_STREAM);
+        return;
+    }
+    let mode = connection.shared.settings.excess_streams;
+    let control = connection.control.clone();
+    let _permit = match connection
+        .gate
+        .admit(mode, || control.acknowledged_limit())
+        .await
+    {
+        Admission::Admitted(permit) => permit,
+        Admission::Refused => {
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            return;
+        }
+        Admission::Violation => {
+            connection.goaway(
+                None,
+                PROTOCOL_ERROR,
+                MAX_STREAMS_VIOLATED.as_bytes().to_vec(),
+            );
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+            return;
         }
     };
 
@@ -333,6 +452,11 @@ async fn handle(
         let room = BODY_CAP.saturating_sub(payload.len());
         payload.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
+    // A GOAWAY sent while the body arrived may exclude this stream.
+    if connection.refused_by_goaway(stream_id) {
+        respond.send_reset(h2::Reason::REFUSED_STREAM);
+        return;
+    }
 
     let now_ms = connection.shared.clock.now_ms();
     let sandbox = connection.environment == Environment::Sandbox;
@@ -343,17 +467,60 @@ async fn handle(
     };
     let unique_id = sandbox.then(|| connection.shared.new_id());
 
-    let outcome = process(
-        &connection,
-        parts.method.as_str(),
-        parts.uri.path(),
-        &parts.headers,
-        request_id,
-        &payload,
-        apns_id,
-        unique_id,
-        now_ms,
-    );
+    let topic = parts
+        .headers
+        .get("apns-topic")
+        .and_then(|v| v.to_str().ok());
+    let fault = lock(&connection.shared.faults).pick(connection.environment, topic);
+    let (outcome, injected) = match fault {
+        Some(Fault::Disconnect) => {
+            let _ = connection.abort.send(true);
+            // Dropping `respond` now would queue a RST_STREAM: hold it until the connection
+            // task has gone (its receiver dropped), so nothing at all is sent.
+            connection.abort.closed().await;
+            drop(respond);
+            return;
+        }
+        Some(Fault::Goaway {
+            reason,
+            last_stream_id,
+            error_code,
+        }) => {
+            let last = last_stream_id
+                .unwrap_or_else(|| connection.highest_processed.load(Ordering::SeqCst));
+            connection.goaway_reason(Some(last), error_code, reason);
+            if stream_id > last {
+                respond.send_reset(h2::Reason::REFUSED_STREAM);
+                return;
+            }
+            (None, false)
+        }
+        Some(Fault::Status { reason }) => (Some(Outcome::Rejected(ErrorBody::new(reason))), true),
+        None => (None, false),
+    };
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => {
+            connection
+                .highest_processed
+                .fetch_max(stream_id, Ordering::SeqCst);
+            process(
+                &connection,
+                parts.method.as_str(),
+                parts.uri.path(),
+                &parts.headers,
+                request_id,
+                &payload,
+                apns_id,
+                unique_id,
+                now_ms,
+            )
+        }
+    };
+    let delay = lock(&connection.shared.faults).delay();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
 
     let mut response = Response::builder()
         .status(200)
@@ -365,6 +532,10 @@ async fn handle(
         Outcome::Accepted => None,
         Outcome::Rejected(body) => Some(body),
     };
+    if !injected {
+        // Before the answer is written, so a lowered limit is advertised ahead of it.
+        connection.follow_outcome(error.is_none());
+    }
     if let Some(body) = &error {
         response = response
             .status(body.reason.status().unwrap_or(400))
@@ -381,7 +552,7 @@ async fn handle(
             if let Ok(mut stream) = respond.send_response(response, false) {
                 let _ = stream.send_data(Bytes::from(body.to_json()), true);
             }
-            if body.reason.counts_as_error() {
+            if !injected && body.reason.counts_as_error() {
                 count_error(&connection, &body.reason);
             }
         }
@@ -482,10 +653,11 @@ fn authenticate(connection: &Connection, headers: &HeaderMap, now_ms: u64) -> Re
         auth.first_key_id = Some(claims.key_id);
     }
     if !connection.authenticated.swap(true, Ordering::SeqCst) {
-        // Lift the one-stream rule: waiting streams go on without a permit.
-        connection.pre_auth.close();
-        if let Some(raise) = &connection.raise {
-            raise.raise();
+        // Lift the one-stream rule.
+        let limit = connection.shared.settings.max_concurrent_streams;
+        connection.gate.set_limit(limit);
+        if connection.shared.settings.advertise_pre_auth_limit {
+            connection.control.advertise(limit);
         }
     }
     Ok(())

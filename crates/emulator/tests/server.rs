@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{APNS_ID, NOW_MS, OTHER_TOKEN, Req, TOKEN, TOPIC, connect, send_once, start, token};
 use pushtrace_apns::{ApnsId, Environment, Priority, PushType, Reason};
-use pushtrace_emulator::{Device, PreAuthStreams, RateLimit};
+use pushtrace_emulator::{Device, ExcessStreams, RateLimit};
 
 #[tokio::test]
 async fn accepted_voip_push_in_sandbox_echoes_apns_id_adds_unique_id_and_is_logged() {
@@ -251,7 +251,7 @@ async fn before_the_first_valid_token_a_second_stream_waits_even_if_the_client_i
 #[tokio::test]
 async fn refuse_mode_resets_a_second_stream_before_authentication() {
     let emulator = common::builder()
-        .pre_auth_streams(PreAuthStreams::Refuse)
+        .excess_streams(ExcessStreams::Refuse)
         .advertise_pre_auth_limit(false)
         .start()
         .await
