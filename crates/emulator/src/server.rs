@@ -206,8 +206,11 @@ pub(crate) async fn listen(
                     let Ok(stream) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    // APNs speaks HTTP/2 only: refuse a client that did not negotiate `h2`.
-                    if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                    // APNs speaks HTTP/2 only. A client that offers no ALPN at all and speaks
+                    // HTTP/2 with prior knowledge is served, as APNs serves it (aioapns does
+                    // this; Pushy did before 2022); one whose ALPN list lacks `h2` was already
+                    // refused by rustls.
+                    if stream.get_ref().1.alpn_protocol().is_some_and(|p| p != b"h2") {
                         return;
                     }
                     serve(stream, environment, shared, stop).await;

@@ -82,11 +82,8 @@ async def main(job: dict) -> None:
     point_at_emulator(job["host"], job["port"])
     # Trust the emulator's CA, otherwise the context aioapns builds by default...
     context = ssl.create_default_context(cafile=job["ca_file"])
-    # ...plus ALPN. aioapns offers no ALPN (its default context has none) and speaks HTTP/2
-    # with prior knowledge, which APNs accepts; the emulator closes TLS connections that did not
-    # negotiate `h2` (server.rs), so without this line every request ends in ConnectionClosed.
-    # A known emulator divergence: drop this line once the emulator accepts no-ALPN clients.
-    context.set_alpn_protocols(["h2"])
+    # No ALPN, as aioapns itself does: it speaks HTTP/2 with prior knowledge, which APNs (and
+    # the emulator) accept.
     with open(job["key_file"]) as f:
         key = f.read()
 
