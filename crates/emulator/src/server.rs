@@ -210,7 +210,12 @@ pub(crate) async fn listen(
                     // HTTP/2 with prior knowledge is served, as APNs serves it (aioapns does
                     // this; Pushy did before 2022); one whose ALPN list lacks `h2` was already
                     // refused by rustls.
-                    if stream.get_ref().1.alpn_protocol().is_some_and(|p| p != b"h2") {
+                    if stream
+                        .get_ref()
+                        .1
+                        .alpn_protocol()
+                        .is_some_and(|p| p != b"h2")
+                    {
                         return;
                     }
                     serve(stream, environment, shared, stop).await;

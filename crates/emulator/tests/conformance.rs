@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use common::{KEY_ID, TEAM_ID, TOKEN, TOPIC, signing_key, token};
 use p256::elliptic_curve::Generate as _;
 use pushtrace_apns::{Environment, Priority, ProviderKey, PushType, Reason, SigningKey};
-use pushtrace_emulator::{Clock, Device, Emulator, EmulatorBuilder, EmulatorHandle, RateLimit};
+use pushtrace_emulator::{
+    Clock, Device, Emulator, EmulatorBuilder, EmulatorHandle, Fault, FaultRule, RateLimit,
+};
 use serde_json::{Value, json};
 
 /// A token nobody registered.
@@ -337,10 +339,27 @@ fn emulator() -> EmulatorBuilder {
             requests: RATE,
             window: Duration::from_secs(3600),
         }))
+        // The 5xx class, injected for two topics only.
+        .fault(
+            FaultRule::always(Fault::Status {
+                reason: Reason::ServiceUnavailable,
+            })
+            .topic(UNAVAILABLE_TOPIC),
+        )
+        .fault(
+            FaultRule::always(Fault::Status {
+                reason: Reason::InternalServerError,
+            })
+            .topic(BROKEN_TOPIC),
+        )
 }
 
-/// One valid VoIP push, then one request per 400 reason the library can express, 410, 413 and
-/// 429; every answer checked as the library reports it, and the valid push in the emulator's
+/// Topics whose pushes get an injected 503 `ServiceUnavailable` / 500 `InternalServerError`.
+const UNAVAILABLE_TOPIC: &str = "com.acme.unavailable.voip";
+const BROKEN_TOPIC: &str = "com.acme.broken.voip";
+
+/// One valid VoIP push, then one request per 400 reason the library can express, 410, 413,
+/// 429, and injected 500 and 503; every answer checked as the library reports it, and the valid push in the emulator's
 /// log and delivery log.
 async fn requests(client: Client) {
     let dir = tempfile::tempdir().unwrap();
@@ -409,6 +428,14 @@ async fn requests(client: Client) {
                 json!(5120),
             ),
             ok(),
+        ),
+        (
+            case("injected 503", TOKEN, UNAVAILABLE_TOPIC),
+            rejected(Reason::ServiceUnavailable),
+        ),
+        (
+            case("injected 500", TOKEN, BROKEN_TOPIC),
+            rejected(Reason::InternalServerError),
         ),
     ];
     // An uppercase UUID (what .NET and `randomUUID().toUpperCase()` make): APNs wants the

@@ -43,7 +43,12 @@ function notificationOf(c) {
 // What node-apn reports for one recipient: `sent` entries carry the response's apns-id; `failed`
 // entries carry `status` and the parsed body in `response` (reason, timestamp), except for 403
 // ExpiredProviderToken, which node-apn retries with a fresh token and, when the retries run out,
-// reports as `error` (a VError whose message is the reason) with no `response`.
+// reports as `error` (a VError whose message is the reason) with no `response`, and 500
+// InternalServerError, which node-apn reports (after its retries) as its own message
+// "Error 500, stream ended unexpectedly", emitted only for that status and reason
+// (lib/client.js): it is mapped back to the reason it stands for.
+const NODE_APN_500 = 'Error 500, stream ended unexpectedly';
+
 function report(name, result) {
   if (result.sent.length === 1) {
     const sent = result.sent[0];
@@ -52,6 +57,9 @@ function report(name, result) {
   const failed = result.failed[0];
   const response = failed.response || {};
   const error = failed.error ? String(failed.error.message || failed.error) : null;
+  if (error === NODE_APN_500 && Number(failed.status) === 500) {
+    response.reason = 'InternalServerError';
+  }
   return {
     name,
     status: failed.status != null ? Number(failed.status) : null,
