@@ -45,6 +45,8 @@ pub struct EmulatorBuilder {
     pub(crate) device_states: Vec<(Environment, DeviceToken, DeviceState)>,
     pub(crate) schedule: Vec<(ScheduleAt, ScheduleEntry)>,
     pub(crate) hook: HookSlot,
+    /// PEM texts of CAs whose client certificates open certificate connections.
+    pub(crate) client_cas: Vec<String>,
 }
 
 /// Whether a schedule entry's time is absolute or counted from the start.
@@ -69,6 +71,7 @@ impl Default for EmulatorBuilder {
             device_states: Vec::new(),
             schedule: Vec::new(),
             hook: HookSlot::default(),
+            client_cas: Vec::new(),
         }
     }
 }
@@ -219,6 +222,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Also accepts client certificates issued by this CA (PEM text, one or more `CERTIFICATE`
+    /// blocks), besides those of the emulator's own CA; see the crate docs on certificate
+    /// connections.
+    pub fn client_ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.client_cas.push(pem.into());
+        self
+    }
+
     /// Called on every delivery to a simulated device (see [`DeliveryHook`]).
     pub fn delivery_hook(mut self, hook: impl DeliveryHook) -> Self {
         self.hook = HookSlot(Some(Arc::new(hook)));
@@ -229,7 +240,7 @@ impl EmulatorBuilder {
     /// runtime. Serving stops when the handle is dropped or [`EmulatorHandle::shutdown`] is
     /// called.
     pub async fn start(self) -> Result<EmulatorHandle, StartError> {
-        let tls = tls::generate()?;
+        let tls = tls::generate(&self.client_cas)?;
         if let Some(path) = &self.ca_pem_path {
             std::fs::write(path, &tls.ca_pem).map_err(|source| StartError::CaFile {
                 path: path.clone(),
@@ -294,6 +305,7 @@ impl EmulatorBuilder {
             production: addrs[1],
             ca_pem: tls.ca_pem,
             ca_pem_path: self.ca_pem_path,
+            client_ca: crate::ClientCa(tls.ca),
         })
     }
 }

@@ -110,6 +110,9 @@ pub struct EmulatorConfig {
     pub h2c: bool,
     /// Where to write the CA certificate.
     pub ca_pem_path: Option<PathBuf>,
+    /// A PEM file of CA certificates whose client certificates open certificate connections,
+    /// besides the emulator's own CA (for your own push certificates).
+    pub client_ca_file: Option<PathBuf>,
     /// `MAX_CONCURRENT_STREAMS` after authentication.
     pub max_concurrent_streams: Option<u32>,
     /// Advertise 1 stream until the first valid token.
@@ -173,6 +176,14 @@ pub enum ConfigError {
         /// The token.
         token: String,
     },
+    /// The client CA file could not be read.
+    #[error("client_ca_file: cannot read {path}: {source}")]
+    ClientCaFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A schedule entry is unusable.
     #[error("schedule entry {index}: {message}")]
     Schedule {
@@ -196,6 +207,11 @@ impl EmulatorConfig {
         }
         if let Some(path) = self.ca_pem_path {
             builder = builder.ca_pem_path(path);
+        }
+        if let Some(path) = self.client_ca_file {
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::ClientCaFile { path, source })?;
+            builder = builder.client_ca_pem(pem);
         }
         if let Some(limit) = self.max_concurrent_streams {
             settings.max_concurrent_streams = limit.max(1);
@@ -384,6 +400,13 @@ mod tests {
         let error = config.into_builder().unwrap_err().to_string();
         assert!(
             error.contains("device 0") && error.contains("xyz"),
+            "{error}"
+        );
+        let missing: EmulatorConfig =
+            serde_json::from_str(r#"{"client_ca_file": "/nonexistent/ca.pem"}"#).unwrap();
+        let error = missing.into_builder().unwrap_err().to_string();
+        assert!(
+            error.contains("client_ca_file") && error.contains("/nonexistent/ca.pem"),
             "{error}"
         );
         let unknown = serde_json::from_str::<EmulatorConfig>(r#"{"port": 1}"#).unwrap_err();

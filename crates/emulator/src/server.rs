@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError, watch};
 
+use crate::cert_auth::CertConnection;
 use crate::delivery::{Delivery, DeviceState, HookSlot};
 use crate::devices::{AcceptedPush, Lookup, Registry};
 use crate::settings_shim::{Raise, SettingsShim};
@@ -204,11 +205,18 @@ pub(crate) async fn listen(
                     if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
                         return;
                     }
-                    serve(stream, environment, shared, stop).await;
+                    // rustls verified it: a certificate connection (crate docs).
+                    let cert = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .map(|der| CertConnection::from_der(der.as_ref()));
+                    serve(stream, environment, shared, stop, cert).await;
                 });
             }
             None => {
-                tokio::spawn(serve(tcp, environment, shared, stop));
+                tokio::spawn(serve(tcp, environment, shared, stop, None));
             }
         }
     }
@@ -237,18 +245,26 @@ struct Connection {
     /// Weighted error count; at the limit the connection is closed.
     errors: Mutex<u32>,
     close: watch::Sender<bool>,
+    /// Set on a certificate connection: it replaces the JWT state.
+    cert: Option<CertConnection>,
 }
 
-async fn serve<T>(io: T, environment: Environment, shared: Arc<Shared>, stop: watch::Receiver<bool>)
-where
+async fn serve<T>(
+    io: T,
+    environment: Environment,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    cert: Option<CertConnection>,
+) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    if shared.settings.advertise_pre_auth_limit {
+    // A certificate connection has no token to wait for: the full limit from the start.
+    if shared.settings.advertise_pre_auth_limit && cert.is_none() {
         let limit = shared.settings.max_concurrent_streams;
         let (shim, raise) = SettingsShim::new(io, 1, limit);
-        serve_h2(shim, Some(raise), environment, shared, stop).await;
+        serve_h2(shim, Some(raise), environment, shared, stop, None).await;
     } else {
-        serve_h2(io, None, environment, shared, stop).await;
+        serve_h2(io, None, environment, shared, stop, cert).await;
     }
 }
 
@@ -258,6 +274,7 @@ async fn serve_h2<T>(
     environment: Environment,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
+    cert: Option<CertConnection>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -275,11 +292,12 @@ async fn serve_h2<T>(
         environment,
         shared,
         auth: Mutex::new(Auth::default()),
-        authenticated: AtomicBool::new(false),
+        authenticated: AtomicBool::new(cert.is_some()),
         pre_auth: Arc::new(Semaphore::new(1)),
         raise,
         errors: Mutex::new(0),
         close,
+        cert,
     });
     loop {
         tokio::select! {
@@ -408,9 +426,18 @@ fn process(
         Ok(token) => token,
         Err(reason) => return reject(reason),
     };
-    if let Err(reason) = authenticate(connection, headers, now_ms) {
+    let authenticated = match &connection.cert {
+        Some(cert) => cert.authenticate(connection.environment),
+        None => authenticate(connection, headers, now_ms),
+    };
+    if let Err(reason) = authenticated {
         return reject(reason);
     }
+    let headers = match &connection.cert {
+        Some(cert) => cert.with_default_topic(headers),
+        None => std::borrow::Cow::Borrowed(headers),
+    };
+    let headers = headers.as_ref();
     if let Some(Err(reason)) = request_id {
         return reject(reason);
     }
@@ -421,6 +448,13 @@ fn process(
         Ok(push) => push,
         Err(reason) => return reject(reason),
     };
+    if let Some(Err(reason)) = connection
+        .cert
+        .as_ref()
+        .map(|cert| cert.check_topic(notification.topic()))
+    {
+        return reject(reason);
+    }
     let expiration = match notification.expiration() {
         pushtrace_apns::Expiration::None => None,
         pushtrace_apns::Expiration::Immediately => Some(0),
