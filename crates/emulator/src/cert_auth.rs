@@ -10,6 +10,9 @@
 //!   `SEQUENCE { "com.acme", SEQUENCE { "app" }, "com.acme.voip", SEQUENCE { "voip" }, ... }`.
 //!   Every string element directly in the outer sequence is a topic; the descriptions are not
 //!   needed (Pushy's `TopicUtil` reads it the same way);
+//!   Extension …3.4, which Apple's doc also names as a place of the VoIP topic, is not read: its
+//!   layout is not documented anywhere we found. A certificate whose subject `UID` is itself a
+//!   `.voip` topic is covered by the `UID` rule;
 //! - extensions 1.2.840.113635.100.6.3.1 (development, i.e. sandbox) and
 //!   1.2.840.113635.100.6.3.2 (production), whose value is an ASN.1 `NULL`: their presence marks
 //!   the environments the certificate is for ("Sandbox & Production" certificates carry both).

@@ -19,6 +19,11 @@ fn issue(emulator: &EmulatorHandle, request: ClientCertificateRequest) -> Client
     emulator.issue_client_certificate(&request).unwrap()
 }
 
+fn assert_accepted(reply: &common::Reply) {
+    let body = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 200, "{body}");
+}
+
 async fn start() -> EmulatorHandle {
     common::start().await
 }
@@ -55,12 +60,7 @@ async fn a_certificate_connection_sends_a_voip_push_without_authorization() {
         .send(&client)
         .await
         .unwrap();
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    assert_accepted(&reply);
     let log = emulator.accepted();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].topic, TOPIC);
@@ -119,12 +119,7 @@ async fn an_extra_topic_of_the_certificate_is_allowed() {
         .set("apns-push-type", "pushtotalk")
         .set("apns-topic", "com.acme.call.voip-ptt");
     let reply = ptt.send(&client).await.unwrap();
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    assert_accepted(&reply);
 }
 
 #[tokio::test]
@@ -161,13 +156,24 @@ async fn a_missing_topic_with_a_single_topic_certificate_is_its_subject() {
         .set("apns-push-type", "alert")
         .body(br#"{"aps":{"alert":"hi"}}"#.to_vec());
     let reply = alert.send(&client).await.unwrap();
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    assert_accepted(&reply);
     assert_eq!(emulator.accepted()[0].topic, alerts);
+    // A certificate whose one topic (its subject) is a `.voip` topic: a VoIP push needs neither
+    // apns-topic nor apns-push-type (the type follows from the defaulted topic).
+    let voip_only = issue(
+        &emulator,
+        ClientCertificateRequest::new(TOPIC).without_topics_extension(),
+    );
+    let (client, _) = connect_with_cert(&emulator, Environment::Sandbox, &voip_only).await;
+    let bare = Req::voip()
+        .without("authorization")
+        .without("apns-topic")
+        .without("apns-push-type");
+    let reply = bare.send(&client).await.unwrap();
+    assert_accepted(&reply);
+    let pushed = &emulator.accepted()[1];
+    assert_eq!(pushed.topic, TOPIC);
+    assert_eq!(pushed.push_type, None);
     // Its only topic is the subject: the VoIP topic is not in it.
     let identity = issue(
         &emulator,
@@ -279,12 +285,7 @@ async fn a_configured_client_ca_is_trusted() {
         .send(&client)
         .await
         .unwrap();
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    assert_accepted(&reply);
     // Its own certificates still work too.
     let own = issue(&emulator, ClientCertificateRequest::new(BUNDLE));
     let (client, _) = connect_with_cert(&emulator, Environment::Sandbox, &own).await;
