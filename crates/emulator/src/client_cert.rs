@@ -3,7 +3,7 @@
 //! Apple: [`EmulatorHandle::issue_client_certificate`](crate::EmulatorHandle::issue_client_certificate).
 //!
 //! An issued certificate carries what APNs reads (see `cert_auth`): subject `UID` = the bundle ID,
-//! `CN` = "Apple Push Services: <bundle>" (or "Apple Development IOS Push Services: …" /
+//! `CN` = `Apple Push Services: <bundle>` (or "Apple Development IOS Push Services: …" /
 //! "Apple Production IOS Push Services: …" for a one-environment certificate, the names of
 //! Apple's older certificates), `OU` = the team ID when given, the environment extensions
 //! (1.2.840.113635.100.6.3.1 development, …3.2 production, value `NULL`), and the topics
