@@ -10,13 +10,14 @@ use pushtrace_apns::{DeviceToken, Environment, KeyRing, ProviderKey};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::client_cert;
 use crate::delivery::HookSlot;
 use crate::devices::Registry;
 use crate::server::{self, Shared};
 use crate::store::Store;
 use crate::{
-    Clock, DeliveryHook, Device, DeviceState, EmulatorHandle, PreAuthStreams, RateLimit,
-    ScheduleEntry, Settings, StartError, tls,
+    ClientCertificateRequest, Clock, DeliveryHook, Device, DeviceState, EmulatorHandle,
+    PreAuthStreams, RateLimit, ScheduleEntry, Settings, StartError, tls,
 };
 
 /// The entry point: [`Emulator::builder`].
@@ -47,6 +48,8 @@ pub struct EmulatorBuilder {
     pub(crate) hook: HookSlot,
     /// PEM texts of CAs whose client certificates open certificate connections.
     pub(crate) client_cas: Vec<String>,
+    /// Client certificates to issue at start, and the files to write them to.
+    pub(crate) client_cert_files: Vec<(ClientCertificateRequest, PathBuf)>,
 }
 
 /// Whether a schedule entry's time is absolute or counted from the start.
@@ -72,6 +75,7 @@ impl Default for EmulatorBuilder {
             schedule: Vec::new(),
             hook: HookSlot::default(),
             client_cas: Vec::new(),
+            client_cert_files: Vec::new(),
         }
     }
 }
@@ -230,6 +234,18 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Issues a client certificate at start and writes it, then its key, to `path` (one PEM
+    /// file, the form `curl --cert` reads), for clients that cannot call
+    /// [`EmulatorHandle::issue_client_certificate`].
+    pub fn write_client_certificate(
+        mut self,
+        request: ClientCertificateRequest,
+        path: impl Into<PathBuf>,
+    ) -> Self {
+        self.client_cert_files.push((request, path.into()));
+        self
+    }
+
     /// Called on every delivery to a simulated device (see [`DeliveryHook`]).
     pub fn delivery_hook(mut self, hook: impl DeliveryHook) -> Self {
         self.hook = HookSlot(Some(Arc::new(hook)));
@@ -246,6 +262,9 @@ impl EmulatorBuilder {
                 path: path.clone(),
                 source,
             })?;
+        }
+        for (request, path) in &self.client_cert_files {
+            client_cert::write(&tls.ca, request, path)?;
         }
         let mut registry = Registry::default();
         for device in self.devices {

@@ -16,6 +16,7 @@
 //! extra topic is described by its suffix after the bundle ID (`voip-ptt` for
 //! `<bundle>.voip-ptt`), or `topic` when it does not start with the bundle ID.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
@@ -25,6 +26,7 @@ use rcgen::{
 use x509_cert::der::asn1::Utf8StringRef;
 use x509_cert::der::{Any, Encode};
 
+use crate::StartError;
 use crate::cert_auth::{DEVELOPMENT, PRODUCTION, TOPICS, UID};
 
 /// How long an issued certificate is valid by default (Apple's push certificates: a year).
@@ -260,6 +262,24 @@ pub(crate) fn issue(
         cert_pem: cert.pem(),
         cert_der: cert.der().to_vec(),
         key_pem: key.serialize_pem(),
+    })
+}
+
+/// Issues a certificate at start and writes certificate and key to `path`.
+pub(crate) fn write(
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    request: &ClientCertificateRequest,
+    path: &Path,
+) -> Result<(), StartError> {
+    let error = |message: String| StartError::ClientCertificate {
+        path: path.to_owned(),
+        message,
+    };
+    let issued = issue(ca, request).map_err(|e| error(e.to_string()))?;
+    std::fs::write(path, issued.identity_pem()).map_err(|e| {
+        error(format!(
+            "cannot write it: {e}; check the directory exists and is writable"
+        ))
     })
 }
 

@@ -9,7 +9,8 @@ use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingK
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Device, DeviceState, Emulator, EmulatorBuilder, PreAuthStreams, RateLimit, ScheduleEntry,
+    CertEnvironments, ClientCertificateRequest, Device, DeviceState, Emulator, EmulatorBuilder,
+    PreAuthStreams, RateLimit, ScheduleEntry,
 };
 
 /// An environment name in a config file.
@@ -31,7 +32,7 @@ impl From<EnvironmentName> for Environment {
     }
 }
 
-/// Where a key may be used, in a config file.
+/// Where a key or a client certificate may be used, in a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ScopeName {
@@ -78,6 +79,32 @@ pub struct DeviceConfig {
     /// The state at start (`online`, `offline`, `power_restricted`); default online.
     #[serde(default)]
     pub state: Option<DeviceState>,
+}
+
+/// A client certificate issued by the emulator's CA at start and written to a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateConfig {
+    /// The app's bundle ID (subject `UID`; topics `<bundle>`, `.voip`, `.complication`).
+    pub bundle_id: String,
+    /// Where the certificate then its private key are written (PEM).
+    pub identity_file: PathBuf,
+    /// Where the certificate is valid (`sandbox`, `production`, `both`); default both.
+    #[serde(default)]
+    pub environment: ScopeName,
+    /// More topics for the topics extension.
+    #[serde(default)]
+    pub extra_topics: Vec<String>,
+    /// `false`: no topics extension, the bundle ID is the only topic. Default `true`.
+    #[serde(default = "yes")]
+    pub topics_extension: bool,
+    /// The team ID (subject `OU`).
+    #[serde(default)]
+    pub team_id: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A scheduled device-state change. Exactly one of `at_ms` and `after_ms` is given.
@@ -139,6 +166,8 @@ pub struct EmulatorConfig {
     pub tick_interval_ms: Option<u64>,
     /// Device-state changes applied by the clock.
     pub schedule: Vec<ScheduleConfig>,
+    /// Client certificates to issue at start (for certificate connections).
+    pub client_certificates: Vec<ClientCertificateConfig>,
 }
 
 /// A configuration that cannot be used.
@@ -291,6 +320,19 @@ impl EmulatorConfig {
             let mut entry = Device::new(device.environment.into(), device.topic, token);
             entry.unregistered_at_ms = device.unregistered_at_ms;
             builder = builder.device_entry(entry);
+        }
+        for cert in self.client_certificates {
+            let mut request = ClientCertificateRequest::new(cert.bundle_id).environments(
+                match cert.environment {
+                    ScopeName::Sandbox => CertEnvironments::Sandbox,
+                    ScopeName::Production => CertEnvironments::Production,
+                    ScopeName::Both => CertEnvironments::Both,
+                },
+            );
+            request.extra_topics = cert.extra_topics;
+            request.topics_extension = cert.topics_extension;
+            request.team_id = cert.team_id;
+            builder = builder.write_client_certificate(request, cert.identity_file);
         }
         for (index, entry) in self.schedule.into_iter().enumerate() {
             let error = |message: String| ConfigError::Schedule { index, message };

@@ -28,7 +28,9 @@
 //!
 //! The TLS listeners ask for a client certificate without requiring one. A client that presents
 //! a certificate chaining to the emulator's CA (see [`EmulatorHandle::issue_client_certificate`],
-//! which makes certificates shaped like Apple's) or to a CA trusted with
+//! which makes certificates shaped like Apple's, or [`EmulatorBuilder::write_client_certificate`]
+//! and `client_certificates` in the config file, which write one to a PEM file at start) or to a
+//! CA trusted with
 //! [`EmulatorBuilder::client_ca_pem`] / `client_ca_file` opens a **certificate connection**
 //! (reference §2.2); any other certificate fails the TLS handshake (APNs trusts only Apple's
 //! CA), and no certificate means a token connection. On a certificate connection the JWT check
@@ -136,8 +138,8 @@ pub use builder::{Emulator, EmulatorBuilder};
 pub use client_cert::{CertEnvironments, ClientCertificate, ClientCertificateRequest, IssueError};
 pub use clock::Clock;
 pub use config::{
-    ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig, ScheduleConfig,
-    ScopeName,
+    ClientCertificateConfig, ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig,
+    ScheduleConfig, ScopeName,
 };
 pub use delivery::{
     Category, Delivery, DeliveryEvent, DeliveryHook, DeliveryRecord, DeviceState, MAX_STORAGE_MS,
@@ -229,6 +231,15 @@ pub enum StartError {
     /// A trusted client CA ([`EmulatorBuilder::client_ca_pem`]) is unusable.
     #[error("could not trust the client CA: {0}")]
     ClientCa(String),
+    /// A client certificate asked for with [`EmulatorBuilder::write_client_certificate`] could
+    /// not be issued or written.
+    #[error("client certificate for {path}: {message}")]
+    ClientCertificate {
+        /// The file asked for.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A listener could not bind.
     #[error(
         "could not bind the {environment} {kind} listener to {addr}: {source}; pick a free port or 0"

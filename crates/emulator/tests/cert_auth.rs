@@ -297,6 +297,78 @@ async fn a_configured_client_ca_is_trusted() {
     assert_eq!(reply.status, 200);
 }
 
+/// A certificate and key read back from one PEM file.
+fn read_identity(path: &std::path::Path) -> ClientCertificate {
+    use rustls::pki_types::pem::PemObject as _;
+    let text = std::fs::read_to_string(path).unwrap();
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(text.as_bytes()).unwrap();
+    let key_start = text.find("-----BEGIN PRIVATE KEY-----").unwrap();
+    ClientCertificate {
+        cert_pem: text[..key_start].to_owned(),
+        cert_der: cert.to_vec(),
+        key_pem: text[key_start..].to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn client_certificates_named_in_the_config_file_are_written_at_start() {
+    let dir = std::env::temp_dir().join(format!("pushtrace-client-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let both = dir.join("both.pem");
+    let production = dir.join("production.pem");
+    let config: pushtrace_emulator::EmulatorConfig = serde_json::from_str(&format!(
+        r#"{{"devices": [{{"environment": "sandbox", "topic": "{TOPIC}", "token": "{TOKEN}"}}],
+            "client_certificates": [
+              {{"bundle_id": "{BUNDLE}", "identity_file": {both:?}}},
+              {{"bundle_id": "{BUNDLE}", "identity_file": {production:?},
+                "environment": "production", "team_id": "TESTTEAM01"}}
+            ]}}"#
+    ))
+    .unwrap();
+    let emulator = config
+        .into_builder()
+        .unwrap()
+        .clock(pushtrace_emulator::Clock::manual(common::NOW_MS))
+        .start()
+        .await
+        .unwrap();
+    let both = read_identity(&both);
+    let production = read_identity(&production);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let (client, _) = connect_with_cert(&emulator, Environment::Sandbox, &both).await;
+    let reply = Req::voip()
+        .without("authorization")
+        .send(&client)
+        .await
+        .unwrap();
+    assert_accepted(&reply);
+    let (client, _) = connect_with_cert(&emulator, Environment::Sandbox, &production).await;
+    Req::voip()
+        .without("authorization")
+        .send(&client)
+        .await
+        .unwrap()
+        .assert_reason(403, Reason::BadCertificateEnvironment);
+}
+
+#[tokio::test]
+async fn an_unwritable_client_certificate_file_is_a_clear_start_error() {
+    let error = common::builder()
+        .write_client_certificate(
+            ClientCertificateRequest::new(BUNDLE),
+            "/nonexistent-dir/client.pem",
+        )
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("/nonexistent-dir/client.pem") && error.contains("writable"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn a_trusted_certificate_without_apns_extensions_is_bad_certificate() {
     // A plain client certificate from a CA the user trusts: no UID, no topics, no environment.
