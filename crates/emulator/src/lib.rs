@@ -27,22 +27,25 @@
 //! # Certificate connections
 //!
 //! The TLS listeners ask for a client certificate without requiring one. A client that presents
-//! a certificate chaining to the emulator's CA (see [`EmulatorHandle::issue_client_certificate`],
-//! which makes certificates shaped like Apple's, or [`EmulatorBuilder::write_client_certificate`]
-//! and `client_certificates` in the config file, which write one to a PEM file at start) or to a
-//! CA trusted with
-//! [`EmulatorBuilder::client_ca_pem`] / `client_ca_file` opens a **certificate connection**
-//! (reference §2.2); any other certificate fails the TLS handshake (APNs trusts only Apple's
-//! CA), and no certificate means a token connection. On a certificate connection the JWT check
-//! is replaced by the certificate's: 403 `BadCertificate` for a certificate without APNs topics
-//! or environment extensions, 403 `BadCertificateEnvironment` for one not issued for this
-//! environment; `authorization` is ignored (reference §1.2). The topics come from the subject
-//! `UID` and extension 1.2.840.113635.100.6.3.6: `apns-topic` outside them is 400
-//! `TopicDisallowed` (Apple names no reason; see `cert_auth` for why this one), and an omitted
-//! `apns-topic` takes the certificate's only topic, or is 400 `MissingTopic` when it has
-//! several. There is no token to wait for, so such a connection advertises the full
-//! [`Settings::max_concurrent_streams`] in its first SETTINGS frame and has no one-stream gate.
-//! h2c listeners have no TLS and so no certificate connections.
+//! a certificate chaining to the emulator's CA or to a CA trusted with
+//! [`EmulatorBuilder::client_ca_pem`] (`client_ca_file` in the config file) opens a
+//! **certificate connection** (reference §2.2); any other certificate fails the TLS handshake
+//! (APNs trusts only Apple's CA), and no certificate means a token connection. Certificates
+//! shaped like Apple's come from [`EmulatorHandle::issue_client_certificate`], or are written
+//! to a PEM file at start by [`EmulatorBuilder::write_client_certificate`]
+//! (`client_certificates` in the config file).
+//!
+//! On a certificate connection the JWT check is replaced by the certificate's: 403
+//! `BadCertificate` for a certificate without APNs topics or environment extensions, 403
+//! `BadCertificateEnvironment` for one not issued for this environment; `authorization` is
+//! ignored (reference §1.2). The topics come from the subject `UID` and extension
+//! 1.2.840.113635.100.6.3.6: `apns-topic` outside them is 400 `TopicDisallowed` (Apple names no
+//! reason; see `cert_auth` for why this one), and an omitted `apns-topic` takes the
+//! certificate's only topic, or is 400 `MissingTopic` when it has several. There is no token to
+//! wait for, so such a connection advertises the full [`Settings::max_concurrent_streams`] in
+//! its first SETTINGS frame and has no one-stream gate. Certificate validity is checked by the
+//! system clock, not the emulator's [`Clock`]. h2c listeners have no TLS and so no certificate
+//! connections.
 //!
 //! # Store and forward, and the delivery log
 //!
