@@ -10,14 +10,15 @@ use pushtrace_apns::{DeviceToken, Environment, KeyRing, ProviderKey};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::client_cert;
 use crate::delivery::HookSlot;
 use crate::devices::Registry;
 use crate::faults::FaultPlan;
 use crate::server::{self, Shared};
 use crate::store::Store;
 use crate::{
-    Clock, DeliveryHook, Device, DeviceState, EmulatorHandle, ExcessStreams, FaultRule, Latency,
-    RateLimit, ScheduleEntry, Settings, StartError, tls,
+    ClientCertificateRequest, Clock, DeliveryHook, Device, DeviceState, EmulatorHandle,
+    ExcessStreams, FaultRule, Latency, RateLimit, ScheduleEntry, Settings, StartError, tls,
 };
 
 /// The entry point: [`Emulator::builder`].
@@ -48,6 +49,10 @@ pub struct EmulatorBuilder {
     pub(crate) hook: HookSlot,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) latency: Option<Latency>,
+    /// PEM texts of CAs whose client certificates open certificate connections.
+    pub(crate) client_cas: Vec<String>,
+    /// Client certificates to issue at start, and the files to write them to.
+    pub(crate) client_cert_files: Vec<(ClientCertificateRequest, PathBuf)>,
 }
 
 /// Whether a schedule entry's time is absolute or counted from the start.
@@ -74,6 +79,8 @@ impl Default for EmulatorBuilder {
             hook: HookSlot::default(),
             faults: Vec::new(),
             latency: None,
+            client_cas: Vec::new(),
+            client_cert_files: Vec::new(),
         }
     }
 }
@@ -254,6 +261,26 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Also accepts client certificates issued by this CA (PEM text, one or more `CERTIFICATE`
+    /// blocks), besides those of the emulator's own CA; see the crate docs on certificate
+    /// connections.
+    pub fn client_ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.client_cas.push(pem.into());
+        self
+    }
+
+    /// Issues a client certificate at start and writes it, then its key, to `path` (one PEM
+    /// file, the form `curl --cert` reads), for clients that cannot call
+    /// [`EmulatorHandle::issue_client_certificate`].
+    pub fn write_client_certificate(
+        mut self,
+        request: ClientCertificateRequest,
+        path: impl Into<PathBuf>,
+    ) -> Self {
+        self.client_cert_files.push((request, path.into()));
+        self
+    }
+
     /// Called on every delivery to a simulated device (see [`DeliveryHook`]).
     pub fn delivery_hook(mut self, hook: impl DeliveryHook) -> Self {
         self.hook = HookSlot(Some(Arc::new(hook)));
@@ -269,12 +296,15 @@ impl EmulatorBuilder {
         faults
             .set_latency(self.latency)
             .map_err(StartError::Faults)?;
-        let tls = tls::generate()?;
+        let tls = tls::generate(&self.client_cas)?;
         if let Some(path) = &self.ca_pem_path {
             std::fs::write(path, &tls.ca_pem).map_err(|source| StartError::CaFile {
                 path: path.clone(),
                 source,
             })?;
+        }
+        for (request, path) in &self.client_cert_files {
+            client_cert::write(&tls.ca, request, path)?;
         }
         let mut registry = Registry::default();
         for device in self.devices {
@@ -335,6 +365,7 @@ impl EmulatorBuilder {
             production: addrs[1],
             ca_pem: tls.ca_pem,
             ca_pem_path: self.ca_pem_path,
+            client_ca: crate::ClientCa(tls.ca),
         })
     }
 }

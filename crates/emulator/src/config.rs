@@ -9,8 +9,8 @@ use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingK
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Device, DeviceState, Emulator, EmulatorBuilder, ExcessStreams, FaultRule, Latency, RateLimit,
-    ScheduleEntry,
+    CertEnvironments, ClientCertificateRequest, Device, DeviceState, Emulator, EmulatorBuilder,
+    ExcessStreams, FaultRule, Latency, RateLimit, ScheduleEntry,
 };
 
 /// An environment name in a config file.
@@ -32,7 +32,7 @@ impl From<EnvironmentName> for Environment {
     }
 }
 
-/// Where a key may be used, in a config file.
+/// Where a key or a client certificate may be used, in a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ScopeName {
@@ -81,6 +81,32 @@ pub struct DeviceConfig {
     pub state: Option<DeviceState>,
 }
 
+/// A client certificate issued by the emulator's CA at start and written to a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateConfig {
+    /// The app's bundle ID (subject `UID`; topics `<bundle>`, `.voip`, `.complication`).
+    pub bundle_id: String,
+    /// Where the certificate then its private key are written (PEM).
+    pub identity_file: PathBuf,
+    /// Where the certificate is valid (`sandbox`, `production`, `both`); default both.
+    #[serde(default)]
+    pub environment: ScopeName,
+    /// More topics for the topics extension.
+    #[serde(default)]
+    pub extra_topics: Vec<String>,
+    /// `false`: no topics extension, the bundle ID is the only topic. Default `true`.
+    #[serde(default = "yes")]
+    pub topics_extension: bool,
+    /// The team ID (subject `OU`).
+    #[serde(default)]
+    pub team_id: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// A scheduled device-state change. Exactly one of `at_ms` and `after_ms` is given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +137,9 @@ pub struct EmulatorConfig {
     pub h2c: bool,
     /// Where to write the CA certificate.
     pub ca_pem_path: Option<PathBuf>,
+    /// A PEM file of CA certificates whose client certificates open certificate connections,
+    /// besides the emulator's own CA (for your own push certificates).
+    pub client_ca_file: Option<PathBuf>,
     /// `MAX_CONCURRENT_STREAMS` after authentication.
     pub max_concurrent_streams: Option<u32>,
     /// Advertise 1 stream until the first valid token.
@@ -148,6 +177,8 @@ pub struct EmulatorConfig {
     pub tick_interval_ms: Option<u64>,
     /// Device-state changes applied by the clock.
     pub schedule: Vec<ScheduleConfig>,
+    /// Client certificates to issue at start (for certificate connections).
+    pub client_certificates: Vec<ClientCertificateConfig>,
 }
 
 /// A configuration that cannot be used.
@@ -196,6 +227,14 @@ pub enum ConfigError {
     /// The latency distribution is unusable.
     #[error("latency: {0}")]
     Latency(String),
+    /// The client CA file could not be read.
+    #[error("client_ca_file: cannot read {path}: {source}")]
+    ClientCaFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A schedule entry is unusable.
     #[error("schedule entry {index}: {message}")]
     Schedule {
@@ -219,6 +258,11 @@ impl EmulatorConfig {
         }
         if let Some(path) = self.ca_pem_path {
             builder = builder.ca_pem_path(path);
+        }
+        if let Some(path) = self.client_ca_file {
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::ClientCaFile { path, source })?;
+            builder = builder.client_ca_pem(pem);
         }
         if let Some(limit) = self.max_concurrent_streams {
             settings.max_concurrent_streams = limit.max(1);
@@ -314,6 +358,19 @@ impl EmulatorConfig {
             let mut entry = Device::new(device.environment.into(), device.topic, token);
             entry.unregistered_at_ms = device.unregistered_at_ms;
             builder = builder.device_entry(entry);
+        }
+        for cert in self.client_certificates {
+            let mut request = ClientCertificateRequest::new(cert.bundle_id).environments(
+                match cert.environment {
+                    ScopeName::Sandbox => CertEnvironments::Sandbox,
+                    ScopeName::Production => CertEnvironments::Production,
+                    ScopeName::Both => CertEnvironments::Both,
+                },
+            );
+            request.extra_topics = cert.extra_topics;
+            request.topics_extension = cert.topics_extension;
+            request.team_id = cert.team_id;
+            builder = builder.write_client_certificate(request, cert.identity_file);
         }
         for (index, entry) in self.schedule.into_iter().enumerate() {
             let error = |message: String| ConfigError::Schedule { index, message };
@@ -451,6 +508,13 @@ mod tests {
         let error = config.into_builder().unwrap_err().to_string();
         assert!(
             error.contains("faults entry 0") && error.contains("Flaky"),
+            "{error}"
+        );
+        let missing: EmulatorConfig =
+            serde_json::from_str(r#"{"client_ca_file": "/nonexistent/ca.pem"}"#).unwrap();
+        let error = missing.into_builder().unwrap_err().to_string();
+        assert!(
+            error.contains("client_ca_file") && error.contains("/nonexistent/ca.pem"),
             "{error}"
         );
         let unknown = serde_json::from_str::<EmulatorConfig>(r#"{"port": 1}"#).unwrap_err();

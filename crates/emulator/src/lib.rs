@@ -24,6 +24,29 @@
 //!
 //! Facts come from `shared/reference/apns-pushkit.md` §1–§4 and §6.
 //!
+//! # Certificate connections
+//!
+//! The TLS listeners ask for a client certificate without requiring one. A client that presents
+//! a certificate chaining to the emulator's CA or to a CA trusted with
+//! [`EmulatorBuilder::client_ca_pem`] (`client_ca_file` in the config file) opens a
+//! **certificate connection** (reference §2.2); any other certificate fails the TLS handshake
+//! (APNs trusts only Apple's CA), and no certificate means a token connection. Certificates
+//! shaped like Apple's come from [`EmulatorHandle::issue_client_certificate`], or are written
+//! to a PEM file at start by [`EmulatorBuilder::write_client_certificate`]
+//! (`client_certificates` in the config file).
+//!
+//! On a certificate connection the JWT check is replaced by the certificate's: 403
+//! `BadCertificate` for a certificate without APNs topics or environment extensions, 403
+//! `BadCertificateEnvironment` for one not issued for this environment; `authorization` is
+//! ignored (reference §1.2). The topics come from the subject `UID` and extension
+//! 1.2.840.113635.100.6.3.6: `apns-topic` outside them is 400 `TopicDisallowed` (Apple names no
+//! reason; see `cert_auth` for why this one), and an omitted `apns-topic` takes the
+//! certificate's only topic, or is 400 `MissingTopic` when it has several. There is no token to
+//! wait for, so such a connection advertises the full [`Settings::max_concurrent_streams`] in
+//! its first SETTINGS frame and its stream gate starts at that limit. Certificate validity is checked by the
+//! system clock, not the emulator's [`Clock`]. h2c listeners have no TLS and so no certificate
+//! connections.
+//!
 //! # Store and forward, and the delivery log
 //!
 //! An accepted push then reaches a simulated device (reference §4.1, §6.9–§6.11). Each device
@@ -108,6 +131,8 @@
 //! ```
 
 mod builder;
+mod cert_auth;
+mod client_cert;
 mod clock;
 mod config;
 mod delivery;
@@ -129,10 +154,11 @@ use pushtrace_apns::{DeviceToken, Environment, MIN_REFRESH_SECS};
 use tokio::sync::watch;
 
 pub use builder::{Emulator, EmulatorBuilder};
+pub use client_cert::{CertEnvironments, ClientCertificate, ClientCertificateRequest, IssueError};
 pub use clock::Clock;
 pub use config::{
-    ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig, ScheduleConfig,
-    ScopeName,
+    ClientCertificateConfig, ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig,
+    ScheduleConfig, ScopeName,
 };
 pub use delivery::{
     Category, Delivery, DeliveryEvent, DeliveryHook, DeliveryRecord, DeviceState, MAX_STORAGE_MS,
@@ -243,6 +269,18 @@ pub enum StartError {
     /// The TLS configuration was refused.
     #[error("could not configure TLS: {0}")]
     Tls(String),
+    /// A trusted client CA ([`EmulatorBuilder::client_ca_pem`]) is unusable.
+    #[error("could not trust the client CA: {0}")]
+    ClientCa(String),
+    /// A client certificate asked for with [`EmulatorBuilder::write_client_certificate`] could
+    /// not be issued or written.
+    #[error("client certificate for {path}: {message}")]
+    ClientCertificate {
+        /// The file asked for.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// A listener could not bind.
     #[error(
         "could not bind the {environment} {kind} listener to {addr}: {source}; pick a free port or 0"
@@ -281,6 +319,17 @@ pub struct EmulatorHandle {
     production: (SocketAddr, Option<SocketAddr>),
     ca_pem: String,
     ca_pem_path: Option<PathBuf>,
+    client_ca: ClientCa,
+}
+
+/// The CA kept to issue client certificates (its key is not printed).
+#[derive(Clone)]
+struct ClientCa(Arc<rcgen::CertifiedIssuer<'static, rcgen::KeyPair>>);
+
+impl std::fmt::Debug for ClientCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientCa(..)")
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -316,6 +365,16 @@ impl EmulatorHandle {
     /// Where the CA was written, if a path was given.
     pub fn ca_pem_path(&self) -> Option<&Path> {
         self.ca_pem_path.as_deref()
+    }
+
+    /// Issues a provider (client) certificate signed by the emulator's CA, shaped like Apple's
+    /// push certificates (see [`ClientCertificateRequest`]). Present it in the TLS handshake to
+    /// open a certificate connection.
+    pub fn issue_client_certificate(
+        &self,
+        request: &ClientCertificateRequest,
+    ) -> Result<ClientCertificate, IssueError> {
+        client_cert::issue(&self.client_ca.0, request)
     }
 
     /// The settings in force.

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::cert_auth::CertConnection;
 use crate::delivery::{Delivery, DeviceState, HookSlot};
 use crate::devices::{AcceptedPush, Lookup, Registry};
 use crate::faults::{Fault, FaultPlan, MAX_STREAMS_VIOLATED, NO_ERROR, PROTOCOL_ERROR};
@@ -218,11 +219,18 @@ pub(crate) async fn listen(
                     {
                         return;
                     }
-                    serve(stream, environment, shared, stop).await;
+                    // rustls verified it: a certificate connection (crate docs).
+                    let cert = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .map(|der| CertConnection::from_der(der.as_ref()));
+                    serve(stream, environment, shared, stop, cert).await;
                 });
             }
             None => {
-                tokio::spawn(serve(tcp, environment, shared, stop));
+                tokio::spawn(serve(tcp, environment, shared, stop, None));
             }
         }
     }
@@ -263,6 +271,8 @@ struct Connection {
     close: watch::Sender<bool>,
     /// `true`: drop the TCP connection now.
     abort: watch::Sender<bool>,
+    /// Set on a certificate connection: it replaces the JWT state.
+    cert: Option<CertConnection>,
 }
 
 impl Connection {
@@ -309,18 +319,24 @@ impl Connection {
     }
 }
 
-async fn serve<T>(io: T, environment: Environment, shared: Arc<Shared>, stop: watch::Receiver<bool>)
-where
+async fn serve<T>(
+    io: T,
+    environment: Environment,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    cert: Option<CertConnection>,
+) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let settings = &shared.settings;
-    let initial = if settings.advertise_pre_auth_limit {
+    // A certificate connection has no token to wait for: the full limit from the start.
+    let initial = if settings.advertise_pre_auth_limit && cert.is_none() {
         1
     } else {
         settings.max_concurrent_streams
     };
     let (shim, control) = FrameShim::new(io, initial);
-    serve_h2(shim, control, environment, shared, stop).await;
+    serve_h2(shim, control, environment, shared, stop, cert).await;
 }
 
 async fn serve_h2<T>(
@@ -329,6 +345,7 @@ async fn serve_h2<T>(
     environment: Environment,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
+    cert: Option<CertConnection>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -352,11 +369,16 @@ async fn serve_h2<T>(
     let idle_timeout = settings.idle_timeout;
     let connection = Arc::new(Connection {
         environment,
-        // One stream until the first valid token, whatever is advertised (reference §2.1).
-        gate: StreamGate::new(1),
+        // One stream until the first valid token, whatever is advertised (reference §2.1); a
+        // certificate connection is authenticated from the start.
+        gate: StreamGate::new(if cert.is_some() {
+            settings.max_concurrent_streams
+        } else {
+            1
+        }),
         shared,
         auth: Mutex::new(Auth::default()),
-        authenticated: AtomicBool::new(false),
+        authenticated: AtomicBool::new(cert.is_some()),
         control,
         dropped: Mutex::new(false),
         highest_processed: AtomicU32::new(0),
@@ -365,6 +387,7 @@ async fn serve_h2<T>(
         errors: Mutex::new(0),
         close,
         abort,
+        cert,
     });
     loop {
         let idle_at = idle_timeout.map(|t| *lock(&connection.last_activity) + t);
@@ -587,9 +610,18 @@ fn process(
         Ok(token) => token,
         Err(reason) => return reject(reason),
     };
-    if let Err(reason) = authenticate(connection, headers, now_ms) {
+    let authenticated = match &connection.cert {
+        Some(cert) => cert.authenticate(connection.environment),
+        None => authenticate(connection, headers, now_ms),
+    };
+    if let Err(reason) = authenticated {
         return reject(reason);
     }
+    let headers = match &connection.cert {
+        Some(cert) => cert.with_default_topic(headers),
+        None => std::borrow::Cow::Borrowed(headers),
+    };
+    let headers = headers.as_ref();
     if let Some(Err(reason)) = request_id {
         return reject(reason);
     }
@@ -600,6 +632,13 @@ fn process(
         Ok(push) => push,
         Err(reason) => return reject(reason),
     };
+    if let Some(Err(reason)) = connection
+        .cert
+        .as_ref()
+        .map(|cert| cert.check_topic(notification.topic()))
+    {
+        return reject(reason);
+    }
     let expiration = match notification.expiration() {
         pushtrace_apns::Expiration::None => None,
         pushtrace_apns::Expiration::Immediately => Some(0),

@@ -12,9 +12,9 @@ use http::Request;
 use pushtrace_apns::{
     DeviceToken, Environment, ErrorBody, ProviderKey, ProviderToken, Reason, SigningKey,
 };
-use pushtrace_emulator::{Clock, EmulatorBuilder, EmulatorHandle};
+use pushtrace_emulator::{ClientCertificate, Clock, EmulatorBuilder, EmulatorHandle};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -93,24 +93,61 @@ pub async fn connect_watching(
     addr: SocketAddr,
     ca_pem: &str,
 ) -> (SendRequest<Bytes>, watch::Receiver<usize>) {
+    try_connect(addr, ca_pem, None).await.unwrap()
+}
+
+/// A TLS connection presenting `identity` as client certificate (a certificate connection).
+pub async fn connect_with_cert(
+    emulator: &EmulatorHandle,
+    environment: Environment,
+    identity: &ClientCertificate,
+) -> (SendRequest<Bytes>, watch::Receiver<usize>) {
+    try_connect(
+        emulator.addr(environment),
+        emulator.ca_pem(),
+        Some(identity),
+    )
+    .await
+    .unwrap()
+}
+
+/// A TLS + h2 connection, with or without a client certificate; the error of whichever step
+/// failed. With TLS 1.3 a refused client certificate may only show on the first request.
+pub async fn try_connect(
+    addr: SocketAddr,
+    ca_pem: &str,
+    identity: Option<&ClientCertificate>,
+) -> Result<(SendRequest<Bytes>, watch::Receiver<usize>), String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(identity) => {
+            let chain = vec![CertificateDer::from(identity.cert_der.clone())];
+            let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).unwrap();
+            builder.with_client_auth_cert(chain, key).unwrap()
+        }
+    };
     config.alpn_protocols = vec![b"h2".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let name = ServerName::try_from("localhost").unwrap();
-    let tls = connector.connect(name, tcp).await.unwrap();
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS: {e}"))?;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (client, connection) = h2::client::handshake(tls).await.unwrap();
-    (client, drive(connection))
+    let (client, connection) = h2::client::handshake(tls)
+        .await
+        .map_err(|e| format!("h2: {e}"))?;
+    Ok((client, drive(connection)))
 }
 
 /// A cleartext (prior-knowledge h2c) connection.
