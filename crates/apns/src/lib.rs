@@ -1,5 +1,5 @@
 //! The APNs provider API protocol: push types, every reason code, validated notifications and
-//! ES256 provider tokens. No networking: the HTTP/2 client and the emulator build on this.
+//! ES256 provider tokens, and the HTTP/2 [`client`] that sends them.
 //!
 //! # Brief overview
 //!
@@ -53,6 +53,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client;
 mod ids;
 mod jwt;
 mod notification;
