@@ -16,6 +16,7 @@ mod clock_args;
 mod input;
 mod logs;
 mod progress;
+mod send;
 mod timeline;
 
 /// Find out why the phone didn't ring: read, trace and explain iOS VoIP pushes.
@@ -33,6 +34,8 @@ enum Command {
     /// Rebuild what the iPhone was doing (APNs, power, display, radio…) from its log, with
     /// every key line explained and what is not known said so.
     Timeline(timeline::TimelineArgs),
+    /// Send one push to APNs (or the emulator) and show the answer and where the time went.
+    Send(send::SendArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Logs(args) => logs::run(args),
         Command::Timeline(args) => timeline::run(args),
+        Command::Send(args) => send::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,294 @@
+//! `pushtrace send`: one push through the APNs client, its answer and where the time went, so a
+//! token, a key or a certificate can be checked in a second.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use pushtrace_apns::client::{
+    ALTERNATIVE_PORT, Client, ClientCertificate, Credentials, Endpoint, Outcome, SendResult,
+    TokenSigner,
+};
+use pushtrace_apns::{Environment, Expiration, Notification, Priority, PushType, SigningKey};
+use serde_json::json;
+
+/// Exit code: APNs answered with an error.
+pub const EXIT_REJECTED: u8 = 3;
+/// Exit code: no answer (connection, TLS, timeout).
+pub const EXIT_FAILED: u8 = 4;
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The `.p8` signing key (token auth).
+    #[arg(long, value_name = "FILE", required_unless_present = "cert")]
+    key: Option<PathBuf>,
+    /// The key's 10-character ID.
+    #[arg(long, value_name = "ID", requires = "key")]
+    key_id: Option<String>,
+    /// Your 10-character team ID.
+    #[arg(long, value_name = "ID", requires = "key")]
+    team_id: Option<String>,
+    /// A PEM with the APNs client certificate (certificate auth), and its key unless
+    /// `--cert-key` is given (`openssl pkcs12 -in cert.p12 -nodes -out cert.pem` makes one).
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    cert: Option<PathBuf>,
+    /// The certificate's private key, when not in `--cert`.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    cert_key: Option<PathBuf>,
+    /// The topic: `<bundle>.voip` for a VoIP push.
+    #[arg(long)]
+    topic: String,
+    /// The device token (hex).
+    #[arg(long)]
+    token: String,
+    /// The JSON payload, or `@FILE` to read it from a file.
+    #[arg(long, default_value = "{}")]
+    payload: String,
+    /// `apns-push-type`; default `voip` for a `.voip` topic, else `alert`.
+    #[arg(long, value_name = "TYPE")]
+    push_type: Option<String>,
+    /// `apns-priority` (10, 5 or 1); default the push type's.
+    #[arg(long)]
+    priority: Option<u8>,
+    /// Seconds the push may wait at APNs for an offline device (0: one attempt, no storage;
+    /// the default for VoIP). Other push types default to no `apns-expiration` header.
+    #[arg(long, value_name = "SECONDS")]
+    expiration: Option<u64>,
+    /// `apns-id` to send (lowercase UUID); APNs makes one if absent.
+    #[arg(long)]
+    apns_id: Option<String>,
+    /// `apns-collapse-id`.
+    #[arg(long)]
+    collapse_id: Option<String>,
+    /// Apple's sandbox host (default: production).
+    #[arg(long, conflicts_with = "endpoint")]
+    sandbox: bool,
+    /// Apple's alternative port 2197 instead of 443.
+    #[arg(long, conflicts_with = "endpoint")]
+    port_2197: bool,
+    /// Any server instead of Apple's, e.g. the emulator: `https://127.0.0.1:PORT`. The token
+    /// namespace is sandbox unless `--production`.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// With `--endpoint`: the server stands for production.
+    #[arg(long, requires = "endpoint")]
+    production: bool,
+    /// A CA to trust besides the APNs root (the emulator prints its CA file).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: SendArgs) -> Result<ExitCode> {
+    let credentials = credentials(&args)?;
+    let endpoint = endpoint(&args)?;
+    let notification = notification(&args)?;
+    let mut builder = Client::builder(endpoint.clone(), credentials)
+        .request_timeout(Duration::from_secs(args.timeout))
+        .connect_timeout(Duration::from_secs(args.timeout))
+        .keep_warm(false)
+        .max_attempts(3);
+    if let Some(path) = &args.ca {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        builder = builder
+            .add_ca_pem(&pem)
+            .with_context(|| format!("{}: not a usable CA", path.display()))?;
+    }
+    let client = builder.build().context("cannot configure TLS")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(client.send(&notification));
+    if args.json {
+        println!("{}", to_json(&result, &endpoint, &notification));
+    } else {
+        print_human(&result, &endpoint);
+    }
+    Ok(match result.outcome {
+        Outcome::Accepted { .. } => ExitCode::SUCCESS,
+        Outcome::Rejected { .. } => ExitCode::from(EXIT_REJECTED),
+        Outcome::Failed { .. } => ExitCode::from(EXIT_FAILED),
+    })
+}
+
+fn credentials(args: &SendArgs) -> Result<Credentials> {
+    if let Some(cert) = &args.cert {
+        let pem = std::fs::read_to_string(cert)
+            .with_context(|| format!("cannot read the certificate {}", cert.display()))?;
+        let key_pem = match &args.cert_key {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the certificate key {}", path.display()))?,
+            None => pem.clone(),
+        };
+        let certificate = ClientCertificate::from_pem(&pem, &key_pem)
+            .with_context(|| format!("{}: not a usable client certificate", cert.display()))?;
+        return Ok(Credentials::Certificate(certificate));
+    }
+    let Some(path) = &args.key else {
+        bail!("give --key (with --key-id and --team-id) or --cert");
+    };
+    let (Some(key_id), Some(team_id)) = (&args.key_id, &args.team_id) else {
+        bail!(
+            "--key needs --key-id and --team-id (both 10 characters, from the developer account)"
+        );
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the key file {}", path.display()))?;
+    let key = SigningKey::from_p8_pem(&text).with_context(|| {
+        format!(
+            "{}: not an APNs .p8 key (PKCS#8 PEM, \"BEGIN PRIVATE KEY\")",
+            path.display()
+        )
+    })?;
+    let signer = TokenSigner::new(key, key_id, team_id)
+        .context("--key-id and --team-id must be Apple's 10-character IDs")?;
+    Ok(Credentials::Token(Arc::new(signer)))
+}
+
+fn endpoint(args: &SendArgs) -> Result<Endpoint> {
+    if let Some(url) = &args.endpoint {
+        let environment = if args.production {
+            Environment::Production
+        } else {
+            Environment::Sandbox
+        };
+        return Ok(Endpoint::url(url, environment)?);
+    }
+    let endpoint = if args.sandbox {
+        Endpoint::sandbox()
+    } else {
+        Endpoint::production()
+    };
+    Ok(if args.port_2197 {
+        endpoint.with_port(ALTERNATIVE_PORT)
+    } else {
+        endpoint
+    })
+}
+
+fn notification(args: &SendArgs) -> Result<Notification> {
+    let payload = match args.payload.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read the payload file {path}"))?
+        }
+        None => args.payload.clone().into_bytes(),
+    };
+    serde_json::from_slice::<serde_json::Value>(&payload).context(
+        "the payload is not JSON (APNs needs a JSON object; use @FILE to read it from a file)",
+    )?;
+    let push_type = match &args.push_type {
+        Some(text) => text
+            .parse::<PushType>()
+            .map_err(|e| anyhow::anyhow!("--push-type: {e}"))?,
+        None if args.topic.ends_with(".voip") => PushType::Voip,
+        None => PushType::Alert,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut builder = Notification::builder(push_type)
+        .device_token(args.token.as_str())
+        .topic(args.topic.as_str())
+        .payload(payload);
+    if let Some(priority) = args.priority {
+        let priority = Priority::from_value(priority)
+            .ok_or_else(|| anyhow::anyhow!("--priority must be 10, 5 or 1, not {priority}"))?;
+        builder = builder.priority(priority);
+    }
+    let expiration = match args.expiration {
+        Some(0) => Expiration::Immediately,
+        Some(seconds) => Expiration::At(now + seconds),
+        None if push_type == PushType::Voip => Expiration::Immediately,
+        None => Expiration::None,
+    };
+    builder = builder.expiration(expiration);
+    if let Some(id) = &args.apns_id {
+        builder = builder.apns_id(id.as_str());
+    }
+    if let Some(collapse) = &args.collapse_id {
+        builder = builder.collapse_id(collapse.as_str());
+    }
+    Ok(builder.build(now)?)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn print_human(result: &SendResult, endpoint: &Endpoint) {
+    println!("{}", result.outcome);
+    if let Outcome::Rejected { reason, .. } = &result.outcome {
+        println!("what to do: {}", reason.action());
+    }
+    let t = &result.timings;
+    println!(
+        "to {endpoint}: connect {:.1} ms, round trip {:.1} ms, total {:.1} ms ({} attempt{})",
+        ms(t.connect),
+        ms(t.round_trip),
+        ms(t.total),
+        result.attempts,
+        if result.attempts == 1 { "" } else { "s" }
+    );
+    if matches!(result.outcome, Outcome::Accepted { .. }) {
+        println!("accepted means APNs took it, not that the device got it (reference §1.5)");
+    }
+}
+
+fn to_json(result: &SendResult, endpoint: &Endpoint, push: &Notification) -> serde_json::Value {
+    let t = &result.timings;
+    let mut out = json!({
+        "outcome": result.outcome.label(),
+        "endpoint": endpoint.base(),
+        "environment": endpoint.environment().to_string(),
+        "topic": push.topic(),
+        "push_type": push.push_type().header_value(),
+        "attempts": result.attempts,
+        "connection_id": result.connection_id,
+        "stream_id": result.stream_id,
+        "timings_ms": {
+            "queue": ms(t.queue),
+            "connect": ms(t.connect),
+            "round_trip": ms(t.round_trip),
+            "total": ms(t.total),
+        },
+    });
+    match &result.outcome {
+        Outcome::Accepted {
+            apns_id,
+            apns_unique_id,
+        } => {
+            out["status"] = json!(200);
+            out["apns_id"] = json!(apns_id.to_string());
+            out["apns_unique_id"] = json!(apns_unique_id.map(|u| u.to_string()));
+        }
+        Outcome::Rejected {
+            apns_id,
+            status,
+            reason,
+            timestamp_ms,
+        } => {
+            out["status"] = json!(status);
+            out["reason"] = json!(reason.as_str());
+            out["meaning"] = json!(reason.meaning());
+            out["action"] = json!(reason.action());
+            out["timestamp_ms"] = json!(timestamp_ms);
+            out["apns_id"] = json!(apns_id.map(|a| a.to_string()));
+        }
+        Outcome::Failed { error, retryable } => {
+            out["error"] = json!(error.to_string());
+            out["retryable"] = json!(retryable);
+            out["may_have_been_processed"] = json!(error.may_have_been_processed());
+        }
+    }
+    out
+}

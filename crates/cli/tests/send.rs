@@ -1,0 +1,169 @@
+//! `pushtrace send` as a user runs it, against an emulator started by the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use pushtrace_apns::{DeviceToken, Environment, ProviderKey, SigningKey};
+use pushtrace_emulator::{Emulator, EmulatorHandle};
+
+const KEY_ID: &str = "TESTKEY001";
+const TEAM_ID: &str = "TESTTEAM01";
+const TOKEN: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const TOPIC: &str = "com.acme.call.voip";
+
+fn p8() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../apns/testdata/test-AuthKey.p8")
+}
+
+async fn emulator(dir: &Path) -> EmulatorHandle {
+    let key = SigningKey::from_p8_pem(&std::fs::read_to_string(p8()).unwrap()).unwrap();
+    Emulator::builder()
+        .key(KEY_ID, ProviderKey::new(TEAM_ID, key.verifying_key()))
+        .device(
+            Environment::Sandbox,
+            TOPIC,
+            DeviceToken::parse(TOKEN).unwrap(),
+        )
+        .ca_pem_path(dir.join("ca.pem"))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Runs the binary off the runtime's threads, which keep serving the emulator.
+async fn send(extra: &[&str]) -> Output {
+    let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+            .arg("send")
+            .args(&extra)
+            .output()
+            .expect("pushtrace runs")
+    })
+    .await
+    .unwrap()
+}
+
+fn args<'a>(emulator: &EmulatorHandle, dir: &'a Path, url: &'a mut String) -> Vec<String> {
+    *url = format!(
+        "https://127.0.0.1:{}",
+        emulator.addr(Environment::Sandbox).port()
+    );
+    vec![
+        "--key".into(),
+        p8().display().to_string(),
+        "--key-id".into(),
+        KEY_ID.into(),
+        "--team-id".into(),
+        TEAM_ID.into(),
+        "--topic".into(),
+        TOPIC.into(),
+        "--endpoint".into(),
+        url.clone(),
+        "--ca".into(),
+        dir.join("ca.pem").display().to_string(),
+        "--payload".into(),
+        r#"{"call_id":"c-1"}"#.into(),
+    ]
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accepted_push_prints_ids_and_timings() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulator(dir.path()).await;
+    let mut url = String::new();
+    let mut argv = args(&emulator, dir.path(), &mut url);
+    argv.extend(["--token".into(), TOKEN.into(), "--json".into()]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = json(&out);
+    assert_eq!(result["outcome"], "accepted");
+    assert_eq!(result["push_type"], "voip");
+    let accepted = emulator.accepted();
+    assert_eq!(result["apns_id"], accepted[0].apns_id.to_string());
+    assert_eq!(
+        accepted[0].expiration,
+        Some(0),
+        "VoIP defaults to apns-expiration: 0"
+    );
+    assert!(result["apns_unique_id"].is_string());
+    assert!(result["timings_ms"]["connect"].as_f64().unwrap() > 0.0);
+
+    // Human output says what accepted means.
+    let argv: Vec<&str> = argv.iter().copied().filter(|a| *a != "--json").collect();
+    let out = send(&argv).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("accepted (apns-id "), "{text}");
+    assert!(text.contains("not that the device got it"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejection_exits_3_with_reason_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulator(dir.path()).await;
+    let mut url = String::new();
+    let mut argv = args(&emulator, dir.path(), &mut url);
+    let unknown = "ab".repeat(32);
+    argv.extend(["--token".into(), unknown]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("rejected: 400 BadDeviceToken"), "{text}");
+    assert!(text.contains("what to do: "), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_server_exits_4_and_bad_input_exits_1_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulator(dir.path()).await;
+    let mut url = String::new();
+    let base = args(&emulator, dir.path(), &mut url);
+    drop(emulator);
+
+    let mut argv = base.clone();
+    argv.extend([
+        "--token".into(),
+        TOKEN.into(),
+        "--timeout".into(),
+        "2".into(),
+        "--json".into(),
+    ]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(json(&out)["outcome"], "failed");
+
+    let mut argv = base.clone();
+    argv.extend(["--token".into(), "xyz".into()]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("token"), "{error}");
+
+    let mut argv: Vec<String> = base.clone();
+    argv[1] = "/nonexistent/AuthKey.p8".into();
+    argv.extend(["--token".into(), TOKEN.into()]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("/nonexistent/AuthKey.p8"), "{error}");
+}
