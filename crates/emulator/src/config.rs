@@ -1,5 +1,7 @@
 //! The emulator's configuration as a file (any serde format; the CLI will read TOML), turned
-//! into an [`EmulatorBuilder`]. Every field is optional; omitted ones keep the builder defaults.
+//! into an [`EmulatorBuilder`]. Every field is optional; omitted ones keep the builder defaults,
+//! except that a config file always turns the admin API on (at `127.0.0.1:0` unless told
+//! otherwise), with its token from `admin_token_file`, else [`ADMIN_TOKEN_ENV`](crate::ADMIN_TOKEN_ENV), else generated.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +11,8 @@ use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingK
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Device, DeviceState, Emulator, EmulatorBuilder, PreAuthStreams, RateLimit, ScheduleEntry,
+    AdminOptions, AdminToken, AdminTokenError, Clock, Device, DeviceState, Emulator,
+    EmulatorBuilder, HookUrlError, HttpHookConfig, PreAuthStreams, RateLimit, ScheduleEntry,
 };
 
 /// An environment name in a config file.
@@ -136,6 +139,20 @@ pub struct EmulatorConfig {
     pub tick_interval_ms: Option<u64>,
     /// Device-state changes applied by the clock.
     pub schedule: Vec<ScheduleConfig>,
+    /// How long the delivery and accepted logs keep a push after its latest event, seconds
+    /// (default 7 days; 0 keeps everything).
+    pub delivery_log_retention_secs: Option<u64>,
+    /// Run on a manual clock starting at this time (ms since the epoch), moved only through
+    /// the admin API (`POST /v1/clock/advance`); default: the system clock.
+    pub manual_clock_start_ms: Option<u64>,
+    /// The admin API's listener (default `127.0.0.1:0`).
+    pub admin_addr: Option<SocketAddr>,
+    /// A file holding the admin token (else [`ADMIN_TOKEN_ENV`](crate::ADMIN_TOKEN_ENV), else one is generated).
+    pub admin_token_file: Option<PathBuf>,
+    /// POST a JSON receipt of every delivery here (`http://` only).
+    pub delivery_hook_url: Option<String>,
+    /// A delivery later than this after receipt has `must_report: false`, ms (default 30000).
+    pub must_report_max_age_ms: Option<u64>,
 }
 
 /// A configuration that cannot be used.
@@ -173,6 +190,20 @@ pub enum ConfigError {
         /// The token.
         token: String,
     },
+    /// A field that means nothing without another.
+    #[error("{field} is set but {needs} is not; set {needs} too, or remove {field}")]
+    Needs {
+        /// The field given.
+        field: &'static str,
+        /// The field it needs.
+        needs: &'static str,
+    },
+    /// The admin token cannot be used.
+    #[error(transparent)]
+    AdminToken(#[from] AdminTokenError),
+    /// The delivery hook URL cannot be used.
+    #[error(transparent)]
+    HookUrl(#[from] HookUrlError),
     /// A schedule entry is unusable.
     #[error("schedule entry {index}: {message}")]
     Schedule {
@@ -236,7 +267,35 @@ impl EmulatorConfig {
         if let Some(ms) = self.tick_interval_ms {
             settings.tick_interval = Duration::from_millis(ms.max(1));
         }
+        if let Some(secs) = self.delivery_log_retention_secs {
+            settings.delivery_log_retention = (secs > 0).then(|| Duration::from_secs(secs));
+        }
         builder = builder.settings(settings);
+        if let Some(start_ms) = self.manual_clock_start_ms {
+            builder = builder.clock(Clock::manual(start_ms));
+        }
+        let token = match &self.admin_token_file {
+            Some(path) => AdminToken::from_file(path)?,
+            None => AdminToken::from_env()?.unwrap_or_else(AdminToken::generate),
+        };
+        builder = builder.admin(AdminOptions {
+            addr: self
+                .admin_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            token,
+        });
+        if let Some(url) = &self.delivery_hook_url {
+            let mut hook = HttpHookConfig::new(url)?;
+            if let Some(ms) = self.must_report_max_age_ms {
+                hook = hook.must_report_max_age(Duration::from_millis(ms));
+            }
+            builder = builder.http_hook(hook);
+        } else if self.must_report_max_age_ms.is_some() {
+            return Err(ConfigError::Needs {
+                field: "must_report_max_age_ms",
+                needs: "delivery_hook_url",
+            });
+        }
 
         for key in self.keys {
             let text =

@@ -93,11 +93,13 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod builder;
 mod clock;
 mod config;
 mod delivery;
 mod devices;
+mod http_hook;
 mod server;
 mod settings_shim;
 mod store;
@@ -112,6 +114,7 @@ use std::time::Duration;
 use pushtrace_apns::{DeviceToken, Environment, MIN_REFRESH_SECS};
 use tokio::sync::watch;
 
+pub use admin::{ADMIN_TOKEN_ENV, AdminOptions, AdminToken, AdminTokenError, TokenSource};
 pub use builder::{Emulator, EmulatorBuilder};
 pub use clock::Clock;
 pub use config::{
@@ -123,9 +126,17 @@ pub use delivery::{
     ScheduleEntry,
 };
 pub use devices::{AcceptedPush, Device};
+pub use http_hook::{
+    CALL_ID_KEYS, DEFAULT_MUST_REPORT_MAX_AGE_MS, HookStats, HookUrlError, HttpHookConfig,
+    PUSH_ID_KEYS, Receipt,
+};
 pub use tls::SERVER_NAMES;
 
 use server::{Shared, lock};
+
+/// The Console's delivery-log retention, 7 days (reference §4.3): the default of
+/// [`Settings::delivery_log_retention`].
+pub const DELIVERY_LOG_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// What to do with a second concurrent stream before a connection's first valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -175,6 +186,10 @@ pub struct Settings {
     /// expirations, delayed attempts). Default 100 ms. A manual clock has no such task: call
     /// [`EmulatorHandle::advance`] or [`EmulatorHandle::tick`].
     pub tick_interval: Duration,
+    /// How long the delivery log and the accepted log keep a push after its latest event (the
+    /// Console keeps 7 days, reference §4.3); a push still stored is kept whatever its age.
+    /// `None`: forever. Default 7 days.
+    pub delivery_log_retention: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -192,6 +207,7 @@ impl Default for Settings {
             bad_device_token_weight: 10,
             immediate_delivery_delay: Duration::ZERO,
             tick_interval: Duration::from_millis(100),
+            delivery_log_retention: Some(Duration::from_secs(DELIVERY_LOG_RETENTION_SECS)),
         }
     }
 }
@@ -219,6 +235,14 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The admin API's listener could not bind.
+    #[error("could not bind the admin API listener to {addr}: {source}; pick a free port or 0")]
+    AdminBind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The CA file could not be written.
     #[error(
         "could not write the CA certificate to {path}: {source}; check the directory exists and is writable"
@@ -240,6 +264,8 @@ pub struct EmulatorHandle {
     production: (SocketAddr, Option<SocketAddr>),
     ca_pem: String,
     ca_pem_path: Option<PathBuf>,
+    admin: Option<admin::AdminInfo>,
+    hook_view: Option<admin::HookView>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -287,9 +313,10 @@ impl EmulatorHandle {
         &self.shared.clock
     }
 
-    /// Every push answered 200 so far, oldest first.
+    /// Every push answered 200 so far, oldest first (for
+    /// [`Settings::delivery_log_retention`]).
     pub fn accepted(&self) -> Vec<AcceptedPush> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.store).accepted().cloned().collect()
     }
 
     /// Registers (or re-registers, making it live again) a device at run time. Stored pushes
