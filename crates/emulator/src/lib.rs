@@ -55,6 +55,20 @@
 //! always keeps the latest and never reorders. "Discarded - Disabled" is never emitted (there is
 //! no "notifications disabled" switch yet).
 //!
+//! Retention ([`Settings::delivery_log_retention`], 7 days as the Console keeps): a record
+//! whose latest event is older is dropped when the store is next touched, and so is an
+//! accepted push received before then; a push still stored is kept whatever its age.
+//!
+//! # Admin API and HTTP delivery hook
+//!
+//! [`EmulatorBuilder::admin`] serves a JSON admin API (axum, HTTP/1.1, its own listener, a
+//! bearer [`AdminToken`]) over the same state: devices and their states, the accepted and
+//! delivery logs, counts, the manual clock and the hook's counters (`docs/emulator.md` lists
+//! the routes). [`EmulatorBuilder::http_hook`] POSTs a JSON [`Receipt`] per delivery to a URL
+//! from a bounded queue, so a gateway can be tested end to end; it runs alongside a
+//! [`DeliveryHook`] given to [`EmulatorBuilder::delivery_hook`]. Both stop with the handle. A
+//! config file always turns the admin API on.
+//!
 //! # SETTINGS: how the mid-connection change is made
 //!
 //! APNs advertises `MAX_CONCURRENT_STREAMS = 1` on a token connection until the first request
