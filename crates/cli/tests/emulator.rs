@@ -326,3 +326,37 @@ fn a_bad_config_is_refused_with_where_and_what() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"));
 }
+
+#[test]
+fn a_manual_clock_signs_the_example_by_its_time_and_moves_only_through_the_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("manual.toml");
+    std::fs::write(&config, "manual_clock_start_ms = 1780000000000\n").unwrap();
+    let mut running = Running::start(&["--config", config.to_str().unwrap(), "--json"]);
+    let info = running.json();
+    assert_eq!(
+        info["example"]["authorization_expires_at"], "2026-05-28T21:26:40Z",
+        "{info}"
+    );
+    let reply = push(&info, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (_, clock) = admin(&info, "GET", "/v1/clock", None);
+    assert_eq!(
+        clock,
+        json!({"manual": true, "now": "2026-05-28T20:26:40.000Z", "now_ms": 1_780_000_000_000_u64})
+    );
+
+    // Past the 7-day retention, the log is empty.
+    let week = 7 * 24 * 60 * 60 * 1000 + 1;
+    let (status, _) = admin(
+        &info,
+        "POST",
+        "/v1/clock/advance",
+        Some(json!({"by_ms": week})),
+    );
+    assert_eq!(status, 200);
+    let (_, log) = admin(&info, "GET", "/v1/deliveries", None);
+    assert_eq!(log["deliveries"], json!([]));
+    let (code, stderr) = running.interrupt();
+    assert_eq!(code, Some(0), "{stderr}");
+}
