@@ -78,8 +78,8 @@ fn serve(args: &EmulatorArgs, state_dir: &Path) -> Result<()> {
         .ca_pem_path
         .get_or_insert_with(|| state_dir.join("ca.pem"))
         .clone();
-    let key = example_key(&mut config, state_dir)?;
     let device = example_device(&mut config)?;
+    let key = example_key(&mut config, state_dir, device.environment)?;
     let config_name = args.config.as_ref().map_or_else(
         || "the default config".to_owned(),
         |p| p.display().to_string(),
@@ -98,6 +98,7 @@ fn serve(args: &EmulatorArgs, state_dir: &Path) -> Result<()> {
             .start()
             .await
             .context("the emulator could not start")?;
+        let stop = StopSignals::install()?;
         let report = Report::new(&emulator, &ca_path, key.as_ref(), &device)?;
         let mut out = std::io::stdout().lock();
         if args.json {
@@ -107,7 +108,7 @@ fn serve(args: &EmulatorArgs, state_dir: &Path) -> Result<()> {
         }
         out.flush()?;
         drop(out);
-        wait_for_stop().await?;
+        stop.wait().await;
         emulator.shutdown();
         eprintln!("pushtrace emulator: stopped");
         anyhow::Ok(())
@@ -152,9 +153,13 @@ fn read_config(path: &Path) -> Result<EmulatorConfig> {
     Ok(config)
 }
 
-/// The first configured `.p8` key, or (no keys at all) a throwaway one, trusted and written
-/// to the state directory.
-fn example_key(config: &mut EmulatorConfig, state_dir: &Path) -> Result<Option<ExampleKey>> {
+/// The first configured `.p8` key valid in `environment`, or (no keys at all) a throwaway one,
+/// trusted and written to the state directory.
+fn example_key(
+    config: &mut EmulatorConfig,
+    state_dir: &Path,
+    environment: Environment,
+) -> Result<Option<ExampleKey>> {
     if config.keys.is_empty() {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(|e| anyhow!("cannot generate a throwaway ES256 key: {e}"))?;
@@ -180,17 +185,26 @@ fn example_key(config: &mut EmulatorConfig, state_dir: &Path) -> Result<Option<E
         }));
     }
     // A key file that is only a public key cannot sign: the example then has no token.
-    Ok(config.keys.iter().find_map(|key| {
-        let text = std::fs::read_to_string(&key.key_file).ok()?;
-        let signing = SigningKey::from_p8_pem(&text).ok()?;
-        Some(ExampleKey {
-            key_id: key.key_id.clone(),
-            team_id: key.team_id.clone(),
-            signing,
-            p8_path: key.key_file.clone(),
-            generated: false,
-        })
-    }))
+    let valid = |scope: ScopeName| match scope {
+        ScopeName::Both => true,
+        ScopeName::Sandbox => environment == Environment::Sandbox,
+        ScopeName::Production => environment == Environment::Production,
+    };
+    Ok(config
+        .keys
+        .iter()
+        .filter(|k| valid(k.scope))
+        .find_map(|key| {
+            let text = std::fs::read_to_string(&key.key_file).ok()?;
+            let signing = SigningKey::from_p8_pem(&text).ok()?;
+            Some(ExampleKey {
+                key_id: key.key_id.clone(),
+                team_id: key.team_id.clone(),
+                signing,
+                p8_path: key.key_file.clone(),
+                generated: false,
+            })
+        }))
 }
 
 /// A live VoIP device from the config (sandbox first), or a sample one added to it.
@@ -424,22 +438,44 @@ fn shell(text: &str) -> String {
     }
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_stop() -> Result<()> {
-    #[cfg(unix)]
-    {
+/// Ctrl-C, or SIGTERM on Unix. Installed before anything is printed, so a script that sends
+/// SIGINT as soon as it has read the addresses stops the emulator cleanly rather than killing it.
+#[cfg(unix)]
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C")?,
-            _ = term.recv() => {}
-        }
-        Ok(())
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot listen for Ctrl-C")
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct StopSignals(tokio::signal::windows::CtrlC);
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        Ok(StopSignals(
+            tokio::signal::windows::ctrl_c().context("cannot listen for Ctrl-C")?,
+        ))
+    }
+
+    async fn wait(mut self) {
+        self.0.recv().await;
     }
 }
