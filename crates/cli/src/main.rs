@@ -1,7 +1,8 @@
 //! `pushtrace`: find out why the phone didn't ring.
 //!
 //! The binary only parses arguments, draws progress and formats output; each verb's logic lives
-//! in a library crate (`pushtrace-devicelog` for `logs`).
+//! in a library crate (`pushtrace-devicelog` for `logs` and `timeline`, `pushtrace-emulator`
+//! for `emulator`).
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod clock_args;
+mod emulator;
 mod input;
 mod logs;
 mod progress;
@@ -34,6 +36,9 @@ enum Command {
     /// Rebuild what the iPhone was doing (APNs, power, display, radio…) from its log, with
     /// every key line explained and what is not known said so.
     Timeline(timeline::TimelineArgs),
+    /// Run the APNs emulator (HTTP/2 over TLS, exact reasons, store and forward, admin API)
+    /// until Ctrl-C, and print how to send it a push.
+    Emulator(emulator::EmulatorArgs),
     /// Send one push to APNs (or the emulator) and show the answer and where the time went.
     Send(send::SendArgs),
 }
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Logs(args) => logs::run(args),
         Command::Timeline(args) => timeline::run(args),
+        Command::Emulator(args) => emulator::run(args),
         Command::Send(args) => send::run(args),
     };
     match result {

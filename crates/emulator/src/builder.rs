@@ -10,10 +10,12 @@ use pushtrace_apns::{DeviceToken, Environment, KeyRing, ProviderKey};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::admin::{self, AdminOptions, HookView};
 use crate::client_cert;
-use crate::delivery::HookSlot;
+use crate::delivery::{Delivery, HookSlot};
 use crate::devices::Registry;
 use crate::faults::FaultPlan;
+use crate::http_hook::{HttpHook, HttpHookConfig};
 use crate::server::{self, Shared};
 use crate::store::Store;
 use crate::{
@@ -53,6 +55,8 @@ pub struct EmulatorBuilder {
     pub(crate) client_cas: Vec<String>,
     /// Client certificates to issue at start, and the files to write them to.
     pub(crate) client_cert_files: Vec<(ClientCertificateRequest, PathBuf)>,
+    pub(crate) http_hook: Option<HttpHookConfig>,
+    pub(crate) admin: Option<AdminOptions>,
 }
 
 /// Whether a schedule entry's time is absolute or counted from the start.
@@ -81,6 +85,8 @@ impl Default for EmulatorBuilder {
             latency: None,
             client_cas: Vec::new(),
             client_cert_files: Vec::new(),
+            http_hook: None,
+            admin: None,
         }
     }
 }
@@ -287,6 +293,20 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Also POST a JSON receipt of every delivery to a URL (see [`HttpHookConfig`]); works
+    /// alongside [`EmulatorBuilder::delivery_hook`].
+    pub fn http_hook(mut self, config: HttpHookConfig) -> Self {
+        self.http_hook = Some(config);
+        self
+    }
+
+    /// Serves the admin API (see `docs/emulator.md`) on its own listener. Off by default in
+    /// the builder; a config file turns it on.
+    pub fn admin(mut self, options: AdminOptions) -> Self {
+        self.admin = Some(options);
+        self
+    }
+
     /// Generates the certificates, binds the listeners and starts serving on the current tokio
     /// runtime. Serving stops when the handle is dropped or [`EmulatorHandle::shutdown`] is
     /// called.
@@ -323,20 +343,39 @@ impl EmulatorBuilder {
             .collect();
         let delay_ms =
             u64::try_from(self.settings.immediate_delivery_delay.as_millis()).unwrap_or(u64::MAX);
-        let mut store = Store::new(delay_ms, schedule);
+        let retention_ms = self
+            .settings
+            .delivery_log_retention
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut store = Store::new(delay_ms, schedule).with_retention(retention_ms);
         for (environment, token, state) in &self.device_states {
             store.set_state(*environment, token, *state, start_ms, &mut Vec::new());
         }
+        let (stop, stopped) = watch::channel(false);
+        let mut hook = self.hook;
+        let hook_view = self.http_hook.map(|config| {
+            let (http, counters) = HttpHook::start(&config, stopped.clone());
+            hook = HookSlot(Some(match hook.0.take() {
+                Some(user) => Arc::new(move |delivery: &Delivery| {
+                    user.delivered(delivery);
+                    http.delivered(delivery);
+                }),
+                None => Arc::new(http),
+            }));
+            HookView {
+                url: config.url().clone(),
+                counters,
+            }
+        });
         let shared = Arc::new(Shared::new(
             self.keys,
             self.settings,
             self.clock,
             registry,
             store,
-            self.hook,
+            hook,
             faults,
         ));
-        let (stop, stopped) = watch::channel(false);
         if matches!(shared.clock, Clock::System) {
             tokio::spawn(ticker(Arc::clone(&shared), stopped.clone()));
         }
@@ -358,7 +397,21 @@ impl EmulatorBuilder {
             };
             addrs.push((tls_addr, h2c_addr));
         }
+        let admin = match self.admin {
+            Some(options) => Some(
+                admin::serve(
+                    options,
+                    Arc::clone(&shared),
+                    hook_view.clone(),
+                    stopped.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(EmulatorHandle {
+            admin,
+            hook_view,
             shared,
             stop,
             sandbox: addrs[0],

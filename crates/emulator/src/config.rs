@@ -1,5 +1,7 @@
 //! The emulator's configuration as a file (any serde format; the CLI will read TOML), turned
-//! into an [`EmulatorBuilder`]. Every field is optional; omitted ones keep the builder defaults.
+//! into an [`EmulatorBuilder`]. Every field is optional; omitted ones keep the builder defaults,
+//! except that a config file always turns the admin API on (at `127.0.0.1:0` unless told
+//! otherwise), with its token from `admin_token_file`, else [`ADMIN_TOKEN_ENV`](crate::ADMIN_TOKEN_ENV), else generated.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,8 +11,9 @@ use pushtrace_apns::{DeviceToken, Environment, KeyScope, ProviderKey, VerifyingK
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CertEnvironments, ClientCertificateRequest, Device, DeviceState, Emulator, EmulatorBuilder,
-    ExcessStreams, FaultRule, Latency, RateLimit, ScheduleEntry,
+    AdminOptions, AdminToken, AdminTokenError, CertEnvironments, ClientCertificateRequest, Clock,
+    Device, DeviceState, Emulator, EmulatorBuilder, ExcessStreams, FaultRule, HookUrlError,
+    HttpHookConfig, Latency, RateLimit, ScheduleEntry,
 };
 
 /// An environment name in a config file.
@@ -179,6 +182,20 @@ pub struct EmulatorConfig {
     pub schedule: Vec<ScheduleConfig>,
     /// Client certificates to issue at start (for certificate connections).
     pub client_certificates: Vec<ClientCertificateConfig>,
+    /// How long the delivery and accepted logs keep a push after its latest event, seconds
+    /// (default 7 days; 0 keeps everything).
+    pub delivery_log_retention_secs: Option<u64>,
+    /// Run on a manual clock starting at this time (ms since the epoch), moved only through
+    /// the admin API (`POST /v1/clock/advance`); default: the system clock.
+    pub manual_clock_start_ms: Option<u64>,
+    /// The admin API's listener (default `127.0.0.1:0`).
+    pub admin_addr: Option<SocketAddr>,
+    /// A file holding the admin token (else [`ADMIN_TOKEN_ENV`](crate::ADMIN_TOKEN_ENV), else one is generated).
+    pub admin_token_file: Option<PathBuf>,
+    /// POST a JSON receipt of every delivery here (`http://` only).
+    pub delivery_hook_url: Option<String>,
+    /// A delivery later than this after receipt has `must_report: false`, ms (default 30000).
+    pub must_report_max_age_ms: Option<u64>,
 }
 
 /// A configuration that cannot be used.
@@ -235,6 +252,20 @@ pub enum ConfigError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A field that means nothing without another.
+    #[error("{field} is set but {needs} is not; set {needs} too, or remove {field}")]
+    Needs {
+        /// The field given.
+        field: &'static str,
+        /// The field it needs.
+        needs: &'static str,
+    },
+    /// The admin token cannot be used.
+    #[error(transparent)]
+    AdminToken(#[from] AdminTokenError),
+    /// The delivery hook URL cannot be used.
+    #[error(transparent)]
+    HookUrl(#[from] HookUrlError),
     /// A schedule entry is unusable.
     #[error("schedule entry {index}: {message}")]
     Schedule {
@@ -308,6 +339,9 @@ impl EmulatorConfig {
         if let Some(ms) = self.tick_interval_ms {
             settings.tick_interval = Duration::from_millis(ms.max(1));
         }
+        if let Some(secs) = self.delivery_log_retention_secs {
+            settings.delivery_log_retention = (secs > 0).then(|| Duration::from_secs(secs));
+        }
         builder = builder.settings(settings);
         for (index, rule) in self.faults.into_iter().enumerate() {
             rule.check().map_err(|e| ConfigError::Fault {
@@ -319,6 +353,31 @@ impl EmulatorConfig {
         if let Some(latency) = self.latency {
             latency.check().map_err(|e| ConfigError::Latency(e.0))?;
             builder = builder.latency(latency);
+        }
+        if let Some(start_ms) = self.manual_clock_start_ms {
+            builder = builder.clock(Clock::manual(start_ms));
+        }
+        let token = match &self.admin_token_file {
+            Some(path) => AdminToken::from_file(path)?,
+            None => AdminToken::from_env()?.unwrap_or_else(AdminToken::generate),
+        };
+        builder = builder.admin(AdminOptions {
+            addr: self
+                .admin_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            token,
+        });
+        if let Some(url) = &self.delivery_hook_url {
+            let mut hook = HttpHookConfig::new(url)?;
+            if let Some(ms) = self.must_report_max_age_ms {
+                hook = hook.must_report_max_age(Duration::from_millis(ms));
+            }
+            builder = builder.http_hook(hook);
+        } else if self.must_report_max_age_ms.is_some() {
+            return Err(ConfigError::Needs {
+                field: "must_report_max_age_ms",
+                needs: "delivery_hook_url",
+            });
         }
 
         for key in self.keys {

@@ -78,6 +78,21 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in the order of the Console's list (the emulator's own last).
+    pub const ALL: [Category; 11] = [
+        Category::Received,
+        Category::Delivered,
+        Category::DeliveredFromStorage,
+        Category::StoredDeviceOffline,
+        Category::StoredPowerConsiderations,
+        Category::DiscardedTokenUnregistered,
+        Category::DiscardedTokenUnregisteredFromStorage,
+        Category::DiscardedExpired,
+        Category::DiscardedDisabled,
+        Category::DiscardedDisabledFromStorage,
+        Category::DiscardedReplaced,
+    ];
+
     /// The label (Apple's, except [`Category::DiscardedReplaced`]).
     pub fn label(self) -> &'static str {
         match self {
@@ -267,20 +282,20 @@ impl EmulatorHandle {
         moved
     }
 
-    /// The delivery log: one record per accepted push, in arrival order.
+    /// The delivery log: one record per accepted push, in arrival order, for
+    /// [`Settings::delivery_log_retention`](crate::Settings::delivery_log_retention).
     pub fn delivery_log(&self) -> Vec<DeliveryRecord> {
-        lock(&self.shared.store).records().to_vec()
+        lock(&self.shared.store).records().cloned().collect()
     }
 
     /// The record of the push answered with this `apns-unique-id` (sandbox) or, failing that,
     /// this `apns-id` (the latest such push).
     pub fn delivery_record(&self, id: &ApnsId) -> Option<DeliveryRecord> {
         let store = lock(&self.shared.store);
-        let records = store.records();
-        records
-            .iter()
+        store
+            .records()
             .find(|r| r.unique_id.as_ref() == Some(id))
-            .or_else(|| records.iter().rev().find(|r| r.apns_id == *id))
+            .or_else(|| store.records().rev().find(|r| r.apns_id == *id))
             .cloned()
     }
 

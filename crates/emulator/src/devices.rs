@@ -65,6 +65,38 @@ impl Registry {
             .insert(device.topic, device.unregistered_at_ms);
     }
 
+    /// Every (token, topic), sorted by environment, token and topic.
+    pub(crate) fn devices(&self) -> Vec<Device> {
+        let mut all: Vec<Device> = self
+            .tokens
+            .iter()
+            .flat_map(|((environment, token), topics)| {
+                topics.iter().map(|(topic, at)| Device {
+                    environment: *environment,
+                    topic: topic.clone(),
+                    token: token.clone(),
+                    unregistered_at_ms: *at,
+                })
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            let key = |d: &Device| {
+                (
+                    d.environment == Environment::Production,
+                    d.token.to_string(),
+                    d.topic.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        all
+    }
+
+    /// Whether a token is known in an environment (for any topic).
+    pub(crate) fn knows(&self, environment: Environment, token: &DeviceToken) -> bool {
+        self.tokens.contains_key(&(environment, token.clone()))
+    }
+
     pub(crate) fn lookup(
         &self,
         environment: Environment,

@@ -78,6 +78,20 @@
 //! always keeps the latest and never reorders. "Discarded - Disabled" is never emitted (there is
 //! no "notifications disabled" switch yet).
 //!
+//! Retention ([`Settings::delivery_log_retention`], 7 days as the Console keeps): a record
+//! whose latest event is older is dropped when the store is next touched, and so is an
+//! accepted push received before then; a push still stored is kept whatever its age.
+//!
+//! # Admin API and HTTP delivery hook
+//!
+//! [`EmulatorBuilder::admin`] serves a JSON admin API (axum, HTTP/1.1, its own listener, a
+//! bearer [`AdminToken`]) over the same state: devices and their states, the accepted and
+//! delivery logs, counts, the manual clock and the hook's counters (`docs/emulator.md` lists
+//! the routes). [`EmulatorBuilder::http_hook`] POSTs a JSON [`Receipt`] per delivery to a URL
+//! from a bounded queue, so a gateway can be tested end to end; it runs alongside a
+//! [`DeliveryHook`] given to [`EmulatorBuilder::delivery_hook`]. Both stop with the handle. A
+//! config file always turns the admin API on.
+//!
 //! # SETTINGS: how the mid-connection change is made
 //!
 //! APNs advertises `MAX_CONCURRENT_STREAMS = 1` on a token connection until the first request
@@ -130,6 +144,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod builder;
 mod cert_auth;
 mod client_cert;
@@ -139,6 +154,7 @@ mod delivery;
 mod devices;
 mod faults;
 mod frame_shim;
+mod http_hook;
 mod server;
 mod store;
 mod stream_gate;
@@ -153,6 +169,7 @@ use std::time::Duration;
 use pushtrace_apns::{DeviceToken, Environment, MIN_REFRESH_SECS};
 use tokio::sync::watch;
 
+pub use admin::{ADMIN_TOKEN_ENV, AdminOptions, AdminToken, AdminTokenError, TokenSource};
 pub use builder::{Emulator, EmulatorBuilder};
 pub use client_cert::{CertEnvironments, ClientCertificate, ClientCertificateRequest, IssueError};
 pub use clock::Clock;
@@ -169,9 +186,17 @@ pub use faults::{
     Fault, FaultError, FaultRule, FaultStatus, Latency, MAX_LATENCY, MAX_STREAMS_VIOLATED,
     NO_ERROR, PROTOCOL_ERROR,
 };
+pub use http_hook::{
+    CALL_ID_KEYS, DEFAULT_MUST_REPORT_MAX_AGE_MS, HookStats, HookUrlError, HttpHookConfig,
+    PUSH_ID_KEYS, Receipt,
+};
 pub use tls::SERVER_NAMES;
 
 use server::{Shared, lock};
+
+/// The Console's delivery-log retention, 7 days (reference §4.3): the default of
+/// [`Settings::delivery_log_retention`].
+pub const DELIVERY_LOG_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// What to do with a new stream over the connection's limit in force (1 before the first valid
 /// token, 1 after a rejection with [`Settings::drop_limit_after_rejection`], else
@@ -236,6 +261,10 @@ pub struct Settings {
     /// expirations, delayed attempts). Default 100 ms. A manual clock has no such task: call
     /// [`EmulatorHandle::advance`] or [`EmulatorHandle::tick`].
     pub tick_interval: Duration,
+    /// How long the delivery log and the accepted log keep a push after its latest event (the
+    /// Console keeps 7 days, reference §4.3); a push still stored is kept whatever its age.
+    /// `None`: forever. Default 7 days.
+    pub delivery_log_retention: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -256,6 +285,7 @@ impl Default for Settings {
             bad_device_token_weight: 10,
             immediate_delivery_delay: Duration::ZERO,
             tick_interval: Duration::from_millis(100),
+            delivery_log_retention: Some(Duration::from_secs(DELIVERY_LOG_RETENTION_SECS)),
         }
     }
 }
@@ -298,6 +328,14 @@ pub enum StartError {
     /// A fault rule or the latency distribution is unusable.
     #[error("{0}")]
     Faults(FaultError),
+    /// The admin API's listener could not bind.
+    #[error("could not bind the admin API listener to {addr}: {source}; pick a free port or 0")]
+    AdminBind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The CA file could not be written.
     #[error(
         "could not write the CA certificate to {path}: {source}; check the directory exists and is writable"
@@ -320,6 +358,8 @@ pub struct EmulatorHandle {
     ca_pem: String,
     ca_pem_path: Option<PathBuf>,
     client_ca: ClientCa,
+    admin: Option<admin::AdminInfo>,
+    hook_view: Option<admin::HookView>,
 }
 
 /// The CA kept to issue client certificates (its key is not printed).
@@ -387,9 +427,10 @@ impl EmulatorHandle {
         &self.shared.clock
     }
 
-    /// Every push answered 200 so far, oldest first.
+    /// Every push answered 200 so far, oldest first (for
+    /// [`Settings::delivery_log_retention`]).
     pub fn accepted(&self) -> Vec<AcceptedPush> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.store).accepted().cloned().collect()
     }
 
     /// Registers (or re-registers, making it live again) a device at run time. Stored pushes

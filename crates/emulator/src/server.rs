@@ -37,7 +37,6 @@ pub(crate) struct Shared {
     pub(crate) settings: Settings,
     pub(crate) clock: Clock,
     pub(crate) devices: Mutex<Registry>,
-    pub(crate) log: Mutex<Vec<AcceptedPush>>,
     /// Store and forward; always locked after `devices` when both are held.
     pub(crate) store: Mutex<Store>,
     hook: HookSlot,
@@ -74,7 +73,6 @@ impl Shared {
             settings,
             clock,
             devices: Mutex::new(registry),
-            log: Mutex::new(Vec::new()),
             store: Mutex::new(store),
             hook,
             rates: Mutex::new(HashMap::new()),
@@ -133,7 +131,6 @@ impl Shared {
             }
             seen.push_back(push.received_at_ms);
         }
-        lock(&self.log).push(push.clone());
         let now_ms = push.received_at_ms;
         self.with_store(now_ms, |store, out| store.receive(push, out));
         Outcome::Accepted

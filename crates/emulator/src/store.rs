@@ -2,8 +2,17 @@
 //! device, expiration, the schedule, and the delivery log. Pure state driven by explicit times:
 //! [`Store::advance`] processes everything due up to a time in time order, so a manual clock
 //! makes it deterministic.
+//!
+//! Retention (reference §4.3, §6.11: the Console keeps 7 days of delivery logs): a record whose
+//! latest event is older than the retention is dropped when the store is next brought up to
+//! date, and so is an accepted push received before then. A record whose push is still stored
+//! or waiting for its attempt is kept whatever its age, since it has events to come. Records
+//! are keyed by an ever-growing number, so dropping one never renumbers the others. To keep a
+//! request from scanning the whole log, the store keeps a lower bound of the latest-event times
+//! (every logged time lowers it; a scan raises it) and scans only when that bound has aged out.
+//! [`Store::counts`] is not reduced by retention: it counts every event since start.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use pushtrace_apns::{DeviceToken, Environment, Priority};
 
@@ -62,10 +71,18 @@ pub(crate) struct Store {
     /// Sorted by time (stable: file order at one instant); `next` is the first not applied.
     schedule: Vec<ScheduleEntry>,
     next: usize,
-    records: Vec<DeliveryRecord>,
+    /// By record number, which only grows (see the module docs).
+    records: BTreeMap<usize, DeliveryRecord>,
+    next_record: usize,
+    /// Every accepted push, in arrival order.
+    accepted: VecDeque<AcceptedPush>,
     counts: BTreeMap<Category, u64>,
     /// Delay of the one attempt of an `apns-expiration: 0` push.
     immediate_delay_ms: u64,
+    /// How long records and accepted pushes are kept after their latest event; `None`: forever.
+    retention_ms: Option<u64>,
+    /// No finished record's latest event, and no accepted push, is older than this.
+    oldest_ms: u64,
 }
 
 fn waking(push: &AcceptedPush) -> bool {
@@ -89,8 +106,20 @@ impl Store {
             .unwrap_or_default()
     }
 
-    pub(crate) fn records(&self) -> &[DeliveryRecord] {
-        &self.records
+    /// Sets how long records are kept after their latest event (`None`: forever).
+    pub(crate) fn with_retention(mut self, retention_ms: Option<u64>) -> Store {
+        self.retention_ms = retention_ms;
+        self
+    }
+
+    /// The delivery log, in arrival order.
+    pub(crate) fn records(&self) -> impl DoubleEndedIterator<Item = &DeliveryRecord> {
+        self.records.values()
+    }
+
+    /// The accepted pushes, in arrival order.
+    pub(crate) fn accepted(&self) -> impl DoubleEndedIterator<Item = &AcceptedPush> {
+        self.accepted.iter()
     }
 
     pub(crate) fn counts(&self) -> &BTreeMap<Category, u64> {
@@ -101,14 +130,21 @@ impl Store {
     pub(crate) fn stored(&self) -> Vec<DeliveryRecord> {
         let mut ids: Vec<usize> = self.slots.values().map(|s| s.record).collect();
         ids.sort_unstable();
-        ids.into_iter().map(|i| self.records[i].clone()).collect()
+        ids.into_iter()
+            .filter_map(|i| self.records.get(&i).cloned())
+            .collect()
     }
 
     fn log(&mut self, record: usize, at_ms: u64, category: Category) {
-        let events = &mut self.records[record].events;
+        let Some(entry) = self.records.get_mut(&record) else {
+            // Only finished records are dropped, and they get no more events.
+            return;
+        };
+        let events = &mut entry.events;
         // Events stay in order even when a due time precedes the latest event.
         let at_ms = events.last().map_or(at_ms, |e| e.at_ms.max(at_ms));
         events.push(DeliveryEvent { at_ms, category });
+        self.oldest_ms = self.oldest_ms.min(at_ms);
         *self.counts.entry(category).or_default() += 1;
     }
 
@@ -126,9 +162,10 @@ impl Store {
             Category::Delivered
         };
         self.log(record, at_ms, category);
-        let delivered_at_ms = self.records[record]
-            .events
-            .last()
+        let delivered_at_ms = self
+            .records
+            .get(&record)
+            .and_then(|r| r.events.last())
             .map_or(at_ms, |e| e.at_ms);
         out.push(Delivery {
             push,
@@ -141,15 +178,21 @@ impl Store {
     /// that time first).
     pub(crate) fn receive(&mut self, push: AcceptedPush, out: &mut Vec<Delivery>) {
         let now = push.received_at_ms;
-        let record = self.records.len();
-        self.records.push(DeliveryRecord {
-            environment: push.environment,
-            apns_id: push.apns_id,
-            unique_id: push.unique_id,
-            token: push.token.clone(),
-            topic: push.topic.clone(),
-            events: Vec::new(),
-        });
+        self.oldest_ms = self.oldest_ms.min(now);
+        self.accepted.push_back(push.clone());
+        let record = self.next_record;
+        self.next_record += 1;
+        self.records.insert(
+            record,
+            DeliveryRecord {
+                environment: push.environment,
+                apns_id: push.apns_id,
+                unique_id: push.unique_id,
+                token: push.token.clone(),
+                topic: push.topic.clone(),
+                events: Vec::new(),
+            },
+        );
         self.log(record, now, Category::Received);
         let state = self.state(push.environment, &push.token);
         let reached = state.reaches(waking(&push));
@@ -300,6 +343,44 @@ impl Store {
                 }
             }
         }
+        self.expire_logs(now);
+    }
+
+    /// Drops the records and accepted pushes past the retention (see the module docs).
+    fn expire_logs(&mut self, now: u64) {
+        let Some(retention) = self.retention_ms else {
+            return;
+        };
+        let cutoff = now.saturating_sub(retention);
+        if self.oldest_ms >= cutoff {
+            return;
+        }
+        let live: std::collections::HashSet<usize> = self
+            .slots
+            .values()
+            .map(|s| s.record)
+            .chain(self.pending.iter().map(|p| p.record))
+            .collect();
+        let mut oldest = u64::MAX;
+        self.records.retain(|id, record| {
+            if live.contains(id) {
+                return true;
+            }
+            let last = record.events.last().map_or(0, |e| e.at_ms);
+            let keep = last >= cutoff;
+            if keep {
+                oldest = oldest.min(last);
+            }
+            keep
+        });
+        self.accepted.retain(|push| {
+            let keep = push.received_at_ms >= cutoff;
+            if keep {
+                oldest = oldest.min(push.received_at_ms);
+            }
+            keep
+        });
+        self.oldest_ms = oldest;
     }
 }
 

@@ -34,7 +34,11 @@ fn live(_: Environment, _: &DeviceToken, _: &str, _: u64) -> Lookup {
 }
 
 fn cats(store: &Store, record: usize) -> Vec<Category> {
-    store.records()[record].categories()
+    nth(store, record).categories()
+}
+
+fn nth(store: &Store, record: usize) -> &DeliveryRecord {
+    store.records().nth(record).expect("no such record")
 }
 
 use Category::*;
@@ -95,14 +99,14 @@ fn expiry_is_min_of_header_and_30_days_and_zero_is_never_stored() {
         cats(&store, 1),
         [Received, StoredDeviceOffline, DiscardedExpired]
     );
-    assert_eq!(store.records()[1].events[2].at_ms, T0 + 10_000);
+    assert_eq!(nth(&store, 1).events[2].at_ms, T0 + 10_000);
     store.advance(T0 + 30 * DAY - 1, &live, &mut out);
     assert_eq!(store.stored().len(), 2);
     // Processed late: the event carries the due time.
     store.advance(T0 + 31 * DAY, &live, &mut out);
     assert!(store.stored().is_empty());
-    assert_eq!(store.records()[2].events[2].at_ms, T0 + 30 * DAY);
-    assert_eq!(store.records()[3].events[2].at_ms, T0 + 30 * DAY);
+    assert_eq!(nth(&store, 2).events[2].at_ms, T0 + 30 * DAY);
+    assert_eq!(nth(&store, 3).events[2].at_ms, T0 + 30 * DAY);
     assert!(out.is_empty());
     assert_eq!(store.counts()[&DiscardedExpired], 5);
 }
@@ -206,9 +210,9 @@ fn unregistration_discards_stored_and_pending_pushes() {
             DiscardedTokenUnregisteredFromStorage
         ]
     );
-    assert_eq!(store.records()[1].events[2].at_ms, T0 + 100);
+    assert_eq!(nth(&store, 1).events[2].at_ms, T0 + 100);
     assert_eq!(cats(&store, 2), [Received, DiscardedTokenUnregistered]);
-    assert_eq!(store.records()[2].events[1].at_ms, T0 + 560);
+    assert_eq!(nth(&store, 2).events[1].at_ms, T0 + 560);
 }
 
 #[test]
@@ -230,4 +234,47 @@ fn delayed_zero_expiration_attempt_needs_the_device_reachable_then() {
     store.advance(T0 + 500, &live, &mut out);
     assert_eq!(cats(&store, 0), [Received, Delivered]);
     assert_eq!(out[0].delivered_at_ms, T0 + 500);
+}
+
+#[test]
+fn records_and_accepted_pushes_are_dropped_after_the_retention_unless_still_stored() {
+    let mut store = Store::new(0, Vec::new()).with_retention(Some(7 * DAY));
+    let mut out = Vec::new();
+    let other = DeviceToken::parse("ccdd").unwrap();
+    store.set_state(SANDBOX, &other, DeviceState::Offline, T0, &mut out);
+    store.receive(push(1, "a", T0, None), &mut out);
+    let mut stored = push(2, "a", T0 + 1, None);
+    stored.token = other.clone();
+    store.receive(stored, &mut out);
+    store.receive(push(3, "a", T0 + DAY, None), &mut out);
+
+    // Exactly 7 days after the first push's last event: kept (the limit is inclusive).
+    store.advance(T0 + 7 * DAY, &live, &mut out);
+    assert_eq!(store.records().count(), 3);
+    assert_eq!(store.accepted().count(), 3);
+
+    // One ms later the first push goes; the stored one stays although received as long ago.
+    store.advance(T0 + 7 * DAY + 2, &live, &mut out);
+    let ids: Vec<_> = store.records().map(|r| r.apns_id).collect();
+    assert_eq!(
+        ids,
+        [ApnsId::from_bytes([2; 16]), ApnsId::from_bytes([3; 16])]
+    );
+    let accepted: Vec<_> = store.accepted().map(|p| p.apns_id).collect();
+    assert_eq!(accepted, [ApnsId::from_bytes([3; 16])]);
+    assert!(nth(&store, 0).is_stored());
+
+    // Delivered from storage later, it gets its events and lives 7 more days from then.
+    let back = T0 + 8 * DAY;
+    store.set_state(SANDBOX, &other, DeviceState::Online, back, &mut out);
+    assert_eq!(
+        cats(&store, 0),
+        [Received, StoredDeviceOffline, DeliveredFromStorage]
+    );
+    store.advance(back + 7 * DAY, &live, &mut out);
+    assert_eq!(store.records().count(), 1);
+    store.advance(back + 7 * DAY + 1, &live, &mut out);
+    assert_eq!(store.records().count(), 0);
+    // Counts are not reduced by retention.
+    assert_eq!(store.counts()[&Received], 3);
 }
