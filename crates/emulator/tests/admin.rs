@@ -455,3 +455,70 @@ async fn a_dead_hook_counts_failures_and_the_system_clock_cannot_be_advanced() {
             .contains("manual_clock_start_ms")
     );
 }
+
+#[tokio::test]
+async fn faults_and_latency_are_set_read_and_cleared_at_run_time() {
+    let emulator = common::builder()
+        .admin(admin_options())
+        .start()
+        .await
+        .unwrap();
+    let admin = Admin::new(&emulator);
+    let (status, body) = admin.get("/v1/faults").await;
+    assert_eq!(
+        (status, &body["rules"], &body["latency"]),
+        (200, &json!([]), &Value::Null)
+    );
+
+    let rule = json!({"fault": {"kind": "status", "reason": "ServiceUnavailable"}, "times": 1});
+    let (status, body) = admin.send("POST", "/v1/faults", rule).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rules"][0]["fired"], 0);
+    let reply = send_once(&emulator, &Req::voip()).await;
+    reply.assert_reason(503, pushtrace_apns::Reason::ServiceUnavailable);
+    assert_eq!(admin.get("/v1/faults").await.1["rules"][0]["fired"], 1);
+    assert_eq!(send_once(&emulator, &Req::voip()).await.status, 200);
+
+    // Bad rules are refused whole, naming what is wrong.
+    let bad = json!([{"fault": {"kind": "status", "reason": "Flaky"}}]);
+    let (status, body) = admin.send("PUT", "/v1/faults", bad).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("Flaky"), "{body}");
+    assert_eq!(body["field"], "faults");
+    let (status, body) = admin
+        .send("PUT", "/v1/faults", json!([{"fault": {"kind": "explode"}}]))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        admin.get("/v1/faults").await.1["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (status, body) = admin
+        .send(
+            "PUT",
+            "/v1/latency",
+            json!({"distribution": "fixed", "ms": 5}),
+        )
+        .await;
+    assert_eq!((status, &body["latency"]["ms"]), (200, &json!(5)), "{body}");
+    let (status, _) = admin
+        .send(
+            "PUT",
+            "/v1/latency",
+            json!({"distribution": "uniform", "min_ms": 9, "max_ms": 1}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = admin
+        .call("DELETE", "/v1/latency", Some(ADMIN_TOKEN), "")
+        .await;
+    assert_eq!((status, &body["latency"]), (200, &Value::Null));
+    let (status, body) = admin
+        .call("DELETE", "/v1/faults", Some(ADMIN_TOKEN), "")
+        .await;
+    assert_eq!((status, &body["rules"]), (200, &json!([])));
+}

@@ -1,5 +1,5 @@
 //! The admin API: HTTP/1.1 + JSON on its own listener, for tests and scripts to drive the
-//! emulator at run time (devices, their states, the clock) and read what it did (accepted
+//! emulator at run time (devices, their states, the clock, faults and latency) and read what it did (accepted
 //! pushes, the delivery log, counts per category, the delivery hook's counters).
 //!
 //! Built on axum (`router`), which the gateway of a later issue uses too. Every route except
@@ -14,6 +14,7 @@
 //! The server stops with the emulator: it shuts down gracefully when the
 //! [`EmulatorHandle`](crate::EmulatorHandle)'s stop signal fires.
 
+mod fault_routes;
 mod json;
 mod routes;
 mod token;

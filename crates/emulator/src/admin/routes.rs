@@ -14,6 +14,7 @@
 //! | `GET /v1/counts` | events per category |
 //! | `GET /v1/clock`, `POST /v1/clock/advance` | the clock; move a manual one |
 //! | `GET /v1/hook` | the delivery hook's counters |
+//! | `/v1/faults`, `/v1/latency` | fault injection (`fault_routes`) |
 
 use std::time::Duration;
 
@@ -55,6 +56,7 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/v1/clock", get(clock))
         .route("/v1/clock/advance", post(advance_clock))
         .route("/v1/hook", get(hook))
+        .merge(super::fault_routes::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::middleware::from_fn_with_state(
@@ -136,7 +138,7 @@ fn topic(text: &str) -> Result<String, ApiError> {
 
 /// A JSON body, with serde's message (which says the line, the column and, for a missing or
 /// unknown key, its name) and that name as `field`.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let message = e.to_string();
         let field = message
