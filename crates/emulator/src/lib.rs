@@ -150,6 +150,7 @@ mod cert_auth;
 mod client_cert;
 mod clock;
 mod config;
+mod connection;
 mod delivery;
 mod devices;
 mod faults;
