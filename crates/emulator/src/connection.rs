@@ -9,7 +9,9 @@ use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
 use http::{HeaderMap, Request, Response};
-use pushtrace_apns::{ApnsId, Environment, ErrorBody, MIN_REFRESH_SECS, Reason, VerifyContext};
+use pushtrace_apns::{
+    ApnsId, Environment, ErrorBody, MAX_AGE_SECS, MIN_REFRESH_SECS, Reason, VerifyContext,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -31,8 +33,8 @@ const BODY_CAP: usize = 16 * 1024;
 struct Auth {
     /// `kid` of the first authenticated push.
     first_key_id: Option<String>,
-    /// The token in use and since when (ms).
-    token: Option<(String, u64)>,
+    /// The token in use (the `authorization` value, trimmed), since when (ms), and its `iat`.
+    token: Option<(String, u64, u64)>,
     /// `TooManyProviderTokenUpdates` until this time (ms).
     locked_until_ms: Option<u64>,
 }
@@ -465,29 +467,44 @@ fn authenticate(connection: &Connection, headers: &HeaderMap, now_ms: u64) -> Re
         Some(Ok(text)) => Some(text),
         Some(Err(_)) => return Err(Reason::InvalidProviderToken),
     };
-    let context = VerifyContext {
-        environment: connection.environment,
-        connection_key_id: auth.first_key_id.as_deref(),
-    };
-    let claims = connection
-        .shared
-        .keys
-        .verify_authorization(header, &context, now_ms / 1000)
-        .map_err(|e| e.reason())?;
-    let token = header.unwrap_or_default().trim().to_owned();
+    let now_secs = now_ms / 1000;
+    let text = header.unwrap_or_default().trim();
     match &auth.token {
-        Some((current, _)) if *current == token => {}
-        Some((_, since)) if now_ms.saturating_sub(*since) < MIN_REFRESH_SECS * 1000 => {
-            let lockout =
-                u64::try_from(connection.shared.settings.token_update_lockout.as_millis())
-                    .unwrap_or(u64::MAX);
-            auth.locked_until_ms = Some(now_ms.saturating_add(lockout));
-            return Err(Reason::TooManyProviderTokenUpdates);
+        // Verified on this connection already: signature, key and team cannot have changed, only
+        // the token's age (the same rules as `KeyRing::verify`). This keeps one ECDSA check per
+        // token per connection, not one per request.
+        Some((current, _, issued_at)) if !text.is_empty() && current == text => {
+            if now_secs.saturating_sub(*issued_at) > MAX_AGE_SECS {
+                return Err(Reason::ExpiredProviderToken);
+            }
+            if issued_at.saturating_sub(now_secs) > MAX_AGE_SECS {
+                return Err(Reason::InvalidProviderToken);
+            }
         }
-        _ => auth.token = Some((token, now_ms)),
-    }
-    if auth.first_key_id.is_none() {
-        auth.first_key_id = Some(claims.key_id);
+        _ => {
+            let context = VerifyContext {
+                environment: connection.environment,
+                connection_key_id: auth.first_key_id.as_deref(),
+            };
+            let claims = connection
+                .shared
+                .keys
+                .verify_authorization(header, &context, now_secs)
+                .map_err(|e| e.reason())?;
+            if let Some((_, since, _)) = &auth.token
+                && now_ms.saturating_sub(*since) < MIN_REFRESH_SECS * 1000
+            {
+                let lockout =
+                    u64::try_from(connection.shared.settings.token_update_lockout.as_millis())
+                        .unwrap_or(u64::MAX);
+                auth.locked_until_ms = Some(now_ms.saturating_add(lockout));
+                return Err(Reason::TooManyProviderTokenUpdates);
+            }
+            auth.token = Some((text.to_owned(), now_ms, claims.issued_at));
+            if auth.first_key_id.is_none() {
+                auth.first_key_id = Some(claims.key_id);
+            }
+        }
     }
     if !connection.authenticated.swap(true, Ordering::SeqCst) {
         // Lift the one-stream rule.

@@ -9,7 +9,9 @@
 //! or waiting for its attempt is kept whatever its age, since it has events to come. Records
 //! are keyed by an ever-growing number, so dropping one never renumbers the others. To keep a
 //! request from scanning the whole log, the store keeps a lower bound of the latest-event times
-//! (every logged time lowers it; a scan raises it) and scans only when that bound has aged out.
+//! (every logged time lowers it; a scan raises it) and scans only when that bound has aged out
+//! by a sixteenth of the retention (at least a second): records may outlive the retention by that
+//! much, and a busy emulator scans its log once per such period, not on every request.
 //! [`Store::counts`] is not reduced by retention: it counts every event since start.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -352,7 +354,11 @@ impl Store {
             return;
         };
         let cutoff = now.saturating_sub(retention);
-        if self.oldest_ms >= cutoff {
+        // Scan in batches: only once the oldest record is past the cutoff by a sixteenth of the
+        // retention (at least a second), so a busy emulator scans its log every so often rather
+        // than on every request. Records live at most 1/16 longer than the retention.
+        let slack = (retention / 16).max(1000);
+        if self.oldest_ms.saturating_add(slack) >= cutoff {
             return;
         }
         let live: std::collections::HashSet<usize> = self

@@ -10,8 +10,7 @@ Output: one JSON object per case, in order:
   {"name", "status", "reason", "timestamp", "apns_id", "error"}
 
 Only aioapns's public API is used (APNs, NotificationRequest, PushType, its ssl_context
-parameter), with one exception, explained at `point_at_emulator`; the context offers ALPN `h2`,
-which aioapns's own default does not (see `main`).
+parameter), with one exception, explained at `point_at_emulator`.
 """
 
 import asyncio
