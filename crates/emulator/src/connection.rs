@@ -268,7 +268,14 @@ async fn handle(
     };
 
     let (parts, mut body) = request.into_parts();
-    let mut payload = Vec::new();
+    // Sized from `content-length` when the client sent one (a hint only: the loop below is
+    // what counts), so a payload is not grown piecewise.
+    let expected = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut payload = Vec::with_capacity(expected.min(BODY_CAP));
     while let Some(chunk) = body.data().await {
         let Ok(chunk) = chunk else { return };
         let _ = body.flow_control().release_capacity(chunk.len());
@@ -333,7 +340,7 @@ async fn handle(
                 parts.uri.path(),
                 &parts.headers,
                 request_id,
-                &payload,
+                Bytes::from(payload),
                 apns_id,
                 unique_id,
                 now_ms,
@@ -389,7 +396,7 @@ fn process(
     path: &str,
     headers: &HeaderMap,
     request_id: Option<Result<ApnsId, Reason>>,
-    payload: &[u8],
+    payload: Bytes,
     apns_id: ApnsId,
     unique_id: Option<ApnsId>,
     now_ms: u64,
@@ -420,7 +427,7 @@ fn process(
     let ValidPush {
         notification,
         push_type_header,
-    } = match validate::check_push(headers, token, payload) {
+    } = match validate::check_push(headers, token, &payload) {
         Ok(push) => push,
         Err(reason) => return reject(reason),
     };
@@ -447,7 +454,7 @@ fn process(
         expiration,
         collapse_id: notification.collapse_id().map(str::to_owned),
         payload_len: payload.len(),
-        payload: payload.to_vec(),
+        payload,
         received_at_ms: now_ms,
     })
 }

@@ -140,7 +140,7 @@ pub struct AcceptedPush {
     /// Payload size in bytes.
     pub payload_len: usize,
     /// The payload.
-    pub payload: Vec<u8>,
+    pub payload: bytes::Bytes,
     /// When it was received, ms since the epoch (the emulator's clock).
     pub received_at_ms: u64,
 }

@@ -32,6 +32,8 @@ const GOAWAY: u8 = 0x7;
 const ACK: u8 = 0x1;
 const MAX_CONCURRENT_STREAMS: u16 = 0x3;
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// Bytes read from the inner stream at a time.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// A frame the emulator asks the shim to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +134,8 @@ pub(crate) struct FrameShim<T> {
     /// Bytes ready for `h2` to read.
     incoming: Vec<u8>,
     incoming_pos: usize,
+    /// Reused buffer for reads from the inner stream.
+    raw: Vec<u8>,
 }
 
 impl<T> FrameShim<T> {
@@ -152,6 +156,7 @@ impl<T> FrameShim<T> {
             read: Framer::default(),
             incoming: Vec::new(),
             incoming_pos: 0,
+            raw: Vec::new(),
         };
         (shim, control)
     }
@@ -417,17 +422,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for FrameShim<T> {
                 }
                 return Poll::Ready(Ok(()));
             }
-            let mut raw = [0u8; 16 * 1024];
+            // The read buffer is taken out of `self` for the read, so `take_incoming` can
+            // borrow `self` without copying the bytes.
+            let mut raw = std::mem::take(&mut this.raw);
+            raw.resize(READ_CHUNK, 0);
             let mut raw_buf = ReadBuf::new(&mut raw);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut raw_buf) {
-                Poll::Ready(Ok(())) => {
-                    let filled = raw_buf.filled();
-                    if filled.is_empty() {
-                        return Poll::Ready(Ok(())); // end of stream
-                    }
-                    let filled = filled.to_vec();
-                    this.take_incoming(&filled);
-                }
+            let result = Pin::new(&mut this.inner).poll_read(cx, &mut raw_buf);
+            let n = raw_buf.filled().len();
+            if let Poll::Ready(Ok(())) = result
+                && n > 0
+            {
+                this.take_incoming(&raw[..n]);
+            }
+            this.raw = raw;
+            match result {
+                Poll::Ready(Ok(())) if n == 0 => return Poll::Ready(Ok(())), // end of stream
+                Poll::Ready(Ok(())) => {}
                 other => return other,
             }
         }

@@ -400,7 +400,7 @@ mod tests {
                 expiration: None,
                 collapse_id: None,
                 payload_len: payload.len(),
-                payload: payload.as_bytes().to_vec(),
+                payload: bytes::Bytes::copy_from_slice(payload.as_bytes()),
                 received_at_ms: received,
             },
             delivered_at_ms: delivered,

@@ -24,7 +24,7 @@ fn push(n: u8, topic: &str, at: u64, expiration: Option<u64>) -> AcceptedPush {
         expiration,
         collapse_id: None,
         payload_len: 2,
-        payload: b"{}".to_vec(),
+        payload: bytes::Bytes::from_static(b"{}"),
         received_at_ms: at,
     }
 }

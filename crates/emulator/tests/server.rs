@@ -36,7 +36,7 @@ async fn accepted_voip_push_in_sandbox_echoes_apns_id_adds_unique_id_and_is_logg
     assert_eq!(push.push_type, Some(PushType::Voip));
     assert_eq!(push.priority, Priority::Immediate);
     assert_eq!(push.expiration, Some(0));
-    assert_eq!(push.payload, br#"{"call_id":"c-1","caller":"Ann"}"#);
+    assert_eq!(&push.payload[..], br#"{"call_id":"c-1","caller":"Ann"}"#);
     assert_eq!(push.received_at_ms, NOW_MS);
 }
 
