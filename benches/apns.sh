@@ -100,18 +100,35 @@ PY
 
 results="$WORK/results.jsonl"
 : > "$results"
+# The emulator's CPU time (ticks) and the wall clock (ns), to tell whether its core was the
+# bottleneck of a run: `measure CMD...` runs CMD, adds "emulator_cpu_pct" to its JSON line.
+ticks() { awk '{print $14 + $15}' "/proc/$EMULATOR_PID/stat"; }
+HZ=$(getconf CLK_TCK)
+measure() {
+    local t0 w0 t1 w1 line
+    t0=$(ticks); w0=$(date +%s%N)
+    line=$("$@")
+    t1=$(ticks); w1=$(date +%s%N)
+    python3 -c "
+import json, sys
+row = json.loads(sys.argv[1])
+row['emulator_cpu_pct'] = round(100 * ($t1 - $t0) / $HZ / (($w1 - $w0) / 1e9))
+print(json.dumps(row))" "$line"
+}
 for c in $CONNECTIONS; do
     step "pushtrace, $c connection(s), $COUNT pushes"
-    taskset -c 0 "$BENCH" --endpoint "https://127.0.0.1:$PORT" --connections "$c" \
+    measure taskset -c 0 "$BENCH" --endpoint "https://127.0.0.1:$PORT" --connections "$c" \
         --in-flight $((1000 * c)) "${common[@]}" | tee -a "$results"
 
     step "h2load, $c connection(s)"
-    taskset -c 0 h2load -n "$COUNT" -c "$c" -m 1000 -t 1 -d "$WORK/payload.json" \
-        -H "authorization: $AUTH" -H "apns-push-type: voip" -H "apns-topic: $TOPIC" \
-        -H "apns-priority: 10" -H "apns-expiration: 0" \
-        "https://127.0.0.1:$PORT/3/device/$TOKEN" > "$WORK/h2load.txt" 2>&1 ||
-        die "h2load failed: $(tail -5 "$WORK/h2load.txt")"
-    python3 - "$c" "$COUNT" "$WORK/h2load.txt" <<'PY' | tee -a "$results"
+    h2load_run() {
+        taskset -c 0 h2load -n "$COUNT" -c "$c" -m 1000 -t 1 -d "$WORK/payload.json" \
+            -H "authorization: $AUTH" -H "apns-push-type: voip" -H "apns-topic: $TOPIC" \
+            -H "apns-priority: 10" -H "apns-expiration: 0" \
+            "https://127.0.0.1:$PORT/3/device/$TOKEN" > "$WORK/h2load.txt" 2>&1 ||
+            die "h2load failed: $(tail -5 "$WORK/h2load.txt")"
+        python3 - "$c" "$COUNT" "$WORK/h2load.txt" <<'PY'
+
 import json, re, sys
 c, count, text = int(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3]).read()
 rate = float(re.search(r"finished in ([\d.]+)(\w+), ([\d.]+) req/s", text).group(3))
@@ -123,13 +140,15 @@ print(json.dumps({"client": "h2load", "count": count, "connections": c,
                   "per_second": round(rate), "accepted": ok,
                   "mean_us": round(float(value) * unit[suffix])}))
 PY
+    }
+    measure h2load_run | tee -a "$results"
 
     step "aioapns, $c connection(s)"
-    taskset -c 0 env PYTHONPATH="$PYDIR" python3 benches/apns/aioapns_bench.py \
+    measure taskset -c 0 env PYTHONPATH="$PYDIR" python3 benches/apns/aioapns_bench.py \
         --host 127.0.0.1 --port "$PORT" --connections "$c" "${common[@]}" | tee -a "$results"
 
     step "node-apn, $c connection(s)"
-    taskset -c 0 env NODE_PATH="$NODEDIR/node_modules" node benches/apns/node_apn_bench.js \
+    measure taskset -c 0 env NODE_PATH="$NODEDIR/node_modules" node benches/apns/node_apn_bench.js \
         --host 127.0.0.1 --port "$PORT" --connections "$c" "${common[@]}" | tee -a "$results"
 done
 
@@ -140,14 +159,16 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 count, payload = sys.argv[2], sys.argv[3]
 print(f"APNs clients against the emulator (own process, core 1; clients on core 0), TLS, token auth,")
-print(f"{count} VoIP pushes of {payload} bytes to one token, validating mode. `bash benches/apns.sh`\n")
-print("| connections | client | notifications/s | p50 round trip | p99 round trip | accepted |")
-print("|---|---|---|---|---|---|")
+print(f"{count} VoIP pushes of {payload} bytes to one token, validating mode. `bash benches/apns.sh`")
+print("\"emulator core busy\": the emulator's CPU time over the run's wall time; well under 100 % means")
+print("the emulator was not what limited that client.\n")
+print("| connections | client | notifications/s | p50 round trip | p99 round trip | accepted | emulator core busy |")
+print("|---|---|---|---|---|---|---|")
 def us(v):
     return "—" if v is None else (f"{v/1000:.1f} ms" if v >= 1000 else f"{v} µs")
 for r in rows:
     p50 = us(r.get("p50_us")) if "p50_us" in r else f"mean {us(r.get('mean_us'))}"
-    print(f"| {r['connections']} | {r['client']} | {r['per_second']:,} | {p50} | {us(r.get('p99_us'))} | {r['accepted']:,} |")
+    print(f"| {r['connections']} | {r['client']} | {r['per_second']:,} | {p50} | {us(r.get('p99_us'))} | {r['accepted']:,} | {r.get('emulator_cpu_pct', '—')} % |")
 print()
 for c in sorted({r["connections"] for r in rows}):
     by = {r["client"]: r["per_second"] for r in rows if r["connections"] == c}

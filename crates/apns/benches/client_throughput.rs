@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use pushtrace_apns::client::{Client, Credentials, Endpoint, Outcome, TokenSigner};
 use pushtrace_apns::{Environment, Expiration, Notification, PushType, SigningKey};
 
+// The same allocator as the `pushtrace` binary, which is what users run this client in.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Err(error) = run() {
         eprintln!("client_throughput: {error}");

@@ -498,3 +498,50 @@ async fn back_pressure_holds_sends_beyond_the_in_flight_bound() {
     );
     assert!(queued >= 4, "{queued} sends waited for a slot");
 }
+
+#[tokio::test]
+async fn certificate_auth_sends_without_a_token() {
+    let emulator = emulator().start().await.unwrap();
+    let issued = emulator
+        .issue_client_certificate(&pushtrace_emulator::ClientCertificateRequest::new(BUNDLE))
+        .unwrap();
+    let certificate =
+        pushtrace_apns::client::ClientCertificate::from_pem(&issued.cert_pem, &issued.key_pem)
+            .unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        emulator.addr(Environment::Sandbox).port()
+    );
+    let client = Client::builder(
+        Endpoint::url(&url, Environment::Sandbox).unwrap(),
+        Credentials::Certificate(certificate),
+    )
+    .add_ca_pem(emulator.ca_pem())
+    .unwrap()
+    .build()
+    .unwrap();
+    let result = client.send(&voip(TOKEN)).await;
+    assert!(
+        matches!(result.outcome, Outcome::Accepted { .. }),
+        "{result:?}"
+    );
+    // A topic outside the certificate is refused by the server, as APNs does.
+    let other = Notification::builder(PushType::Voip)
+        .device_token(TOKEN)
+        .bundle_id("com.other.app")
+        .expiration(Expiration::Immediately)
+        .payload(b"{}".to_vec())
+        .build(NOW_SECS)
+        .unwrap();
+    let result = client.send(&other).await;
+    assert!(
+        matches!(
+            &result.outcome,
+            Outcome::Rejected {
+                reason: Reason::TopicDisallowed,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+}
