@@ -88,8 +88,9 @@ fn serve(args: &EmulatorArgs, state_dir: &Path) -> Result<()> {
         .into_builder()
         .with_context(|| format!("{config_name} cannot be used"))?;
 
+    // One worker per core the process may run on (tokio's default follows the CPU affinity), so
+    // an emulator pinned to one core does not switch between workers on it.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -28,8 +28,6 @@ pub(crate) struct Shared {
     hook: HookSlot,
     rates: Mutex<HashMap<(Environment, DeviceToken), VecDeque<u64>>>,
     pub(crate) faults: Mutex<FaultPlan>,
-    /// The system CSPRNG, through rustls's ring provider (no extra dependency).
-    rng: &'static dyn rustls::crypto::SecureRandom,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -63,17 +61,14 @@ impl Shared {
             hook,
             rates: Mutex::new(HashMap::new()),
             faults: Mutex::new(faults),
-            rng: rustls::crypto::ring::default_provider().secure_random,
         }
     }
 
-    /// A random version-4 UUID.
+    /// A random version-4 UUID. From `fastrand`'s per-thread generator (seeded from the OS
+    /// once per thread): `apns-id`s must be unique, not unpredictable, and a system call per id
+    /// (two per sandbox request) cost the emulator measurably.
     pub(crate) fn new_id(&self) -> ApnsId {
-        let mut bytes = [0u8; 16];
-        if self.rng.fill(&mut bytes).is_err() {
-            // The system RNG failed: fall back to the clock, still unique enough for a test server.
-            bytes[..8].copy_from_slice(&self.clock.now_ms().to_be_bytes());
-        }
+        let mut bytes = fastrand::u128(..).to_be_bytes();
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         ApnsId::from_bytes(bytes)
