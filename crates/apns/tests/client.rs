@@ -545,3 +545,45 @@ async fn certificate_auth_sends_without_a_token() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn a_pkcs12_export_of_an_emulator_certificate_authenticates() {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    use rustls::pki_types::pem::PemObject as _;
+
+    let emulator = emulator().start().await.unwrap();
+    let issued = emulator
+        .issue_client_certificate(&pushtrace_emulator::ClientCertificateRequest::new(BUNDLE))
+        .unwrap();
+    // Package it as Keychain Access would: one key with its certificate, password-protected.
+    let key_der =
+        rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap();
+    let chain = PrivateKeyChain::new(
+        "apns",
+        PrivateKey::from_der(key_der.secret_pkcs8_der()).unwrap(),
+        [Certificate::from_der(&issued.cert_der).unwrap()],
+    );
+    let mut store = KeyStore::new();
+    store.add_entry("apns", KeyStoreEntry::PrivateKeyChain(chain));
+    let p12 = store.writer("s3cret").write().unwrap();
+
+    let certificate =
+        pushtrace_apns::client::ClientCertificate::from_pkcs12(&p12, "s3cret").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        emulator.addr(Environment::Sandbox).port()
+    );
+    let client = Client::builder(
+        Endpoint::url(&url, Environment::Sandbox).unwrap(),
+        Credentials::Certificate(certificate),
+    )
+    .add_ca_pem(emulator.ca_pem())
+    .unwrap()
+    .build()
+    .unwrap();
+    let result = client.send(&voip(TOKEN)).await;
+    assert!(
+        matches!(result.outcome, Outcome::Accepted { .. }),
+        "{result:?}"
+    );
+}

@@ -31,13 +31,17 @@ pub struct SendArgs {
     /// Your 10-character team ID.
     #[arg(long, value_name = "ID", requires = "key")]
     team_id: Option<String>,
-    /// A PEM with the APNs client certificate (certificate auth), and its key unless
-    /// `--cert-key` is given (`openssl pkcs12 -in cert.p12 -nodes -out cert.pem` makes one).
+    /// The APNs client certificate (certificate auth): a `.p12` as Keychain Access exports it
+    /// (password from `--cert-password-file` or $PUSHTRACE_CERT_PASSWORD, else empty), or a PEM
+    /// with the certificate and, unless `--cert-key` is given, its key.
     #[arg(long, value_name = "FILE", conflicts_with = "key")]
     cert: Option<PathBuf>,
-    /// The certificate's private key, when not in `--cert`.
+    /// The certificate's private key (PEM), when not in a PEM `--cert`.
     #[arg(long, value_name = "FILE", requires = "cert")]
     cert_key: Option<PathBuf>,
+    /// A file whose first line is the `.p12` password.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    cert_password_file: Option<PathBuf>,
     /// The topic: `<bundle>.voip` for a VoIP push.
     #[arg(long)]
     topic: String,
@@ -123,15 +127,31 @@ pub fn run(args: SendArgs) -> Result<ExitCode> {
 
 fn credentials(args: &SendArgs) -> Result<Credentials> {
     if let Some(cert) = &args.cert {
-        let pem = std::fs::read_to_string(cert)
+        let bytes = std::fs::read(cert)
             .with_context(|| format!("cannot read the certificate {}", cert.display()))?;
-        let key_pem = match &args.cert_key {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the certificate key {}", path.display()))?,
-            None => pem.clone(),
-        };
-        let certificate = ClientCertificate::from_pem(&pem, &key_pem)
-            .with_context(|| format!("{}: not a usable client certificate", cert.display()))?;
+        let is_pem = bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'-');
+        let certificate = if is_pem {
+            let pem = String::from_utf8_lossy(&bytes).into_owned();
+            let key_pem = match &args.cert_key {
+                Some(path) => std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the certificate key {}", path.display())
+                })?,
+                None => pem.clone(),
+            };
+            ClientCertificate::from_pem(&pem, &key_pem)
+        } else {
+            if args.cert_key.is_some() {
+                bail!(
+                    "{} is a PKCS#12 file, which holds its own key: drop --cert-key",
+                    cert.display()
+                );
+            }
+            ClientCertificate::from_pkcs12(&bytes, &cert_password(args)?)
+        }
+        .with_context(|| format!("{}: not a usable client certificate", cert.display()))?;
         return Ok(Credentials::Certificate(certificate));
     }
     let Some(path) = &args.key else {
@@ -154,6 +174,20 @@ fn credentials(args: &SendArgs) -> Result<Credentials> {
         .context("--key-id and --team-id must be Apple's 10-character IDs")?;
     Ok(Credentials::Token(Arc::new(signer)))
 }
+
+/// The `.p12` password: from a file or the environment, never from the command line (where
+/// other users of the host could read it), and never printed.
+fn cert_password(args: &SendArgs) -> Result<String> {
+    if let Some(path) = &args.cert_password_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the password file {}", path.display()))?;
+        return Ok(text.lines().next().unwrap_or_default().to_owned());
+    }
+    Ok(std::env::var(CERT_PASSWORD_ENV).unwrap_or_default())
+}
+
+/// Where `send` looks for a `.p12` password when no file is given.
+pub const CERT_PASSWORD_ENV: &str = "PUSHTRACE_CERT_PASSWORD";
 
 fn endpoint(args: &SendArgs) -> Result<Endpoint> {
     if let Some(url) = &args.endpoint {

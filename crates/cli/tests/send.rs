@@ -167,3 +167,36 @@ async fn no_server_exits_4_and_bad_input_exits_1_naming_it() {
     let error = String::from_utf8_lossy(&out.stderr);
     assert!(error.contains("/nonexistent/AuthKey.p8"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_p12_with_the_wrong_password_is_refused_naming_the_file() {
+    let p12 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apns/testdata/client-cert-aes.p12");
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "wrong\n").unwrap();
+    let p12 = p12.display().to_string();
+    let password = password.display().to_string();
+    let argv = [
+        "--cert",
+        &p12,
+        "--cert-password-file",
+        &password,
+        "--topic",
+        TOPIC,
+        "--token",
+        TOKEN,
+        "--endpoint",
+        "https://127.0.0.1:9",
+    ];
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("client-cert-aes.p12") && error.contains("password"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("wrong"),
+        "the password is never printed: {error}"
+    );
+}

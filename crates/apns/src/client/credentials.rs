@@ -152,6 +152,11 @@ pub enum CertificateError {
     /// The PEM could not be parsed.
     #[error("the PEM cannot be read: {0}")]
     Pem(String),
+    /// The PKCS#12 file could not be opened.
+    #[error(
+        "the PKCS#12 (.p12) file cannot be opened: {0}; check the password (an empty one is tried when none is given) and that the file is a .p12 export"
+    )]
+    Pkcs12(String),
 }
 
 impl ClientCertificate {
@@ -172,6 +177,32 @@ impl ClientCertificate {
         })?;
         Ok(ClientCertificate {
             chain,
+            key: Arc::new(key),
+        })
+    }
+}
+
+impl ClientCertificate {
+    /// From a PKCS#12 file (`.p12`, what Keychain Access exports for an APNs certificate): its
+    /// private key and that key's certificate chain. Reads modern (PBES2 with AES) and legacy
+    /// (3DES, RC2-40, as older Keychain exports and `openssl -legacy` make) encryption.
+    pub fn from_pkcs12(der: &[u8], password: &str) -> Result<ClientCertificate, CertificateError> {
+        use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let store = KeyStore::from_pkcs12(der, password, Pkcs12ImportPolicy::Strict)
+            .map_err(|e| CertificateError::Pkcs12(e.to_string()))?;
+        let (_alias, chain) = store.private_key_chain().ok_or(CertificateError::NoKey)?;
+        let certs: Vec<CertificateDer<'static>> = chain
+            .certs()
+            .iter()
+            .map(|c| CertificateDer::from(c.as_der().to_vec()))
+            .collect();
+        if certs.is_empty() {
+            return Err(CertificateError::NoCertificate);
+        }
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
+        Ok(ClientCertificate {
+            chain: certs,
             key: Arc::new(key),
         })
     }
@@ -229,6 +260,30 @@ mod tests {
             .unwrap()
             .refresh_after(Duration::from_secs(5));
         assert_eq!(signer.refresh_after, MIN_REFRESH_SECS);
+    }
+
+    const CERT_PEM: &str = include_str!("../../testdata/client-cert.pem");
+    const KEY_PEM: &str = include_str!("../../testdata/client-key.pem");
+
+    #[test]
+    fn pkcs12_files_modern_and_legacy_give_the_pem_s_certificate_and_key() {
+        let pem = ClientCertificate::from_pem(CERT_PEM, KEY_PEM).unwrap();
+        for file in [
+            &include_bytes!("../../testdata/client-cert-aes.p12")[..],
+            &include_bytes!("../../testdata/client-cert-legacy.p12")[..],
+        ] {
+            let p12 = ClientCertificate::from_pkcs12(file, "pushtrace-test").unwrap();
+            assert_eq!(p12.chain, pem.chain);
+            assert_eq!(p12.key.secret_der(), pem.key.secret_der());
+        }
+        let error = ClientCertificate::from_pkcs12(
+            include_bytes!("../../testdata/client-cert-aes.p12"),
+            "wrong",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("password"), "{error}");
+        let error = ClientCertificate::from_pkcs12(b"not a p12", "").unwrap_err();
+        assert!(matches!(error, CertificateError::Pkcs12(_)), "{error}");
     }
 
     #[test]
