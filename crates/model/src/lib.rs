@@ -6,7 +6,9 @@
 //! microseconds that remembers the offset its source printed, so an iPhone log written in
 //! `+0300` and a push server in UTC line up. A [`LogRecord`] is one normalized log message,
 //! whatever format it came from, with an [`Origin`] pointing back at the file and line (or the
-//! archive entry) so every later conclusion can cite its evidence.
+//! archive entry) so every later conclusion can cite its evidence. A [`DeviceEvent`] is one
+//! such line understood by a rule; a [`Verdict`] is what a diagnosis concludes about one push:
+//! [`Outcome`], [`Cause`] (DESIGN §5's taxonomy), [`Confidence`] and the [`Evidence`] lines.
 //!
 //! This crate does no I/O: readers live in `pushtrace-devicelog`.
 //!
@@ -22,6 +24,7 @@
 mod event;
 mod record;
 mod time;
+mod verdict;
 
 pub use event::{DeviceEvent, EventKind, PolicyStage, policy_name};
 
@@ -30,3 +33,4 @@ pub use time::{
     CivilDateTime, TimeError, TimeOfDay, Timestamp, UtcOffset, parse_civil, parse_date,
     parse_time_of_day, parse_time_prefix,
 };
+pub use verdict::{Cause, Confidence, Evidence, EvidenceRole, Outcome, Recovery, Verdict};
