@@ -121,6 +121,15 @@ pub enum Confidence {
 }
 
 impl Confidence {
+    /// The wire name (`low`, `medium`, `high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+
     /// One step less sure (`Low` stays `Low`).
     pub fn lower(self) -> Confidence {
         match self {
