@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::time::{Timestamp, UtcOffset};
+use crate::time::{TimeError, Timestamp, UtcOffset};
 
 /// Epoch milliseconds below this (1973-03-03) are almost surely seconds sent by mistake.
 const MIN_EPOCH_MILLIS: i64 = 100_000_000_000;
@@ -33,7 +33,11 @@ pub fn parse_push_time(text: &str) -> Result<Timestamp, String> {
             },
         };
     }
-    Timestamp::parse(trimmed).map_err(|e| format!("{e}; or give epoch milliseconds"))
+    Timestamp::parse(trimmed).map_err(|e| match e {
+        TimeError::MissingOffset(_) => format!("{e}, or give epoch milliseconds"),
+        TimeError::Offset(_) => e.to_string(),
+        TimeError::Civil(_) => format!("`{trimmed}` is not {TIME_EXPECTED}"),
+    })
 }
 
 fn looks_numeric(text: &str) -> bool {
