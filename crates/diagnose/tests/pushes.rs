@@ -390,3 +390,44 @@ fn long_lines_are_bounded_and_skipped() {
             .contains("longer than 1 MiB")
     );
 }
+
+/// The examples of `docs/formats.md`, "Push records", read as they are printed.
+#[test]
+fn the_documented_examples_read() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats.md"),
+    )
+    .unwrap();
+    let section = &docs[docs.find("## Push records").unwrap()..];
+    let block = |fence: &str| {
+        let start = section.find(fence).unwrap() + fence.len();
+        section[start..][..section[start..].find("```").unwrap()].to_string()
+    };
+    let json = strict()
+        .read_stream("docs.jsonl", block("```json\n").as_bytes())
+        .unwrap();
+    assert_eq!(json.summary.format, PushFormat::Jsonl);
+    assert_eq!(json.pushes.len(), 1);
+    let csv = strict()
+        .read_stream("docs.csv", block("```csv\n").as_bytes())
+        .unwrap();
+    assert_eq!(csv.summary.format, PushFormat::Csv);
+    let push = &csv.pushes[0].record;
+    assert_eq!(push.attrs["carrier"], "Turkcell, LTE");
+    assert_eq!(push.must_report, Some(false));
+    assert_eq!(
+        push.received_at.unwrap().utc_micros(),
+        json.pushes[0].record.received_at.unwrap().utc_micros()
+    );
+    // The documented error lines are the reader's own.
+    let errors = block("```\npushes.jsonl:3");
+    let read = lenient()
+        .read_stream("pushes.jsonl", BAD.as_bytes())
+        .unwrap();
+    for example in &read.summary.skipped_examples[1..3] {
+        assert!(
+            format!("pushes.jsonl:3{errors}").contains(&example.to_string()),
+            "{example}"
+        );
+    }
+}
