@@ -48,7 +48,8 @@ pub struct PushRead {
     pub summary: PushSummary,
 }
 
-/// Reads pushes files. Build one with [`PushReader::builder`].
+/// Reads pushes files. Build one with [`PushReader::builder`]; like the log reader it skips
+/// and counts bad lines unless made strict.
 #[derive(Clone, Debug, Default)]
 pub struct PushReader {
     format: Option<PushFormat>,

@@ -44,8 +44,9 @@ pub(super) fn read(mut input: impl BufRead, out: &mut Collector) -> Result<(), F
 
 /// One line as a record, or the field at fault and why.
 pub(crate) fn parse(line: &str) -> Result<PushRecord, (Option<String>, String)> {
-    let line = line.trim();
-    if !line.starts_with('{') {
+    // Leading blanks are left for serde_json to skip, so its columns are the file's.
+    let line = line.trim_end();
+    if !line.trim_start().starts_with('{') {
         return Err((
             None,
             "expected a JSON object (one push record per line)".to_string(),
@@ -129,5 +130,12 @@ mod tests {
         let (field, why) = parse(r#"{"sent_at":1779288420000} {"sent_at":1}"#).unwrap_err();
         assert_eq!(field, None);
         assert!(why.contains("trailing characters"), "{why}");
+    }
+
+    #[test]
+    fn columns_count_from_the_start_of_the_line() {
+        let (field, why) = parse(r#"   {"sent_at":"x"}"#).unwrap_err();
+        assert_eq!(field.as_deref(), Some("sent_at"));
+        assert!(why.ends_with("(column 17)"), "{why}");
     }
 }
