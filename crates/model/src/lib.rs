@@ -7,10 +7,13 @@
 //! `+0300` and a push server in UTC line up. A [`LogRecord`] is one normalized log message,
 //! whatever format it came from, with an [`Origin`] pointing back at the file and line (or the
 //! archive entry) so every later conclusion can cite its evidence. A [`DeviceEvent`] is one
-//! such line understood by a rule; a [`Verdict`] is what a diagnosis concludes about one push:
-//! [`Outcome`], [`Cause`] (DESIGN §5's taxonomy), [`Confidence`] and the [`Evidence`] lines.
+//! such line understood by a rule. A [`PushRecord`] is one push as the server that sent it saw it
+//! (sent at, APNs's answer, the app's receipt): the contract any push server exports for
+//! diagnosis, placed on the same UTC axis. A [`Verdict`] is what a diagnosis concludes about one
+//! push: [`Outcome`], [`Cause`] (DESIGN §5's taxonomy), [`Confidence`] and the [`Evidence`] lines.
 //!
-//! This crate does no I/O: readers live in `pushtrace-devicelog`.
+//! This crate does no I/O: readers live in `pushtrace-devicelog` (logs) and
+//! `pushtrace-diagnose` (push records).
 //!
 //! ```
 //! use pushtrace_model::{LogRecord, Origin, Timestamp};
@@ -22,12 +25,14 @@
 //! ```
 
 mod event;
+mod push;
 mod record;
 mod time;
 mod verdict;
 
 pub use event::{DeviceEvent, EventKind, PolicyStage, policy_name};
 
+pub use push::{PushRecord, parse_push_time};
 pub use record::{Level, LogRecord, Origin};
 pub use time::{
     CivilDateTime, TimeError, TimeOfDay, Timestamp, UtcOffset, parse_civil, parse_date,
