@@ -13,7 +13,10 @@
 //! Bad lines are never silent: each is a [`LineError`] naming the file, the line, the field and
 //! what was expected; a strict reader stops at the first, a lenient one skips it and counts it.
 //!
-//! Joining the pushes with the device timeline into one verdict per push comes next (issue 6).
+//! [`diagnose`] then joins each push with the device's timeline
+//! (`pushtrace_devicelog::timeline`) into a [`Verdict`](pushtrace_model::Verdict): outcome,
+//! cause from DESIGN §5's taxonomy, confidence, the log lines it rests on, what ended the outage,
+//! and one sentence (`docs/diagnosis.md`).
 //!
 //! ```
 //! use pushtrace_diagnose::PushReader;
@@ -29,8 +32,10 @@
 //! ```
 
 mod pushes;
+pub mod verdicts;
 
 pub use pushes::{
     LineError, Push, PushArgError, PushError, PushFormat, PushRead, PushReader, PushReaderBuilder,
     PushSummary, push_from_arg, sort_pushes,
 };
+pub use verdicts::{DiagnoseOptions, diagnose, human, label};

@@ -1,0 +1,439 @@
+//! The seed incident's verdicts (issue 6's acceptance), and one test per taxonomy cause on a
+//! timeline built in the test.
+
+use std::path::Path;
+use std::time::Duration;
+
+use pushtrace_devicelog::rules::RuleSet;
+use pushtrace_devicelog::timeline::{DeviceTimeline, TimelineBuilder, build};
+use pushtrace_devicelog::{LocalClock, LogReader, NoProgress, Zone};
+use pushtrace_model::{
+    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Origin, Outcome, PolicyStage,
+    PushRecord, Recovery, Timestamp,
+};
+
+use super::{DiagnoseOptions, diagnose};
+
+fn at(text: &str) -> Timestamp {
+    Timestamp::parse(&format!("2026-05-20 {text}+0300")).unwrap()
+}
+
+fn push(sent: &str) -> PushRecord {
+    let mut push = PushRecord::new(at(sent));
+    push.push_id = Some("p-1".into());
+    push.responded_at = Some(Timestamp::new(
+        at(sent).utc_micros() + 84_000,
+        at(sent).offset(),
+    ));
+    push.apns_status = Some(200);
+    push.topic = Some("com.acme.call.voip".into());
+    push.priority = Some(10);
+    push
+}
+
+fn seed() -> DeviceTimeline {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed-incident/device-log.txt");
+    let clock = LocalClock {
+        date: Some((2026, 5, 20)),
+        zone: Some(Zone::parse("+03:00").unwrap()),
+    };
+    let read = LogReader::builder()
+        .clock(clock)
+        .build()
+        .read(&path, &mut NoProgress)
+        .unwrap();
+    build(read.records, &RuleSet::embedded().unwrap(), &[], None)
+        .unwrap()
+        .timeline
+}
+
+#[test]
+fn seed_push_with_a_receipt_is_late_by_3_min_5_s_for_the_abandoned_reconnect() {
+    let mut p = push("17:47:00.000");
+    p.received_at = Some(at("17:50:05.000"));
+    let v = diagnose(&p, &seed(), &DiagnoseOptions::default());
+    assert_eq!(v.outcome, Outcome::Late, "{v:#?}");
+    assert_eq!(v.latency, Some(Duration::from_secs(185)));
+    assert_eq!(v.cause, Cause::ReconnectAbandonedPowerPolicy);
+    assert_eq!(v.confidence, Confidence::High);
+    assert_eq!(v.recovery, Some(Recovery::IncomingCellularCallWake));
+    assert!(v.explanation.contains("3 min 5 s"), "{}", v.explanation);
+    assert!(
+        v.explanation
+            .contains("ended at 17:50:04.028 (incoming cellular call wake)"),
+        "{}",
+        v.explanation
+    );
+    let cited: Vec<String> = v
+        .evidence
+        .iter()
+        .map(|e| e.event.at.time_of_day_millis())
+        .collect();
+    for line in ["17:46:01.330", "17:48:41.248", "17:50:04.028"] {
+        assert!(
+            cited.contains(&line.to_string()),
+            "{line} not cited: {cited:?}"
+        );
+    }
+    assert!(
+        v.evidence
+            .iter()
+            .all(|e| e.role != EvidenceRole::Contradicts)
+    );
+    assert!(
+        v.evidence
+            .windows(2)
+            .all(|w| w[0].event.at <= w[1].event.at)
+    );
+}
+
+#[test]
+fn seed_push_without_a_receipt_is_not_called_delivered_and_is_less_sure() {
+    // With `apns-expiration: 0`, as in examples/seed-incident/pushes.jsonl: the log ends half a
+    // second after the wake, too soon to call it expired.
+    let mut p = push("17:47:00.000");
+    p.expiration = Some(0);
+    let v = diagnose(&p, &seed(), &DiagnoseOptions::default());
+    assert_ne!(v.outcome, Outcome::Late);
+    assert_ne!(v.outcome, Outcome::OnTime);
+    assert_eq!(v.outcome, Outcome::NotDelivered);
+    assert_eq!(v.cause, Cause::ReconnectAbandonedPowerPolicy);
+    assert_eq!(v.confidence, Confidence::Medium);
+    assert_eq!(v.latency, None);
+}
+
+#[test]
+fn seed_push_before_the_log_is_unknown_saying_what_the_log_covers() {
+    let v = diagnose(&push("17:40:00.000"), &seed(), &DiagnoseOptions::default());
+    assert_eq!((v.outcome, v.cause), (Outcome::Unknown, Cause::Unknown));
+    assert!(
+        v.explanation.contains("17:45:59.562") && v.explanation.contains("17:50:04.598"),
+        "{}",
+        v.explanation
+    );
+}
+
+// ---- one timeline per cause -------------------------------------------------------------------
+
+fn event(time: &str, process: &str, kind: EventKind) -> DeviceEvent {
+    DeviceEvent {
+        at: at(time),
+        process: process.into(),
+        kind,
+        rule: "test".into(),
+        source: Origin::Line {
+            file: "test.log".into(),
+            line: 1,
+        },
+        raw: String::new(),
+    }
+}
+
+fn timeline(events: Vec<DeviceEvent>, from: &str, to: &str) -> DeviceTimeline {
+    let mut builder = TimelineBuilder::new();
+    builder.observe(at(from));
+    for e in events {
+        builder.push(e);
+    }
+    builder.observe(at(to));
+    builder.finish()
+}
+
+fn connected(time: &str) -> DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::ApnsDataReceived {
+            interface: Some("en0".into()),
+            length: Some(120),
+            connected_interfaces: Some(1),
+        },
+    )
+}
+
+fn reconnecting(time: &str) -> DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::ApnsPathSatisfied {
+            interface: Some("pdp_ip0".into()),
+            radio: Some("lte".into()),
+            port: Some(5223),
+            connection: None,
+        },
+    )
+}
+
+fn policy(time: &str, level: u8) -> DeviceEvent {
+    event(
+        time,
+        "powerd",
+        EventKind::PowerPolicy {
+            level,
+            stage: PolicyStage::Sent,
+        },
+    )
+}
+
+fn arrived(time: &str) -> DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::PushReceived {
+            filter: "enabled".into(),
+            topic: Some("com.acme.call.voip".into()),
+            interface: Some("en0".into()),
+            priority: Some(10),
+        },
+    )
+}
+
+fn options() -> DiagnoseOptions {
+    DiagnoseOptions::default()
+}
+
+#[test]
+fn on_time_from_the_arrival_line() {
+    let t = timeline(
+        vec![connected("10:00:00.000"), arrived("10:00:01.200")],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:01.000"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause, v.confidence),
+        (Outcome::OnTime, Cause::None, Confidence::High)
+    );
+    assert_eq!(v.latency, Some(Duration::from_millis(200)));
+}
+
+#[test]
+fn device_offline_radio_when_apns_is_down_across_the_send() {
+    let t = timeline(
+        vec![
+            event(
+                "10:00:00.000",
+                "symptomsd",
+                EventKind::RrcState {
+                    interface: Some("pdp_ip0".into()),
+                    state: 0,
+                    previous: Some(1),
+                },
+            ),
+            reconnecting("10:00:01.000"),
+            event(
+                "10:02:00.000",
+                "powerd",
+                EventKind::DisplayState {
+                    display_off: false,
+                    hid_active: Some(true),
+                },
+            ),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:30.000");
+    p.received_at = Some(at("10:02:01.000"));
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::Late, Cause::DeviceOfflineRadio)
+    );
+    assert_eq!(v.recovery, Some(Recovery::UserUnlockOrDisplayOn));
+}
+
+#[test]
+fn reconnect_abandoned_power_policy_needs_policy_3_before_any_connection() {
+    let t = timeline(
+        vec![reconnecting("10:00:00.000"), policy("10:01:00.000", 3)],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:30.000");
+    p.received_at = Some(at("10:04:00.000"));
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(v.cause, Cause::ReconnectAbandonedPowerPolicy);
+    assert_eq!(v.recovery, Some(Recovery::NoneSeen));
+}
+
+#[test]
+fn power_deferred_for_a_non_waking_push_while_connected_and_restricted() {
+    let t = timeline(
+        vec![connected("10:00:00.000"), policy("10:00:10.000", 3)],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:30.000");
+    p.priority = Some(5);
+    p.received_at = Some(at("10:03:00.000"));
+    let v = diagnose(&p, &t, &options());
+    assert_eq!((v.outcome, v.cause), (Outcome::Late, Cause::PowerDeferred));
+}
+
+#[test]
+fn expired_while_offline_when_the_device_came_back_and_nothing_arrived() {
+    let down = event(
+        "10:00:00.000",
+        "apsd",
+        EventKind::ApnsConnectSkipped {
+            reason: "no usable interface".into(),
+            connected_interfaces: Some(0),
+            wwan_usable: Some(false),
+            wifi_usable: Some(false),
+        },
+    );
+    let back = event(
+        "10:02:00.000",
+        "powerd",
+        EventKind::DisplayState {
+            display_off: false,
+            hid_active: Some(true),
+        },
+    );
+    let t = timeline(
+        vec![down.clone(), back, connected("10:02:01.000")],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:30.000");
+    p.expiration = Some(0);
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::ExpiredWhileOffline)
+    );
+
+    // Never came back within the log: expired or late cannot be told apart.
+    let t = timeline(vec![down], "09:59:00", "10:05:00");
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::DeviceOfflineRadio)
+    );
+}
+
+#[test]
+fn network_path_suspect_when_connected_throughout_and_nothing_arrives() {
+    let t = timeline(
+        vec![connected("10:00:00.000"), connected("10:02:00.000")],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:30.000"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::NetworkPathSuspect)
+    );
+}
+
+#[test]
+fn app_not_reporting_and_voip_blocked_after_delivery() {
+    let killed = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:31.000"),
+            event(
+                "10:00:36.000",
+                "Comera",
+                EventKind::AppKilledForNotReporting,
+            ),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:30.000"), &killed, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::DeliveredNotReported, Cause::AppNotReporting)
+    );
+
+    let blocked = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:31.000"),
+            event(
+                "10:00:31.500",
+                "callservicesd",
+                EventKind::VoipBlocked {
+                    bundle: Some("com.acme.call".into()),
+                    delivered_anyway: false,
+                },
+            ),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:30.000"), &blocked, &options());
+    assert_eq!(v.cause, Cause::VoipBlocked);
+}
+
+#[test]
+fn rejections_need_no_log() {
+    let empty = timeline(Vec::new(), "09:59:00", "10:05:00");
+    let mut p = push("10:00:30.000");
+    p.apns_status = Some(410);
+    p.apns_reason = Some("Unregistered".into());
+    let v = diagnose(&p, &empty, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::Rejected, Cause::TokenInvalid)
+    );
+    p.apns_status = Some(413);
+    p.apns_reason = Some("PayloadTooLarge".into());
+    assert_eq!(diagnose(&p, &empty, &options()).cause, Cause::ApnsRejected);
+}
+
+#[test]
+fn provider_delay_when_apns_was_slow_and_the_device_connected() {
+    let t = timeline(vec![connected("10:00:00.000")], "09:59:00", "10:05:00");
+    let mut p = push("10:00:30.000");
+    p.responded_at = Some(at("10:00:45.000"));
+    p.received_at = Some(at("10:00:46.000"));
+    let v = diagnose(&p, &t, &options());
+    assert_eq!((v.outcome, v.cause), (Outcome::Late, Cause::ProviderDelay));
+}
+
+#[test]
+fn unknown_when_the_log_ends_too_soon_or_says_nothing_of_apns() {
+    let short = timeline(vec![connected("10:00:00.000")], "09:59:00", "10:00:31");
+    let v = diagnose(&push("10:00:30.000"), &short, &options());
+    assert_eq!((v.outcome, v.cause), (Outcome::Unknown, Cause::Unknown));
+    assert!(v.explanation.contains("ends at"), "{}", v.explanation);
+
+    let silent = timeline(Vec::new(), "09:59:00", "10:05:00");
+    let mut p = push("10:00:30.000");
+    p.received_at = Some(at("10:03:00.000"));
+    let v = diagnose(&p, &silent, &options());
+    assert_eq!(
+        (v.outcome, v.cause, v.confidence),
+        (Outcome::Late, Cause::Unknown, Confidence::Low)
+    );
+}
+
+#[test]
+fn conflicting_evidence_is_shown_and_lowers_confidence() {
+    // Reconnecting, then a connection, then policy 3: the device was reachable before the
+    // policy change, so "abandoned" does not hold; the connection is cited against it.
+    let t = timeline(
+        vec![
+            reconnecting("10:00:00.000"),
+            connected("10:00:40.000"),
+            policy("10:01:00.000", 3),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:30.000");
+    p.received_at = Some(at("10:04:00.000"));
+    let v = diagnose(&p, &t, &options());
+    assert_ne!(v.cause, Cause::ReconnectAbandonedPowerPolicy);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.role == EvidenceRole::Contradicts),
+        "{v:#?}"
+    );
+    assert!(v.confidence < Confidence::High);
+}

@@ -1,0 +1,66 @@
+//! Issue 6's acceptance on the bundled seed incident: the pushes file and the device log of
+//! `examples/seed-incident/`, read the way a user's would be.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pushtrace_devicelog::rules::RuleSet;
+use pushtrace_devicelog::timeline::{DeviceTimeline, build};
+use pushtrace_devicelog::{LocalClock, LogReader, NoProgress, Zone};
+use pushtrace_diagnose::{DiagnoseOptions, PushReader, diagnose};
+use pushtrace_model::{Cause, Confidence, Outcome, Recovery};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed-incident")
+        .join(name)
+}
+
+fn device() -> DeviceTimeline {
+    let clock = LocalClock {
+        date: Some((2026, 5, 20)),
+        zone: Some(Zone::parse("+03:00").unwrap()),
+    };
+    let read = LogReader::builder()
+        .clock(clock)
+        .build()
+        .read(&example("device-log.txt"), &mut NoProgress)
+        .unwrap();
+    build(read.records, &RuleSet::embedded().unwrap(), &[], None)
+        .unwrap()
+        .timeline
+}
+
+#[test]
+fn the_seed_pushes_get_the_verdicts_of_the_incident() {
+    let read = PushReader::builder()
+        .build()
+        .read(&example("pushes.jsonl"))
+        .unwrap();
+    assert_eq!(read.pushes.len(), 2);
+    let timeline = device();
+    let options = DiagnoseOptions::default();
+
+    // 17:40:00: before the log begins.
+    let early = diagnose(&read.pushes[0].record, &timeline, &options);
+    assert_eq!((early.outcome, early.cause), (Outcome::Unknown, Cause::Unknown));
+    assert!(early.explanation.contains("Logs cover 17:45:59.562–17:50:04.598"));
+
+    // 17:47:00 with APNs 200 and a receipt at 17:50:05: late by 3 min 5 s, the abandoned
+    // reconnect, ended by an incoming cellular call.
+    let late = diagnose(&read.pushes[1].record, &timeline, &options);
+    assert_eq!(late.push, "seed-1747");
+    assert_eq!(late.outcome, Outcome::Late);
+    assert_eq!(late.latency, Some(Duration::from_secs(185)));
+    assert_eq!(late.cause, Cause::ReconnectAbandonedPowerPolicy);
+    assert_eq!(late.confidence, Confidence::High);
+    assert_eq!(late.recovery, Some(Recovery::IncomingCellularCallWake));
+
+    // The same push without its receipt: not called delivered, same cause, less sure.
+    let mut unreceipted = read.pushes[1].record.clone();
+    unreceipted.received_at = None;
+    let v = diagnose(&unreceipted, &timeline, &options);
+    assert_eq!(v.outcome, Outcome::NotDelivered);
+    assert_eq!(v.cause, Cause::ReconnectAbandonedPowerPolicy);
+    assert!(v.confidence < late.confidence);
+}
