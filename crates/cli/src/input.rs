@@ -33,6 +33,10 @@ pub struct InputArgs {
     /// Print no progress bar and no account of the read on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// The line said before the read, so the account after it does not repeat it.
+    #[arg(skip)]
+    announced: std::cell::RefCell<Option<String>>,
 }
 
 impl InputArgs {
@@ -60,17 +64,26 @@ impl InputArgs {
             let (format, detected) = reader.format_of(&self.input)?;
             if !self.quiet {
                 let how = if detected { "detected" } else { "as given" };
-                eprintln!("{}: {} ({how})", self.input.display(), format.describe());
+                let line = format!("{}: {} ({how})", self.input.display(), format.describe());
+                eprintln!("{line}");
+                *self.announced.borrow_mut() = Some(line);
             }
             reader.read_as(&self.input, format, detected, &mut bar)?
         };
         Ok(read)
     }
 
-    /// The account of a finished read, unless `--quiet`.
+    /// The account of a finished read, unless `--quiet`; its first line is left out when it
+    /// only repeats what was said before the read.
     pub fn report(&self, read: &pushtrace_devicelog::ReadSummary) {
-        if !self.quiet {
-            eprint!("{read}");
+        if self.quiet {
+            return;
+        }
+        let text = read.to_string();
+        let announced = self.announced.borrow();
+        match text.split_once('\n') {
+            Some((first, rest)) if announced.as_deref() == Some(first) => eprint!("{rest}"),
+            _ => eprint!("{text}"),
         }
     }
 }

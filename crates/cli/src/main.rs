@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod clock_args;
+mod diagnose;
 mod emulator;
 mod input;
 mod logs;
@@ -36,6 +37,9 @@ enum Command {
     /// Rebuild what the iPhone was doing (APNs, power, display, radio…) from its log, with
     /// every key line explained and what is not known said so.
     Timeline(timeline::TimelineArgs),
+    /// For every push a server sent, what the iPhone's log says happened to it: outcome, cause,
+    /// confidence and the log lines it rests on.
+    Diagnose(diagnose::DiagnoseArgs),
     /// Run the APNs emulator (HTTP/2 over TLS, exact reasons, store and forward, admin API)
     /// until Ctrl-C, and print how to send it a push.
     Emulator(emulator::EmulatorArgs),
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Logs(args) => logs::run(args),
         Command::Timeline(args) => timeline::run(args),
+        Command::Diagnose(args) => diagnose::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Send(args) => send::run(args),
     };

@@ -32,6 +32,7 @@
 //! ```
 
 mod pushes;
+pub mod text_report;
 pub mod verdicts;
 
 pub use pushes::{

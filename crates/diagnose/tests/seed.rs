@@ -43,8 +43,15 @@ fn the_seed_pushes_get_the_verdicts_of_the_incident() {
 
     // 17:40:00: before the log begins.
     let early = diagnose(&read.pushes[0].record, &timeline, &options);
-    assert_eq!((early.outcome, early.cause), (Outcome::Unknown, Cause::Unknown));
-    assert!(early.explanation.contains("Logs cover 17:45:59.562–17:50:04.598"));
+    assert_eq!(
+        (early.outcome, early.cause),
+        (Outcome::Unknown, Cause::Unknown)
+    );
+    assert!(
+        early
+            .explanation
+            .contains("Logs cover 17:45:59.562–17:50:04.598")
+    );
 
     // 17:47:00 with APNs 200 and a receipt at 17:50:05: late by 3 min 5 s, the abandoned
     // reconnect, ended by an incoming cellular call.
@@ -63,4 +70,42 @@ fn the_seed_pushes_get_the_verdicts_of_the_incident() {
     assert_eq!(v.outcome, Outcome::NotDelivered);
     assert_eq!(v.cause, Cause::ReconnectAbandonedPowerPolicy);
     assert!(v.confidence < late.confidence);
+}
+
+#[test]
+fn the_terminal_report_puts_the_push_among_its_evidence() {
+    use pushtrace_diagnose::text_report::{Diagnosed, render};
+    let read = PushReader::builder()
+        .build()
+        .read(&example("pushes.jsonl"))
+        .unwrap();
+    let timeline = device();
+    let verdicts: Vec<_> = read
+        .pushes
+        .iter()
+        .map(|p| diagnose(&p.record, &timeline, &DiagnoseOptions::default()))
+        .collect();
+    let diagnosed: Vec<Diagnosed<'_>> = read
+        .pushes
+        .iter()
+        .zip(&verdicts)
+        .map(|(p, verdict)| Diagnosed {
+            push: &p.record,
+            verdict,
+        })
+        .collect();
+    let text = render(&diagnosed);
+    assert!(text.starts_with("2 push(es): 0 on time, 1 late"), "{text}");
+    let sent = text
+        .find("▶ push seed-1747 sent 17:47:00.000 (APNs 200 in 138 ms)")
+        .expect(&text);
+    let satisfied = text.find("17:46:01.330  apsd").unwrap();
+    let policy = text.find("17:48:41.248  powerd").unwrap();
+    let wake = text.find("17:50:04.028  powerd").unwrap();
+    let received = text.find("◀ received 17:50:05.000").unwrap();
+    assert!(
+        satisfied < sent && sent < policy && policy < wake && wake < received,
+        "{text}"
+    );
+    assert!(text.contains("device-log.txt:"), "sources cited: {text}");
 }

@@ -1,0 +1,107 @@
+//! `pushtrace diagnose` as a user runs it, on the bundled seed incident.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed-incident")
+        .join(name)
+}
+
+fn run(extra: &[&str]) -> Output {
+    let log = example("device-log.txt");
+    let mut args = vec![
+        "diagnose",
+        log.to_str().unwrap(),
+        "--date",
+        "2026-05-20",
+        "--tz",
+        "+03:00",
+    ];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .args(&args)
+        .output()
+        .expect("pushtrace runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_seed_pushes_are_explained() {
+    let pushes = example("pushes.jsonl");
+    let out = run(&["--pushes", pushes.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.starts_with("2 push(es): 0 on time, 1 late"),
+        "{report}"
+    );
+    assert!(
+        report.contains("seed-1747  17:47:00.000  200 in 138 ms  17:50:05.000  3 min 5 s  late     reconnect_abandoned_power_policy  high"),
+        "{report}"
+    );
+    assert!(
+        report.contains("▶ push seed-1747 sent 17:47:00.000"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Logs cover 17:45:59.562–17:50:04.598"),
+        "{report}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("2 pushes read"), "{stderr}");
+}
+
+#[test]
+fn json_has_every_push_with_its_verdict() {
+    let pushes = example("pushes.jsonl");
+    let out = run(&["--pushes", pushes.to_str().unwrap(), "--json", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pushes = value["pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 2);
+    let late = &pushes[1];
+    assert_eq!(late["push"]["push_id"], "seed-1747");
+    assert!(late["origin"].as_str().unwrap().ends_with("pushes.jsonl:2"));
+    assert_eq!(late["verdict"]["outcome"], "late");
+    assert_eq!(late["verdict"]["latency"], 185_000.0);
+    assert_eq!(late["verdict"]["recovery"], "incoming_cellular_call_wake");
+    assert!(late["verdict"]["evidence"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn a_push_given_on_the_command_line_without_a_receipt_is_not_called_delivered() {
+    let out = run(&["--push", "17:47:00", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("not_delivered  reconnect_abandoned_power_policy  medium"),
+        "{report}"
+    );
+}
+
+#[test]
+fn bad_input_is_named() {
+    let out = run(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "usage: --pushes or --push is required"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("pushes.jsonl");
+    std::fs::write(&bad, "{\"sent_at\":\"yesterday\"}\n").unwrap();
+    let out = run(&["--pushes", bad.to_str().unwrap(), "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pushes.jsonl:1") && stderr.contains("sent_at"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,176 @@
+//! The terminal report: a summary table of every push, then, per push that was not on time, its
+//! verdict and evidence in time order with the push inserted where it was sent
+//! (`▶ push … sent 17:47:00.000 (APNs 200 in 84 ms)`) and where the app's receipt says it
+//! arrived.
+
+use std::fmt::Write as _;
+
+use pushtrace_model::{EvidenceRole, Outcome, PushRecord, Timestamp, Verdict};
+
+use crate::verdicts::human;
+
+/// One push and its verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct Diagnosed<'a> {
+    pub push: &'a PushRecord,
+    pub verdict: &'a Verdict,
+}
+
+fn clock(t: Timestamp, offset_of: Timestamp) -> String {
+    t.with_offset(offset_of.offset()).time_of_day_millis()
+}
+
+fn apns_answer(push: &PushRecord) -> String {
+    let status = push
+        .apns_status
+        .map_or_else(|| "—".to_string(), |s| s.to_string());
+    match push.responded_at {
+        Some(answered) if answered >= push.sent_at => format!(
+            "{status} in {}",
+            human(std::time::Duration::from_micros(
+                u64::try_from(answered.utc_micros() - push.sent_at.utc_micros()).unwrap_or(0)
+            ))
+        ),
+        _ => status,
+    }
+}
+
+/// Renders the report.
+pub fn render(diagnosed: &[Diagnosed<'_>]) -> String {
+    let mut out = String::new();
+    let count = |o: Outcome| diagnosed.iter().filter(|d| d.verdict.outcome == o).count();
+    let _ = writeln!(
+        out,
+        "{} push(es): {} on time, {} late, {} not delivered, {} delivered not reported, {} rejected, {} unknown",
+        diagnosed.len(),
+        count(Outcome::OnTime),
+        count(Outcome::Late),
+        count(Outcome::NotDelivered),
+        count(Outcome::DeliveredNotReported),
+        count(Outcome::Rejected),
+        count(Outcome::Unknown),
+    );
+    let _ = writeln!(out);
+    let rows: Vec<[String; 8]> = diagnosed
+        .iter()
+        .map(|d| {
+            let p = d.push;
+            let v = d.verdict;
+            let arrived = p
+                .received_at
+                .map_or_else(|| "—".to_string(), |t| clock(t, p.sent_at));
+            [
+                v.push.clone(),
+                p.sent_at.time_of_day_millis(),
+                apns_answer(p),
+                arrived,
+                v.latency.map_or_else(|| "—".to_string(), human),
+                v.outcome.to_string(),
+                v.cause.to_string(),
+                v.confidence.as_str().to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "push",
+        "sent",
+        "APNs",
+        "received",
+        "latency",
+        "outcome",
+        "cause",
+        "confidence",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut text = String::from(" ");
+        for (cell, w) in cells.iter().zip(&widths) {
+            let _ = write!(text, " {cell:<w$} ");
+        }
+        text.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(&header));
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}", line(&cells));
+    }
+
+    for d in diagnosed
+        .iter()
+        .filter(|d| !matches!(d.verdict.outcome, Outcome::OnTime))
+    {
+        let p = d.push;
+        let v = d.verdict;
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "── {} · {} · {} ({} confidence) ──",
+            v.push,
+            v.outcome,
+            v.cause,
+            v.confidence.as_str()
+        );
+        let _ = writeln!(out, "{}", v.explanation);
+        if v.evidence.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out);
+        let mut sent_shown = false;
+        let mut received_shown = false;
+        let sent_line = format!(
+            "▶ push {} sent {} (APNs {})",
+            v.push,
+            p.sent_at.time_of_day_millis(),
+            apns_answer(p)
+        );
+        for e in &v.evidence {
+            if !sent_shown && e.event.at > p.sent_at {
+                let _ = writeln!(out, "{sent_line}");
+                sent_shown = true;
+            }
+            if let Some(received) = p.received_at
+                && !received_shown
+                && e.event.at > received
+            {
+                let _ = writeln!(
+                    out,
+                    "◀ received {} (the app's receipt)",
+                    clock(received, p.sent_at)
+                );
+                received_shown = true;
+            }
+            let mark = match e.role {
+                EvidenceRole::Supports => "✓",
+                EvidenceRole::Contradicts => "✗",
+                EvidenceRole::Context => "·",
+            };
+            let _ = writeln!(
+                out,
+                "{}  {:<12} {} {}",
+                clock(e.event.at, p.sent_at),
+                e.event.process,
+                mark,
+                e.note
+            );
+            let _ = writeln!(out, "              {}  ({})", e.event.raw, e.event.source);
+        }
+        if !sent_shown {
+            let _ = writeln!(out, "{sent_line}");
+        }
+        if let Some(received) = p.received_at
+            && !received_shown
+        {
+            let _ = writeln!(
+                out,
+                "◀ received {} (the app's receipt)",
+                clock(received, p.sent_at)
+            );
+        }
+    }
+    out
+}
