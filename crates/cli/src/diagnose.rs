@@ -10,6 +10,7 @@ use clap::Args;
 use pushtrace_devicelog::RecordFilter;
 use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::timeline;
+use pushtrace_diagnose::markdown_report;
 use pushtrace_diagnose::text_report::{Diagnosed, render};
 use pushtrace_diagnose::{DiagnoseOptions, Push, PushReader, diagnose, push_from_arg, sort_pushes};
 use serde_json::json;
@@ -51,6 +52,10 @@ pub struct DiagnoseArgs {
     /// Print JSON (every push record with its verdict) instead of the report.
     #[arg(long)]
     pub json: bool,
+
+    /// Print the report as Markdown (to paste into an issue or a Feedback Assistant report).
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
 }
 
 pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
@@ -125,7 +130,16 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
                 verdict,
             })
             .collect();
-        render(&diagnosed)
+        if args.markdown {
+            let name = args
+                .source
+                .input
+                .file_name()
+                .map_or_else(|| "<stdin>".into(), |n| n.to_string_lossy().into_owned());
+            markdown_report::render(&name, &diagnosed)
+        } else {
+            render(&diagnosed)
+        }
     };
     match io::stdout().lock().write_all(text.as_bytes()) {
         Ok(()) => Ok(ExitCode::SUCCESS),

@@ -105,3 +105,18 @@ fn bad_input_is_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn markdown_is_a_report_to_paste() {
+    let pushes = example("pushes.jsonl");
+    let out = run(&["--pushes", pushes.to_str().unwrap(), "--markdown", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    assert!(md.starts_with("# Push diagnosis: device-log.txt"), "{md}");
+    assert!(
+        md.contains("| **17:47:00.000** | — | **push sent** |"),
+        "{md}"
+    );
+    let both = run(&["--pushes", pushes.to_str().unwrap(), "--markdown", "--json"]);
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -31,6 +31,7 @@
 //! assert_eq!(read.pushes[0].origin.to_string(), "pushes.jsonl:2");
 //! ```
 
+pub mod markdown_report;
 mod pushes;
 pub mod text_report;
 pub mod verdicts;

@@ -20,7 +20,8 @@ fn clock(t: Timestamp, offset_of: Timestamp) -> String {
     t.with_offset(offset_of.offset()).time_of_day_millis()
 }
 
-fn apns_answer(push: &PushRecord) -> String {
+/// APNs's answer and how long it took (`200 in 138 ms`).
+pub(crate) fn apns_answer(push: &PushRecord) -> String {
     let status = push
         .apns_status
         .map_or_else(|| "—".to_string(), |s| s.to_string());

@@ -109,3 +109,53 @@ fn the_terminal_report_puts_the_push_among_its_evidence() {
     );
     assert!(text.contains("device-log.txt:"), "sources cited: {text}");
 }
+
+#[test]
+fn the_markdown_report_has_the_table_and_the_evidence() {
+    use pushtrace_diagnose::markdown_report::render;
+    use pushtrace_diagnose::text_report::Diagnosed;
+    let read = PushReader::builder()
+        .build()
+        .read(&example("pushes.jsonl"))
+        .unwrap();
+    let timeline = device();
+    let verdicts: Vec<_> = read
+        .pushes
+        .iter()
+        .map(|p| diagnose(&p.record, &timeline, &DiagnoseOptions::default()))
+        .collect();
+    let diagnosed: Vec<Diagnosed<'_>> = read
+        .pushes
+        .iter()
+        .zip(&verdicts)
+        .map(|(p, verdict)| Diagnosed {
+            push: &p.record,
+            verdict,
+        })
+        .collect();
+    let md = render("device-log.txt", &diagnosed);
+    assert!(md.starts_with("# Push diagnosis: device-log.txt"), "{md}");
+    assert!(
+        md.contains("| seed-1747 | 8f1e6a52-3c4d-4e5f-9a0b-1c2d3e4f5a6b | 2026-05-20T17:47:00.000000+03:00 | 200 in 138 ms |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("## seed-1747: late, `reconnect_abandoned_power_policy` (high confidence)"),
+        "{md}"
+    );
+    let sent = md
+        .find("| **17:47:00.000** | — | **push sent** |")
+        .expect(&md);
+    let policy = md
+        .find("| 17:48:41.248 | powerd | supports | power policy 3 |")
+        .expect(&md);
+    let received = md
+        .find("| **17:50:05.000** | — | **received** |")
+        .expect(&md);
+    assert!(sent < policy && policy < received, "{md}");
+    // Every table row has the same number of cells as its header.
+    for line in md.lines().filter(|l| l.starts_with("| ")) {
+        let cells = line.replace("\\|", "").matches('|').count();
+        assert!(cells == 10 || cells == 7, "{cells} in {line}");
+    }
+}
