@@ -499,6 +499,25 @@ async fn back_pressure_holds_sends_beyond_the_in_flight_bound() {
     assert!(queued >= 4, "{queued} sends waited for a slot");
 }
 
+/// A client to the emulator's sandbox listener authenticating with `certificate`.
+fn certificate_client(
+    emulator: &EmulatorHandle,
+    certificate: pushtrace_apns::client::ClientCertificate,
+) -> Client {
+    let url = format!(
+        "https://127.0.0.1:{}",
+        emulator.addr(Environment::Sandbox).port()
+    );
+    Client::builder(
+        Endpoint::url(&url, Environment::Sandbox).unwrap(),
+        Credentials::Certificate(certificate),
+    )
+    .add_ca_pem(emulator.ca_pem())
+    .unwrap()
+    .build()
+    .unwrap()
+}
+
 #[tokio::test]
 async fn certificate_auth_sends_without_a_token() {
     let emulator = emulator().start().await.unwrap();
@@ -508,18 +527,7 @@ async fn certificate_auth_sends_without_a_token() {
     let certificate =
         pushtrace_apns::client::ClientCertificate::from_pem(&issued.cert_pem, &issued.key_pem)
             .unwrap();
-    let url = format!(
-        "https://127.0.0.1:{}",
-        emulator.addr(Environment::Sandbox).port()
-    );
-    let client = Client::builder(
-        Endpoint::url(&url, Environment::Sandbox).unwrap(),
-        Credentials::Certificate(certificate),
-    )
-    .add_ca_pem(emulator.ca_pem())
-    .unwrap()
-    .build()
-    .unwrap();
+    let client = certificate_client(&emulator, certificate);
     let result = client.send(&voip(TOKEN)).await;
     assert!(
         matches!(result.outcome, Outcome::Accepted { .. }),
@@ -569,18 +577,7 @@ async fn a_pkcs12_export_of_an_emulator_certificate_authenticates() {
 
     let certificate =
         pushtrace_apns::client::ClientCertificate::from_pkcs12(&p12, "s3cret").unwrap();
-    let url = format!(
-        "https://127.0.0.1:{}",
-        emulator.addr(Environment::Sandbox).port()
-    );
-    let client = Client::builder(
-        Endpoint::url(&url, Environment::Sandbox).unwrap(),
-        Credentials::Certificate(certificate),
-    )
-    .add_ca_pem(emulator.ca_pem())
-    .unwrap()
-    .build()
-    .unwrap();
+    let client = certificate_client(&emulator, certificate);
     let result = client.send(&voip(TOKEN)).await;
     assert!(
         matches!(result.outcome, Outcome::Accepted { .. }),

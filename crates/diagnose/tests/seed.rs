@@ -7,6 +7,7 @@ use std::time::Duration;
 use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::timeline::{DeviceTimeline, build};
 use pushtrace_devicelog::{LocalClock, LogReader, NoProgress, Zone};
+use pushtrace_diagnose::text_report::Diagnosed;
 use pushtrace_diagnose::{DiagnoseOptions, PushReader, diagnose};
 use pushtrace_model::{Cause, Confidence, Outcome, Recovery};
 
@@ -29,6 +30,30 @@ fn device() -> DeviceTimeline {
     build(read.records, &RuleSet::embedded().unwrap(), &[], None)
         .unwrap()
         .timeline
+}
+
+/// The seed pushes diagnosed against the seed log, handed to a report renderer.
+fn with_seed_report<R>(render: impl FnOnce(&[Diagnosed<'_>]) -> R) -> R {
+    let read = PushReader::builder()
+        .build()
+        .read(&example("pushes.jsonl"))
+        .unwrap();
+    let timeline = device();
+    let verdicts: Vec<_> = read
+        .pushes
+        .iter()
+        .map(|p| diagnose(&p.record, &timeline, &DiagnoseOptions::default()))
+        .collect();
+    let diagnosed: Vec<Diagnosed<'_>> = read
+        .pushes
+        .iter()
+        .zip(&verdicts)
+        .map(|(p, verdict)| Diagnosed {
+            push: &p.record,
+            verdict,
+        })
+        .collect();
+    render(&diagnosed)
 }
 
 #[test]
@@ -74,27 +99,7 @@ fn the_seed_pushes_get_the_verdicts_of_the_incident() {
 
 #[test]
 fn the_terminal_report_puts_the_push_among_its_evidence() {
-    use pushtrace_diagnose::text_report::{Diagnosed, render};
-    let read = PushReader::builder()
-        .build()
-        .read(&example("pushes.jsonl"))
-        .unwrap();
-    let timeline = device();
-    let verdicts: Vec<_> = read
-        .pushes
-        .iter()
-        .map(|p| diagnose(&p.record, &timeline, &DiagnoseOptions::default()))
-        .collect();
-    let diagnosed: Vec<Diagnosed<'_>> = read
-        .pushes
-        .iter()
-        .zip(&verdicts)
-        .map(|(p, verdict)| Diagnosed {
-            push: &p.record,
-            verdict,
-        })
-        .collect();
-    let text = render(&diagnosed);
+    let text = with_seed_report(pushtrace_diagnose::text_report::render);
     assert!(text.starts_with("2 push(es): 0 on time, 1 late"), "{text}");
     let sent = text
         .find("▶ push seed-1747 sent 17:47:00.000 (APNs 200 in 138 ms)")
@@ -112,28 +117,9 @@ fn the_terminal_report_puts_the_push_among_its_evidence() {
 
 #[test]
 fn the_markdown_report_has_the_table_and_the_evidence() {
-    use pushtrace_diagnose::markdown_report::render;
-    use pushtrace_diagnose::text_report::Diagnosed;
-    let read = PushReader::builder()
-        .build()
-        .read(&example("pushes.jsonl"))
-        .unwrap();
-    let timeline = device();
-    let verdicts: Vec<_> = read
-        .pushes
-        .iter()
-        .map(|p| diagnose(&p.record, &timeline, &DiagnoseOptions::default()))
-        .collect();
-    let diagnosed: Vec<Diagnosed<'_>> = read
-        .pushes
-        .iter()
-        .zip(&verdicts)
-        .map(|(p, verdict)| Diagnosed {
-            push: &p.record,
-            verdict,
-        })
-        .collect();
-    let md = render("device-log.txt", &diagnosed);
+    let md = with_seed_report(|diagnosed| {
+        pushtrace_diagnose::markdown_report::render("device-log.txt", diagnosed)
+    });
     assert!(md.starts_with("# Push diagnosis: device-log.txt"), "{md}");
     assert!(
         md.contains("| seed-1747 | 8f1e6a52-3c4d-4e5f-9a0b-1c2d3e4f5a6b | 2026-05-20T17:47:00.000000+03:00 | 200 in 138 ms |"),
