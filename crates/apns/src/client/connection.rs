@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use super::Endpoint;
 use super::goaway_tap::{Goaway, GoawaySlot, GoawayTap};
+use super::lock;
 use super::outcome::SendError;
 
 /// Connection-level knobs (from the client builder).
@@ -126,10 +127,7 @@ impl Connection {
 
     /// The GOAWAY the server sent, if any.
     pub(crate) fn goaway(&self) -> Option<Goaway> {
-        self.goaway
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.goaway).clone()
     }
 
     /// Takes a stream slot if the server's limit allows one more.
@@ -145,10 +143,7 @@ impl Connection {
     /// Gives a stream slot back.
     pub(crate) fn release(&self) {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        *self
-            .last_active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        *lock(&self.last_active) = Instant::now();
     }
 
     /// Asks for an immediate PING (a request timed out: the connection may be dead).
@@ -257,13 +252,10 @@ where
             return std::future::pending::<()>().await;
         };
         loop {
-            let quiet_since = *health
-                .last_active
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let quiet_since = *lock(&health.last_active);
             tokio::select! {
                 () = tokio::time::sleep_until(quiet_since + health.interval) => {
-                    let moved = *health.last_active.lock().unwrap_or_else(PoisonError::into_inner);
+                    let moved = *lock(&health.last_active);
                     if moved != quiet_since {
                         continue;
                     }
@@ -272,10 +264,7 @@ where
             }
             match tokio::time::timeout(health.timeout, ping.ping(h2::Ping::opaque())).await {
                 Ok(Ok(_pong)) => {
-                    *health
-                        .last_active
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+                    *lock(&health.last_active) = Instant::now();
                 }
                 // No answer, or the connection is gone: stop driving it.
                 _ => return,

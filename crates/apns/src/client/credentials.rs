@@ -8,7 +8,8 @@
 //! minutes (APNs's `TooManyProviderTokenUpdates` rule). On `ExpiredProviderToken` the pool
 //! replaces the token that failed, once, and resends.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use super::lock;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{MIN_REFRESH_SECS, ProviderToken, SignError, SigningKey};
@@ -94,7 +95,7 @@ impl TokenSigner {
     /// The token to send now: the cached one, or a new one when it is too old.
     pub fn current(&self) -> ProviderToken {
         let now = (self.clock)();
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = lock(&self.current);
         match &*current {
             Some(token) if token.age(now) < self.refresh_after && token.issued_at() <= now => {
                 token.clone()
@@ -111,7 +112,7 @@ impl TokenSigner {
     /// whether the next [`TokenSigner::current`] differs from `failed`.
     pub fn replace_expired(&self, failed: &ProviderToken) -> bool {
         let now = (self.clock)();
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = lock(&self.current);
         if current.as_ref().is_some_and(|t| t != failed) {
             return true;
         }

@@ -2,9 +2,10 @@
 //! it ends but exposes neither its last-stream-id nor its debug data (where APNs puts
 //! `{"reason": …}`, reference §3). The tap only looks: every byte reaches `h2` unchanged.
 
+use super::lock;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -101,7 +102,7 @@ impl<T> GoawayTap<T> {
                     ]),
                     debug_data: payload[8..].to_vec(),
                 };
-                *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(goaway);
+                *lock(&self.slot) = Some(goaway);
             }
         }
     }

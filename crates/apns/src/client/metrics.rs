@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::lock;
 use super::outcome::{Outcome, SendResult};
 use crate::PushType;
 
@@ -96,10 +97,7 @@ pub struct ClientStats {
 impl ClientStats {
     /// A copy of the counters and histograms now.
     pub fn snapshot(&self) -> StatsSnapshot {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lock(&self.inner).clone()
     }
 }
 
@@ -110,10 +108,7 @@ impl SendObserver for ClientStats {
             Outcome::Rejected { reason, .. } => reason.as_str().to_owned(),
             Outcome::Failed { error, .. } => error_kind(error).to_owned(),
         };
-        let mut stats = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut stats = lock(&self.inner);
         *stats
             .outcomes
             .entry((

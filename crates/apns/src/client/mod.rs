@@ -72,6 +72,14 @@ pub use outcome::{Outcome, SendError, SendResult, Timings};
 pub use tls::{APNS_ROOT_NAMES, TrustError, add_pem, apns_roots};
 
 use connection::ConnectSettings;
+
+/// Locks a mutex, going on with the data if another thread panicked while holding it (every
+/// guarded value here stays consistent between statements).
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 use pool::Pool;
 
 use crate::Notification;

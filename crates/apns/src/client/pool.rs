@@ -3,19 +3,15 @@
 //! first send its connect time, later ones are reopened in the background), and holds a bounded
 //! number of sends in flight — the rest wait for a slot instead of piling up in memory.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use super::Endpoint;
 use super::connection::{ConnectSettings, Connection};
 use super::outcome::SendError;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use super::{Endpoint, lock};
 
 /// The first and the longest wait before reconnecting after a failed connect.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);

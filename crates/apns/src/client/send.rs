@@ -1,7 +1,7 @@
 //! One push through the pool: slot, connection, request, answer, and the resends the protocol
 //! makes safe (not processed; expired provider token once).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::credentials::Credentials;
 use super::goaway_tap::Goaway;
+use super::lock;
 use super::metrics::SendObserver;
 use super::outcome::{Outcome, SendError, SendResult, Timings};
 use super::pool::{Lease, Pool};
@@ -47,10 +48,7 @@ enum Attempt {
 
 impl Sender {
     pub(crate) fn last_goaway(&self) -> Option<Goaway> {
-        self.last_goaway
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.last_goaway).clone()
     }
 
     pub(crate) async fn send(&self, notification: &Notification) -> SendResult {
@@ -312,10 +310,7 @@ impl Sender {
     ) -> Attempt {
         let goaway = connection.goaway();
         if let Some(goaway) = &goaway {
-            *self
-                .last_goaway
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(goaway.clone());
+            *lock(&self.last_goaway) = Some(goaway.clone());
         }
         let describe = |what: &str| match &goaway {
             Some(g) => format!("{what} (GOAWAY: {})", g.debug_text()),
