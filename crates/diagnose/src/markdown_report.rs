@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use pushtrace_model::{EvidenceRole, Outcome, Timestamp};
 
-use crate::text_report::{Diagnosed, apns_answer};
+use crate::text_report::{Diagnosed, apns_answer, clock, summary_line};
 use crate::verdicts::human;
 
 /// A table cell: pipes escaped, line breaks flattened.
@@ -29,26 +29,11 @@ fn code(text: &str) -> String {
     format!("{fence}{pad}{}{pad}{fence}", cell(text))
 }
 
-fn clock(t: Timestamp, like: Timestamp) -> String {
-    t.with_offset(like.offset()).time_of_day_millis()
-}
-
 /// Renders the report; `title` heads it (e.g. the log's name).
 pub fn render(title: &str, diagnosed: &[Diagnosed<'_>]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Push diagnosis: {}\n", cell(title));
-    let count = |o: Outcome| diagnosed.iter().filter(|d| d.verdict.outcome == o).count();
-    let _ = writeln!(
-        out,
-        "{} push(es): {} on time, {} late, {} not delivered, {} delivered not reported, {} rejected, {} unknown.\n",
-        diagnosed.len(),
-        count(Outcome::OnTime),
-        count(Outcome::Late),
-        count(Outcome::NotDelivered),
-        count(Outcome::DeliveredNotReported),
-        count(Outcome::Rejected),
-        count(Outcome::Unknown),
-    );
+    let _ = writeln!(out, "{}.\n", summary_line(diagnosed));
     let _ = writeln!(
         out,
         "| push | apns-id | sent | APNs | received | latency | outcome | cause | confidence |"

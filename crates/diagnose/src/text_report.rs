@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use pushtrace_model::{EvidenceRole, Outcome, PushRecord, Timestamp, Verdict};
 
-use crate::verdicts::human;
+use crate::verdicts::{human, since};
 
 /// One push and its verdict.
 #[derive(Debug, Clone, Copy)]
@@ -16,32 +16,15 @@ pub struct Diagnosed<'a> {
     pub verdict: &'a Verdict,
 }
 
-fn clock(t: Timestamp, offset_of: Timestamp) -> String {
-    t.with_offset(offset_of.offset()).time_of_day_millis()
+/// `t` as time of day in the offset `like` was given in (the push's own zone).
+pub(crate) fn clock(t: Timestamp, like: Timestamp) -> String {
+    t.with_offset(like.offset()).time_of_day_millis()
 }
 
-/// APNs's answer and how long it took (`200 in 138 ms`).
-pub(crate) fn apns_answer(push: &PushRecord) -> String {
-    let status = push
-        .apns_status
-        .map_or_else(|| "—".to_string(), |s| s.to_string());
-    match push.responded_at {
-        Some(answered) if answered >= push.sent_at => format!(
-            "{status} in {}",
-            human(std::time::Duration::from_micros(
-                u64::try_from(answered.utc_micros() - push.sent_at.utc_micros()).unwrap_or(0)
-            ))
-        ),
-        _ => status,
-    }
-}
-
-/// Renders the report.
-pub fn render(diagnosed: &[Diagnosed<'_>]) -> String {
-    let mut out = String::new();
+/// `2 push(es): 0 on time, 1 late, …`: the first line of every report.
+pub(crate) fn summary_line(diagnosed: &[Diagnosed<'_>]) -> String {
     let count = |o: Outcome| diagnosed.iter().filter(|d| d.verdict.outcome == o).count();
-    let _ = writeln!(
-        out,
+    format!(
         "{} push(es): {} on time, {} late, {} not delivered, {} delivered not reported, {} rejected, {} unknown",
         diagnosed.len(),
         count(Outcome::OnTime),
@@ -50,7 +33,26 @@ pub fn render(diagnosed: &[Diagnosed<'_>]) -> String {
         count(Outcome::DeliveredNotReported),
         count(Outcome::Rejected),
         count(Outcome::Unknown),
-    );
+    )
+}
+
+/// APNs's answer and how long it took (`200 in 138 ms`).
+pub(crate) fn apns_answer(push: &PushRecord) -> String {
+    let status = push
+        .apns_status
+        .map_or_else(|| "—".to_string(), |s| s.to_string());
+    match push.responded_at {
+        Some(answered) if answered >= push.sent_at => {
+            format!("{status} in {}", human(since(answered, push.sent_at)))
+        }
+        _ => status,
+    }
+}
+
+/// Renders the report.
+pub fn render(diagnosed: &[Diagnosed<'_>]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", summary_line(diagnosed));
     let _ = writeln!(out);
     let rows: Vec<[String; 8]> = diagnosed
         .iter()

@@ -53,7 +53,8 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-fn since(later: Timestamp, earlier: Timestamp) -> Duration {
+/// `later − earlier`, zero when `later` is not after `earlier`.
+pub(crate) fn since(later: Timestamp, earlier: Timestamp) -> Duration {
     Duration::from_micros(u64::try_from(later.utc_micros() - earlier.utc_micros()).unwrap_or(0))
 }
 
