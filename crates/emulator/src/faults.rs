@@ -280,6 +280,18 @@ impl FaultPlan {
         Ok(())
     }
 
+    /// Adds a rule after the others (checked first); the others keep their counts.
+    pub(crate) fn add_rule(&mut self, rule: FaultRule) -> Result<(), FaultError> {
+        rule.check()
+            .map_err(|e| FaultError(format!("fault rule {}: {}", self.rules.len(), e.0)))?;
+        self.rules.push(FaultStatus { rule, fired: 0 });
+        Ok(())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
     pub(crate) fn rules(&self) -> Vec<FaultStatus> {
         self.rules.clone()
     }
@@ -327,17 +339,14 @@ impl EmulatorHandle {
         lock(&self.shared.faults).set_rules(rules)
     }
 
-    /// Adds a rule after the others.
+    /// Adds a rule after the others (which keep their counts).
     pub fn add_fault(&self, rule: FaultRule) -> Result<(), FaultError> {
-        let mut plan = lock(&self.shared.faults);
-        let mut rules: Vec<FaultRule> = plan.rules().into_iter().map(|s| s.rule).collect();
-        rules.push(rule);
-        plan.set_rules(rules)
+        lock(&self.shared.faults).add_rule(rule)
     }
 
     /// Removes every rule.
     pub fn clear_faults(&self) {
-        lock(&self.shared.faults).rules.clear();
+        lock(&self.shared.faults).clear();
     }
 
     /// The rules in force and how many requests each has hit.

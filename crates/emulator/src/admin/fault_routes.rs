@@ -60,19 +60,12 @@ async fn replace_faults(State(state): State<AdminState>, bytes: Bytes) -> Answer
 
 async fn add_fault(State(state): State<AdminState>, bytes: Bytes) -> Answer {
     let rule: FaultRule = body(&bytes)?;
-    {
-        let mut plan = lock(&state.shared.faults);
-        let mut rules: Vec<FaultRule> = plan.rules().into_iter().map(|s| s.rule).collect();
-        rules.push(rule);
-        plan.set_rules(rules).map_err(refused)?;
-    }
+    lock(&state.shared.faults).add_rule(rule).map_err(refused)?;
     Ok(current(&state))
 }
 
 async fn clear_faults(State(state): State<AdminState>) -> Answer {
-    lock(&state.shared.faults)
-        .set_rules(Vec::new())
-        .map_err(refused)?;
+    lock(&state.shared.faults).clear();
     Ok(current(&state))
 }
 
