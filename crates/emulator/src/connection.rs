@@ -316,10 +316,9 @@ async fn handle(
             last_stream_id,
             error_code,
         }) => {
-            let last = last_stream_id
-                .unwrap_or_else(|| connection.highest_processed.load(Ordering::SeqCst));
-            connection.goaway_reason(Some(last), error_code, reason);
-            if stream_id > last {
+            connection.goaway_reason(last_stream_id, error_code, reason);
+            // Above the GOAWAY's last-stream-id (this one's, or an earlier one's): unprocessed.
+            if connection.refused_by_goaway(stream_id) {
                 respond.send_reset(h2::Reason::REFUSED_STREAM);
                 return;
             }
