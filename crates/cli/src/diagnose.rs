@@ -83,7 +83,7 @@ pub struct DiagnoseArgs {
 }
 
 impl DiagnoseArgs {
-    /// `--app` as a bundle id (`com.acme.call`): it has a dot, a process name has none.
+    /// `--app` as a bundle id (`com.acme.call`): it has a dot, an app's executable name does not.
     fn app_bundle(&self) -> Option<&str> {
         self.app.as_deref().filter(|a| a.contains('.'))
     }
@@ -143,13 +143,9 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         Some(path) => RuleSet::with_file(path)?,
         None => RuleSet::embedded().context("the embedded rule catalogue")?,
     };
-    // A bundle id is not a process name: only a name is added to the processes read.
-    let also_watch: Vec<String> = args
-        .app
-        .iter()
-        .filter(|_| args.app_bundle().is_none())
-        .cloned()
-        .collect();
+    // Some process names have dots too (XPC services), so a dotted --app is read as a process
+    // as well: a name no process has costs nothing.
+    let also_watch: Vec<String> = args.app.iter().cloned().collect();
     let filter = RecordFilter::new()
         .processes(rules.processes())
         .processes(&also_watch);

@@ -20,7 +20,7 @@ use pushtrace_model::{EventKind, Outcome, PushRecord, Timestamp, Verdict};
 use thiserror::Error;
 
 use crate::excerpts::{BEFORE, Excerpt};
-use crate::html_report::recovered_at;
+use crate::html_report::{arrived_at, recovered_at};
 use crate::text_report::{Diagnosed, summary_line};
 use crate::verdicts::{DiagnoseOptions, expected_by, human};
 
@@ -86,7 +86,7 @@ fn failures<'a, 'b>(
 
 /// When a failure's story ends: the latest of its arrival, its recovery and when it was due.
 fn story_end(push: &PushRecord, verdict: &Verdict, options: &DiagnoseOptions) -> Timestamp {
-    let arrived = arrival(push, verdict);
+    let arrived = arrived_at(push, verdict);
     [
         Some(expected_by(push, options)),
         arrived,
@@ -96,14 +96,6 @@ fn story_end(push: &PushRecord, verdict: &Verdict, options: &DiagnoseOptions) ->
     .flatten()
     .max()
     .unwrap_or(push.sent_at)
-}
-
-fn arrival(push: &PushRecord, verdict: &Verdict) -> Option<Timestamp> {
-    verdict
-        .latency
-        .and_then(|l| i64::try_from(l.as_micros()).ok())
-        .map(|l| Timestamp::new(push.sent_at.utc_micros() + l, push.sent_at.offset()))
-        .or(push.received_at)
 }
 
 /// The checklist Apple's engineers go through before they can use a report.
@@ -344,7 +336,7 @@ pub fn readme(input: &BundleInput<'_>) -> String {
                     human(input.options.on_time_within)
                 ),
             };
-            let arrived = match (arrival(p, v), p.received_at) {
+            let arrived = match (arrived_at(p, v), p.received_at) {
                 (Some(a), Some(r)) if a == r => format!("{a} (the app's receipt)"),
                 (Some(a), _) => format!("{a} (apsd / callservicesd line)"),
                 (None, _) => "not seen".into(),

@@ -94,14 +94,14 @@ fn badge(outcome: Outcome) -> String {
 /// A time as its time of day, its date and UTC offset below it (`17:47:00.000` /
 /// `2026-05-20 +03:00`): the table stays narrow and no zone is left unstated.
 fn when(t: Timestamp) -> String {
-    let full = t.to_string();
-    let date = full.get(..10).unwrap_or(&full);
-    let zone = full.get(full.len().saturating_sub(6)..).unwrap_or("");
+    let c = t.local();
     format!(
-        "{}<br><small>{} {}</small>",
+        "{}<br><small>{:04}-{:02}-{:02} {}</small>",
         t.time_of_day_millis(),
-        escape(date),
-        escape(zone)
+        c.year,
+        c.month,
+        c.day,
+        t.offset()
     )
 }
 
@@ -116,12 +116,13 @@ pub(crate) fn recovered_at(verdict: &Verdict) -> Option<Timestamp> {
 }
 
 /// When the push reached the device: the log's arrival line, else the app's receipt.
-fn arrived_at(push: &PushRecord, verdict: &Verdict) -> Option<Timestamp> {
+pub(crate) fn arrived_at(push: &PushRecord, verdict: &Verdict) -> Option<Timestamp> {
     verdict
         .latency
         .map(|l| {
+            let l = i64::try_from(l.as_micros()).unwrap_or(i64::MAX);
             Timestamp::new(
-                push.sent_at.utc_micros() + i64::try_from(l.as_micros()).unwrap_or(i64::MAX / 2),
+                push.sent_at.utc_micros().saturating_add(l),
                 push.sent_at.offset(),
             )
         })
