@@ -26,6 +26,7 @@
 
 mod event;
 mod push;
+mod receipt;
 mod record;
 mod time;
 mod verdict;
@@ -33,6 +34,7 @@ mod verdict;
 pub use event::{DeviceEvent, EventKind, PolicyStage, policy_name};
 
 pub use push::{PushRecord, parse_push_time};
+pub use receipt::Receipt;
 pub use record::{Level, LogRecord, Origin};
 pub use time::{
     CivilDateTime, TimeError, TimeOfDay, Timestamp, UtcOffset, parse_civil, parse_date,

@@ -1,0 +1,341 @@
+//! Apps, tokens and calls on PostgreSQL.
+
+use pushtrace_model::Timestamp;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PgStore, constraint};
+use crate::error::QueryContext;
+use crate::records::{attrs_from_json, attrs_to_json, columns, micros, time};
+use crate::{
+    App, Attempt, Call, CallState, CreatedCall, NewCall, NewJob, StoreError, Token,
+    TokenRegistration,
+};
+
+impl PgStore {
+    pub(crate) async fn upsert_app(&self, app: &App) -> Result<(), StoreError> {
+        const OP: &str = "upsert_app";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO apps (name, bundle_id, environment) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET bundle_id = excluded.bundle_id, environment = excluded.environment",
+            )
+            .await
+            .op(OP)?;
+        client
+            .execute(&stmt, &[&app.name, &app.bundle_id, &app.environment])
+            .await
+            .op(OP)?;
+        Ok(())
+    }
+
+    pub(crate) async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        const OP: &str = "apps";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached("SELECT name, bundle_id, environment FROM apps ORDER BY name")
+            .await
+            .op(OP)?;
+        let rows = client.query(&stmt, &[]).await.op(OP)?;
+        Ok(rows
+            .iter()
+            .map(|row| App {
+                name: row.get(0),
+                bundle_id: row.get(1),
+                environment: row.get(2),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn register_token(
+        &self,
+        reg: &TokenRegistration,
+    ) -> Result<Token, StoreError> {
+        const OP: &str = "register_token";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "INSERT INTO tokens (app, token, user_id, environment, topic, registered_at, attrs)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (app, token) DO UPDATE SET
+               user_id = excluded.user_id, environment = excluded.environment,
+               topic = excluded.topic, registered_at = excluded.registered_at,
+               attrs = excluded.attrs, invalidated_at = NULL, invalidated_reason = NULL
+             RETURNING {}",
+            columns::TOKEN
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let row = client
+            .query_one(
+                &stmt,
+                &[
+                    &reg.app,
+                    &reg.token,
+                    &reg.user,
+                    &reg.environment,
+                    &reg.topic,
+                    &micros(reg.registered_at),
+                    &attrs_to_json(&reg.attrs),
+                ],
+            )
+            .await
+            .op(OP)?;
+        token_row(&row)
+    }
+
+    pub(crate) async fn unregister_token(
+        &self,
+        app: &str,
+        token: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "unregister_token";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached(
+                "UPDATE tokens SET invalidated_at = $3, invalidated_reason = 'unregistered'
+                 WHERE app = $1 AND token = $2 AND invalidated_at IS NULL",
+            )
+            .await
+            .op(OP)?;
+        let changed = client
+            .execute(&stmt, &[&app, &token, &micros(at)])
+            .await
+            .op(OP)?;
+        Ok(changed > 0)
+    }
+
+    pub(crate) async fn invalidate_token(
+        &self,
+        app: &str,
+        token: &str,
+        apns_timestamp: Timestamp,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "invalidate_token";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached(
+                "UPDATE tokens SET invalidated_at = $3, invalidated_reason = $4
+                 WHERE app = $1 AND token = $2 AND invalidated_at IS NULL
+                   AND registered_at < $3",
+            )
+            .await
+            .op(OP)?;
+        let changed = client
+            .execute(&stmt, &[&app, &token, &micros(apns_timestamp), &reason])
+            .await
+            .op(OP)?;
+        Ok(changed > 0)
+    }
+
+    pub(crate) async fn token(&self, app: &str, token: &str) -> Result<Option<Token>, StoreError> {
+        const OP: &str = "token";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM tokens WHERE app = $1 AND token = $2",
+            columns::TOKEN
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let row = client.query_opt(&stmt, &[&app, &token]).await.op(OP)?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    pub(crate) async fn active_tokens(
+        &self,
+        app: &str,
+        user: &str,
+    ) -> Result<Vec<Token>, StoreError> {
+        const OP: &str = "active_tokens";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM tokens
+             WHERE app = $1 AND user_id = $2 AND invalidated_at IS NULL
+             ORDER BY registered_at, token",
+            columns::TOKEN
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let rows = client.query(&stmt, &[&app, &user]).await.op(OP)?;
+        rows.iter().map(token_row).collect()
+    }
+
+    pub(crate) async fn create_call(
+        &self,
+        call: &NewCall,
+        attempts: &[Attempt],
+        jobs: &[NewJob],
+    ) -> Result<CreatedCall, StoreError> {
+        const OP: &str = "create_call";
+        let mut client = self.client(OP).await?;
+        let tx = client.transaction().await.op(OP)?;
+        // ON CONFLICT DO NOTHING waits for a concurrent insert of the same client call id to
+        // commit, then inserts nothing: exactly one of the racing transactions creates it.
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO calls (call_id, app, client_call_id, caller, callee, created_at,
+                                    deadline, attrs, state, state_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ringing', $6)
+                 ON CONFLICT (app, client_call_id) DO NOTHING",
+            )
+            .await
+            .op(OP)?;
+        let inserted = tx
+            .execute(
+                &stmt,
+                &[
+                    &call.call_id,
+                    &call.app,
+                    &call.client_call_id,
+                    &call.caller,
+                    &call.callee,
+                    &micros(call.created_at),
+                    &micros(call.deadline),
+                    &attrs_to_json(&call.attrs),
+                ],
+            )
+            .await
+            .map_err(|e| constraint(e, OP, "call (call_id already used by another call)"))?;
+        if inserted == 0 {
+            tx.rollback().await.op(OP)?;
+            // A new statement sees the winner's committed row.
+            // On the same connection: asking the pool for another while holding this one
+            // would deadlock once every connection is held by a duplicate.
+            let existing = select_call(
+                &client,
+                "app = $1 AND client_call_id = $2",
+                &[&call.app, &call.client_call_id],
+                OP,
+            )
+            .await?;
+            return match existing {
+                Some(existing) => Ok(CreatedCall {
+                    call: existing,
+                    created: false,
+                    job_ids: Vec::new(),
+                }),
+                None => Err(StoreError::Query {
+                    op: OP,
+                    message: "postgresql: the client call id conflicted but no call holds it \
+                              (deleted meanwhile?) — retry the request"
+                        .into(),
+                }),
+            };
+        }
+        for attempt in attempts {
+            super::pushes::insert_attempt(&tx, attempt, OP).await?;
+        }
+        let mut job_ids = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            job_ids.push(super::jobs::insert_job(&tx, job, OP).await?);
+        }
+        tx.commit().await.op(OP)?;
+        Ok(CreatedCall {
+            call: Call {
+                call_id: call.call_id.clone(),
+                app: call.app.clone(),
+                client_call_id: call.client_call_id.clone(),
+                caller: call.caller.clone(),
+                callee: call.callee.clone(),
+                created_at: time(micros(call.created_at)),
+                deadline: time(micros(call.deadline)),
+                attrs: call.attrs.clone(),
+                state: CallState::Ringing,
+                state_at: time(micros(call.created_at)),
+            },
+            created: true,
+            job_ids,
+        })
+    }
+
+    pub(crate) async fn call(&self, call_id: &str) -> Result<Option<Call>, StoreError> {
+        self.select_call("call_id = $1", &[&call_id], "call").await
+    }
+
+    pub(crate) async fn call_by_client_id(
+        &self,
+        app: &str,
+        client_call_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        self.select_call(
+            "app = $1 AND client_call_id = $2",
+            &[&app, &client_call_id],
+            "call_by_client_id",
+        )
+        .await
+    }
+
+    async fn select_call(
+        &self,
+        filter: &str,
+        params: &[&(dyn ToSql + Sync)],
+        op: &'static str,
+    ) -> Result<Option<Call>, StoreError> {
+        let client = self.client(op).await?;
+        select_call(&client, filter, params, op).await
+    }
+
+    pub(crate) async fn transition_call(
+        &self,
+        call_id: &str,
+        from: &[CallState],
+        to: CallState,
+        at: Timestamp,
+    ) -> Result<Option<Call>, StoreError> {
+        const OP: &str = "transition_call";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "UPDATE calls SET state = $2, state_at = $3
+             WHERE call_id = $1 AND state = ANY($4) RETURNING {}",
+            columns::CALL
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let row = client
+            .query_opt(&stmt, &[&call_id, &to.as_str(), &micros(at), &from])
+            .await
+            .op(OP)?;
+        row.as_ref().map(call_row).transpose()
+    }
+}
+
+async fn select_call(
+    client: &deadpool_postgres::Client,
+    filter: &str,
+    params: &[&(dyn ToSql + Sync)],
+    op: &'static str,
+) -> Result<Option<Call>, StoreError> {
+    let sql = format!("SELECT {} FROM calls WHERE {filter}", columns::CALL);
+    let stmt = client.prepare_cached(&sql).await.op(op)?;
+    let row = client.query_opt(&stmt, params).await.op(op)?;
+    row.as_ref().map(call_row).transpose()
+}
+
+fn token_row(row: &Row) -> Result<Token, StoreError> {
+    Ok(Token {
+        app: row.get(0),
+        token: row.get(1),
+        user: row.get(2),
+        environment: row.get(3),
+        topic: row.get(4),
+        registered_at: time(row.get(5)),
+        attrs: attrs_from_json(row.get(6))?,
+        invalidated_at: row.get::<_, Option<i64>>(7).map(time),
+        invalidated_reason: row.get(8),
+    })
+}
+
+fn call_row(row: &Row) -> Result<Call, StoreError> {
+    Ok(Call {
+        call_id: row.get(0),
+        app: row.get(1),
+        client_call_id: row.get(2),
+        caller: row.get(3),
+        callee: row.get(4),
+        created_at: time(row.get(5)),
+        deadline: time(row.get(6)),
+        attrs: attrs_from_json(row.get(7))?,
+        state: row.get::<_, &str>(8).parse()?,
+        state_at: time(row.get(9)),
+    })
+}

@@ -1,0 +1,492 @@
+//! Push attempts, receipts, the event log and push-record rows on PostgreSQL.
+
+use deadpool_postgres::GenericClient;
+use pushtrace_model::{Receipt, Timestamp};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PgStore, constraint};
+use crate::error::QueryContext;
+use crate::push_records::{ExportRow, ImportRow};
+use crate::records::{attrs_from_json, attrs_to_json, columns, from_i64, micros, time, to_i64};
+use crate::{Attempt, AttemptAnswer, Event, NewEvent, ReceiptInsert, StoreError};
+
+impl PgStore {
+    pub(crate) async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let client = self.client("insert_attempt").await?;
+        insert_attempt(&client, attempt, "insert_attempt").await
+    }
+
+    pub(crate) async fn mark_sent(
+        &self,
+        push_id: &str,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "mark_sent";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached("UPDATE attempts SET sent_at = $2 WHERE push_id = $1")
+            .await
+            .op(OP)?;
+        let changed = client
+            .execute(&stmt, &[&push_id, &micros(sent_at)])
+            .await
+            .op(OP)?;
+        found(changed, OP, push_id)
+    }
+
+    pub(crate) async fn record_answer(
+        &self,
+        push_id: &str,
+        a: &AttemptAnswer,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "record_answer";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached(
+                "UPDATE attempts SET responded_at = $2, apns_status = $3, apns_reason = $4,
+                   apns_id = $5, apns_unique_id = $6, apns_timestamp = $7, error = $8
+                 WHERE push_id = $1",
+            )
+            .await
+            .op(OP)?;
+        let changed = client
+            .execute(
+                &stmt,
+                &[
+                    &push_id,
+                    &micros(a.responded_at),
+                    &a.apns_status.map(i32::from),
+                    &a.apns_reason,
+                    &a.apns_id,
+                    &a.apns_unique_id,
+                    &a.apns_timestamp.map(micros),
+                    &a.error,
+                ],
+            )
+            .await
+            .op(OP)?;
+        found(changed, OP, push_id)
+    }
+
+    pub(crate) async fn attempt(&self, push_id: &str) -> Result<Option<Attempt>, StoreError> {
+        const OP: &str = "attempt";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM attempts a WHERE a.push_id = $1",
+            columns::ATTEMPT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let row = client.query_opt(&stmt, &[&push_id]).await.op(OP)?;
+        row.as_ref().map(attempt_row).transpose()
+    }
+
+    pub(crate) async fn attempts_for_call(
+        &self,
+        call_id: &str,
+    ) -> Result<Vec<Attempt>, StoreError> {
+        const OP: &str = "attempts_for_call";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM attempts a WHERE a.call_id = $1 ORDER BY a.queued_at, a.push_id",
+            columns::ATTEMPT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let rows = client.query(&stmt, &[&call_id]).await.op(OP)?;
+        rows.iter().map(attempt_row).collect()
+    }
+
+    pub(crate) async fn record_receipt(
+        &self,
+        receipt: &Receipt,
+    ) -> Result<ReceiptInsert, StoreError> {
+        let client = self.client("record_receipt").await?;
+        if insert_receipt(&client, receipt, "record_receipt").await? {
+            Ok(ReceiptInsert::Recorded)
+        } else {
+            Ok(ReceiptInsert::Duplicate)
+        }
+    }
+
+    pub(crate) async fn receipts_for_call(
+        &self,
+        call_id: &str,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        const OP: &str = "receipts_for_call";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM receipts r WHERE r.call_id = $1 ORDER BY r.received_at, r.push_id",
+            columns::RECEIPT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let rows = client.query(&stmt, &[&call_id]).await.op(OP)?;
+        Ok(rows.iter().filter_map(|row| receipt_row(row, 0)).collect())
+    }
+
+    pub(crate) async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError> {
+        const OP: &str = "append_event";
+        let client = self.client(OP).await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO events (at, call_id, push_id, kind, detail)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            )
+            .await
+            .op(OP)?;
+        let row = client
+            .query_one(
+                &stmt,
+                &[
+                    &micros(event.at),
+                    &event.call_id,
+                    &event.push_id,
+                    &event.kind,
+                    &event.detail,
+                ],
+            )
+            .await
+            .op(OP)?;
+        Ok(row.get(0))
+    }
+
+    pub(crate) async fn events_for_call(&self, call_id: &str) -> Result<Vec<Event>, StoreError> {
+        const OP: &str = "events_for_call";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM events WHERE call_id = $1 ORDER BY seq",
+            columns::EVENT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let rows = client.query(&stmt, &[&call_id]).await.op(OP)?;
+        Ok(rows
+            .iter()
+            .map(|row| Event {
+                seq: row.get(0),
+                at: time(row.get(1)),
+                call_id: row.get(2),
+                push_id: row.get(3),
+                kind: row.get(4),
+                detail: row.get(5),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn token_history(
+        &self,
+        app: &str,
+        token: &str,
+        limit: usize,
+    ) -> Result<Vec<(Attempt, Option<Receipt>)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_receipts(
+            "a.app = $1 AND a.token = $2 ORDER BY a.queued_at DESC, a.push_id DESC LIMIT $3",
+            &[&app, &token, &limit],
+            "token_history",
+        )
+        .await
+    }
+
+    /// Attempts queued in [from, to) with their receipts, for the rollups.
+    pub(crate) async fn attempts_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(Attempt, Option<Receipt>)>, StoreError> {
+        self.with_receipts(
+            "a.queued_at >= $1 AND a.queued_at < $2",
+            &[&from, &to],
+            "rollup_day",
+        )
+        .await
+    }
+
+    async fn with_receipts(
+        &self,
+        filter: &str,
+        params: &[&(dyn ToSql + Sync)],
+        op: &'static str,
+    ) -> Result<Vec<(Attempt, Option<Receipt>)>, StoreError> {
+        let client = self.client(op).await?;
+        let sql = format!(
+            "SELECT {}, {} FROM attempts a LEFT JOIN receipts r ON r.push_id = a.push_id \
+             WHERE {filter}",
+            columns::ATTEMPT,
+            columns::RECEIPT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(op)?;
+        let rows = client.query(&stmt, params).await.op(op)?;
+        rows.iter()
+            .map(|row| Ok((attempt_row(row)?, receipt_row(row, columns::ATTEMPT_COUNT))))
+            .collect()
+    }
+
+    pub(crate) async fn export_rows(
+        &self,
+        app: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<ExportRow>, StoreError> {
+        const OP: &str = "export_push_records";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM attempts a
+             LEFT JOIN calls c ON c.call_id = a.call_id
+             LEFT JOIN receipts r ON r.push_id = a.push_id
+             WHERE ($1::TEXT IS NULL OR a.app = $1) AND ($2::BIGINT IS NULL OR a.queued_at >= $2)
+               AND ($3::BIGINT IS NULL OR a.queued_at < $3)
+             ORDER BY a.queued_at, a.push_id",
+            columns::EXPORT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let rows = client
+            .query(&stmt, &[&app, &from.map(micros), &to.map(micros)])
+            .await
+            .op(OP)?;
+        rows.iter().map(export_row).collect()
+    }
+
+    pub(crate) async fn import_rows(
+        &self,
+        rows: Vec<ImportRow>,
+    ) -> Result<(usize, usize), StoreError> {
+        const OP: &str = "import_push_records";
+        let mut client = self.client(OP).await?;
+        let tx = client.transaction().await.op(OP)?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO attempts (push_id, call_id, app, token, topic, push_type,
+                   priority, expiration, attempt, queued_at, sent_at, responded_at,
+                   apns_status, apns_reason, apns_id, apns_unique_id, apns_timestamp,
+                   attrs, deadline)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10, $11, $12, $13,
+                         $14, $15, $16, $17)
+                 ON CONFLICT (push_id) DO NOTHING",
+            )
+            .await
+            .op(OP)?;
+        let (mut inserted, mut skipped) = (0, 0);
+        for row in &rows {
+            let expiration = row
+                .expiration
+                .map(|e| to_i64("expiration", e))
+                .transpose()?;
+            let added = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &row.push_id,
+                        &row.call_id,
+                        &row.app,
+                        &row.token,
+                        &row.topic,
+                        &row.push_type,
+                        &row.priority.map(i32::from),
+                        &expiration,
+                        &micros(row.sent_at),
+                        &row.responded_at.map(micros),
+                        &row.apns_status.map(i32::from),
+                        &row.apns_reason,
+                        &row.apns_id,
+                        &row.apns_unique_id,
+                        &row.apns_timestamp.map(micros),
+                        &attrs_to_json(&row.attrs),
+                        &row.deadline.map(micros),
+                    ],
+                )
+                .await
+                .op(OP)?;
+            if added == 0 {
+                skipped += 1;
+                continue;
+            }
+            inserted += 1;
+            if let Some(receipt) = &row.receipt {
+                insert_receipt(&tx, receipt, OP).await?;
+            }
+        }
+        tx.commit().await.op(OP)?;
+        Ok((inserted, skipped))
+    }
+}
+
+pub(super) async fn insert_attempt<C: GenericClient>(
+    client: &C,
+    a: &Attempt,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let expiration = to_i64("expiration", a.expiration)?;
+    let attempt = i32::try_from(a.attempt)
+        .map_err(|_| StoreError::invalid("attempt", format!("{} is beyond 2^31 - 1", a.attempt)))?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO attempts (push_id, call_id, app, token, topic, push_type, priority,
+               expiration, collapse_id, attempt, queued_at, sent_at, responded_at, apns_status,
+               apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18, $19, $20)",
+        )
+        .await
+        .op(op)?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &a.push_id,
+                &a.call_id,
+                &a.app,
+                &a.token,
+                &a.topic,
+                &a.push_type,
+                &i32::from(a.priority),
+                &expiration,
+                &a.collapse_id,
+                &attempt,
+                &micros(a.queued_at),
+                &a.sent_at.map(micros),
+                &a.responded_at.map(micros),
+                &a.apns_status.map(i32::from),
+                &a.apns_reason,
+                &a.apns_id,
+                &a.apns_unique_id,
+                &a.apns_timestamp.map(micros),
+                &a.error,
+                &attrs_to_json(&a.attrs),
+            ],
+        )
+        .await
+        .map_err(|e| {
+            constraint(
+                e,
+                op,
+                &format!("attempt {:?} (push_id already stored)", a.push_id),
+            )
+        })?;
+    Ok(())
+}
+
+/// Inserts the receipt unless one exists for its push; whether it did.
+async fn insert_receipt<C: GenericClient>(
+    client: &C,
+    r: &Receipt,
+    op: &'static str,
+) -> Result<bool, StoreError> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO receipts (push_id, call_id, received_at, device_received_at,
+               reported_at, must_report, app_state, network, late)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (push_id) DO NOTHING",
+        )
+        .await
+        .op(op)?;
+    let added = client
+        .execute(
+            &stmt,
+            &[
+                &r.push_id,
+                &r.call_id,
+                &micros(r.received_at),
+                &r.device_received_at.map(micros),
+                &r.reported_at.map(micros),
+                &r.must_report,
+                &r.app_state,
+                &r.network,
+                &r.late,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            constraint(
+                e,
+                op,
+                &format!("receipt for push {:?} (no such push attempt)", r.push_id),
+            )
+        })?;
+    Ok(added > 0)
+}
+
+fn found(changed: u64, op: &'static str, push_id: &str) -> Result<(), StoreError> {
+    if changed == 0 {
+        return Err(StoreError::invalid(
+            "push_id",
+            format!("{op}: no push attempt {push_id:?} is stored (insert the attempt first)"),
+        ));
+    }
+    Ok(())
+}
+
+fn small<T: TryFrom<i64>>(column: &str, value: Option<i32>) -> Result<Option<T>, StoreError> {
+    value.map(|v| from_i64(column, i64::from(v))).transpose()
+}
+
+fn attempt_row(row: &Row) -> Result<Attempt, StoreError> {
+    // NULL token/topic/push_type/priority/expiration: an imported push that did not say.
+    Ok(Attempt {
+        push_id: row.get(0),
+        call_id: row.get(1),
+        app: row.get(2),
+        token: row.get::<_, Option<String>>(3).unwrap_or_default(),
+        topic: row.get::<_, Option<String>>(4).unwrap_or_default(),
+        push_type: row.get::<_, Option<String>>(5).unwrap_or_default(),
+        priority: small("priority", row.get(6))?.unwrap_or_default(),
+        expiration: from_i64("expiration", row.get::<_, Option<i64>>(7).unwrap_or(0))?,
+        collapse_id: row.get(8),
+        attempt: from_i64("attempt", i64::from(row.get::<_, i32>(9)))?,
+        queued_at: time(row.get(10)),
+        sent_at: row.get::<_, Option<i64>>(11).map(time),
+        responded_at: row.get::<_, Option<i64>>(12).map(time),
+        apns_status: small("apns_status", row.get(13))?,
+        apns_reason: row.get(14),
+        apns_id: row.get(15),
+        apns_unique_id: row.get(16),
+        apns_timestamp: row.get::<_, Option<i64>>(17).map(time),
+        error: row.get(18),
+        attrs: attrs_from_json(row.get(19))?,
+    })
+}
+
+/// The receipt whose columns start at `at`, or None when they are NULL (no receipt joined).
+fn receipt_row(row: &Row, at: usize) -> Option<Receipt> {
+    let push_id: String = row.get::<_, Option<String>>(at)?;
+    Some(Receipt {
+        push_id,
+        call_id: row.get(at + 1),
+        received_at: time(row.get(at + 2)),
+        device_received_at: row.get::<_, Option<i64>>(at + 3).map(time),
+        reported_at: row.get::<_, Option<i64>>(at + 4).map(time),
+        must_report: row.get(at + 5),
+        app_state: row.get(at + 6),
+        network: row.get(at + 7),
+        late: row.get(at + 8),
+    })
+}
+
+fn export_row(row: &Row) -> Result<ExportRow, StoreError> {
+    let t = |i: usize| row.get::<_, Option<i64>>(i).map(time);
+    Ok(ExportRow {
+        push_id: row.get(0),
+        call_id: row.get(1),
+        token: row.get(2),
+        topic: row.get(3),
+        push_type: row.get(4),
+        priority: small("priority", row.get(5))?,
+        expiration: row
+            .get::<_, Option<i64>>(6)
+            .map(|e| from_i64("expiration", e))
+            .transpose()?,
+        queued_at: time(row.get(7)),
+        sent_at: t(8),
+        responded_at: t(9),
+        apns_status: small("apns_status", row.get(10))?,
+        apns_reason: row.get(11),
+        apns_id: row.get(12),
+        apns_unique_id: row.get(13),
+        apns_timestamp: t(14),
+        attrs: attrs_from_json(row.get(15))?,
+        deadline: t(16),
+        receipt_received_at: t(17),
+        device_received_at: t(18),
+        reported_at: t(19),
+        must_report: row.get(20),
+    })
+}

@@ -1,0 +1,341 @@
+//! [`Store`]: the one handle the gateway holds, whichever backend is behind it.
+//!
+//! Each method forwards to the backend; the semantics both must honour are written here, and
+//! the shared test suite (`tests/suite`) checks them on both.
+
+use std::fmt;
+use std::time::Duration;
+
+use pushtrace_model::{PushRecord, Receipt, Timestamp};
+
+use crate::postgres::PgStore;
+use crate::sqlite::SqliteStore;
+use crate::{
+    App, Attempt, AttemptAnswer, Call, CallState, CreatedCall, Event, Job, NewCall, NewEvent,
+    NewJob, ReceiptInsert, Rollup, StoreBuilder, StoreError, Token, TokenRegistration,
+};
+
+/// Which database a [`Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        })
+    }
+}
+
+/// The gateway's durable state. Cheap to clone: clones share the connection(s).
+#[derive(Clone)]
+pub struct Store {
+    imp: Imp,
+}
+
+#[derive(Clone)]
+enum Imp {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.imp {
+            Imp::Sqlite(store) => store.$method($($arg),*).await,
+            Imp::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    pub(crate) fn sqlite(store: SqliteStore) -> Store {
+        Store {
+            imp: Imp::Sqlite(store),
+        }
+    }
+
+    pub(crate) fn postgres(store: PgStore) -> Store {
+        Store {
+            imp: Imp::Postgres(store),
+        }
+    }
+
+    /// Opens a store from a URL: `postgres://…` or `postgresql://…` for PostgreSQL;
+    /// `sqlite:PATH`, `sqlite::memory:` or a bare file path for SQLite.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        StoreBuilder::from_url(url)?.open().await
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.imp {
+            Imp::Sqlite(_) => Backend::Sqlite,
+            Imp::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Adds an app or replaces its bundle id and environment.
+    pub async fn upsert_app(&self, app: &App) -> Result<(), StoreError> {
+        dispatch!(self.upsert_app(app))
+    }
+
+    /// Every app, by name.
+    pub async fn apps(&self) -> Result<Vec<App>, StoreError> {
+        dispatch!(self.apps())
+    }
+
+    /// Upserts the (app, token) row: sets user, environment, topic, registered_at and attrs,
+    /// and clears any invalidation (the app registering again is proof the token lives).
+    pub async fn register_token(&self, reg: &TokenRegistration) -> Result<Token, StoreError> {
+        dispatch!(self.register_token(reg))
+    }
+
+    /// The app says the token is gone: invalidated at `at` with reason "unregistered". False
+    /// when unknown or already invalid.
+    pub async fn unregister_token(
+        &self,
+        app: &str,
+        token: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.unregister_token(app, token, at))
+    }
+
+    /// 410 rule: invalidate only if the token was not registered again after `apns_timestamp`
+    /// (registered_at < apns_timestamp) and is not already invalid. Returns whether it did.
+    pub async fn invalidate_token(
+        &self,
+        app: &str,
+        token: &str,
+        apns_timestamp: Timestamp,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.invalidate_token(app, token, apns_timestamp, reason))
+    }
+
+    pub async fn token(&self, app: &str, token: &str) -> Result<Option<Token>, StoreError> {
+        dispatch!(self.token(app, token))
+    }
+
+    /// The user's valid tokens, oldest registration first.
+    pub async fn active_tokens(&self, app: &str, user: &str) -> Result<Vec<Token>, StoreError> {
+        dispatch!(self.active_tokens(app, user))
+    }
+
+    /// In ONE transaction: insert the call, its attempts (queued) and its jobs, unless a call
+    /// with the same (app, client_call_id) exists: then insert nothing and return it with
+    /// created=false (job_ids empty). Concurrent duplicates, from several instances too,
+    /// resolve to one call.
+    pub async fn create_call(
+        &self,
+        call: &NewCall,
+        attempts: &[Attempt],
+        jobs: &[NewJob],
+    ) -> Result<CreatedCall, StoreError> {
+        dispatch!(self.create_call(call, attempts, jobs))
+    }
+
+    pub async fn call(&self, call_id: &str) -> Result<Option<Call>, StoreError> {
+        dispatch!(self.call(call_id))
+    }
+
+    pub async fn call_by_client_id(
+        &self,
+        app: &str,
+        client_call_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        dispatch!(self.call_by_client_id(app, client_call_id))
+    }
+
+    /// Compare-and-set: move to `to` at `at` only if the current state is one of `from`.
+    /// Returns the updated call, or None when the state did not match (or no such call).
+    pub async fn transition_call(
+        &self,
+        call_id: &str,
+        from: &[CallState],
+        to: CallState,
+        at: Timestamp,
+    ) -> Result<Option<Call>, StoreError> {
+        dispatch!(self.transition_call(call_id, from, to, at))
+    }
+
+    /// Adds one push attempt (a retry is a new push_id with attempt + 1).
+    pub async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        dispatch!(self.insert_attempt(attempt))
+    }
+
+    /// The push went on the wire at `sent_at`. An unknown push_id is an `Invalid` error.
+    pub async fn mark_sent(&self, push_id: &str, sent_at: Timestamp) -> Result<(), StoreError> {
+        dispatch!(self.mark_sent(push_id, sent_at))
+    }
+
+    /// APNs's answer (or the transport failure). An unknown push_id is an `Invalid` error.
+    pub async fn record_answer(
+        &self,
+        push_id: &str,
+        answer: &AttemptAnswer,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.record_answer(push_id, answer))
+    }
+
+    pub async fn attempt(&self, push_id: &str) -> Result<Option<Attempt>, StoreError> {
+        dispatch!(self.attempt(push_id))
+    }
+
+    /// The call's attempts by queued_at, then push_id.
+    pub async fn attempts_for_call(&self, call_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        dispatch!(self.attempts_for_call(call_id))
+    }
+
+    /// Stores the first receipt of a push; a second one is `Duplicate` (and not stored). A
+    /// receipt for a push_id with no attempt is an `Invalid` error.
+    pub async fn record_receipt(&self, receipt: &Receipt) -> Result<ReceiptInsert, StoreError> {
+        dispatch!(self.record_receipt(receipt))
+    }
+
+    /// The call's receipts by received_at, then push_id.
+    pub async fn receipts_for_call(&self, call_id: &str) -> Result<Vec<Receipt>, StoreError> {
+        dispatch!(self.receipts_for_call(call_id))
+    }
+
+    /// Appends to the event log; returns the event's seq (increasing).
+    pub async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError> {
+        dispatch!(self.append_event(event))
+    }
+
+    /// The call's events by seq.
+    pub async fn events_for_call(&self, call_id: &str) -> Result<Vec<Event>, StoreError> {
+        dispatch!(self.events_for_call(call_id))
+    }
+
+    /// A device's push history, newest first: attempts to this token with their receipts.
+    pub async fn token_history(
+        &self,
+        app: &str,
+        token: &str,
+        limit: usize,
+    ) -> Result<Vec<(Attempt, Option<Receipt>)>, StoreError> {
+        dispatch!(self.token_history(app, token, limit))
+    }
+
+    /// Adds due work; returns its id.
+    pub async fn add_job(&self, job: &NewJob) -> Result<i64, StoreError> {
+        dispatch!(self.add_job(job))
+    }
+
+    /// Claims up to `limit` jobs with due_at <= now whose lease is free or expired: sets
+    /// owner, lease_until = now + lease, claims += 1; ordered by due_at. PostgreSQL uses
+    /// `FOR UPDATE SKIP LOCKED` so concurrent instances never claim the same job; SQLite a
+    /// write transaction (`BEGIN IMMEDIATE`).
+    pub async fn claim_due(
+        &self,
+        now: Timestamp,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        dispatch!(self.claim_due(now, owner, lease, limit))
+    }
+
+    /// Claims one job by id whatever its due_at (the instance that created it runs it at
+    /// once), if its lease is free or expired.
+    pub async fn claim_job(
+        &self,
+        id: i64,
+        now: Timestamp,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        dispatch!(self.claim_job(id, now, owner, lease))
+    }
+
+    /// Deletes the job if `owner` still holds it; false otherwise (someone reclaimed it).
+    pub async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, StoreError> {
+        dispatch!(self.complete_job(id, owner))
+    }
+
+    /// Sets due_at and frees the lease if `owner` still holds the job.
+    pub async fn reschedule_job(
+        &self,
+        id: i64,
+        owner: &str,
+        due_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.reschedule_job(id, owner, due_at))
+    }
+
+    /// The earliest due_at of any job (leased or not).
+    pub async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        dispatch!(self.next_due_at())
+    }
+
+    /// How many jobs exist (leased or not).
+    pub async fn pending_jobs(&self) -> Result<u64, StoreError> {
+        dispatch!(self.pending_jobs())
+    }
+
+    /// Recomputes the rollups of one UTC day (YYYY-MM-DD) from attempts (by queued_at) and
+    /// their receipts, per app and cohort ("all"/"all" plus every attr key/value of the
+    /// attempts), replacing that day's rows. Returns how many rows it wrote.
+    pub async fn rollup_day(&self, day: &str) -> Result<usize, StoreError> {
+        let (from, to) = crate::rollup::day_bounds(day)?;
+        let rows = dispatch!(self.attempts_between(from, to))?;
+        let rollups = crate::rollup::compute(day, &rows);
+        dispatch!(self.replace_rollups(day, &rollups))?;
+        Ok(rollups.len())
+    }
+
+    /// Stored rollups of `app` (or all apps) for the days in [from_day, to_day], by day, app,
+    /// cohort key and value.
+    pub async fn rollups(
+        &self,
+        app: Option<&str>,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<Vec<Rollup>, StoreError> {
+        crate::rollup::check_day(from_day)?;
+        crate::rollup::check_day(to_day)?;
+        dispatch!(self.rollups(app, from_day, to_day))
+    }
+
+    /// Attempts (with their receipt) of `app` (or all) queued in [from, to), as DESIGN §3
+    /// PushRecords ordered by queued_at: device = token, sent_at = queued_at if never sent,
+    /// received_at = the receipt's device clock else its server clock, deadline = the call's.
+    pub async fn export_push_records(
+        &self,
+        app: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<PushRecord>, StoreError> {
+        let rows = dispatch!(self.export_rows(app, from, to))?;
+        Ok(rows.into_iter().map(|row| row.into_record()).collect())
+    }
+
+    /// Inserts PushRecords as attempts (+ receipts when received_at is set) of `app`, in one
+    /// transaction; push_id generated (`import-<n>-<hash>`) when absent; records whose
+    /// push_id exists are skipped. Returns (inserted, skipped).
+    pub async fn import_push_records(
+        &self,
+        app: &str,
+        records: &[PushRecord],
+    ) -> Result<(usize, usize), StoreError> {
+        let rows: Vec<_> = records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| crate::push_records::ImportRow::new(app, index, record))
+            .collect();
+        dispatch!(self.import_rows(rows))
+    }
+}

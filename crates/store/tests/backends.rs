@@ -1,0 +1,63 @@
+//! The shared suite, run once on SQLite (a temporary file) and once on PostgreSQL (a fresh
+//! schema per test in `PUSHTRACE_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/test`). PostgreSQL tests fail, never skip, when the
+//! server is not there.
+
+mod harness;
+mod suite;
+
+use harness::Harness;
+
+macro_rules! on_both_backends {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let harness = Harness::sqlite().await;
+                    suite::$module::$name(&harness).await;
+                    harness.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let harness = Harness::postgres().await;
+                    suite::$module::$name(&harness).await;
+                    harness.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    tokens::apps_are_upserted,
+    tokens::registering_again_revives_a_token,
+    tokens::unregister_invalidates_once,
+    tokens::invalidation_follows_the_410_rule,
+    tokens::active_tokens_are_the_valid_ones_oldest_first,
+    calls::create_call_stores_call_attempts_and_jobs_once,
+    calls::concurrent_duplicates_create_one_call,
+    calls::transition_is_compare_and_set,
+    calls::times_come_back_as_the_same_instants_in_utc,
+    pushes::attempt_lifecycle,
+    pushes::unknown_push_ids_are_refused_clearly,
+    pushes::second_receipt_is_a_duplicate,
+    pushes::events_are_appended_in_order,
+    pushes::token_history_is_newest_first_with_receipts,
+    jobs::claims_follow_due_time_and_leases,
+    jobs::only_the_owner_completes_or_reschedules,
+    jobs::concurrent_claimers_never_share_a_job,
+    jobs::claim_job_by_id,
+    rollups::rollup_counts_per_cohort,
+    rollups::rollup_day_replaces_and_validates,
+    records::export_import_round_trip,
+    records::import_skips_existing_push_ids,
+    migrations::reopen_is_idempotent,
+    migrations::newer_schema_is_refused,
+);
