@@ -215,7 +215,7 @@ pub struct Receipt {
     pub age_ms: u64,
     /// Delivered from storage (the device came back) rather than at once.
     pub from_storage: bool,
-    /// What `PKPushPayload.mustReport` would say for the age alone: `false` when `age_ms` is
+    /// What `PKVoIPPushMetadata.mustReport` would say for the age alone: `false` when `age_ms` is
     /// above the configured maximum age.
     pub must_report: bool,
 }
@@ -286,7 +286,7 @@ pub struct AppReceipt {
     pub device_received_at: String,
     /// Device clock when the call was reported to CallKit (`null` when not reported).
     pub reported_at: Option<String>,
-    /// `PKPushPayload.mustReport` as the emulator decides it (see [`Receipt::must_report`]).
+    /// `PKVoIPPushMetadata.mustReport` as the emulator decides it (see [`Receipt::must_report`]).
     pub must_report: bool,
     /// Always `background`: the simulated app is woken by the push.
     pub app_state: &'static str,
