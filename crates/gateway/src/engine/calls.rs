@@ -161,10 +161,10 @@ impl Engine {
             });
         }
         self.0.metrics.call(app, "created");
-        // The send jobs come first, in the order given; the deadline job is left to the
-        // worker loop.
-        for &job_id in created.job_ids.iter().take(attempts.len()) {
-            self.run_claimed(job_id);
+        // The store returns the job ids in the order given: the send jobs first, one per
+        // attempt; the deadline job is left to the worker loop.
+        for (&job_id, attempt) in created.job_ids.iter().zip(&attempts) {
+            self.run_claimed_send(job_id, Some((attempt.clone(), created.call.clone())));
         }
         let warning = attempts.is_empty().then(|| {
             format!(
@@ -251,14 +251,21 @@ impl Engine {
     /// Everything recorded about a call.
     pub async fn call_timeline(&self, call_id: &str) -> Result<CallTimeline, EngineError> {
         let store = &self.0.store;
+        // Four reads, not one snapshot: read the event log first. The engine appends an event
+        // after the writes it reports, so everything an event read here speaks of is in the
+        // reads that follow (the other order showed a "token.invalidated" beside a push with
+        // no answer yet).
+        let events = store.events_for_call(call_id).await?;
+        let receipts = store.receipts_for_call(call_id).await?;
+        let pushes = store.attempts_for_call(call_id).await?;
         let Some(call) = store.call(call_id).await? else {
             return Err(EngineError::UnknownCall(call_id.to_owned()));
         };
         Ok(CallTimeline {
-            pushes: store.attempts_for_call(call_id).await?,
-            receipts: store.receipts_for_call(call_id).await?,
-            events: store.events_for_call(call_id).await?,
             call,
+            pushes,
+            receipts,
+            events,
         })
     }
 }

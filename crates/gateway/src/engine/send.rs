@@ -70,6 +70,12 @@ pub(crate) fn classify(outcome: &Outcome, now: Timestamp) -> Next {
 impl Engine {
     /// Claims a job by id and runs it on its own task.
     pub(crate) fn run_claimed(&self, job_id: i64) {
+        self.run_claimed_send(job_id, None);
+    }
+
+    /// [`Engine::run_claimed`] for a send job whose push and call this instance has just written:
+    /// they are used as they are instead of being read back.
+    pub(crate) fn run_claimed_send(&self, job_id: i64, written: Option<(Attempt, Call)>) {
         let engine = self.clone();
         tokio::spawn(async move {
             let claimed = engine
@@ -77,11 +83,22 @@ impl Engine {
                 .store
                 .claim_job(job_id, clock::now(), &engine.0.instance, engine.0.lease)
                 .await;
-            match claimed {
-                Ok(Some(job)) => engine.run_job(job).await,
+            let result = match (claimed, written) {
+                (Ok(Some(job)), Some((attempt, call))) if job.claims == 1 => {
+                    engine.send_loaded(&job, attempt, call).await
+                }
+                (Ok(Some(job)), _) => {
+                    engine.run_job(job).await;
+                    Ok(())
+                }
                 // Another instance has it (or it is done): nothing to do.
-                Ok(None) => {}
-                Err(e) => eprintln!("pushtrace-gateway: claiming job {job_id}: {e}"),
+                (Ok(None), _) => Ok(()),
+                (Err(e), _) => Err(e.into()),
+            };
+            if let Err(e) = result {
+                eprintln!(
+                    "pushtrace-gateway: job {job_id} failed, retried when its lease lapses: {e}"
+                );
             }
         });
     }
@@ -142,6 +159,16 @@ impl Engine {
             store.complete_job(job.id, &self.0.instance).await?;
             return Ok(());
         }
+        self.send_loaded(job, attempt, call).await
+    }
+
+    async fn send_loaded(
+        &self,
+        job: &Job,
+        attempt: Attempt,
+        call: Call,
+    ) -> Result<(), EngineError> {
+        let store = &self.0.store;
         let is_voip = attempt.push_type == "voip";
         if is_voip && !matches!(call.state, CallState::Ringing | CallState::Delivered) {
             let why = format!("not sent: the call was already {}", call.state);
