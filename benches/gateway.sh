@@ -76,7 +76,8 @@ PY
 
 step "Starting the emulator (core 1)"
 taskset -c 1 "$PUSHTRACE" emulator --config "$WORK/emulator.toml" --json >"$WORK/emulator.json" 2>"$WORK/emulator.err" &
-PIDS+=($!)
+EMULATOR_PID=$!
+PIDS+=($EMULATOR_PID)
 for _ in $(seq 100); do [[ -s $WORK/emulator.json ]] && break; sleep 0.1; done
 [[ -s $WORK/emulator.json ]] || die "the emulator did not start: $(cat "$WORK/emulator.err")"
 APNS_ADDR=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sandbox"]["addr"])' "$WORK/emulator.json")
@@ -117,7 +118,8 @@ TOML
     for _ in $(seq 100); do [[ -s $WORK/gateway-$STORE.json ]] && break; sleep 0.1; done
     [[ -s $WORK/gateway-$STORE.json ]] || die "the gateway did not start: $(cat "$WORK/gateway-$STORE.err")"
     "$LOAD" --url "http://127.0.0.1:$PORT" --token "$API_TOKEN" --calls "$CALLS" \
-        --concurrency "$CONCURRENCY" --sample "$SAMPLE" --prefix "$STORE" --register >"$WORK/load-$STORE.json"
+        --concurrency "$CONCURRENCY" --sample "$SAMPLE" --prefix "$STORE" --register \
+        --watch "gateway=$GW" --watch "emulator=$EMULATOR_PID" >"$WORK/load-$STORE.json"
     kill "$GW" 2>/dev/null || true
     wait "$GW" 2>/dev/null || true
     if [[ $STORE == postgresql ]]; then
@@ -134,16 +136,19 @@ python3 - "$CALLS" "$CONCURRENCY" "$(git rev-parse --short HEAD 2>/dev/null || e
 import json, sys
 calls, concurrency, commit = sys.argv[1], sys.argv[2], sys.argv[3]
 fmt = lambda v: "—" if v is None else f"{v:.1f}"
+pct = lambda v: "—" if v is None else f"{v * 100:.0f} %"
 print(f"Gateway, {calls} calls (one token each), {concurrency} connections, commit {commit}; "
-      "emulator on core 1, gateway on core 0, load generator and PostgreSQL unpinned.\n")
-print("| store | calls/s | failed | create request p50 / p99 ms | accepted → wire p50 / p99 ms | create → APNs answer p50 / p99 ms | sampled accepted |")
-print("|---|---|---|---|---|---|---|")
+      "emulator on core 1, gateway on core 0, load generator and PostgreSQL unpinned. "
+      "CPU: each process's CPU time over the create phase's wall time (100 % = one core).\n")
+print("| store | calls/s | failed | create request p50 / p99 ms | accepted → wire p50 / p99 ms | create → APNs answer p50 / p99 ms | sampled accepted | gateway / emulator CPU |")
+print("|---|---|---|---|---|---|---|---|")
 for item in sys.argv[4:]:
     store, path = item.split("=", 1)
     r = json.load(open(path))
     c, w, a = r["create_request"], r["accepted_to_wire"], r["create_to_apns_answer"]
     print(f"| {store} | {r['calls_per_second']:,.0f} | {r['failed']} | {fmt(c['p50_ms'])} / {fmt(c['p99_ms'])} "
           f"| {fmt(w['p50_ms'])} / {fmt(w['p99_ms'])} | {fmt(a['p50_ms'])} / {fmt(a['p99_ms'])} "
-          f"| {r['sampled_accepted']}/{r['sampled']} |")
+          f"| {r['sampled_accepted']}/{r['sampled']} "
+          f"| {pct(r['cpu_busy'].get('gateway'))} / {pct(r['cpu_busy'].get('emulator'))} |")
 PY
 echo "written to $OUT" >&2

@@ -5,6 +5,7 @@
 //!
 //!   gateway_load --url http://127.0.0.1:8080 --token T --calls 20000 --concurrency 64
 //!                [--app acme] [--prefix run1] [--sample 2000] [--register]
+//!                [--watch NAME=PID]...   (CPU busy of these processes over the call phase)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,6 +29,7 @@ struct Args {
     prefix: String,
     sample: usize,
     register: bool,
+    watch: Vec<(String, u32)>,
 }
 
 fn args() -> Result<Args, String> {
@@ -40,6 +42,7 @@ fn args() -> Result<Args, String> {
         prefix: "bench".into(),
         sample: 2000,
         register: false,
+        watch: Vec::new(),
     };
     let mut it = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(flag) = it.next() {
@@ -57,6 +60,14 @@ fn args() -> Result<Args, String> {
             "--prefix" => args.prefix = value()?,
             "--sample" => args.sample = value()?.parse().map_err(|e| format!("--sample: {e}"))?,
             "--register" => args.register = true,
+            "--watch" => {
+                let text = value()?;
+                let (name, pid) = text
+                    .split_once('=')
+                    .ok_or(format!("--watch {text}: write NAME=PID"))?;
+                let pid = pid.parse().map_err(|e| format!("--watch {text}: {e}"))?;
+                args.watch.push((name.to_owned(), pid));
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -129,6 +140,18 @@ where
     }
 }
 
+/// A process's user + system CPU time, clock ticks (Linux `/proc/PID/stat`, fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks per second as `/proc` counts them (USER_HZ: 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
 fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -191,6 +214,8 @@ async fn main() {
     let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); args.calls]));
     let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(args.calls)));
     let failures = Arc::new(AtomicUsize::new(0));
+    let ticks_before: Vec<Option<u64>> =
+        args.watch.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
     let started = Instant::now();
     {
         let (c, a, ids, latencies, failures) = (
@@ -236,6 +261,17 @@ async fn main() {
         .await;
     }
     let elapsed = started.elapsed();
+    let busy: serde_json::Map<String, Value> = args
+        .watch
+        .iter()
+        .zip(&ticks_before)
+        .map(|((name, pid), before)| {
+            let share = before.zip(cpu_ticks(*pid)).map(|(b, a)| {
+                (a.saturating_sub(b)) as f64 / TICKS_PER_SECOND / elapsed.as_secs_f64()
+            });
+            (name.clone(), json!(share))
+        })
+        .collect();
     let created = args.calls - failures.load(Ordering::Relaxed);
 
     // Read back a sample of the timelines once every sampled push has its answer.
@@ -290,6 +326,7 @@ async fn main() {
             "create_to_apns_answer": summary(to_answer),
             "sampled": sampled.len(),
             "sampled_accepted": accepted,
+            "cpu_busy": busy,
         })
     );
 }

@@ -1,10 +1,13 @@
 //! The SQLite backend: one file (or memory), zero set-up, one gateway instance.
 //!
-//! rusqlite is synchronous, so every operation runs on tokio's blocking pool
-//! (`spawn_blocking`) and never stalls the async workers. All operations share ONE connection
-//! behind a mutex: SQLite lets one writer in at a time anyway, nearly everything the gateway
-//! does writes, and a single connection never meets `SQLITE_BUSY` from its own siblings nor
-//! pays for handing the write lock between connections. Readers could run beside the writer
+//! rusqlite is synchronous, so the connection lives on a thread of its own and every operation
+//! is sent to it through a channel (and answered through a oneshot): the async workers never
+//! block. ONE connection: SQLite lets one writer in at a time anyway, nearly everything the
+//! gateway does writes, and a single connection never meets `SQLITE_BUSY` from its own siblings
+//! nor pays for handing the write lock between connections. The first version ran each
+//! operation with `spawn_blocking` behind a mutex; under load hundreds of blocking-pool threads
+//! queued on the mutex, and thread churn (each new thread's allocator heap faulting in fresh
+//! pages) took a third of the gateway's CPU (docs/performance.md). Readers could run beside the writer
 //! in WAL mode, but the gateway's reads (timeline, history) are rare next to its writes, so a
 //! reader pool would add connections without adding throughput.
 //!
@@ -19,7 +22,6 @@ mod pushes;
 mod rollups;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -32,7 +34,7 @@ const STATEMENT_CACHE: usize = 64;
 
 #[derive(Clone)]
 pub(crate) struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    work: std::sync::mpsc::Sender<Work>,
 }
 
 impl SqliteStore {
@@ -88,26 +90,53 @@ impl SqliteStore {
             .map_err(|e| connect(format!("setting up the connection: {e}")))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn)?;
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let work = connection_thread(conn).map_err(|e| StoreError::Query {
+            op: "sqlite",
+            message: format!("cannot start the SQLite connection's thread: {e}"),
+        })?;
+        Ok(SqliteStore { work })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the connection's own thread.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        blocking(move || {
-            // A panic while holding the lock leaves the connection usable (an open
-            // transaction was rolled back when it unwound), so a poisoned lock is taken over.
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut conn)
-        })
-        .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let work: Work = Box::new(move |conn| {
+            // The caller may have gone (its request was dropped): nothing to tell it.
+            let _ = answer.send(f(conn));
+        });
+        let gone = || {
+            StoreError::Query {
+            op: "sqlite",
+            message: "the SQLite operation did not complete (it panicked, or the connection's thread stopped)".into(),
+        }
+        };
+        self.work.send(work).map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
+}
+
+/// One operation for the connection's thread.
+type Work = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The thread that owns the connection: it runs each operation in arrival order and ends when
+/// the last `SqliteStore` clone is dropped.
+fn connection_thread(mut conn: Connection) -> std::io::Result<std::sync::mpsc::Sender<Work>> {
+    let (work, queue) = std::sync::mpsc::channel::<Work>();
+    std::thread::Builder::new()
+        .name("pushtrace-sqlite".into())
+        .spawn(move || {
+            for job in queue {
+                // A panicking statement must not take the connection down with it: its caller
+                // gets an error (its answer is dropped), the next operation runs. An open
+                // transaction was rolled back when the panic unwound through it.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+            }
+        })?;
+    Ok(work)
 }
 
 async fn blocking<T, F>(f: F) -> Result<T, StoreError>
