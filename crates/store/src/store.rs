@@ -276,7 +276,10 @@ impl Store {
         dispatch!(self.reschedule_job(id, owner, due_at))
     }
 
-    /// The earliest due_at of any job (leased or not).
+    /// The earliest time a job can be claimed: its due_at, or the end of its lease when a
+    /// lease runs past it. (The pinned API said "earliest due_at of any job"; with a job
+    /// leased while overdue that would be in the past until the lease ends, and an instance
+    /// sleeping until it would spin. For jobs without a lease the two are the same.)
     pub async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
         dispatch!(self.next_due_at())
     }
