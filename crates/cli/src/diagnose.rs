@@ -1,8 +1,10 @@
 //! `pushtrace diagnose`: for every push a server sent, what the iPhone's log says happened to
-//! it — outcome, cause, confidence, evidence — as a terminal report or JSON.
+//! it — outcome, cause, confidence, evidence — as a terminal, Markdown or HTML report or JSON,
+//! and the bug-report bundle for Apple's Feedback Assistant (`--bundle`).
 
+use std::fs;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -10,9 +12,11 @@ use clap::Args;
 use pushtrace_devicelog::RecordFilter;
 use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::timeline;
-use pushtrace_diagnose::markdown_report;
+use pushtrace_diagnose::bundle::{self, BundleInput, ZoneSource};
+use pushtrace_diagnose::excerpts::ExcerptCollector;
 use pushtrace_diagnose::text_report::{Diagnosed, render};
 use pushtrace_diagnose::{DiagnoseOptions, Push, PushReader, diagnose, push_from_arg, sort_pushes};
+use pushtrace_diagnose::{html_report, markdown_report};
 use serde_json::json;
 
 use crate::input::InputArgs;
@@ -32,8 +36,10 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "TIME[,APNS-ID]", conflicts_with = "pushes")]
     pub push: Vec<String>,
 
-    /// The calling app's process name (e.g. Comera): its lines are read too.
-    #[arg(long, value_name = "NAME")]
+    /// The calling app: its process name (e.g. Comera), whose lines are read too, or its bundle
+    /// id (e.g. com.acme.call), which keeps the pushes of its topics and lets only log lines for
+    /// it count as a push's arrival.
+    #[arg(long, value_name = "NAME|BUNDLE-ID")]
     pub app: Option<String>,
 
     /// Only the pushes with this apns-topic.
@@ -56,6 +62,37 @@ pub struct DiagnoseArgs {
     /// Print the report as Markdown (to paste into an issue or a Feedback Assistant report).
     #[arg(long, conflicts_with = "json")]
     pub markdown: bool,
+
+    /// Print the report as one self-contained HTML file (inline CSS and SVG timelines, nothing
+    /// fetched from the network).
+    #[arg(long, conflicts_with_all = ["json", "markdown"])]
+    pub html: bool,
+
+    /// Write the report (in the format chosen) to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Also write the bug-report package for Apple's Feedback Assistant into DIR: README.md
+    /// (failures, device facts, checklist), excerpts/<push>.log, report.html, verdicts.json.
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+
+    /// With --bundle: write into DIR even when it is not empty.
+    #[arg(long, requires = "bundle")]
+    pub force: bool,
+}
+
+impl DiagnoseArgs {
+    /// `--app` as a bundle id (`com.acme.call`): it has a dot, an app's executable name does not.
+    fn app_bundle(&self) -> Option<&str> {
+        self.app.as_deref().filter(|a| a.contains('.'))
+    }
+}
+
+/// Whether a push record's topic belongs to the app `bundle` (`com.acme.call`,
+/// `com.acme.call.voip`, …); a push without a topic may.
+fn for_app(topic: Option<&str>, bundle: &str) -> bool {
+    topic.is_none_or(|t| t == bundle || t.strip_prefix(bundle).is_some_and(|r| r.starts_with('.')))
 }
 
 pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
@@ -82,33 +119,83 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     if let Some(topic) = &args.topic {
         pushes.retain(|p| p.record.topic.as_deref() == Some(topic.as_str()));
     }
+    if let Some(bundle) = args.app_bundle() {
+        pushes.retain(|p| for_app(p.record.topic.as_deref(), bundle));
+    }
     sort_pushes(&mut pushes);
     if pushes.is_empty() {
-        bail!("no push to diagnose: the pushes file is empty or no push has --topic");
+        bail!(
+            "no push to diagnose: the pushes file is empty, or no push has the --topic or a topic of the --app given"
+        );
+    }
+    // Refuse a bundle folder before the read, which may take minutes.
+    if let Some(dir) = &args.bundle
+        && !args.force
+        && fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+    {
+        bail!(
+            "--bundle {}: the folder exists and is not empty; choose a new folder, empty it, or pass --force to write over it",
+            dir.display()
+        );
     }
 
     let rules = match &args.rules {
         Some(path) => RuleSet::with_file(path)?,
         None => RuleSet::embedded().context("the embedded rule catalogue")?,
     };
+    // Some process names have dots too (XPC services), so a dotted --app is read as a process
+    // as well: a name no process has costs nothing.
     let also_watch: Vec<String> = args.app.iter().cloned().collect();
     let filter = RecordFilter::new()
         .processes(rules.processes())
         .processes(&also_watch);
-    let read = args.source.read(clock, filter, |builder| builder)?;
-    let built = timeline::build(read.records, &rules, &also_watch, None)?;
-    args.source.report(&read.summary);
-
     let options = DiagnoseOptions {
         on_time_within: std::time::Duration::from_secs(args.late_after),
+        app: args.app_bundle().map(str::to_owned),
         ..DiagnoseOptions::default()
     };
+    // The bundle's excerpts show every process's lines around a failure, so the reader keeps
+    // everything and the timeline gets the same records it would otherwise (same verdicts).
+    let mut collector = args
+        .bundle
+        .as_ref()
+        .map(|_| ExcerptCollector::new(pushes.iter().map(|p| &p.record), &options));
+    let read_filter = if collector.is_some() {
+        RecordFilter::new()
+    } else {
+        filter.clone()
+    };
+    let read = args.source.read(clock, read_filter, |builder| builder)?;
+    let records = read.records.filter(|record| match record {
+        Ok(record) => {
+            if let Some(collector) = collector.as_mut() {
+                collector.offer(record);
+            }
+            filter.wants(record)
+        }
+        Err(_) => true,
+    });
+    let built = timeline::build(records, &rules, &also_watch, None)?;
+    args.source.report(&read.summary);
+
     let verdicts: Vec<_> = pushes
         .iter()
         .map(|p| diagnose(&p.record, &built.timeline, &options))
         .collect();
-
-    let text = if args.json {
+    let diagnosed: Vec<Diagnosed<'_>> = pushes
+        .iter()
+        .zip(&verdicts)
+        .map(|(p, verdict)| Diagnosed {
+            push: &p.record,
+            verdict,
+        })
+        .collect();
+    let name = args
+        .source
+        .input
+        .file_name()
+        .map_or_else(|| "<stdin>".into(), |n| n.to_string_lossy().into_owned());
+    let json = || -> Result<String> {
         let items: Vec<_> = pushes
             .iter()
             .zip(&verdicts)
@@ -120,30 +207,56 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             "log_end": built.timeline.end,
             "pushes": items,
         });
-        serde_json::to_string_pretty(&value)? + "\n"
-    } else {
-        let diagnosed: Vec<Diagnosed<'_>> = pushes
-            .iter()
-            .zip(&verdicts)
-            .map(|(p, verdict)| Diagnosed {
-                push: &p.record,
-                verdict,
-            })
-            .collect();
-        if args.markdown {
-            let name = args
-                .source
-                .input
-                .file_name()
-                .map_or_else(|| "<stdin>".into(), |n| n.to_string_lossy().into_owned());
-            markdown_report::render(&name, &diagnosed)
-        } else {
-            render(&diagnosed)
-        }
+        Ok(serde_json::to_string_pretty(&value)? + "\n")
     };
+    let html = || html_report::render(&name, &diagnosed, &built.timeline, &options);
+
+    if let (Some(dir), Some(collector)) = (&args.bundle, collector) {
+        let excerpts = collector.finish();
+        let input = BundleInput {
+            diagnosed: &diagnosed,
+            excerpts: &excerpts,
+            timeline: &built.timeline,
+            options: &options,
+            log_name: args.source.input.display().to_string(),
+            zone: match &args.source.clock.tz {
+                Some(tz) => ZoneSource::Flag(tz.clone()),
+                None => ZoneSource::LogOffsets,
+            },
+            html: html(),
+            json: json()?,
+        };
+        let files = bundle::write(dir, args.force, &input)?;
+        if !args.source.quiet {
+            eprintln!(
+                "bundle: {} file(s) written to {} (start with README.md)",
+                files.len(),
+                dir.display()
+            );
+        }
+    }
+
+    let text = if args.json {
+        json()?
+    } else if args.html {
+        html()
+    } else if args.markdown {
+        markdown_report::render(&name, &diagnosed)
+    } else {
+        render(&diagnosed)
+    };
+    if let Some(path) = &args.output {
+        write_file(path, &text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match io::stdout().lock().write_all(text.as_bytes()) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e.into()),
     }
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text)
+        .with_context(|| format!("--output {}: cannot write the report", path.display()))
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
+
+use crate::stop_signals::StopSignals;
 use clap::Args;
 use pushtrace_apns::{Environment, MAX_AGE_SECS, ProviderToken, SigningKey};
 use pushtrace_emulator::{
@@ -436,47 +438,5 @@ fn shell(text: &str) -> String {
         text.to_owned()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
-/// Ctrl-C, or SIGTERM on Unix. Installed before anything is printed, so a script that sends
-/// SIGINT as soon as it has read the addresses stops the emulator cleanly rather than killing it.
-#[cfg(unix)]
-struct StopSignals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl StopSignals {
-    fn install() -> Result<StopSignals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(StopSignals {
-            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
-            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
-        })
-    }
-
-    async fn wait(mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
-}
-
-#[cfg(not(unix))]
-struct StopSignals(tokio::signal::windows::CtrlC);
-
-#[cfg(not(unix))]
-impl StopSignals {
-    fn install() -> Result<StopSignals> {
-        Ok(StopSignals(
-            tokio::signal::windows::ctrl_c().context("cannot listen for Ctrl-C")?,
-        ))
-    }
-
-    async fn wait(mut self) {
-        self.0.recv().await;
     }
 }

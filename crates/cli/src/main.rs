@@ -2,7 +2,7 @@
 //!
 //! The binary only parses arguments, draws progress and formats output; each verb's logic lives
 //! in a library crate (`pushtrace-devicelog` for `logs` and `timeline`, `pushtrace-emulator`
-//! for `emulator`).
+//! for `emulator`, `pushtrace-gateway` for `serve`).
 
 use std::process::ExitCode;
 
@@ -20,6 +20,9 @@ mod input;
 mod logs;
 mod progress;
 mod send;
+mod serve;
+mod stop_signals;
+mod store;
 mod timeline;
 
 /// Find out why the phone didn't ring: read, trace and explain iOS VoIP pushes.
@@ -45,6 +48,12 @@ enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Send one push to APNs (or the emulator) and show the answer and where the time went.
     Send(send::SendArgs),
+    /// Run the call gateway: ring users' iPhones, trace every push, take receipts, retry
+    /// inside the call window, send the missed-call alert.
+    Serve(serve::ServeArgs),
+    /// The gateway's store: export traced pushes as push records (for `diagnose --pushes`),
+    /// import pushes another server sent, compute daily rollups per cohort.
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +64,8 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => diagnose::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Send(args) => send::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Store(args) => store::run(args),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,11 @@
 //! assert_eq!(read.pushes[0].origin.to_string(), "pushes.jsonl:2");
 //! ```
 
+mod arrival;
+pub mod bundle;
+pub mod excerpts;
+pub mod html_report;
+mod html_timeline;
 pub mod markdown_report;
 mod pushes;
 pub mod text_report;
@@ -40,4 +45,4 @@ pub use pushes::{
     LineError, Push, PushArgError, PushError, PushFormat, PushRead, PushReader, PushReaderBuilder,
     PushSummary, push_from_arg, sort_pushes,
 };
-pub use verdicts::{DiagnoseOptions, diagnose, human, label};
+pub use verdicts::{DiagnoseOptions, diagnose, expected_by, human, label};

@@ -25,6 +25,8 @@
 use std::time::Duration;
 
 use pushtrace_devicelog::timeline::{DeviceTimeline, Dimension, Interval};
+
+use crate::arrival::{Wanted, is_arrival};
 use pushtrace_model::{
     Cause, Confidence, DeviceEvent, EventKind, Evidence, EvidenceRole, Outcome, PushRecord,
     Recovery, Timestamp, Verdict,
@@ -37,6 +39,9 @@ pub struct DiagnoseOptions {
     pub on_time_within: Duration,
     /// An APNs answer slower than this is time lost before APNs.
     pub slow_apns_answer: Duration,
+    /// The app's bundle id (`--app com.acme.call`), for pushes whose record has no topic: only
+    /// log lines for this app (its bundle, or a topic under it) can be their arrival.
+    pub app: Option<String>,
 }
 
 impl Default for DiagnoseOptions {
@@ -45,6 +50,7 @@ impl Default for DiagnoseOptions {
             // A ring is useful for about 30 s; a push slower than 10 s already rings late.
             on_time_within: Duration::from_secs(10),
             slow_apns_answer: Duration::from_secs(1),
+            app: None,
         }
     }
 }
@@ -153,17 +159,17 @@ pub fn diagnose(
     }
 
     // 3. The arrival.
+    let wanted = match (push.topic.as_deref(), options.app.as_deref()) {
+        (Some(topic), _) => Wanted::Topic(topic),
+        (None, Some(app)) => Wanted::App(app),
+        (None, None) => Wanted::Any,
+    };
     let arrival_line = timeline
         .events
         .iter()
-        .find(|e| e.at >= push.sent_at && is_arrival(e, push.topic.as_deref()));
+        .find(|e| e.at >= push.sent_at && is_arrival(e, wanted));
     let arrival = arrival_line.map(|e| e.at).or(push.received_at);
-    let deadline = push.deadline.unwrap_or_else(|| {
-        Timestamp::new(
-            push.sent_at.utc_micros() + micros(options.on_time_within),
-            offset,
-        )
-    });
+    let deadline = expected_by(push, options);
     let mut evidence = Vec::new();
     if let Some(line) = arrival_line {
         evidence.push(cite(
@@ -320,6 +326,17 @@ pub fn diagnose(
 /// push expired rather than that the log ended too soon.
 const AFTER_RECOVERY: Duration = Duration::from_secs(30);
 
+/// When the push was due: its call's deadline, else the send time plus
+/// [`DiagnoseOptions::on_time_within`].
+pub fn expected_by(push: &PushRecord, options: &DiagnoseOptions) -> Timestamp {
+    push.deadline.unwrap_or_else(|| {
+        Timestamp::new(
+            push.sent_at.utc_micros() + micros(options.on_time_within),
+            push.sent_at.offset(),
+        )
+    })
+}
+
 /// How a verdict names its push: `push_id`, else `apns-id`, else the send time.
 pub fn label(push: &PushRecord) -> String {
     push.push_id
@@ -348,19 +365,6 @@ fn cite(event: &DeviceEvent, role: EvidenceRole, note: &str) -> Evidence {
         role,
         note: note.to_owned(),
         event: event.clone(),
-    }
-}
-
-fn is_arrival(event: &DeviceEvent, topic: Option<&str>) -> bool {
-    let matches = |t: &Option<String>| match (t.as_deref(), topic) {
-        (Some(seen), Some(wanted)) => seen == wanted,
-        // A redacted topic, or no topic to look for: it may be this push.
-        _ => true,
-    };
-    match &event.kind {
-        EventKind::PushReceived { topic: t, .. } => matches(t),
-        EventKind::VoipPushToApp { topic: t, .. } => matches(t),
-        _ => false,
     }
 }
 

@@ -437,3 +437,88 @@ fn conflicting_evidence_is_shown_and_lowers_confidence() {
     );
     assert!(v.confidence < Confidence::High);
 }
+
+fn voip_to_app(time: &str, bundle: &str, topic: Option<&str>) -> DeviceEvent {
+    event(
+        time,
+        "callservicesd",
+        EventKind::VoipPushToApp {
+            bundle: Some(bundle.into()),
+            topic: topic.map(Into::into),
+        },
+    )
+}
+
+fn received_for(time: &str, topic: &str) -> DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::PushReceived {
+            filter: "enabled".into(),
+            topic: Some(topic.into()),
+            interface: Some("en0".into()),
+            priority: Some(10),
+        },
+    )
+}
+
+#[test]
+fn another_apps_push_line_is_not_this_pushs_arrival() {
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            received_for("10:00:01.200", "net.whatsapp.WhatsApp.voip"),
+            voip_to_app("10:00:01.300", "net.whatsapp.WhatsApp", None),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    // The push is for com.acme.call.voip: WhatsApp's lines do not deliver it.
+    let v = diagnose(&push("10:00:01.000"), &t, &options());
+    assert_eq!(v.outcome, Outcome::NotDelivered, "{v:?}");
+
+    // Its own lines do, whether they name the topic or only the bundle.
+    for own in [
+        received_for("10:00:01.500", "com.acme.call.voip"),
+        voip_to_app("10:00:01.500", "com.acme.call", None),
+    ] {
+        let mut events = t.events.clone();
+        events.push(own);
+        let t = timeline(events, "09:59:00", "10:05:00");
+        let v = diagnose(&push("10:00:01.000"), &t, &options());
+        assert_eq!(v.outcome, Outcome::OnTime, "{v:?}");
+        assert_eq!(v.latency, Some(Duration::from_millis(500)));
+    }
+}
+
+#[test]
+fn app_picks_the_topic_of_a_push_record_without_one() {
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            received_for("10:00:01.200", "net.whatsapp.WhatsApp.voip"),
+            received_for("10:00:02.000", "com.acme.call.voip"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:01.000");
+    p.topic = None;
+    // Without --app any push line may be it: the first one, WhatsApp's.
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(v.latency, Some(Duration::from_millis(200)));
+    // With --app com.acme.call only the app's own topics count.
+    let with_app = DiagnoseOptions {
+        app: Some("com.acme.call".into()),
+        ..options()
+    };
+    let v = diagnose(&p, &t, &with_app);
+    assert_eq!(v.latency, Some(Duration::from_millis(1000)));
+    // A longer bundle id sharing the prefix is another app.
+    let prefix = DiagnoseOptions {
+        app: Some("com.acme.cal".into()),
+        ..options()
+    };
+    let v = diagnose(&p, &t, &prefix);
+    assert_eq!(v.outcome, Outcome::NotDelivered, "{v:?}");
+}

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AdminOptions, AdminToken, AdminTokenError, CertEnvironments, ClientCertificateRequest, Clock,
-    Device, DeviceState, Emulator, EmulatorBuilder, ExcessStreams, FaultRule, HookUrlError,
-    HttpHookConfig, Latency, RateLimit, ScheduleEntry,
+    Device, DeviceState, Emulator, EmulatorBuilder, ExcessStreams, FaultRule, HookBody,
+    HookUrlError, HttpHookConfig, Latency, RateLimit, ScheduleEntry,
 };
 
 /// An environment name in a config file.
@@ -196,6 +196,19 @@ pub struct EmulatorConfig {
     pub delivery_hook_url: Option<String>,
     /// A delivery later than this after receipt has `must_report: false`, ms (default 30000).
     pub must_report_max_age_ms: Option<u64>,
+    /// What the hook POSTs: `emulator` (default, the emulator's receipt) or `app` (the receipt
+    /// an instrumented app posts to a pushtrace gateway, `docs/receipts.md`).
+    pub delivery_hook_body: Option<HookBodyName>,
+}
+
+/// `delivery_hook_body` in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookBodyName {
+    /// [`HookBody::Emulator`].
+    Emulator,
+    /// [`HookBody::App`].
+    App,
 }
 
 /// A configuration that cannot be used.
@@ -372,10 +385,18 @@ impl EmulatorConfig {
             if let Some(ms) = self.must_report_max_age_ms {
                 hook = hook.must_report_max_age(Duration::from_millis(ms));
             }
+            if let Some(HookBodyName::App) = self.delivery_hook_body {
+                hook = hook.body(HookBody::App);
+            }
             builder = builder.http_hook(hook);
         } else if self.must_report_max_age_ms.is_some() {
             return Err(ConfigError::Needs {
                 field: "must_report_max_age_ms",
+                needs: "delivery_hook_url",
+            });
+        } else if self.delivery_hook_body.is_some() {
+            return Err(ConfigError::Needs {
+                field: "delivery_hook_body",
                 needs: "delivery_hook_url",
             });
         }

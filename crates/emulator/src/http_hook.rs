@@ -41,6 +41,20 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const PUSH_ID_KEYS: [&str; 2] = ["push_id", "pushId"];
 /// The payload keys read into the receipt's `call_id`, in this order (top level only).
 pub const CALL_ID_KEYS: [&str; 2] = ["call_id", "callId"];
+/// The payload keys read into an app receipt's `receipt_token`, in this order (top level only).
+pub const RECEIPT_TOKEN_KEYS: [&str; 2] = ["receipt_token", "receiptToken"];
+
+/// What the hook POSTs for each delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HookBody {
+    /// The emulator's own receipt ([`Receipt`]): every delivery, with APNs's side of it.
+    #[default]
+    Emulator,
+    /// What an app instrumented as `docs/receipts.md` asks would post to a pushtrace gateway
+    /// ([`AppReceipt`]): the emulator plays the app. Only VoIP deliveries whose payload
+    /// carries a `receipt_token` are posted (an alert reaches the user, not the app).
+    App,
+}
 
 /// Where and how to POST delivery receipts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +63,7 @@ pub struct HttpHookConfig {
     must_report_max_age: Duration,
     queue: usize,
     retries: u32,
+    body: HookBody,
 }
 
 /// A hook URL that cannot be used.
@@ -94,7 +109,14 @@ impl HttpHookConfig {
             must_report_max_age: Duration::from_millis(DEFAULT_MUST_REPORT_MAX_AGE_MS),
             queue: 1024,
             retries: 3,
+            body: HookBody::Emulator,
         })
+    }
+
+    /// What to POST (default [`HookBody::Emulator`]).
+    pub fn body(mut self, body: HookBody) -> Self {
+        self.body = body;
+        self
     }
 
     /// A delivery later than this after receipt gets `must_report: false` (iOS exempts a push
@@ -193,7 +215,7 @@ pub struct Receipt {
     pub age_ms: u64,
     /// Delivered from storage (the device came back) rather than at once.
     pub from_storage: bool,
-    /// What `PKPushPayload.mustReport` would say for the age alone: `false` when `age_ms` is
+    /// What `PKVoIPPushMetadata.mustReport` would say for the age alone: `false` when `age_ms` is
     /// above the configured maximum age.
     pub must_report: bool,
 }
@@ -202,17 +224,9 @@ impl Receipt {
     /// The receipt of a delivery, with `must_report` decided by `max_age`.
     pub fn new(delivery: &Delivery, max_age: Duration) -> Receipt {
         let push = &delivery.push;
-        let payload: Option<serde_json::Value> = serde_json::from_slice(&push.payload).ok();
-        let read = |keys: &[&str]| {
-            let object = payload.as_ref()?.as_object()?;
-            keys.iter().find_map(|key| match object.get(*key)? {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-        };
+        let payload = PayloadKeys::parse(&push.payload);
+        let read = |keys: &[&str]| payload.read(keys);
         let age_ms = delivery.delivered_at_ms.saturating_sub(push.received_at_ms);
-        let max_age_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
         Receipt {
             apns_id: push.apns_id.to_string(),
             apns_unique_id: push.unique_id.map(|id| id.to_string()),
@@ -229,8 +243,82 @@ impl Receipt {
             delivered_at_ms: delivery.delivered_at_ms,
             age_ms,
             from_storage: delivery.from_storage,
-            must_report: age_ms <= max_age_ms,
+            must_report: must_report(age_ms, max_age),
         }
+    }
+}
+
+fn must_report(age_ms: u64, max_age: Duration) -> bool {
+    age_ms <= u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The top-level string or number values of a JSON payload.
+struct PayloadKeys(Option<serde_json::Value>);
+
+impl PayloadKeys {
+    fn parse(payload: &[u8]) -> PayloadKeys {
+        PayloadKeys(serde_json::from_slice(payload).ok())
+    }
+
+    /// The first of `keys` present, as a string.
+    fn read(&self, keys: &[&str]) -> Option<String> {
+        let object = self.0.as_ref()?.as_object()?;
+        keys.iter().find_map(|key| match object.get(*key)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+}
+
+/// The receipt an instrumented app posts to a pushtrace gateway (`docs/receipts.md`), as the
+/// emulator plays that app: PushKit hands the push over at delivery, and the app reports the
+/// call to CallKit at once when `must_report` (so `reported_at` equals `device_received_at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppReceipt {
+    /// The payload's `push_id`.
+    pub push_id: String,
+    /// The payload's `call_id`, when present.
+    pub call_id: Option<String>,
+    /// The payload's `receipt_token` (see [`RECEIPT_TOKEN_KEYS`]).
+    pub receipt_token: String,
+    /// Device clock when PushKit handed the push over: the delivery time.
+    pub device_received_at: String,
+    /// Device clock when the call was reported to CallKit (`null` when not reported).
+    pub reported_at: Option<String>,
+    /// `PKVoIPPushMetadata.mustReport` as the emulator decides it (see [`Receipt::must_report`]).
+    pub must_report: bool,
+    /// Always `background`: the simulated app is woken by the push.
+    pub app_state: &'static str,
+    /// Always `wifi`: the emulator has no radio model.
+    pub network: &'static str,
+    /// Device clock when the receipt is posted (the delivery time: posted at once).
+    pub device_sent_at: String,
+}
+
+impl AppReceipt {
+    /// The app's receipt for a delivery, or `None` when the app would not post one: not a
+    /// VoIP push, or no `push_id`/`receipt_token` in the payload.
+    pub fn new(delivery: &Delivery, max_age: Duration) -> Option<AppReceipt> {
+        let push = &delivery.push;
+        if push.push_type != Some(pushtrace_apns::PushType::Voip) {
+            return None;
+        }
+        let payload = PayloadKeys::parse(&push.payload);
+        let age_ms = delivery.delivered_at_ms.saturating_sub(push.received_at_ms);
+        let must_report = must_report(age_ms, max_age);
+        let at = rfc3339_ms(delivery.delivered_at_ms);
+        Some(AppReceipt {
+            push_id: payload.read(&PUSH_ID_KEYS)?,
+            call_id: payload.read(&CALL_ID_KEYS),
+            receipt_token: payload.read(&RECEIPT_TOKEN_KEYS)?,
+            device_received_at: at.clone(),
+            reported_at: must_report.then(|| at.clone()),
+            must_report,
+            app_state: "background",
+            network: "wifi",
+            device_sent_at: at,
+        })
     }
 }
 
@@ -249,6 +337,7 @@ pub(crate) struct HttpHook {
     queue: mpsc::Sender<Bytes>,
     counters: Arc<Counters>,
     max_age: Duration,
+    body: HookBody,
 }
 
 impl HttpHook {
@@ -269,6 +358,7 @@ impl HttpHook {
             queue,
             counters: Arc::clone(&counters),
             max_age: config.must_report_max_age,
+            body: config.body,
         };
         (hook, counters)
     }
@@ -276,8 +366,14 @@ impl HttpHook {
 
 impl DeliveryHook for HttpHook {
     fn delivered(&self, delivery: &Delivery) {
-        let receipt = Receipt::new(delivery, self.max_age);
-        let body = match serde_json::to_vec(&receipt) {
+        let rendered = match self.body {
+            HookBody::Emulator => serde_json::to_vec(&Receipt::new(delivery, self.max_age)),
+            HookBody::App => match AppReceipt::new(delivery, self.max_age) {
+                Some(receipt) => serde_json::to_vec(&receipt),
+                None => return,
+            },
+        };
+        let body = match rendered {
             Ok(body) => Bytes::from(body),
             // Strings and integers only: serialising cannot fail, but losing a receipt is
             // still counted rather than panicking.
@@ -291,7 +387,7 @@ impl DeliveryHook for HttpHook {
             if dropped.is_power_of_two() {
                 eprintln!(
                     "pushtrace-emulator: delivery hook queue full (or stopped), receipt for apns-id {} dropped ({dropped} dropped so far)",
-                    receipt.apns_id
+                    delivery.push.apns_id
                 );
             }
         }
@@ -432,6 +528,34 @@ mod tests {
         assert_eq!(json["environment"], "sandbox");
         assert_eq!(json["push_type"], "voip");
         assert_eq!(json["delivered_at_ms"], at + 30_001);
+    }
+
+    #[test]
+    fn app_receipt_plays_the_app_for_voip_pushes_with_a_receipt_token() {
+        let max = Duration::from_secs(30);
+        let at = 1_780_000_000_123;
+        let payload = r#"{"push_id":"p-1","call_id":"c-1","receipt_token":"tok"}"#;
+        let fresh = AppReceipt::new(&delivery(payload, at, at + 100), max).unwrap();
+        assert_eq!(fresh.push_id, "p-1");
+        assert_eq!(fresh.call_id.as_deref(), Some("c-1"));
+        assert_eq!(fresh.receipt_token, "tok");
+        assert_eq!(fresh.device_received_at, "2026-05-28T20:26:40.223Z");
+        assert_eq!(
+            fresh.reported_at.as_deref(),
+            Some("2026-05-28T20:26:40.223Z")
+        );
+        assert!(fresh.must_report);
+        let stale = AppReceipt::new(&delivery(payload, at, at + 40_000), max).unwrap();
+        assert!(!stale.must_report);
+        assert_eq!(stale.reported_at, None);
+        // No receipt token, or not a VoIP push: the app posts nothing.
+        assert_eq!(
+            AppReceipt::new(&delivery(r#"{"push_id":"p"}"#, at, at), max),
+            None
+        );
+        let mut alert = delivery(payload, at, at);
+        alert.push.push_type = Some(PushType::Alert);
+        assert_eq!(AppReceipt::new(&alert, max), None);
     }
 
     #[test]

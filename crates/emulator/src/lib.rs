@@ -175,8 +175,8 @@ pub use builder::{Emulator, EmulatorBuilder};
 pub use client_cert::{CertEnvironments, ClientCertificate, ClientCertificateRequest, IssueError};
 pub use clock::Clock;
 pub use config::{
-    ClientCertificateConfig, ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName, KeyConfig,
-    ScheduleConfig, ScopeName,
+    ClientCertificateConfig, ConfigError, DeviceConfig, EmulatorConfig, EnvironmentName,
+    HookBodyName, KeyConfig, ScheduleConfig, ScopeName,
 };
 pub use delivery::{
     Category, Delivery, DeliveryEvent, DeliveryHook, DeliveryRecord, DeviceState, MAX_STORAGE_MS,
@@ -188,8 +188,8 @@ pub use faults::{
     NO_ERROR, PROTOCOL_ERROR,
 };
 pub use http_hook::{
-    CALL_ID_KEYS, DEFAULT_MUST_REPORT_MAX_AGE_MS, HookStats, HookUrlError, HttpHookConfig,
-    PUSH_ID_KEYS, Receipt,
+    AppReceipt, CALL_ID_KEYS, DEFAULT_MUST_REPORT_MAX_AGE_MS, HookBody, HookStats, HookUrlError,
+    HttpHookConfig, PUSH_ID_KEYS, RECEIPT_TOKEN_KEYS, Receipt,
 };
 pub use tls::SERVER_NAMES;
 

@@ -1,0 +1,149 @@
+//! The HTML report of the seed incident, opened in a real headless browser (Debian's chromium,
+//! driven by playwright-core from `tests/browser/`): it renders, asks nothing of the network,
+//! and a screenshot shows the failure table inside the first viewport.
+//!
+//! Needs `node` and `/usr/bin/chromium` (or `PUSHTRACE_CHROMIUM`); without them the test fails
+//! and says what to install — it never skips. `tests/browser/setup.sh` installs the pinned
+//! playwright-core under the target directory (`.ci/run` runs it too).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed-incident")
+        .join(name)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `<target dir>/browser`, where `.ci/run`'s call of setup.sh without arguments installs too.
+fn install_dir() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join("browser")
+}
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("PUSHTRACE_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.is_file(),
+        "{} not found: this test opens the HTML report in Debian's chromium. Install it \
+         (apt-get install -y chromium) or point PUSHTRACE_CHROMIUM at a chromium binary",
+        path.display()
+    );
+    path
+}
+
+fn node_is_there() {
+    let found = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "`node` is not on PATH: this test drives chromium with playwright-core; install Node.js >= 20"
+    );
+}
+
+fn setup() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/setup.sh");
+    let dir = install_dir();
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{} failed ({}); the browser test needs playwright-core installed. Its output:\n{}{}",
+        script.display(),
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    dir.join("node_modules")
+}
+
+#[test]
+fn the_seed_html_report_renders_offline_with_its_failure_table_in_view() {
+    let chromium = chromium();
+    node_is_there();
+    let modules = setup();
+
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("seed-report.html");
+    let log = example("device-log.txt");
+    let pushes = example("pushes.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .args(["diagnose", log.to_str().unwrap()])
+        .args(["--date", "2026-05-20", "--tz", "+03:00", "-q", "--html"])
+        .args(["--pushes", pushes.to_str().unwrap()])
+        .output()
+        .expect("pushtrace runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = text(&out.stdout);
+    assert!(
+        !html.contains("http:") && !html.contains("https:"),
+        "{html}"
+    );
+    std::fs::write(&report, &html).unwrap();
+
+    // Kept beside the installed packages so a person can look at what the browser saw.
+    let screenshot = install_dir().join("seed-report.png");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_report.js");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(&report)
+        .arg(&screenshot)
+        .arg(&chromium)
+        .arg(&modules)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser check failed ({}):\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check_report.js printed no JSON ({e}): {}",
+            text(&out.stdout)
+        )
+    });
+
+    let requests = found["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{found}");
+    assert!(
+        requests[0].as_str().unwrap().starts_with("file://"),
+        "{found}"
+    );
+    assert_eq!(found["title"], "Push diagnosis: device-log.txt");
+    assert_eq!(found["failureRows"], 2, "{found}");
+    assert_eq!(found["rowBackground"], "rgb(253, 226, 225)", "{found}");
+    assert_eq!(found["failureSections"], 2, "{found}");
+    // seed-1740 is outside the log: only seed-1747 has device states to draw.
+    assert_eq!(found["timelines"], 1, "{found}");
+    let rows: Vec<&str> = found["rowTexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(rows[1].starts_with("seed-1747"), "{rows:?}");
+    assert!(
+        rows[1].contains("3 min 5 s\tlate\treconnect_abandoned_power_policy"),
+        "{rows:?}"
+    );
+    assert!(
+        found["screenshot"]["rowColourPixels"].as_u64().unwrap() >= 500,
+        "{found}"
+    );
+    assert!(screenshot.is_file());
+}

@@ -1,0 +1,59 @@
+//! The HTTP API (`docs/api.md`, `docs/openapi.yaml`): the backend registers tokens and rings
+//! calls with a bearer token; devices post receipts authenticated by their receipt token;
+//! `/metrics` and `/healthz` are for operators.
+
+mod auth;
+mod body;
+mod calls;
+mod error;
+mod ops;
+mod receipts;
+mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+
+pub use auth::{ApiToken, ApiTokenError, MIN_TOKEN_LEN};
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+/// The router over `engine`, with `token` guarding the backend's routes.
+pub fn router(engine: Engine, token: ApiToken) -> Router {
+    let backend = Router::new()
+        .route(
+            "/v1/apps/{app}/tokens/{token}",
+            put(tokens::register).delete(tokens::unregister),
+        )
+        .route("/v1/apps/{app}/tokens/{token}/pushes", get(tokens::history))
+        .route("/v1/apps/{app}/calls", post(calls::create))
+        .route(
+            "/v1/apps/{app}/calls/{client_call_id}",
+            get(calls::timeline_by_client_id),
+        )
+        .route("/v1/calls/{call_id}", get(calls::timeline))
+        .route("/v1/calls/{call_id}/cancel", post(calls::cancel))
+        .route("/v1/calls/{call_id}/answered", post(calls::answered))
+        .route_layer(axum::middleware::from_fn_with_state(
+            token,
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(backend)
+        .route("/v1/receipts", post(receipts::post))
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no such route; see docs/api.md")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this route does not take that method; see docs/api.md",
+            )
+        })
+        .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        .with_state(engine)
+}

@@ -1,0 +1,264 @@
+//! Creating a call (one push per VoIP token), cancelling it, marking it answered, and reading
+//! its timeline back.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use pushtrace_model::Receipt;
+use pushtrace_store::{Attempt, Call, CallState, Event, JobKind, NewCall, NewEvent, NewJob};
+use serde::Serialize;
+
+use super::tokens::{check_attrs, check_text};
+use super::{Engine, EngineError};
+use crate::config::ExpirationStrategy;
+use crate::{clock, ids};
+
+/// `POST /v1/apps/{app}/calls`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    /// The backend's own id for the call: creating twice with it returns the first call.
+    pub call_id: String,
+    /// Who calls (shown by the app and in the missed-call alert).
+    pub caller: String,
+    /// Whose phones ring: the `user` their tokens were registered with.
+    pub callee: String,
+    /// How long it may ring, seconds (default: the app's `call_window_secs`).
+    #[serde(default)]
+    pub window_secs: Option<u64>,
+    /// Free attributes kept with the call.
+    #[serde(default)]
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// A created (or found again) call with its pushes.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallCreated {
+    /// The call.
+    pub call: Call,
+    /// Its pushes as queued (one per VoIP token).
+    pub pushes: Vec<Attempt>,
+    /// `false` when the call id was used before: nothing new was sent.
+    pub created: bool,
+    /// Said when nothing can ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// Everything recorded about a call.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallTimeline {
+    /// The call.
+    pub call: Call,
+    /// Every push, retries and the missed-call alert included.
+    pub pushes: Vec<Attempt>,
+    /// The devices' receipts.
+    pub receipts: Vec<Receipt>,
+    /// The event log.
+    pub events: Vec<Event>,
+}
+
+impl Engine {
+    /// Creates a call and sends its pushes at once (idempotent on the backend's call id).
+    pub async fn create_call(
+        &self,
+        app: &str,
+        request: CallRequest,
+    ) -> Result<CallCreated, EngineError> {
+        let runtime = self.app(app)?;
+        check_text("call_id", &request.call_id)?;
+        check_text("caller", &request.caller)?;
+        check_text("callee", &request.callee)?;
+        check_attrs(&request.attrs)?;
+        let window = match request.window_secs {
+            None => runtime.config.call_window(),
+            Some(secs @ 1..=3600) => Duration::from_secs(secs),
+            Some(other) => {
+                return Err(EngineError::Invalid {
+                    field: "window_secs",
+                    message: format!("{other} is not between 1 and 3600 seconds"),
+                });
+            }
+        };
+        let now = clock::now();
+        let deadline = clock::after(now, window);
+        let voip_topic = runtime.config.voip_topic();
+        let tokens = self.0.store.active_tokens(app, &request.callee).await?;
+        let call_id = ids::new_uuid();
+        let expiration = match runtime.config.expiration {
+            ExpirationStrategy::Immediately => 0,
+            ExpirationStrategy::Deadline => clock::unix_seconds_ceil(deadline),
+            ExpirationStrategy::After(d) => clock::unix_seconds_ceil(clock::after(now, d)),
+        };
+        let attempts: Vec<Attempt> = tokens
+            .iter()
+            .filter(|t| t.topic == voip_topic)
+            .map(|t| Attempt {
+                push_id: ids::new_uuid(),
+                call_id: Some(call_id.clone()),
+                app: app.to_owned(),
+                token: t.token.clone(),
+                topic: voip_topic.clone(),
+                push_type: "voip".into(),
+                priority: 10,
+                expiration,
+                collapse_id: None,
+                attempt: 1,
+                queued_at: now,
+                sent_at: None,
+                responded_at: None,
+                apns_status: None,
+                apns_reason: None,
+                apns_id: None,
+                apns_unique_id: None,
+                apns_timestamp: None,
+                error: None,
+                attrs: t.attrs.clone(),
+            })
+            .collect();
+        let mut jobs: Vec<NewJob> = attempts
+            .iter()
+            .map(|a| NewJob {
+                call_id: call_id.clone(),
+                kind: JobKind::Send {
+                    push_id: a.push_id.clone(),
+                },
+                due_at: now,
+            })
+            .collect();
+        jobs.push(NewJob {
+            call_id: call_id.clone(),
+            kind: JobKind::Deadline,
+            due_at: deadline,
+        });
+        let new_call = NewCall {
+            call_id,
+            app: app.to_owned(),
+            client_call_id: request.call_id,
+            caller: request.caller,
+            callee: request.callee,
+            created_at: now,
+            deadline,
+            attrs: request.attrs,
+        };
+        let created = self
+            .0
+            .store
+            .create_call(&new_call, &attempts, &jobs)
+            .await?;
+        if !created.created {
+            self.0.metrics.call(app, "duplicate");
+            let pushes = self
+                .0
+                .store
+                .attempts_for_call(&created.call.call_id)
+                .await?;
+            return Ok(CallCreated {
+                call: created.call,
+                pushes,
+                created: false,
+                warning: None,
+            });
+        }
+        self.0.metrics.call(app, "created");
+        // The send jobs come first, in the order given; the deadline job is left to the
+        // worker loop.
+        for &job_id in created.job_ids.iter().take(attempts.len()) {
+            self.run_claimed(job_id);
+        }
+        let warning = attempts.is_empty().then(|| {
+            format!(
+                "no active VoIP token is registered for {:?}: nothing rings; the missed-call alert goes out at the deadline",
+                new_call.callee
+            )
+        });
+        Ok(CallCreated {
+            call: created.call,
+            pushes: attempts,
+            created: true,
+            warning,
+        })
+    }
+
+    /// The backend cancelled the call (the caller hung up).
+    pub async fn cancel_call(&self, call_id: &str) -> Result<Call, EngineError> {
+        self.end_call(call_id, CallState::Cancelled, "cancelled")
+            .await
+    }
+
+    /// The callee answered (on any device).
+    pub async fn answer_call(&self, call_id: &str) -> Result<Call, EngineError> {
+        self.end_call(call_id, CallState::Answered, "answered")
+            .await
+    }
+
+    async fn end_call(
+        &self,
+        call_id: &str,
+        to: CallState,
+        event: &'static str,
+    ) -> Result<Call, EngineError> {
+        let now = clock::now();
+        let store = &self.0.store;
+        let moved = store
+            .transition_call(
+                call_id,
+                &[CallState::Ringing, CallState::Delivered],
+                to,
+                now,
+            )
+            .await?;
+        match moved {
+            Some(call) => {
+                self.0.metrics.call(&call.app, event);
+                store
+                    .append_event(&NewEvent {
+                        at: now,
+                        call_id: Some(call.call_id.clone()),
+                        push_id: None,
+                        kind: format!("call.{event}"),
+                        detail: serde_json::Value::Null,
+                    })
+                    .await?;
+                Ok(call)
+            }
+            None => match store.call(call_id).await? {
+                // Asking twice for the same end is not an error.
+                Some(call) if call.state == to => Ok(call),
+                Some(call) => Err(EngineError::Conflict {
+                    call_id: call.call_id,
+                    state: call.state,
+                    wanted: to,
+                }),
+                None => Err(EngineError::UnknownCall(call_id.to_owned())),
+            },
+        }
+    }
+
+    /// The timeline of the call the backend created with `client_call_id`.
+    pub async fn call_timeline_by_client_id(
+        &self,
+        app: &str,
+        client_call_id: &str,
+    ) -> Result<CallTimeline, EngineError> {
+        self.app(app)?;
+        match self.0.store.call_by_client_id(app, client_call_id).await? {
+            Some(call) => self.call_timeline(&call.call_id).await,
+            None => Err(EngineError::UnknownCall(client_call_id.to_owned())),
+        }
+    }
+
+    /// Everything recorded about a call.
+    pub async fn call_timeline(&self, call_id: &str) -> Result<CallTimeline, EngineError> {
+        let store = &self.0.store;
+        let Some(call) = store.call(call_id).await? else {
+            return Err(EngineError::UnknownCall(call_id.to_owned()));
+        };
+        Ok(CallTimeline {
+            pushes: store.attempts_for_call(call_id).await?,
+            receipts: store.receipts_for_call(call_id).await?,
+            events: store.events_for_call(call_id).await?,
+            call,
+        })
+    }
+}

@@ -1,0 +1,524 @@
+//! Sending one push (a `Send` job): build it, put it on the wire, record APNs's answer, and
+//! decide what follows — nothing, a retry inside the window, or the token's invalidation.
+
+use pushtrace_apns::client::{Outcome, SendResult};
+use pushtrace_apns::{Expiration, Notification, Priority, PushType, Reason, Retry};
+use pushtrace_model::Timestamp;
+use pushtrace_store::{Attempt, AttemptAnswer, Call, CallState, Job, JobKind, NewEvent, NewJob};
+use serde_json::json;
+
+use super::{ALERT_RETRY_WINDOW, Engine, EngineError, MAX_CLAIMS, RECEIPT_GRACE};
+use crate::metrics::PushLabels;
+use crate::payload::{VoipPayload, missed_call_alert};
+use crate::{clock, ids};
+
+/// What an answer leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Nothing more for this push.
+    Done,
+    /// Send again (a new push id) after this wait, if the window allows.
+    Retry,
+    /// The token is no longer usable: gone since this time (410), or not a token for this
+    /// topic and environment at all (APNs's reason says which).
+    Invalidate(Timestamp),
+}
+
+/// Apple's rules (reference §7): 429 and 5xx back off; no answer is retried unless the client
+/// was shut down; every 4xx is final (a request or configuration fault will not heal by
+/// resending); 410 invalidates the token (from APNs's timestamp), and so do `BadDeviceToken`
+/// and `DeviceTokenNotForTopic` (from now): sending to them again only spends the
+/// connection's error budget.
+pub(crate) fn classify(outcome: &Outcome, now: Timestamp) -> Next {
+    match outcome {
+        Outcome::Accepted { .. } => Next::Done,
+        Outcome::Rejected {
+            status,
+            reason,
+            timestamp_ms,
+            ..
+        } => {
+            if matches!(
+                reason,
+                Reason::BadDeviceToken | Reason::DeviceTokenNotForTopic
+            ) {
+                return Next::Invalidate(now);
+            }
+            if *status == 410 || *reason == Reason::Unregistered {
+                let at = timestamp_ms
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .map_or(now, |ms| {
+                        Timestamp::from_utc_micros(ms.saturating_mul(1000))
+                    });
+                return Next::Invalidate(at);
+            }
+            match reason.retry().unwrap_or_else(|| Retry::for_status(*status)) {
+                Retry::Backoff => Next::Retry,
+                Retry::Never | Retry::AfterFix => Next::Done,
+            }
+        }
+        Outcome::Failed { retryable, .. } => {
+            if *retryable {
+                Next::Retry
+            } else {
+                Next::Done
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Claims a job by id and runs it on its own task.
+    pub(crate) fn run_claimed(&self, job_id: i64) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let claimed = engine
+                .0
+                .store
+                .claim_job(job_id, clock::now(), &engine.0.instance, engine.0.lease)
+                .await;
+            match claimed {
+                Ok(Some(job)) => engine.run_job(job).await,
+                // Another instance has it (or it is done): nothing to do.
+                Ok(None) => {}
+                Err(e) => eprintln!("pushtrace-gateway: claiming job {job_id}: {e}"),
+            }
+        });
+    }
+
+    /// Runs a claimed job; failures are logged and the job left to be claimed again when
+    /// its lease lapses.
+    pub(crate) async fn run_job(&self, job: Job) {
+        if job.claims > MAX_CLAIMS {
+            // Failed every time it was claimed (the log says why): stop retrying it forever.
+            let result = self.abandon(&job).await;
+            if let Err(e) = result {
+                eprintln!("pushtrace-gateway: abandoning job {}: {e}", job.id);
+            }
+            return;
+        }
+        let result = match &job.kind {
+            JobKind::Send { push_id } => self.send_job(&job, push_id).await,
+            JobKind::Deadline => self.deadline_job(&job).await,
+        };
+        if let Err(e) = result {
+            eprintln!(
+                "pushtrace-gateway: job {} of call {} failed, retried when its lease lapses: {e}",
+                job.id, job.call_id
+            );
+        }
+    }
+
+    async fn abandon(&self, job: &Job) -> Result<(), EngineError> {
+        let store = &self.0.store;
+        store
+            .append_event(&NewEvent {
+                at: clock::now(),
+                call_id: Some(job.call_id.clone()),
+                push_id: match &job.kind {
+                    JobKind::Send { push_id } => Some(push_id.clone()),
+                    JobKind::Deadline => None,
+                },
+                kind: "job.abandoned".into(),
+                detail: json!({ "claims": job.claims }),
+            })
+            .await?;
+        store.complete_job(job.id, &self.0.instance).await?;
+        Ok(())
+    }
+
+    async fn send_job(&self, job: &Job, push_id: &str) -> Result<(), EngineError> {
+        let store = &self.0.store;
+        let (Some(attempt), Some(call)) = (
+            store.attempt(push_id).await?,
+            store.call(&job.call_id).await?,
+        ) else {
+            // A job whose push or call is gone has nothing to do.
+            store.complete_job(job.id, &self.0.instance).await?;
+            return Ok(());
+        };
+        if attempt.responded_at.is_some() {
+            // Answered before a crash cut the job short: do not send twice.
+            store.complete_job(job.id, &self.0.instance).await?;
+            return Ok(());
+        }
+        let is_voip = attempt.push_type == "voip";
+        if is_voip && !matches!(call.state, CallState::Ringing | CallState::Delivered) {
+            let why = format!("not sent: the call was already {}", call.state);
+            self.skip(job, &attempt, why, call.state.as_str()).await?;
+            return Ok(());
+        }
+        if is_voip && clock::now() >= call.deadline {
+            // Reclaimed after a crash, too late: a ring now would be a ghost call.
+            let why = "not sent: the call's deadline had passed".to_owned();
+            self.skip(job, &attempt, why, "past_deadline").await?;
+            return Ok(());
+        }
+        let runtime = self.app(&attempt.app)?;
+        let _slot = runtime.slots.acquire().await;
+
+        let sent_at = clock::now();
+        let notification = match self.notification(&attempt, &call, sent_at) {
+            Ok(n) => n,
+            Err(message) => {
+                // Our own bug or a bad token in the store: record it, never loop on it.
+                self.record(&attempt, sent_at, None, Some(message)).await?;
+                store.complete_job(job.id, &self.0.instance).await?;
+                return Ok(());
+            }
+        };
+        store.mark_sent(&attempt.push_id, sent_at).await?;
+        let result = runtime.client.send(&notification).await;
+        let responded_at = clock::now();
+        self.record(&attempt, responded_at, Some(&result), None)
+            .await?;
+        self.observe(&attempt, sent_at, responded_at, &result);
+
+        match classify(&result.outcome, responded_at) {
+            Next::Done => {}
+            Next::Invalidate(at) => {
+                let reason = result
+                    .outcome
+                    .reason()
+                    .map_or("Unregistered", Reason::as_str);
+                let invalidated = store
+                    .invalidate_token(&attempt.app, &attempt.token, at, reason)
+                    .await?;
+                if invalidated {
+                    self.0.metrics.invalidated_tokens.inc();
+                }
+                self.event(
+                    &attempt,
+                    responded_at,
+                    if invalidated {
+                        "token.invalidated"
+                    } else {
+                        "token.kept"
+                    },
+                    json!({ "reason": reason, "since": at, "token": attempt.token }),
+                )
+                .await?;
+            }
+            Next::Retry => self.schedule_retry(&attempt, &call, responded_at).await?,
+        }
+        store.complete_job(job.id, &self.0.instance).await?;
+        Ok(())
+    }
+
+    fn notification(
+        &self,
+        attempt: &Attempt,
+        call: &Call,
+        sent_at: Timestamp,
+    ) -> Result<Notification, String> {
+        let runtime = self.app(&attempt.app).map_err(|e| e.to_string())?;
+        let (push_type, payload) = if attempt.push_type == "voip" {
+            let receipt_token = self.0.receipt_key.issue(
+                &attempt.push_id,
+                &call.call_id,
+                clock::millis(clock::after(call.deadline, RECEIPT_GRACE)),
+            );
+            let payload = VoipPayload {
+                push_id: &attempt.push_id,
+                call_id: &call.call_id,
+                caller: &call.caller,
+                sent_at_ms: clock::millis(sent_at),
+                deadline_ms: clock::millis(call.deadline),
+                receipt_token: &receipt_token,
+            };
+            (PushType::Voip, payload.to_bytes())
+        } else {
+            let missed = &runtime.config.missed_call;
+            let payload = missed_call_alert(
+                &missed.title,
+                &missed.body,
+                &call.caller,
+                &call.call_id,
+                &attempt.push_id,
+            );
+            (PushType::Alert, payload)
+        };
+        let expiration = match attempt.expiration {
+            0 => Expiration::Immediately,
+            at => Expiration::At(at),
+        };
+        let mut builder = Notification::builder(push_type)
+            .device_token(attempt.token.clone())
+            .topic(attempt.topic.clone())
+            .priority(Priority::Immediate)
+            .expiration(expiration)
+            .apns_id(attempt.push_id.clone())
+            .payload(payload);
+        if let Some(collapse) = &attempt.collapse_id {
+            builder = builder.collapse_id(collapse.clone());
+        }
+        let now_secs = u64::try_from(sent_at.utc_micros() / 1_000_000).unwrap_or(0);
+        builder.build(now_secs).map_err(|e| e.to_string())
+    }
+
+    async fn record(
+        &self,
+        attempt: &Attempt,
+        responded_at: Timestamp,
+        result: Option<&SendResult>,
+        error: Option<String>,
+    ) -> Result<(), EngineError> {
+        let mut answer = AttemptAnswer {
+            responded_at,
+            apns_status: None,
+            apns_reason: None,
+            apns_id: None,
+            apns_unique_id: None,
+            apns_timestamp: None,
+            error,
+        };
+        match result.map(|r| &r.outcome) {
+            Some(Outcome::Accepted {
+                apns_id,
+                apns_unique_id,
+            }) => {
+                answer.apns_status = Some(200);
+                answer.apns_id = Some(apns_id.to_string());
+                answer.apns_unique_id = apns_unique_id.map(|id| id.to_string());
+            }
+            Some(Outcome::Rejected {
+                apns_id,
+                status,
+                reason,
+                timestamp_ms,
+            }) => {
+                answer.apns_status = Some(*status);
+                answer.apns_reason = Some(reason.as_str().to_owned());
+                answer.apns_id = apns_id.map(|id| id.to_string());
+                answer.apns_timestamp = timestamp_ms
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .map(|ms| Timestamp::from_utc_micros(ms.saturating_mul(1000)));
+            }
+            Some(Outcome::Failed { error, .. }) => answer.error = Some(error.to_string()),
+            None => {}
+        }
+        self.0
+            .store
+            .record_answer(&attempt.push_id, &answer)
+            .await?;
+        Ok(())
+    }
+
+    fn observe(&self, attempt: &Attempt, sent_at: Timestamp, at: Timestamp, result: &SendResult) {
+        let metrics = &self.0.metrics;
+        let (outcome, reason) = match &result.outcome {
+            Outcome::Accepted { .. } => ("accepted", String::new()),
+            Outcome::Rejected { reason, .. } => ("rejected", reason.as_str().to_owned()),
+            Outcome::Failed { error, .. } => ("failed", failure_kind(error).to_owned()),
+        };
+        metrics
+            .pushes
+            .get_or_create(&PushLabels {
+                app: attempt.app.clone(),
+                push_type: attempt.push_type.clone(),
+                outcome,
+                reason,
+            })
+            .inc();
+        metrics.stage("queue", clock::elapsed(attempt.queued_at, sent_at));
+        metrics.stage("apns", clock::elapsed(sent_at, at));
+        if attempt.attempt == 1 && attempt.push_type == "voip" {
+            metrics.stage("create_to_answer", clock::elapsed(attempt.queued_at, at));
+        }
+    }
+
+    /// Schedules the next attempt for the same device if the window and the policy allow.
+    async fn schedule_retry(
+        &self,
+        attempt: &Attempt,
+        call: &Call,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let policy = self.app(&attempt.app)?.config.retry;
+        let next = attempt.attempt + 1;
+        let due = clock::after(now, policy.backoff(next));
+        // The alert goes out at the deadline and may be retried for a while after it.
+        let window_end = if attempt.push_type == "voip" {
+            call.deadline
+        } else {
+            clock::after(call.deadline, ALERT_RETRY_WINDOW)
+        };
+        if next > policy.max_attempts || due >= window_end {
+            let why = if next > policy.max_attempts {
+                "max_attempts"
+            } else {
+                "deadline"
+            };
+            return self
+                .event(
+                    attempt,
+                    now,
+                    "push.gave_up",
+                    json!({ "why": why, "attempts": attempt.attempt }),
+                )
+                .await;
+        }
+        let retry = Attempt {
+            push_id: ids::new_uuid(),
+            attempt: next,
+            queued_at: due,
+            sent_at: None,
+            responded_at: None,
+            apns_status: None,
+            apns_reason: None,
+            apns_id: None,
+            apns_unique_id: None,
+            apns_timestamp: None,
+            error: None,
+            ..attempt.clone()
+        };
+        let store = &self.0.store;
+        store.insert_attempt(&retry).await?;
+        store
+            .add_job(&NewJob {
+                call_id: call.call_id.clone(),
+                kind: JobKind::Send {
+                    push_id: retry.push_id.clone(),
+                },
+                due_at: due,
+            })
+            .await?;
+        self.0.metrics.retries.inc();
+        self.event(
+            attempt,
+            now,
+            "push.retry_scheduled",
+            json!({ "retry_push_id": retry.push_id, "attempt": next, "due_at": due }),
+        )
+        .await
+    }
+
+    /// A VoIP push whose call ended (or whose deadline passed) before it went out.
+    async fn skip(
+        &self,
+        job: &Job,
+        attempt: &Attempt,
+        why: String,
+        label: &str,
+    ) -> Result<(), EngineError> {
+        let now = clock::now();
+        self.record(attempt, now, None, Some(why)).await?;
+        self.0
+            .metrics
+            .pushes
+            .get_or_create(&PushLabels {
+                app: attempt.app.clone(),
+                push_type: attempt.push_type.clone(),
+                outcome: "skipped",
+                reason: label.to_owned(),
+            })
+            .inc();
+        self.0.store.complete_job(job.id, &self.0.instance).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn event(
+        &self,
+        attempt: &Attempt,
+        at: Timestamp,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        self.0
+            .store
+            .append_event(&NewEvent {
+                at,
+                call_id: attempt.call_id.clone(),
+                push_id: Some(attempt.push_id.clone()),
+                kind: kind.to_owned(),
+                detail,
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// A short, bounded label for a transport failure (metrics must not grow a label per message).
+fn failure_kind(error: &pushtrace_apns::client::SendError) -> &'static str {
+    use pushtrace_apns::client::SendError;
+    match error {
+        SendError::Connect { .. } => "connect",
+        SendError::Timeout(_) => "timeout",
+        SendError::ConnectionLost(_) => "connection_lost",
+        SendError::NotProcessed(_) => "not_processed",
+        SendError::Protocol(_) => "protocol",
+        SendError::Closed => "closed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pushtrace_apns::ApnsId;
+    use pushtrace_apns::client::SendError;
+
+    use super::*;
+
+    fn rejected(status: u16, reason: Reason, timestamp_ms: Option<u64>) -> Outcome {
+        Outcome::Rejected {
+            apns_id: None,
+            status,
+            reason,
+            timestamp_ms,
+        }
+    }
+
+    #[test]
+    fn apples_rules_decide_what_follows_an_answer() {
+        let now = Timestamp::from_utc_micros(5_000_000);
+        let accepted = Outcome::Accepted {
+            apns_id: ApnsId::from_bytes([1; 16]),
+            apns_unique_id: None,
+        };
+        assert_eq!(classify(&accepted, now), Next::Done);
+        assert_eq!(
+            classify(&rejected(410, Reason::Unregistered, Some(1_000)), now),
+            Next::Invalidate(Timestamp::from_utc_micros(1_000_000))
+        );
+        assert_eq!(
+            classify(&rejected(410, Reason::Unregistered, None), now),
+            Next::Invalidate(now)
+        );
+        assert_eq!(
+            classify(&rejected(503, Reason::ServiceUnavailable, None), now),
+            Next::Retry
+        );
+        assert_eq!(
+            classify(&rejected(429, Reason::TooManyRequests, None), now),
+            Next::Retry
+        );
+        for gone in [Reason::BadDeviceToken, Reason::DeviceTokenNotForTopic] {
+            assert_eq!(
+                classify(&rejected(400, gone.clone(), None), now),
+                Next::Invalidate(now),
+                "{gone:?}"
+            );
+        }
+        for never in [
+            Reason::PayloadTooLarge,
+            Reason::BadTopic,
+            Reason::BadExpirationDate,
+        ] {
+            let status = never.status().unwrap_or(400);
+            assert_eq!(
+                classify(&rejected(status, never.clone(), None), now),
+                Next::Done,
+                "{never:?}"
+            );
+        }
+        let timeout = Outcome::Failed {
+            error: SendError::Timeout(std::time::Duration::from_secs(1)),
+            retryable: true,
+        };
+        assert_eq!(classify(&timeout, now), Next::Retry);
+        let closed = Outcome::Failed {
+            error: SendError::Closed,
+            retryable: false,
+        };
+        assert_eq!(classify(&closed, now), Next::Done);
+    }
+}

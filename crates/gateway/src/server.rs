@@ -1,0 +1,228 @@
+//! Starting a gateway: open the store, build the engine, serve the API, run the worker.
+
+use std::net::SocketAddr;
+
+use pushtrace_store::{Store, StoreBuilder};
+use tokio::sync::watch;
+
+use crate::api::{self, ApiToken, ApiTokenError};
+use crate::config::{API_TOKEN_ENV, GatewayConfig, RECEIPT_KEY_ENV};
+use crate::engine::{AppSetupError, Engine};
+use crate::receipt_token::{ReceiptKey, ShortKey};
+
+/// Why a gateway did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("store {target}: {source}")]
+    Store {
+        /// The configured store (without a password).
+        target: String,
+        /// Why.
+        source: pushtrace_store::StoreError,
+    },
+    /// An app's credentials or endpoint.
+    #[error(transparent)]
+    App(#[from] AppSetupError),
+    /// The API token.
+    #[error(transparent)]
+    ApiToken(#[from] ApiTokenError),
+    /// No API token configured.
+    #[error("no API token: set api_token_file in the config or {API_TOKEN_ENV} in the environment")]
+    NoApiToken,
+    /// The receipt key.
+    #[error("receipt key from {source_name}: {error}")]
+    ReceiptKey {
+        /// The file or variable.
+        source_name: String,
+        /// Why.
+        error: ShortKey,
+    },
+    /// The receipt key file.
+    #[error("cannot read receipt_key_file {path}: {message}")]
+    ReceiptKeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The listener.
+    #[error(
+        "cannot listen on {addr}: {message}; is another gateway running there? Set `listen` in the config"
+    )]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A running gateway.
+pub struct GatewayHandle {
+    /// The API's address.
+    pub addr: SocketAddr,
+    /// The engine (for in-process use and tests).
+    pub engine: Engine,
+    /// Whether the receipt key was generated (receipts then only verify in this process).
+    pub ephemeral_receipt_key: bool,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl GatewayHandle {
+    /// Stops serving and polling; in-flight jobs are left to their leases.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        let _ = self.worker.await;
+    }
+
+    /// Waits until the server ends (it only ends on shutdown or a fatal error).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+/// The store URL with any password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn api_token(config: &GatewayConfig) -> Result<ApiToken, StartError> {
+    if let Some(path) = &config.api_token_file {
+        return Ok(ApiToken::from_file(path)?);
+    }
+    match std::env::var(API_TOKEN_ENV) {
+        Ok(token) => Ok(ApiToken::new(&token, API_TOKEN_ENV)?),
+        Err(_) => Err(StartError::NoApiToken),
+    }
+}
+
+fn receipt_key(config: &GatewayConfig) -> Result<(ReceiptKey, bool), StartError> {
+    let (secret, source_name) = if let Some(path) = &config.receipt_key_file {
+        let bytes = std::fs::read(path).map_err(|e| StartError::ReceiptKeyFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        (bytes.trim_ascii().to_vec(), path.display().to_string())
+    } else if let Ok(text) = std::env::var(RECEIPT_KEY_ENV) {
+        (text.trim().as_bytes().to_vec(), RECEIPT_KEY_ENV.to_owned())
+    } else {
+        return Ok((ReceiptKey::generate(), true));
+    };
+    let key =
+        ReceiptKey::new(&secret).map_err(|error| StartError::ReceiptKey { source_name, error })?;
+    Ok((key, false))
+}
+
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "gateway".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Opens the store, builds the engine and starts serving on the current tokio runtime.
+pub async fn start(config: &GatewayConfig) -> Result<GatewayHandle, StartError> {
+    let token = api_token(config)?;
+    let (receipt_key, ephemeral) = receipt_key(config)?;
+    let opened = match &config.store_schema {
+        Some(schema) => {
+            StoreBuilder::postgres(&config.store)
+                .schema(schema)
+                .open()
+                .await
+        }
+        None => Store::open(&config.store).await,
+    };
+    let store = opened.map_err(|source| StartError::Store {
+        target: redact(&config.store),
+        source,
+    })?;
+    start_with(config, store, token, receipt_key, ephemeral).await
+}
+
+/// [`start`] with the store and secrets given (several gateways in one process share a
+/// PostgreSQL schema this way).
+pub async fn start_with(
+    config: &GatewayConfig,
+    store: Store,
+    token: ApiToken,
+    receipt_key: ReceiptKey,
+    ephemeral_receipt_key: bool,
+) -> Result<GatewayHandle, StartError> {
+    let instance = config.instance.clone().unwrap_or_else(default_instance);
+    let engine = Engine::new(config, store, receipt_key, instance)?;
+    for app in &config.apps {
+        engine
+            .app_upserted(app)
+            .await
+            .map_err(|source| StartError::Store {
+                target: redact(&config.store),
+                source,
+            })?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: config.listen,
+            message: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: config.listen,
+        message: e.to_string(),
+    })?;
+    let (stop, stopped) = watch::channel(false);
+    let app = api::router(engine.clone(), token);
+    let mut server_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            eprintln!("pushtrace-gateway: the HTTP server stopped: {e}");
+        }
+    });
+    let interval = std::time::Duration::from_millis(config.poll_interval_ms);
+    let worker = tokio::spawn(engine.clone().run_worker(interval, stopped));
+    Ok(GatewayHandle {
+        addr,
+        engine,
+        ephemeral_receipt_key,
+        stop,
+        server,
+        worker,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert_eq!(redact("pushtrace.db"), "pushtrace.db");
+    }
+}
