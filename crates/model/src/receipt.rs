@@ -30,3 +30,26 @@ pub struct Receipt {
     /// Arrived after the call's deadline.
     pub late: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipt_round_trips_through_json() {
+        let receipt = Receipt {
+            push_id: "p-1".into(),
+            call_id: Some("c-1".into()),
+            received_at: Timestamp::parse("2026-05-20T10:00:02Z").unwrap(),
+            device_received_at: Some(Timestamp::parse("2026-05-20T13:00:01.5+03:00").unwrap()),
+            reported_at: None,
+            must_report: Some(false),
+            app_state: Some("background".into()),
+            network: Some("cellular".into()),
+            late: true,
+        };
+        let json = serde_json::to_string(&receipt).unwrap();
+        assert!(json.contains("\"must_report\":false"), "{json}");
+        assert_eq!(serde_json::from_str::<Receipt>(&json).unwrap(), receipt);
+    }
+}

@@ -276,7 +276,10 @@ impl Store {
         dispatch!(self.reschedule_job(id, owner, due_at))
     }
 
-    /// The earliest due_at of any job (leased or not).
+    /// The earliest time a job can be claimed: its due_at, or the end of its lease when a
+    /// lease runs past it. (The pinned API said "earliest due_at of any job"; with a job
+    /// leased while overdue that would be in the past until the lease ends, and an instance
+    /// sleeping until it would spin. For jobs without a lease the two are the same.)
     pub async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
         dispatch!(self.next_due_at())
     }
@@ -337,5 +340,80 @@ impl Store {
             .map(|(index, record)| crate::push_records::ImportRow::new(app, index, record))
             .collect();
         dispatch!(self.import_rows(rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JobKind, records::time};
+
+    fn send<F: std::future::Future + Send>(_: F) {}
+
+    /// The gateway shares one `Store` across tasks and awaits it inside axum handlers, which
+    /// need `Send` futures: a backend holding a non-`Send` value across an await would break
+    /// it at the gateway's compile time, so it is checked here.
+    #[test]
+    fn store_is_shareable_and_its_futures_are_send() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<Store>();
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+            panic!("a runtime");
+        };
+        let Ok(store) = runtime.block_on(StoreBuilder::sqlite_memory().open()) else {
+            panic!("an in-memory store");
+        };
+        let (s, at) = (&store, time(0));
+        let lease = Duration::from_secs(1);
+        let app = App {
+            name: String::new(),
+            bundle_id: String::new(),
+            environment: String::new(),
+        };
+        let job = NewJob {
+            call_id: String::new(),
+            kind: JobKind::Deadline,
+            due_at: at,
+        };
+        send(s.upsert_app(&app));
+        send(s.apps());
+        send(s.unregister_token("", "", at));
+        send(s.invalidate_token("", "", at, ""));
+        send(s.token("", ""));
+        send(s.active_tokens("", ""));
+        send(s.call(""));
+        send(s.call_by_client_id("", ""));
+        send(s.transition_call("", &[], CallState::Failed, at));
+        send(s.mark_sent("", at));
+        send(s.attempt(""));
+        send(s.attempts_for_call(""));
+        send(s.receipts_for_call(""));
+        send(s.events_for_call(""));
+        send(s.token_history("", "", 1));
+        send(s.add_job(&job));
+        send(s.claim_due(at, "", lease, 1));
+        send(s.claim_job(1, at, "", lease));
+        send(s.complete_job(1, ""));
+        send(s.reschedule_job(1, "", at));
+        send(s.next_due_at());
+        send(s.pending_jobs());
+        send(s.rollup_day(""));
+        send(s.rollups(None, "", ""));
+        send(s.export_push_records(None, None, None));
+        send(s.import_push_records("", &[]));
+        send(s.create_call(
+            &NewCall {
+                call_id: String::new(),
+                app: String::new(),
+                client_call_id: String::new(),
+                caller: String::new(),
+                callee: String::new(),
+                created_at: at,
+                deadline: at,
+                attrs: Default::default(),
+            },
+            &[],
+            std::slice::from_ref(&job),
+        ));
     }
 }

@@ -42,6 +42,7 @@ on_both_backends!(
     tokens::invalidation_follows_the_410_rule,
     tokens::active_tokens_are_the_valid_ones_oldest_first,
     calls::create_call_stores_call_attempts_and_jobs_once,
+    calls::create_call_is_all_or_nothing,
     calls::concurrent_duplicates_create_one_call,
     calls::transition_is_compare_and_set,
     calls::times_come_back_as_the_same_instants_in_utc,

@@ -4,13 +4,10 @@ use pushtrace_model::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PgStore, constraint};
+use super::PgStore;
 use crate::error::QueryContext;
 use crate::records::{attrs_from_json, attrs_to_json, columns, micros, time};
-use crate::{
-    App, Attempt, Call, CallState, CreatedCall, NewCall, NewJob, StoreError, Token,
-    TokenRegistration,
-};
+use crate::{App, Call, CallState, StoreError, Token, TokenRegistration};
 
 impl PgStore {
     pub(crate) async fn upsert_app(&self, app: &App) -> Result<(), StoreError> {
@@ -160,94 +157,6 @@ impl PgStore {
         rows.iter().map(token_row).collect()
     }
 
-    pub(crate) async fn create_call(
-        &self,
-        call: &NewCall,
-        attempts: &[Attempt],
-        jobs: &[NewJob],
-    ) -> Result<CreatedCall, StoreError> {
-        const OP: &str = "create_call";
-        let mut client = self.client(OP).await?;
-        let tx = client.transaction().await.op(OP)?;
-        // ON CONFLICT DO NOTHING waits for a concurrent insert of the same client call id to
-        // commit, then inserts nothing: exactly one of the racing transactions creates it.
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO calls (call_id, app, client_call_id, caller, callee, created_at,
-                                    deadline, attrs, state, state_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ringing', $6)
-                 ON CONFLICT (app, client_call_id) DO NOTHING",
-            )
-            .await
-            .op(OP)?;
-        let inserted = tx
-            .execute(
-                &stmt,
-                &[
-                    &call.call_id,
-                    &call.app,
-                    &call.client_call_id,
-                    &call.caller,
-                    &call.callee,
-                    &micros(call.created_at),
-                    &micros(call.deadline),
-                    &attrs_to_json(&call.attrs),
-                ],
-            )
-            .await
-            .map_err(|e| constraint(e, OP, "call (call_id already used by another call)"))?;
-        if inserted == 0 {
-            tx.rollback().await.op(OP)?;
-            // A new statement sees the winner's committed row.
-            // On the same connection: asking the pool for another while holding this one
-            // would deadlock once every connection is held by a duplicate.
-            let existing = select_call(
-                &client,
-                "app = $1 AND client_call_id = $2",
-                &[&call.app, &call.client_call_id],
-                OP,
-            )
-            .await?;
-            return match existing {
-                Some(existing) => Ok(CreatedCall {
-                    call: existing,
-                    created: false,
-                    job_ids: Vec::new(),
-                }),
-                None => Err(StoreError::Query {
-                    op: OP,
-                    message: "postgresql: the client call id conflicted but no call holds it \
-                              (deleted meanwhile?) — retry the request"
-                        .into(),
-                }),
-            };
-        }
-        for attempt in attempts {
-            super::pushes::insert_attempt(&tx, attempt, OP).await?;
-        }
-        let mut job_ids = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            job_ids.push(super::jobs::insert_job(&tx, job, OP).await?);
-        }
-        tx.commit().await.op(OP)?;
-        Ok(CreatedCall {
-            call: Call {
-                call_id: call.call_id.clone(),
-                app: call.app.clone(),
-                client_call_id: call.client_call_id.clone(),
-                caller: call.caller.clone(),
-                callee: call.callee.clone(),
-                created_at: time(micros(call.created_at)),
-                deadline: time(micros(call.deadline)),
-                attrs: call.attrs.clone(),
-                state: CallState::Ringing,
-                state_at: time(micros(call.created_at)),
-            },
-            created: true,
-            job_ids,
-        })
-    }
-
     pub(crate) async fn call(&self, call_id: &str) -> Result<Option<Call>, StoreError> {
         self.select_call("call_id = $1", &[&call_id], "call").await
     }
@@ -299,7 +208,7 @@ impl PgStore {
     }
 }
 
-async fn select_call(
+pub(super) async fn select_call(
     client: &deadpool_postgres::Client,
     filter: &str,
     params: &[&(dyn ToSql + Sync)],

@@ -113,7 +113,7 @@ impl PgStore {
         const OP: &str = "next_due_at";
         let client = self.client(OP).await?;
         let stmt = client
-            .prepare_cached("SELECT MIN(due_at) FROM jobs")
+            .prepare_cached("SELECT MIN(GREATEST(due_at, COALESCE(lease_until, due_at))) FROM jobs")
             .await
             .op(OP)?;
         let row = client.query_one(&stmt, &[]).await.op(OP)?;

@@ -7,6 +7,7 @@
 //! `StoreBuilder::schema` every connection starts with `search_path` set to that schema.
 
 mod calls;
+mod create_call;
 mod jobs;
 mod pushes;
 mod rollups;

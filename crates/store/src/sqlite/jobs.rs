@@ -122,7 +122,7 @@ impl SqliteStore {
 
     pub(crate) async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
         self.run(|conn| {
-            conn.prepare_cached("SELECT MIN(due_at) FROM jobs")
+            conn.prepare_cached("SELECT MIN(MAX(due_at, COALESCE(lease_until, due_at))) FROM jobs")
                 .and_then(|mut s| s.query_row([], |row| row.get::<_, Option<i64>>(0)))
                 .op("next_due_at")
                 .map(|at| at.map(time))

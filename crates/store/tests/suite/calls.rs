@@ -60,6 +60,51 @@ pub async fn create_call_stores_call_attempts_and_jobs_once(h: &Harness) {
     assert_eq!(store.call("nope").await.unwrap(), None);
 }
 
+pub async fn create_call_is_all_or_nothing(h: &Harness) {
+    let store = &h.store;
+    store
+        .insert_attempt(&attempt("taken", None, "t1", 0))
+        .await
+        .unwrap();
+    let err = store
+        .create_call(
+            &new_call("c1", "b1"),
+            &[
+                attempt("fresh", Some("c1"), "t1", 0),
+                attempt("taken", Some("c1"), "t2", 0),
+            ],
+            &[deadline_job("c1", 60)],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert_eq!(store.call("c1").await.unwrap(), None);
+    assert_eq!(store.attempt("fresh").await.unwrap(), None);
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+    // A job naming another (unknown) call fails the whole call too.
+    let err = store
+        .create_call(
+            &new_call("c2", "b2"),
+            &[],
+            &[deadline_job("c2", 60), deadline_job("ghost", 60)],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
+    assert_eq!(store.call("c2").await.unwrap(), None);
+    // Then the same request, corrected, creates it.
+    let ok = store
+        .create_call(
+            &new_call("c2", "b2"),
+            &[],
+            &[deadline_job("c2", 60), deadline_job("c2", 61)],
+        )
+        .await
+        .unwrap();
+    assert!(ok.created);
+    assert!(ok.job_ids[0] < ok.job_ids[1]);
+}
+
 pub async fn concurrent_duplicates_create_one_call(h: &Harness) {
     let store = Arc::new(h.store.clone());
     let mut tasks = Vec::new();
