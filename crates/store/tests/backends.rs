@@ -50,6 +50,7 @@ on_both_backends!(
     pushes::unknown_push_ids_are_refused_clearly,
     pushes::second_receipt_is_a_duplicate,
     pushes::events_are_appended_in_order,
+    pushes::concurrent_writes_fail_alone,
     pushes::token_history_is_newest_first_with_receipts,
     jobs::claims_follow_due_time_and_leases,
     jobs::only_the_owner_completes_or_reschedules,

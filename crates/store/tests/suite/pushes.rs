@@ -231,3 +231,41 @@ pub async fn token_history_is_newest_first_with_receipts(h: &Harness) {
             .is_empty()
     );
 }
+
+/// Many writes at once (on SQLite they share one group-committed transaction): each failing
+/// write fails alone, every other one is stored, and each caller hears its own outcome.
+pub async fn concurrent_writes_fail_alone(h: &Harness) {
+    let store = &h.store;
+    store
+        .create_call(&new_call("c1", "b1"), &[], &[])
+        .await
+        .unwrap();
+    store
+        .insert_attempt(&attempt("p-taken", Some("c1"), "t1", 0))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Every eighth write reuses a push id: refused.
+            let id = if n % 8 == 0 {
+                "p-taken".to_owned()
+            } else {
+                format!("p-{n:02}")
+            };
+            store
+                .insert_attempt(&attempt(&id, Some("c1"), "t1", n))
+                .await
+        }));
+    }
+    let mut refused = 0;
+    for task in tasks {
+        if task.await.unwrap().is_err() {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 8);
+    let stored = store.attempts_for_call("c1").await.unwrap();
+    assert_eq!(stored.len(), 1 + 56, "the taken id plus every other write");
+}
