@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes every text reader (and the pushes reader) for a bounded time: `bash fuzz/run.sh [--seconds N] [target…]`.
+# Fuzzes every text reader (the pushes reader and the gateway's inputs too) for a bounded time: `bash fuzz/run.sh [--seconds N] [target…]`.
 #
 # cargo-fuzz needs unstable rustc flags (-Zsanitizer); the stable toolchain accepts them with
 # RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed. Seeds come from testdata/ and from the
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect pushes)
+[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz (once per machine)"

@@ -57,6 +57,12 @@ fn on_time_call_is_delivered_and_traced(backend: Backend) {
     assert_eq!(receipt["must_report"], true);
     assert!(receipt["reported_at"].is_string());
 
+    // The backend can find it by its own id.
+    let (status, by_client_id) = lab.api("GET", "/v1/apps/acme/calls/backend-call-1", None);
+    assert_eq!(status, 200, "{by_client_id}");
+    assert_eq!(by_client_id["call"]["call_id"], call_id.as_str());
+    assert_eq!(by_client_id["pushes"], timeline["pushes"]);
+
     // The same backend call id again: the first call, nothing new sent.
     let (status, again) = lab.api(
         "POST",
