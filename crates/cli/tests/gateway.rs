@@ -383,6 +383,13 @@ fn malformed_requests_get_json_errors(backend: Backend) {
         (
             "POST",
             "/v1/apps/acme/calls",
+            Some(json!({"call_id":"c","caller":"a","callee":"b","window_secs":2.5})),
+            400,
+            Some("window_secs"),
+        ),
+        (
+            "POST",
+            "/v1/apps/acme/calls",
             Some(json!({"call_id":"","caller":"a","callee":"b"})),
             400,
             Some("call_id"),

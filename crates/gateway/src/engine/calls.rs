@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pushtrace_model::Receipt;
 use pushtrace_store::{Attempt, Call, CallState, Event, JobKind, NewCall, NewEvent, NewJob};
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 
 use super::tokens::{check_attrs, check_text};
 use super::{Engine, EngineError};
@@ -24,11 +24,33 @@ pub struct CallRequest {
     /// Whose phones ring: the `user` their tokens were registered with.
     pub callee: String,
     /// How long it may ring, seconds (default: the app's `call_window_secs`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_seconds")]
     pub window_secs: Option<u64>,
     /// Free attributes kept with the call.
     #[serde(default)]
     pub attrs: BTreeMap<String, String>,
+}
+
+/// `window_secs` as JSON Schema's `integer` reads it: `45.0` is 45 (a backend whose language
+/// keeps numbers as floats, as Python's `json.dumps(45.0)` does, sends that), `45.5` is refused.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(secs) = number.as_u64() {
+        return Ok(Some(secs));
+    }
+    match number.as_f64() {
+        // Past 2^53 a float is whole anyway; the range check after parsing refuses it.
+        Some(secs) if secs.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&secs) => {
+            Ok(Some(secs as u64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "{number} is not a whole number of seconds between 1 and 3600"
+        ))),
+    }
 }
 
 /// A created (or found again) call with its pushes.
@@ -267,5 +289,31 @@ impl Engine {
             receipts,
             events,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallRequest;
+
+    fn window(json: &str) -> Result<Option<u64>, String> {
+        let body = format!(r#"{{"call_id":"c","caller":"a","callee":"b"{json}}}"#);
+        serde_json::from_str::<CallRequest>(&body)
+            .map(|r| r.window_secs)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn window_secs_is_a_json_schema_integer() {
+        assert_eq!(window(""), Ok(None));
+        assert_eq!(window(r#","window_secs":null"#), Ok(None));
+        assert_eq!(window(r#","window_secs":45"#), Ok(Some(45)));
+        // An integer written as a float is an integer (JSON Schema, and Python's json.dumps).
+        assert_eq!(window(r#","window_secs":45.0"#), Ok(Some(45)));
+        assert_eq!(window(r#","window_secs":4.5e1"#), Ok(Some(45)));
+        for refused in ["45.5", "-1", "-1.0", "1e400", "\"45\"", "true"] {
+            let answer = window(&format!(r#","window_secs":{refused}"#));
+            assert!(answer.is_err(), "{refused}: {answer:?}");
+        }
     }
 }
