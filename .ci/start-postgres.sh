@@ -5,11 +5,24 @@
 set -euo pipefail
 URL=${PUSHTRACE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
 ready() { pg_isready -q -d "$URL" 2>/dev/null; }
+# The tests' database must exist too (a fresh cluster has only "postgres").
+ensure_database() {
+    psql "$URL" -qAtc 'select 1' >/dev/null 2>&1 && return 0
+    db=${URL##*/}; db=${db%%\?*}
+    admin=${URL%/*}/postgres
+    echo "creating database $db" >&2
+    psql "$admin" -qc "CREATE DATABASE \"$db\"" >/dev/null 2>&1 || true
+    psql "$URL" -qAtc 'select 1' >/dev/null 2>&1 || {
+        echo "start-postgres.sh: PostgreSQL runs but $URL cannot be opened (database, user or authentication); create it or set PUSHTRACE_TEST_POSTGRES" >&2
+        exit 1
+    }
+}
 command -v pg_isready >/dev/null 2>&1 || {
     echo "start-postgres.sh: pg_isready is missing: install Debian's postgresql (apt-get install postgresql)" >&2
     exit 1
 }
 if ready; then
+    ensure_database
     echo "PostgreSQL is running ($URL)"
     exit 0
 fi
@@ -24,7 +37,7 @@ elif command -v service >/dev/null 2>&1; then
     $SUDO service postgresql start || true
 fi
 for _ in $(seq 30); do
-    ready && { echo "PostgreSQL is running ($URL)"; exit 0; }
+    ready && { ensure_database; echo "PostgreSQL is running ($URL)"; exit 0; }
     sleep 1
 done
 echo "start-postgres.sh: PostgreSQL is not reachable at $URL and could not be started; start it (pg_ctlcluster <version> main start) or set PUSHTRACE_TEST_POSTGRES" >&2
