@@ -78,11 +78,6 @@ impl GatewayHandle {
         let _ = self.server.await;
         let _ = self.worker.await;
     }
-
-    /// Waits until the server ends (it only ends on shutdown or a fatal error).
-    pub async fn wait(&mut self) {
-        let _ = (&mut self.server).await;
-    }
 }
 
 /// The store URL with any password hidden, for messages.
