@@ -196,11 +196,17 @@ fn unregistered_token_is_invalidated_unless_registered_again_after(backend: Back
     let mut reregistered = Device::voip(4, "online");
     reregistered.unregistered_at_ms = Some(now_ms - 3_600_000);
     let gone_later = Device::voip(5, "online");
+    let erins_alerts = Device::alert(5, "online");
     let mut spec = LabSpec::new(backend);
-    spec.devices = vec![reregistered.clone(), gone_later.clone()];
+    spec.devices = vec![
+        reregistered.clone(),
+        gone_later.clone(),
+        erins_alerts.clone(),
+    ];
     let lab = Lab::start(spec);
     lab.register("dave", &reregistered.token, "voip");
     lab.register("erin", &gone_later.token, "voip");
+    lab.register("erin", &erins_alerts.token, "alert");
     // APNs learns erin's token is gone after we registered it.
     let (status, body) = lab.emulator_admin(
         "DELETE",
@@ -219,22 +225,23 @@ fn unregistered_token_is_invalidated_unless_registered_again_after(backend: Back
     ] {
         let created = lab.call(client_id, user);
         let call_id = created["call"]["call_id"].as_str().unwrap().to_owned();
+        // The only device refused it: the call fails at once, long before its 60 s deadline.
         let timeline = lab.wait_for(&call_id, Duration::from_secs(10), |t| {
-            t["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["kind"] == "token.invalidated" || e["kind"] == "token.kept")
+            has_event(t, "call.failed")
         });
-        let push = &timeline["pushes"][0];
-        assert_eq!(push["apns_status"], 410, "{timeline:#}");
-        assert_eq!(push["apns_reason"], "Unregistered");
-        assert!(push["apns_timestamp"].is_string());
-        assert_eq!(
-            timeline["pushes"].as_array().unwrap().len(),
-            1,
-            "410 is never retried"
+        assert_eq!(timeline["call"]["state"], "failed", "{timeline:#}");
+        assert!(
+            has_event(&timeline, "token.invalidated") || has_event(&timeline, "token.kept"),
+            "{timeline:#}"
         );
+        let voip = pushes_of_type(&timeline, "voip");
+        assert_eq!(voip.len(), 1, "410 is never retried");
+        assert_eq!(voip[0]["apns_status"], 410, "{timeline:#}");
+        assert_eq!(voip[0]["apns_reason"], "Unregistered");
+        assert!(voip[0]["apns_timestamp"].is_string());
+        // Erin's phone gets the missed-call alert now; dave has no alert token.
+        let alerts = pushes_of_type(&timeline, "alert").len();
+        assert_eq!(alerts, usize::from(user == "erin"), "{timeline:#}");
         let (_, history) = lab.api("GET", &format!("/v1/apps/acme/tokens/{token}/pushes"), None);
         assert_eq!(
             history["token"]["invalidated_at"].is_string(),
@@ -242,9 +249,10 @@ fn unregistered_token_is_invalidated_unless_registered_again_after(backend: Back
             "{user}: {history:#}"
         );
     }
-    // Erin has no active token now: the next call says nothing can ring.
+    // Erin has no active VoIP token now: the next call says nothing can ring, and fails.
     let created = lab.call("backend-call-4c", "erin");
     assert!(created["pushes"].as_array().unwrap().is_empty());
+    assert_eq!(created["call"]["state"], "failed", "{created:#}");
     assert!(
         created["warning"]
             .as_str()

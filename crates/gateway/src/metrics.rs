@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 pub struct CallLabels {
     /// The app's name.
     pub app: String,
-    /// `created`, `duplicate`, `cancelled`, `answered`, `delivered`, `missed`.
+    /// `created`, `duplicate`, `cancelled`, `answered`, `delivered`, `missed`, `failed`.
     pub event: &'static str,
 }
 

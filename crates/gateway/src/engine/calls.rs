@@ -188,14 +188,22 @@ impl Engine {
         for (&job_id, attempt) in created.job_ids.iter().zip(&attempts) {
             self.run_claimed_send(job_id, Some((attempt.clone(), created.call.clone())));
         }
-        let warning = attempts.is_empty().then(|| {
-            format!(
-                "no active VoIP token is registered for {:?}: nothing rings; the missed-call alert goes out at the deadline",
+        let mut call = created.call;
+        let warning = if attempts.is_empty() {
+            // Nothing can ring: the call fails now and the missed-call alert goes out now.
+            self.fail_if_nothing_can_ring(&call).await?;
+            if let Some(now_failed) = self.0.store.call(&call.call_id).await? {
+                call = now_failed;
+            }
+            Some(format!(
+                "no active VoIP token is registered for {:?}: nothing rings; the call failed and the missed-call alert went to the callee's alert tokens",
                 new_call.callee
-            )
-        });
+            ))
+        } else {
+            None
+        };
         Ok(CallCreated {
-            call: created.call,
+            call,
             pushes: attempts,
             created: true,
             warning,

@@ -1,11 +1,17 @@
-//! The call's deadline (a `Deadline` job): a call still ringing with no receipt is missed, and
-//! the missed-call alert goes to the callee's alert tokens.
+//! The end of a call that did not ring: at its deadline (a `Deadline` job) a call still ringing
+//! with no receipt is missed; earlier, a call none of whose pushes can ring any more (every
+//! device's last push refused, or no VoIP token at all) has failed. Either way the missed-call
+//! alert goes to the callee's alert tokens.
 //!
-//! The state change comes first and is a compare-and-set, so however many instances run the
-//! job (a lapsed lease, a restart), one alert goes out. The price: a crash between the state
-//! change and queuing the alerts loses the alert; sending it twice was judged worse.
+//! The state change comes first and is a compare-and-set, so however many instances get there
+//! (a lapsed lease, a restart, two sends finishing together), one alert goes out. The price: a
+//! crash between the state change and queuing the alerts loses the alert; sending it twice was
+//! judged worse.
 
-use pushtrace_store::{Attempt, CallState, Job, JobKind, NewEvent, NewJob};
+use std::collections::HashMap;
+
+use pushtrace_model::Timestamp;
+use pushtrace_store::{Attempt, Call, CallState, Job, JobKind, NewEvent, NewJob};
 
 use super::{Engine, EngineError};
 use crate::{clock, ids};
@@ -18,11 +24,65 @@ impl Engine {
             .transition_call(&job.call_id, &[CallState::Ringing], CallState::Missed, now)
             .await?;
         let Some(call) = missed else {
-            // Delivered, answered or cancelled in time: the phone rang or need not.
+            // Delivered, answered, cancelled or failed already: nothing to do at the deadline.
             store.complete_job(job.id, &self.0.instance).await?;
             return Ok(());
         };
         self.0.metrics.call(&call.app, "missed");
+        let job_ids = self
+            .queue_missed_call_alerts(&call, now, "call.missed")
+            .await?;
+        store.complete_job(job.id, &self.0.instance).await?;
+        for id in job_ids {
+            self.run_claimed(id);
+        }
+        Ok(())
+    }
+
+    /// Fails a ringing call at once when nothing can ring it any more: each device's latest
+    /// VoIP push has its answer and none was accepted (no retry pending), or there was no VoIP
+    /// token at all. Waiting for the deadline would only delay the missed-call alert.
+    pub(crate) async fn fail_if_nothing_can_ring(&self, call: &Call) -> Result<(), EngineError> {
+        let store = &self.0.store;
+        let attempts = store.attempts_for_call(&call.call_id).await?;
+        let mut latest: HashMap<&str, &Attempt> = HashMap::new();
+        for attempt in attempts.iter().filter(|a| a.push_type == "voip") {
+            let entry = latest.entry(attempt.token.as_str()).or_insert(attempt);
+            if attempt.attempt > entry.attempt {
+                *entry = attempt;
+            }
+        }
+        let can_still_ring = latest
+            .values()
+            .any(|a| a.responded_at.is_none() || a.apns_status == Some(200));
+        if can_still_ring {
+            return Ok(());
+        }
+        let now = clock::now();
+        let failed = store
+            .transition_call(&call.call_id, &[CallState::Ringing], CallState::Failed, now)
+            .await?;
+        if let Some(call) = failed {
+            self.0.metrics.call(&call.app, "failed");
+            for id in self
+                .queue_missed_call_alerts(&call, now, "call.failed")
+                .await?
+            {
+                self.run_claimed(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `event` and queues the missed-call alert to every alert token of the callee
+    /// (when the app sends one); the ids of the send jobs to run.
+    async fn queue_missed_call_alerts(
+        &self,
+        call: &Call,
+        now: Timestamp,
+        event: &str,
+    ) -> Result<Vec<i64>, EngineError> {
+        let store = &self.0.store;
         let runtime = self.app(&call.app)?;
         let missed_call = &runtime.config.missed_call;
         let mut alerts = Vec::new();
@@ -66,7 +126,7 @@ impl Engine {
                 at: now,
                 call_id: Some(call.call_id.clone()),
                 push_id: None,
-                kind: "call.missed".into(),
+                kind: event.into(),
                 detail: serde_json::json!({
                     "alerts": alerts.len(),
                     "alert_enabled": missed_call.enabled,
@@ -88,10 +148,6 @@ impl Engine {
                     .await?,
             );
         }
-        store.complete_job(job.id, &self.0.instance).await?;
-        for id in job_ids {
-            self.run_claimed(id);
-        }
-        Ok(())
+        Ok(job_ids)
     }
 }

@@ -229,6 +229,9 @@ impl Engine {
             Next::Retry => self.schedule_retry(&attempt, &call, responded_at).await?,
         }
         store.complete_job(job.id, &self.0.instance).await?;
+        if is_voip && !matches!(result.outcome, Outcome::Accepted { .. }) {
+            self.fail_if_nothing_can_ring(&call).await?;
+        }
         Ok(())
     }
 
