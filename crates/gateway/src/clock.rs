@@ -18,6 +18,12 @@ pub fn after(at: Timestamp, duration: Duration) -> Timestamp {
     Timestamp::from_utc_micros(at.utc_micros().saturating_add(micros))
 }
 
+/// The instant `ms` milliseconds after the epoch (APNs's 410 `timestamp`).
+pub fn from_millis(ms: u64) -> Timestamp {
+    let micros = i64::try_from(ms).map_or(i64::MAX, |ms| ms.saturating_mul(1000));
+    Timestamp::from_utc_micros(micros)
+}
+
 /// Milliseconds since the epoch.
 pub fn millis(at: Timestamp) -> i64 {
     at.utc_micros().div_euclid(1000)

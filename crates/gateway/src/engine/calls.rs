@@ -191,9 +191,8 @@ impl Engine {
         let mut call = created.call;
         let warning = if attempts.is_empty() {
             // Nothing can ring: the call fails now and the missed-call alert goes out now.
-            self.fail_if_nothing_can_ring(&call).await?;
-            if let Some(now_failed) = self.0.store.call(&call.call_id).await? {
-                call = now_failed;
+            if let Some(failed) = self.fail_if_nothing_can_ring(&call).await? {
+                call = failed;
             }
             Some(format!(
                 "no active VoIP token is registered for {:?}: nothing rings; the call failed and the missed-call alert went to the callee's alert tokens",

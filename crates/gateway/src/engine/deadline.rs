@@ -41,8 +41,12 @@ impl Engine {
 
     /// Fails a ringing call at once when nothing can ring it any more: each device's latest
     /// VoIP push has its answer and none was accepted (no retry pending), or there was no VoIP
-    /// token at all. Waiting for the deadline would only delay the missed-call alert.
-    pub(crate) async fn fail_if_nothing_can_ring(&self, call: &Call) -> Result<(), EngineError> {
+    /// token at all. Waiting for the deadline would only delay the missed-call alert. The call
+    /// as it is now when this failed it.
+    pub(crate) async fn fail_if_nothing_can_ring(
+        &self,
+        call: &Call,
+    ) -> Result<Option<Call>, EngineError> {
         let store = &self.0.store;
         let attempts = store.attempts_for_call(&call.call_id).await?;
         let mut latest: HashMap<&str, &Attempt> = HashMap::new();
@@ -56,22 +60,22 @@ impl Engine {
             .values()
             .any(|a| a.responded_at.is_none() || a.apns_status == Some(200));
         if can_still_ring {
-            return Ok(());
+            return Ok(None);
         }
         let now = clock::now();
         let failed = store
             .transition_call(&call.call_id, &[CallState::Ringing], CallState::Failed, now)
             .await?;
-        if let Some(call) = failed {
+        if let Some(call) = &failed {
             self.0.metrics.call(&call.app, "failed");
             for id in self
-                .queue_missed_call_alerts(&call, now, "call.failed")
+                .queue_missed_call_alerts(call, now, "call.failed")
                 .await?
             {
                 self.run_claimed(id);
             }
         }
-        Ok(())
+        Ok(failed)
     }
 
     /// Records `event` and queues the missed-call alert to every alert token of the callee

@@ -45,12 +45,7 @@ pub(crate) fn classify(outcome: &Outcome, now: Timestamp) -> Next {
                 return Next::Invalidate(now);
             }
             if *status == 410 || *reason == Reason::Unregistered {
-                let at = timestamp_ms
-                    .and_then(|ms| i64::try_from(ms).ok())
-                    .map_or(now, |ms| {
-                        Timestamp::from_utc_micros(ms.saturating_mul(1000))
-                    });
-                return Next::Invalidate(at);
+                return Next::Invalidate(timestamp_ms.map_or(now, clock::from_millis));
             }
             match reason.retry().unwrap_or_else(|| Retry::for_status(*status)) {
                 Retry::Backoff => Next::Retry,
@@ -320,9 +315,7 @@ impl Engine {
                 answer.apns_status = Some(*status);
                 answer.apns_reason = Some(reason.as_str().to_owned());
                 answer.apns_id = apns_id.map(|id| id.to_string());
-                answer.apns_timestamp = timestamp_ms
-                    .and_then(|ms| i64::try_from(ms).ok())
-                    .map(|ms| Timestamp::from_utc_micros(ms.saturating_mul(1000)));
+                answer.apns_timestamp = timestamp_ms.map(clock::from_millis);
             }
             Some(Outcome::Failed { error, .. }) => answer.error = Some(error.to_string()),
             None => {}
