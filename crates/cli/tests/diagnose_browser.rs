@@ -6,6 +6,8 @@
 //! and says what to install — it never skips. `tests/browser/setup.sh` installs the pinned
 //! playwright-core under the target directory (`.ci/run` runs it too).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -17,12 +19,6 @@ fn example(name: &str) -> PathBuf {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `<target dir>/browser`, where `.ci/run`'s call of setup.sh without arguments installs too.
-fn install_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("browser")
 }
 
 fn chromium() -> PathBuf {
@@ -50,23 +46,12 @@ fn node_is_there() {
 }
 
 fn setup() -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/setup.sh");
-    let dir = install_dir();
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "{} failed ({}); the browser test needs playwright-core installed. Its output:\n{}{}",
-        script.display(),
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    dir.join("node_modules")
+    support::installed(
+        "tests/browser/setup.sh",
+        "browser",
+        "playwright-core installed",
+    )
+    .join("node_modules")
 }
 
 #[test]
@@ -94,7 +79,7 @@ fn the_seed_html_report_renders_offline_with_its_failure_table_in_view() {
     std::fs::write(&report, &html).unwrap();
 
     // Kept beside the installed packages so a person can look at what the browser saw.
-    let screenshot = install_dir().join("seed-report.png");
+    let screenshot = support::install_dir("browser").join("seed-report.png");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_report.js");
     let out = Command::new("node")
         .arg(&script)

@@ -1,8 +1,9 @@
 //! `pushtrace emulator` as a user runs it: the real binary, its `--json` line, a real push over
 //! TLS + HTTP/2 with the printed CA and authorization, the admin API over HTTP/1.1, Ctrl-C.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
@@ -78,23 +79,17 @@ impl Drop for Running {
     }
 }
 
-/// One HTTP/1.1 request to the admin API (`Connection: close`); status and JSON body.
+/// One request to the admin API with its token; status and JSON body.
 fn admin(info: &Value, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let addr = info["admin"]["addr"].as_str().unwrap();
+    let addr = info["admin"]["addr"].as_str().unwrap().parse().unwrap();
     let token = info["admin"]["token"].as_str().unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    support::http(
+        addr,
+        method,
+        path,
+        &[("Authorization", &format!("Bearer {token}"))],
+        body.map(|b| b.to_string()).as_deref(),
     )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap())
 }
 
 /// What the emulator answered a push.

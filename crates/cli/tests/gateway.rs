@@ -3,11 +3,13 @@
 //! and posting receipts. Every scenario runs on SQLite and on PostgreSQL.
 
 mod gateway_lab;
+mod support;
 
 use std::time::Duration;
 
-use gateway_lab::{API_TOKEN, Backend, Device, Lab, LabSpec, http};
+use gateway_lab::{API_TOKEN, Backend, Device, Lab, LabSpec};
 use serde_json::{Value, json};
+use support::http;
 
 fn pushes_of_type<'a>(timeline: &'a Value, push_type: &str) -> Vec<&'a Value> {
     timeline["pushes"]
@@ -96,29 +98,13 @@ fn on_time_call_is_delivered_and_traced(backend: Backend) {
         assert!(record[field].is_string(), "{field}: {record}");
     }
 
-    let (status, metrics) = http_text(&lab, "/metrics");
+    let (status, metrics) =
+        support::try_http_text(lab.gateway_addr, "GET", "/metrics", &[], None).unwrap();
     assert_eq!(status, 200);
     assert!(
         metrics.contains("pushtrace_receipts_total{result=\"on_time\"} 1"),
         "{metrics}"
     );
-}
-
-fn http_text(lab: &Lab, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(lab.gateway_addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        body.to_owned(),
-    )
 }
 
 fn offline_device_gets_the_missed_call_alert_after_the_window(backend: Backend) {

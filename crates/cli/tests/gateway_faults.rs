@@ -3,14 +3,16 @@
 //! PostgreSQL. On SQLite and PostgreSQL unless the scenario needs several instances.
 
 mod gateway_lab;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gateway_lab::{API_TOKEN, Backend, Device, Lab, LabSpec, try_http};
+use gateway_lab::{API_TOKEN, Backend, Device, Lab, LabSpec};
 use serde_json::{Value, json};
+use support::try_http;
 
 fn voip_pushes(timeline: &Value) -> Vec<&Value> {
     timeline["pushes"]

@@ -15,10 +15,10 @@
 //!   handlers behind the lookups (register, history, timeline, cancel, answer) answer too.
 
 mod gateway_lab;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use gateway_lab::{API_TOKEN, Backend, Device, Lab, LabSpec};
@@ -45,47 +45,20 @@ const SEED: &str = "20261124";
 /// How long one schemathesis run may take before the test calls it hung.
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Where setup.sh installs the venv: `<target dir>/api-schema`, the directory `.ci/run`'s call
-/// without arguments uses too.
-fn install_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("api-schema")
-}
-
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(path)
 }
 
-/// Runs setup.sh once per test process; a failure fails every test with the installer's words.
-fn venv_bin() -> &'static Path {
-    static SETUP: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = SETUP.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api_schema/setup.sh");
-        let dir = install_dir();
-        let output = Command::new("bash")
-            .arg(&script)
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("could not run bash {}: {e}", script.display()))?;
-        if output.status.success() {
-            Ok(dir.join("venv/bin"))
-        } else {
-            Err(format!(
-                "{} failed ({}); this test needs schemathesis installed. Its output:\n{}{}",
-                script.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    });
-    match result {
-        Ok(bin) => bin,
-        Err(message) => panic!("{message}"),
-    }
+/// The venv's `bin/` (installed once per test process).
+fn venv_bin() -> PathBuf {
+    support::installed(
+        "tests/api_schema/setup.sh",
+        "api-schema",
+        "schemathesis installed",
+    )
+    .join("venv/bin")
 }
 
 /// Runs `command` to its end (at most [`RUN_TIMEOUT`]) with its output in `log`: whether it
@@ -191,7 +164,7 @@ fn schemathesis(bin: &Path, lab: &Lab, name: &str, overrides: &[(&str, &str)]) {
 }
 
 fn api_conforms_to_its_spec(backend: Backend) {
-    let bin = venv_bin();
+    let bin = &venv_bin();
     let phone = Device::voip(1, "online");
     let mut spec = LabSpec::new(backend);
     spec.devices = vec![phone.clone()];
@@ -215,7 +188,7 @@ fn api_conforms_to_its_spec(backend: Backend) {
         ],
     );
     // The gateway is still up and serving after all of it.
-    let (status, health) = gateway_lab::http(lab.gateway_addr, "GET", "/healthz", &[], None);
+    let (status, health) = support::http(lab.gateway_addr, "GET", "/healthz", &[], None);
     assert_eq!(status, 200, "{health}");
 }
 

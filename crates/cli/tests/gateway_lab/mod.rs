@@ -8,13 +8,15 @@
 
 #![allow(dead_code)] // each test file uses a different part of the lab
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::support::http;
 
 pub const API_TOKEN: &str = "lab-api-token-0123456789";
 pub const BUNDLE: &str = "com.acme.call";
@@ -445,56 +447,4 @@ fn start_gateway(config: &Path, dir: &Path) -> (Process, SocketAddr) {
     let info = gateway.json_line("pushtrace serve");
     let addr = info["addr"].as_str().unwrap().parse().unwrap();
     (gateway, addr)
-}
-
-/// One HTTP/1.1 request (`Connection: close`): status and JSON body (`null` when empty).
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, Value) {
-    try_http(addr, method, path, headers, body)
-        .unwrap_or_else(|e| panic!("{method} {path} to {addr}: {e}"))
-}
-
-/// [`http`], with connection errors returned (a gateway that is down refuses).
-pub fn try_http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> std::io::Result<(u16, Value)> {
-    let body = body.unwrap_or("");
-    let mut stream = TcpStream::connect(addr)?;
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let broken = || std::io::Error::other(format!("not an HTTP answer: {answer:?}"));
-    let (head, body) = answer.split_once("\r\n\r\n").ok_or_else(broken)?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(broken)?;
-    let json = if body.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body)
-            .map_err(|e| std::io::Error::other(format!("not JSON ({e}): {body:?}")))?
-    };
-    Ok((status, json))
 }
