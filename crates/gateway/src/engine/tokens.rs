@@ -106,7 +106,7 @@ impl Engine {
     /// Unregisters a token (the app logged out or uninstalled).
     pub async fn unregister_token(&self, app: &str, token: &str) -> Result<(), EngineError> {
         self.app(app)?;
-        let token = DeviceToken::parse(token).map_or_else(|_| token.to_owned(), |t| t.to_string());
+        let token = stored_form(token);
         if self
             .0
             .store
@@ -130,7 +130,7 @@ impl Engine {
         limit: usize,
     ) -> Result<(Token, Vec<(Attempt, Option<Receipt>)>), EngineError> {
         self.app(app)?;
-        let token = DeviceToken::parse(token).map_or_else(|_| token.to_owned(), |t| t.to_string());
+        let token = stored_form(token);
         let Some(found) = self.0.store.token(app, &token).await? else {
             return Err(EngineError::UnknownToken {
                 app: app.to_owned(),
@@ -140,6 +140,12 @@ impl Engine {
         let history = self.0.store.token_history(app, &token, limit).await?;
         Ok((found, history))
     }
+}
+
+/// A token as the store keeps it (lowercase hex); text that is no token is looked up as given,
+/// so the answer is a plain "no such token".
+fn stored_form(token: &str) -> String {
+    DeviceToken::parse(token).map_or_else(|_| token.to_owned(), |t| t.to_string())
 }
 
 /// At most [`MAX_ATTRS`] attributes, keys printable text, values at most [`MAX_TEXT`] bytes.
