@@ -120,6 +120,7 @@ fn event(time: &str, process: &str, kind: EventKind) -> DeviceEvent {
     DeviceEvent {
         at: at(time),
         process: process.into(),
+        pid: None,
         kind,
         rule: "test".into(),
         source: Origin::Line {

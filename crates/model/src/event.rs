@@ -17,6 +17,9 @@ pub struct DeviceEvent {
     pub at: Timestamp,
     /// The process that logged the line.
     pub process: String,
+    /// Its pid, when the log format prints one: it ties a line to the app's launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     /// What the line means. Nested (not flattened) because kinds have fields such as `process`
     /// and `pid` of their own (the process NECP made defunct).
     #[serde(rename = "event")]
@@ -179,6 +182,31 @@ pub enum EventKind {
     },
     /// dasd: Internet Sharing (personal hotspot) active or not.
     InternetSharing { active: bool },
+    /// apsd: the connection to APNs is established (TLS done, connected) on an interface.
+    ApnsConnected { interface: Option<String> },
+    /// apsd: the connection to APNs closed or was lost.
+    ApnsDisconnected {
+        interface: Option<String>,
+        reason: Option<String>,
+    },
+    /// apsd: an attempt to connect to APNs failed (DNS, TLS, timeout: CFNetwork / NSURLError
+    /// codes such as -1003 when the host is not found).
+    ApnsConnectFailed {
+        interface: Option<String>,
+        error: Option<String>,
+        code: Option<i64>,
+    },
+    /// A network interface or path came up (`up`) or went down, as configd, wifid, CommCenter
+    /// or libnetwork report it: the network coming back ends a radio outage.
+    NetworkState {
+        interface: Option<String>,
+        up: bool,
+    },
+    /// CallKit: the app reported a new incoming call (the ring).
+    CallReported {
+        bundle: Option<String>,
+        call: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -214,6 +242,11 @@ impl EventKind {
             EventKind::AppProcessState { .. } => "app_process_state",
             EventKind::VoipProcessAssertion { .. } => "voip_process_assertion",
             EventKind::InternetSharing { .. } => "internet_sharing",
+            EventKind::ApnsConnected { .. } => "apns_connected",
+            EventKind::ApnsDisconnected { .. } => "apns_disconnected",
+            EventKind::ApnsConnectFailed { .. } => "apns_connect_failed",
+            EventKind::NetworkState { .. } => "network_state",
+            EventKind::CallReported { .. } => "call_reported",
         }
     }
 }
@@ -536,6 +569,47 @@ impl fmt::Display for EventKind {
                     if *active { "active" } else { "inactive" }
                 )
             }
+            EventKind::ApnsConnected { interface } => {
+                write!(f, "APNs connected on {}", or_redacted(interface))
+            }
+            EventKind::ApnsDisconnected { interface, reason } => {
+                write!(f, "APNs connection on {} lost", or_redacted(interface))?;
+                if let Some(r) = reason {
+                    write!(f, " ({r})")?;
+                }
+                Ok(())
+            }
+            EventKind::ApnsConnectFailed {
+                interface,
+                error,
+                code,
+            } => {
+                write!(f, "APNs connection attempt failed")?;
+                if let Some(i) = interface {
+                    write!(f, " on {i}")?;
+                }
+                match (error, code) {
+                    (Some(e), Some(c)) => write!(f, ": {e} ({c})"),
+                    (Some(e), None) => write!(f, ": {e}"),
+                    (None, Some(c)) => write!(f, ": error {c}"),
+                    (None, None) => Ok(()),
+                }
+            }
+            EventKind::NetworkState { interface, up } => {
+                write!(
+                    f,
+                    "network {} {}",
+                    or_redacted(interface),
+                    if *up { "up" } else { "down" }
+                )
+            }
+            EventKind::CallReported { bundle, .. } => {
+                write!(
+                    f,
+                    "{} reported an incoming call to CallKit",
+                    or_redacted(bundle)
+                )
+            }
         }
     }
 }
@@ -549,6 +623,7 @@ mod tests {
         let event = DeviceEvent {
             at: Timestamp::parse("2026-05-20 17:48:41.248+0300").unwrap(),
             process: "powerd".into(),
+            pid: None,
             kind: EventKind::PowerPolicy {
                 level: 3,
                 stage: PolicyStage::Sent,

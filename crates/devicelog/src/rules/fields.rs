@@ -56,12 +56,17 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
         "app_process_state" => (&[], &["bundle", "task_state", "visibility"]),
         "voip_process_assertion" => (&["action"], &["target"]),
         "internet_sharing" => (&["active"], &[]),
+        "apns_connected" => (&[], &["interface"]),
+        "apns_disconnected" => (&[], &["interface", "reason"]),
+        "apns_connect_failed" => (&[], &["interface", "error", "code"]),
+        "network_state" => (&["up"], &["interface"]),
+        "call_reported" => (&[], &["bundle", "call"]),
         _ => return None,
     })
 }
 
 /// Every kind name, for error messages.
-pub const KINDS: [&str; 29] = [
+pub const KINDS: [&str; 34] = [
     "rrc_state",
     "cell_registration",
     "apns_path_satisfied",
@@ -91,6 +96,11 @@ pub const KINDS: [&str; 29] = [
     "app_process_state",
     "voip_process_assertion",
     "internet_sharing",
+    "apns_connected",
+    "apns_disconnected",
+    "apns_connect_failed",
+    "network_state",
+    "call_reported",
 ];
 
 /// The text values of a match: captures that participated, then the rule's constants.
@@ -298,6 +308,26 @@ pub fn build(kind: &str, f: &Fields<'_>) -> Result<EventKind, String> {
         "internet_sharing" => EventKind::InternetSharing {
             active: f.required_flag("active")?,
         },
+        "apns_connected" => EventKind::ApnsConnected {
+            interface: f.string("interface"),
+        },
+        "apns_disconnected" => EventKind::ApnsDisconnected {
+            interface: f.string("interface"),
+            reason: f.string("reason"),
+        },
+        "apns_connect_failed" => EventKind::ApnsConnectFailed {
+            interface: f.string("interface"),
+            error: f.string("error"),
+            code: f.number("code")?,
+        },
+        "network_state" => EventKind::NetworkState {
+            interface: f.string("interface"),
+            up: f.required_flag("up")?,
+        },
+        "call_reported" => EventKind::CallReported {
+            bundle: f.string("bundle"),
+            call: f.string("call"),
+        },
         other => return Err(format!("unknown event kind `{other}`")),
     })
 }
@@ -317,6 +347,7 @@ mod tests {
                 | "hid_active"
                 | "delivered_anyway"
                 | "active"
+                | "up"
                 | "wwan_usable"
                 | "wifi_usable"
                 | "downgrade_when_locked"
@@ -334,6 +365,7 @@ mod tests {
                 | "owner_pid"
                 | "time"
                 | "policy_timeout"
+                | "code"
                 | "connected_interfaces" => "1",
                 _ => "x",
             };

@@ -284,6 +284,7 @@ impl RuleSet {
             kind.map(|kind| DeviceEvent {
                 at: record.at,
                 process: record.process.clone(),
+                pid: record.pid,
                 kind,
                 rule: rule.spec.id.clone(),
                 source: record.origin.clone(),
