@@ -3,7 +3,7 @@
 //! rule first — not shadowed by an earlier one — and convert into its event.
 
 use super::*;
-use pushtrace_model::{Origin, Timestamp};
+use pushtrace_model::{EventKind, Origin, Timestamp};
 
 fn record(process: &str, message: &str) -> LogRecord {
     let origin = Origin::Line {
@@ -111,6 +111,8 @@ fn rules_with_string_captures_have_a_redacted_variant() {
         "error",
         "display_off",
         "hid_active",
+        "code",
+        "up",
     ];
     let missing: Vec<_> = set
         .rules()
@@ -218,5 +220,141 @@ fn bad_rules_are_refused_with_the_rule_named() {
             .unwrap_err()
             .to_string()
             .contains("not a valid rules file")
+    );
+}
+
+fn kind_of(set: &RuleSet, process: &str, message: &str) -> EventKind {
+    set.event(&record(process, message))
+        .unwrap_or_else(|| panic!("no rule reads {message:?}"))
+        .unwrap()
+        .kind
+}
+
+#[test]
+fn apns_connection_lines_read_interface_error_and_code() {
+    let set = RuleSet::embedded().unwrap();
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<APSCourierConnectionManager: 0x1 production>: Stream error occurred for <APSCourierConnection: 0x2> onInterface NonCellular: TLS Error Code=-9806 \"errSSLClosedAbort\""
+        ),
+        EventKind::ApnsConnectFailed {
+            interface: Some("NonCellular".into()),
+            error: Some("TLS Error Code=-9806 \"errSSLClosedAbort\"".into()),
+            code: Some(-9806),
+        }
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<private>: Stream error occurred for <private> onInterface WWAN: <private>"
+        ),
+        EventKind::ApnsConnectFailed {
+            interface: Some("WWAN".into()),
+            error: None,
+            code: None,
+        }
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "Task <8328A9BD-E011-4C05-B23C-FAB986B21615>.<1> finished with error [-1003] Error Domain=NSURLErrorDomain Code=-1003 \"A server with the specified hostname could not be found.\" UserInfo={}"
+        ),
+        EventKind::ApnsConnectFailed {
+            interface: None,
+            error: Some("A server with the specified hostname could not be found.".into()),
+            code: Some(-1003),
+        }
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<x>: Connected to courier 1-courier.push.apple.com (17.57.146.52) connection: <c> usingPackedFormat YES secureHandshakeEnabled NO onInterface: WWAN"
+        ),
+        EventKind::ApnsConnected {
+            interface: Some("WWAN".into())
+        }
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<x> _disconnectStream for interface: NonCellular with reason: 12"
+        ),
+        EventKind::ApnsDisconnected {
+            interface: Some("NonCellular".into()),
+            reason: Some("12".into()),
+        }
+    );
+    assert_eq!(
+        kind_of(&set, "apsd", "Cellular interface is suspended"),
+        EventKind::ApnsDisconnected {
+            interface: Some("WWAN".into()),
+            reason: Some("cellular interface suspended".into()),
+        }
+    );
+    assert!(
+        set.event(&record(
+            "apsd",
+            "Cellular interface is not suspended, ignore transition"
+        ))
+        .is_none()
+    );
+}
+
+#[test]
+fn observed_apsd_keepalive_and_reachability_lines_are_read() {
+    let set = RuleSet::embedded().unwrap();
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<private>: Sending keep alive message via conn: <private> onInterface: NonCellular. Connected on 1 interfaces. Current link quality: <private>"
+        ),
+        EventKind::ApnsKeepAlive {
+            mode: "explicit".into(),
+            interface: Some("NonCellular".into()),
+            interval_s: None,
+            connected_interfaces: Some(1),
+        }
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "_CFNetworkIsConnectedToInternet returning 0, flagsValid: 1, flags: 0x0"
+        ),
+        EventKind::NetworkState {
+            interface: None,
+            up: false
+        }
+    );
+}
+
+#[test]
+fn library_callkit_reports_are_read_in_any_process_by_their_phrase() {
+    let set = RuleSet::embedded().unwrap();
+    assert_eq!(
+        kind_of(
+            &set,
+            "LuckyCalls",
+            "[RNCallKeep][reportNewIncomingCall] uuidString = 745ff3d3-fba9-4793-95f4-3dd3ff67a7c0"
+        ),
+        EventKind::CallReported {
+            bundle: None,
+            call: Some("745ff3d3-fba9-4793-95f4-3dd3ff67a7c0".into()),
+        }
+    );
+    // The `*` patterns carry a fixed phrase; a bare UUID line is not a report.
+    assert!(
+        set.event(&record(
+            "LuckyCalls",
+            "uuidString = 745ff3d3-fba9-4793-95f4-3dd3ff67a7c0"
+        ))
+        .is_none()
     );
 }
