@@ -358,3 +358,31 @@ fn library_callkit_reports_are_read_in_any_process_by_their_phrase() {
         .is_none()
     );
 }
+
+#[test]
+fn observed_connected_and_older_push_wordings_are_read() {
+    let set = RuleSet::embedded().unwrap();
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<APSCourierConnectionManager: 0x1036e3710; production>: Connected to courier 18-courier.push.apple.com (17.57.144.12) connection: <APSCourierConnection: 0x9451043c0> usingPackedFormat YES secureHandshakeEnabled YES onInterface: NonCellular"
+        ),
+        EventKind::ApnsConnected {
+            interface: Some("NonCellular".into())
+        }
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "apsd",
+            "<APSCourier: 0x7fdd82e43790>: Received high priority message for topic 'com.example.app.voip' with payload '<CFBasicHash 0x7fdd82c3a7a0 [0x7fff72f8d890]>{type = immutable dict, count = 2,"
+        ),
+        EventKind::PushReceived {
+            filter: "enabled".into(),
+            topic: Some("com.example.app.voip".into()),
+            interface: None,
+            priority: Some(10),
+        }
+    );
+}
