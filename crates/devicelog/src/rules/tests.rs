@@ -386,3 +386,38 @@ fn observed_connected_and_older_push_wordings_are_read() {
         }
     );
 }
+
+#[test]
+fn cellular_data_context_and_newer_callservicesd_delivery_lines_are_read() {
+    let set = RuleSet::embedded().unwrap();
+    assert_eq!(
+        kind_of(
+            &set,
+            "callservicesd",
+            "   Data context is usable (new): YES"
+        ),
+        EventKind::NetworkState {
+            interface: Some("WWAN".into()),
+            up: true
+        }
+    );
+    // The previous value is not a change.
+    assert!(
+        set.event(&record(
+            "callservicesd",
+            "   Data context is usable (previous): NO"
+        ))
+        .is_none()
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "callservicesd",
+            "Successfully launched application with bundle identifier com.example.app"
+        ),
+        EventKind::AppLaunchForPush {
+            stage: "opened".into(),
+            bundle: Some("com.example.app".into()),
+        }
+    );
+}
