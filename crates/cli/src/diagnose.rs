@@ -15,7 +15,9 @@ use pushtrace_devicelog::timeline;
 use pushtrace_diagnose::bundle::{self, BundleInput, ZoneSource};
 use pushtrace_diagnose::excerpts::ExcerptCollector;
 use pushtrace_diagnose::text_report::{Diagnosed, render};
-use pushtrace_diagnose::{DiagnoseOptions, Push, PushReader, diagnose, push_from_arg, sort_pushes};
+use pushtrace_diagnose::{
+    DiagnoseOptions, LogClock, Push, PushReader, diagnose_all, is_ring, push_from_arg, sort_pushes,
+};
 use pushtrace_diagnose::{html_report, markdown_report};
 use serde_json::json;
 
@@ -152,8 +154,19 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     let options = DiagnoseOptions {
         on_time_within: std::time::Duration::from_secs(args.late_after),
         app: args.app_bundle().map(str::to_owned),
+        app_process: args.app.clone(),
         ..DiagnoseOptions::default()
     };
+    // A missed-call alert (or any push that is not VoIP) is not a ring: it is listed, not judged.
+    let (rings, not_rings): (Vec<Push>, Vec<Push>) =
+        pushes.into_iter().partition(|p| is_ring(&p.record));
+    let pushes = rings;
+    if pushes.is_empty() {
+        bail!(
+            "no ring to diagnose: the {} push(es) given are all of another push type than voip (missed-call alerts are not judged as rings)",
+            not_rings.len()
+        );
+    }
     // The bundle's excerpts show every process's lines around a failure, so the reader keeps
     // everything and the timeline gets the same records it would otherwise (same verdicts).
     let mut collector = args
@@ -178,18 +191,30 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     let built = timeline::build(records, &rules, &also_watch, None)?;
     args.source.report(&read.summary);
 
-    let verdicts: Vec<_> = pushes
+    let verdicts = diagnose_all(pushes.iter().map(|p| &p.record), &built.timeline, &options);
+    // Reports show every time on the device log's clock, so a line can be found by its time.
+    let clock = LogClock::of(&built.timeline);
+    let on_log_clock: Vec<_> = pushes
         .iter()
-        .map(|p| diagnose(&p.record, &built.timeline, &options))
+        .map(|p| p.record.on_offset(clock.offset))
         .collect();
-    let diagnosed: Vec<Diagnosed<'_>> = pushes
+    let diagnosed: Vec<Diagnosed<'_>> = on_log_clock
         .iter()
         .zip(&verdicts)
-        .map(|(p, verdict)| Diagnosed {
-            push: &p.record,
-            verdict,
-        })
+        .map(|(push, verdict)| Diagnosed { push, verdict })
         .collect();
+    let clock_line = format!(
+        "Times are on the device log's clock (UTC{}).{}\n",
+        clock.offset,
+        if not_rings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} push(es) of another type than voip (missed-call alerts) are listed, not judged as rings.",
+                not_rings.len()
+            )
+        }
+    );
     let name = args
         .source
         .input
@@ -201,11 +226,16 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             .zip(&verdicts)
             .map(|(p, v)| json!({ "origin": p.origin.to_string(), "push": p.record, "verdict": v }))
             .collect();
+        let not_judged: Vec<_> = not_rings
+            .iter()
+            .map(|p| json!({ "origin": p.origin.to_string(), "push": p.record, "why": "not a ring: push type is not voip (a missed-call alert)" }))
+            .collect();
         let value = json!({
             "input": args.source.input.display().to_string(),
             "log_start": built.timeline.start,
             "log_end": built.timeline.end,
             "pushes": items,
+            "not_judged": not_judged,
         });
         Ok(serde_json::to_string_pretty(&value)? + "\n")
     };
@@ -241,9 +271,9 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     } else if args.html {
         html()
     } else if args.markdown {
-        markdown_report::render(&name, &diagnosed)
+        markdown_report::render(&name, &diagnosed) + "\n" + &clock_line
     } else {
-        render(&diagnosed)
+        clock_line.clone() + &render(&diagnosed)
     };
     if let Some(path) = &args.output {
         write_file(path, &text)?;

@@ -37,7 +37,7 @@ fn the_seed_pushes_are_explained() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
     assert!(
-        report.starts_with("2 push(es): 0 on time, 1 late"),
+        report.starts_with("Times are on the device log's clock (UTC+03:00).\n2 push(es): 0 on time, 1 late"),
         "{report}"
     );
     assert!(
@@ -49,7 +49,7 @@ fn the_seed_pushes_are_explained() {
         "{report}"
     );
     assert!(
-        report.contains("Logs cover 17:45:59.562–17:50:04.598"),
+        report.contains("The log covers 17:45:59.562 +03:00–17:50:04.598 +03:00"),
         "{report}"
     );
     let stderr = text(&out.stderr);

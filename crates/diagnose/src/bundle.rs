@@ -22,7 +22,8 @@ use thiserror::Error;
 use crate::excerpts::{BEFORE, Excerpt};
 use crate::html_report::{arrived_at, recovered_at};
 use crate::text_report::{Diagnosed, summary_line};
-use crate::verdicts::{DiagnoseOptions, expected_by, human};
+use crate::verdicts::{DiagnoseOptions, expected_by};
+use pushtrace_model::human;
 
 /// How the log's clock was placed on the UTC axis.
 #[derive(Debug, Clone, PartialEq, Eq)]

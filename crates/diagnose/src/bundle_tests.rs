@@ -26,6 +26,8 @@ fn verdict(id: &str, outcome: Outcome, latency_s: Option<u64>) -> Verdict {
         confidence: Confidence::Low,
         evidence: Vec::new(),
         recovery: None,
+        arrived_at: None,
+        recovered_at: None,
         explanation: "why".into(),
     }
 }

@@ -15,7 +15,8 @@ use pushtrace_model::{EvidenceRole, Outcome, PushRecord, Timestamp, Verdict};
 
 use crate::html_timeline::{self, Mark, Window};
 use crate::text_report::{Diagnosed, apns_answer, clock, summary_line};
-use crate::verdicts::{DiagnoseOptions, expected_by, human};
+use crate::verdicts::{DiagnoseOptions, expected_by};
+use pushtrace_model::human;
 
 /// Text made safe for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {

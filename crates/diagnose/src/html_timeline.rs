@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use pushtrace_devicelog::timeline::{DeviceTimeline, Dimension, Interval};
+use pushtrace_devicelog::timeline::{
+    Activity, ApnsState, DeviceTimeline, Dimension, Interval, Lock, Radio, Screen, State,
+};
 use pushtrace_model::Timestamp;
 
 use crate::html_report::escape;
@@ -57,26 +59,21 @@ const TOP: f64 = 34.0;
 const AXIS_H: f64 = 22.0;
 
 /// The colour class of a state: green when the device can take a push, amber when it is on its
-/// way there, red when it cannot, grey when the log does not say.
-fn tone(dimension: Dimension, state: &str) -> &'static str {
-    if state == pushtrace_devicelog::timeline::UNKNOWN {
-        return "s-unknown";
-    }
-    let starts = |p: &str| state.starts_with(p);
-    match dimension {
-        Dimension::Apns if starts("connected") => "s-good",
-        Dimension::Apns if starts("reconnecting") => "s-warn",
-        Dimension::Apns => "s-bad",
-        Dimension::PowerPolicy if starts("3") => "s-bad",
-        Dimension::PowerPolicy if starts("2") => "s-warn",
-        Dimension::PowerPolicy => "s-good",
-        Dimension::Display | Dimension::Lock | Dimension::UserActivity
-            if starts("off") || starts("locked") || starts("inactive") =>
-        {
-            "s-dim"
-        }
-        Dimension::Radio if starts("idle") => "s-warn",
-        Dimension::AppBlock => "s-bad",
+/// way there, red when it cannot, slate when it is idle, grey when the log does not say.
+fn tone(state: &State) -> &'static str {
+    match state {
+        State::Unknown => "s-unknown",
+        State::Apns(ApnsState::Connected { .. }) => "s-good",
+        State::Apns(ApnsState::Reconnecting { .. }) => "s-warn",
+        State::Apns(ApnsState::Down(_)) => "s-bad",
+        State::PowerPolicy(p) if p.is_display_off() => "s-bad",
+        State::PowerPolicy(p) if p.restricts() => "s-warn",
+        State::Display(Screen::Off)
+        | State::Lock(Lock::Locked)
+        | State::UserActivity(Activity::Inactive) => "s-dim",
+        State::Radio(Radio::Idle { .. }) => "s-warn",
+        State::AppBlocked(_) => "s-bad",
+        State::Network(pushtrace_devicelog::timeline::Network::Down { .. }) => "s-bad",
         _ => "s-good",
     }
 }
@@ -180,17 +177,13 @@ pub fn render(
             let to = interval.to.map_or(log_end, Timestamp::utc_micros);
             let (x0, x1) = (x(from), x(to));
             let w = (x1 - x0).max(1.0);
-            let state = if interval.state.is_empty() {
-                pushtrace_devicelog::timeline::UNKNOWN
-            } else {
-                interval.state.as_str()
-            };
+            let state = interval.state.to_string();
             let _ = write!(
                 svg,
                 r#"<rect class="{}" x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{LANE_H}"><title>{}: {} ({}–{})</title></rect>"#,
-                tone(*dimension, state),
+                tone(&interval.state),
                 escape(dimension.label()),
-                escape(state),
+                escape(&state),
                 hms(from, zone_of),
                 hms(to, zone_of)
             );

@@ -31,7 +31,6 @@
 //! assert_eq!(read.pushes[0].origin.to_string(), "pushes.jsonl:2");
 //! ```
 
-mod arrival;
 pub mod bundle;
 pub mod excerpts;
 pub mod html_report;
@@ -45,4 +44,4 @@ pub use pushes::{
     LineError, Push, PushArgError, PushError, PushFormat, PushRead, PushReader, PushReaderBuilder,
     PushSummary, push_from_arg, sort_pushes,
 };
-pub use verdicts::{DiagnoseOptions, diagnose, expected_by, human, label};
+pub use verdicts::{DiagnoseOptions, LogClock, diagnose, diagnose_all, expected_by, is_ring, label};

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use pushtrace_model::{EvidenceRole, Outcome, Timestamp};
 
 use crate::text_report::{Diagnosed, apns_answer, clock, summary_line};
-use crate::verdicts::human;
+use pushtrace_model::human;
 
 /// A table cell: pipes escaped, line breaks flattened.
 fn cell(text: &str) -> String {

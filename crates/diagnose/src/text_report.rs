@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use pushtrace_model::{EvidenceRole, Outcome, PushRecord, Timestamp, Verdict};
 
-use crate::verdicts::{human, since};
+use pushtrace_model::{human, since};
 
 /// One push and its verdict.
 #[derive(Debug, Clone, Copy)]

@@ -24,6 +24,7 @@
 //! assert_eq!(record.at.to_string(), "2026-05-20T17:48:41.248000+03:00");
 //! ```
 
+pub mod duration;
 mod event;
 mod push;
 mod receipt;
@@ -31,6 +32,7 @@ mod record;
 mod time;
 mod verdict;
 
+pub use duration::{Human, human, since};
 pub use event::{DeviceEvent, EventKind, PolicyStage, policy_name};
 
 pub use push::{PushRecord, parse_push_time};

@@ -60,6 +60,14 @@ pub struct PushRecord {
         skip_serializing_if = "Option::is_none"
     )]
     pub expiration: Option<u64>,
+    /// When the sender accepted the work (the call was created, the push queued): the time
+    /// between this and `sent_at` was lost before APNs. The gateway records it.
+    #[serde(
+        default,
+        deserialize_with = "wire::optional_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub queued_at: Option<Timestamp>,
     /// When the server sent the request to APNs. The one required field.
     #[serde(deserialize_with = "wire::required_time")]
     pub sent_at: Timestamp,
@@ -131,7 +139,7 @@ pub struct PushRecord {
 
 impl PushRecord {
     /// Every field name, in the order of the contract: the JSON keys and the CSV columns.
-    pub const FIELDS: [&'static str; 19] = [
+    pub const FIELDS: [&'static str; 20] = [
         "push_id",
         "call_id",
         "device",
@@ -139,6 +147,7 @@ impl PushRecord {
         "push_type",
         "priority",
         "expiration",
+        "queued_at",
         "sent_at",
         "apns_status",
         "apns_reason",
@@ -153,6 +162,22 @@ impl PushRecord {
         "attrs",
     ];
 
+    /// The same record with every instant shown in `offset` (the device log's clock, for a
+    /// report whose times must be found in the log).
+    pub fn on_offset(&self, offset: crate::time::UtcOffset) -> PushRecord {
+        let on = |t: Option<Timestamp>| t.map(|t| t.with_offset(offset));
+        PushRecord {
+            queued_at: on(self.queued_at),
+            sent_at: self.sent_at.with_offset(offset),
+            apns_timestamp: on(self.apns_timestamp),
+            responded_at: on(self.responded_at),
+            received_at: on(self.received_at),
+            reported_at: on(self.reported_at),
+            deadline: on(self.deadline),
+            ..self.clone()
+        }
+    }
+
     /// A push known only by when it was sent; everything else is unknown.
     pub fn new(sent_at: Timestamp) -> PushRecord {
         PushRecord {
@@ -163,6 +188,7 @@ impl PushRecord {
             push_type: None,
             priority: None,
             expiration: None,
+            queued_at: None,
             sent_at,
             apns_status: None,
             apns_reason: None,
@@ -199,6 +225,7 @@ mod tests {
         push.push_type = Some("voip".into());
         push.priority = Some(10);
         push.expiration = Some(0);
+        push.queued_at = Some(t("2026-05-20T17:46:59.900+03:00"));
         push.apns_status = Some(410);
         push.apns_reason = Some("Unregistered".into());
         push.apns_id = Some("8f1e6a52-3c4d-4e5f-9a0b-1c2d3e4f5a6b".into());
@@ -219,7 +246,7 @@ mod tests {
         let json = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             json,
-            r#"{"push_id":"p-1","call_id":"c-1","device":"a1b2c3","topic":"com.acme.call.voip","push_type":"voip","priority":10,"expiration":0,"sent_at":"2026-05-20T17:47:00.125000+03:00","apns_status":410,"apns_reason":"Unregistered","apns_id":"8f1e6a52-3c4d-4e5f-9a0b-1c2d3e4f5a6b","apns_unique_id":"2f0c7a6e-1b2d-4c3e-8f9a-0b1c2d3e4f5a","apns_timestamp":"2026-05-19T08:00:00.000000+00:00","responded_at":"2026-05-20T14:47:00.180000+00:00","received_at":"2026-05-20T17:50:05.000000+03:00","reported_at":"2026-05-20T10:50:05.077000-04:00","must_report":false,"deadline":"2026-05-20T17:48:00.000000+03:00","attrs":{"carrier":"Turkcell","os_version":"26.4.1"}}"#
+            r#"{"push_id":"p-1","call_id":"c-1","device":"a1b2c3","topic":"com.acme.call.voip","push_type":"voip","priority":10,"expiration":0,"queued_at":"2026-05-20T17:46:59.900000+03:00","sent_at":"2026-05-20T17:47:00.125000+03:00","apns_status":410,"apns_reason":"Unregistered","apns_id":"8f1e6a52-3c4d-4e5f-9a0b-1c2d3e4f5a6b","apns_unique_id":"2f0c7a6e-1b2d-4c3e-8f9a-0b1c2d3e4f5a","apns_timestamp":"2026-05-19T08:00:00.000000+00:00","responded_at":"2026-05-20T14:47:00.180000+00:00","received_at":"2026-05-20T17:50:05.000000+03:00","reported_at":"2026-05-20T10:50:05.077000-04:00","must_report":false,"deadline":"2026-05-20T17:48:00.000000+03:00","attrs":{"carrier":"Turkcell","os_version":"26.4.1"}}"#
         );
         let back: PushRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, full());

@@ -231,6 +231,24 @@ impl Timestamp {
         )
     }
 
+    /// `17:45:59.562 +03:00`: wall-clock time with the offset it is shown in, so a reader can
+    /// find the line in a log that prints that offset.
+    pub fn time_of_day_labelled(self) -> String {
+        format!("{} {}", self.time_of_day_millis(), self.offset)
+    }
+
+    /// `2026-05-20 17:45:59.562 +03:00`.
+    pub fn date_time_labelled(self) -> String {
+        let c = self.local();
+        format!(
+            "{:04}-{:02}-{:02} {}",
+            c.year,
+            c.month,
+            c.day,
+            self.time_of_day_labelled()
+        )
+    }
+
     /// Parses RFC 3339 (`2026-05-20T17:45:59.562+03:00`, `…Z`) and the log form
     /// (`2026-05-20 17:45:59.562000+0300`). A time without an offset is an error: see
     /// [`parse_civil`] for those.

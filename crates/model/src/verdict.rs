@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::event::DeviceEvent;
+use crate::time::Timestamp;
 
 /// What became of the push.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -210,6 +211,12 @@ pub struct Verdict {
     /// What ended the outage, if there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<Recovery>,
+    /// When the push reached the device (its arrival line, else the app's receipt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_at: Option<Timestamp>,
+    /// When the outage ended (the line of the recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<Timestamp>,
     /// One plain sentence.
     pub explanation: String,
 }
@@ -257,6 +264,8 @@ mod tests {
             confidence: Confidence::High,
             evidence: Vec::new(),
             recovery: Some(Recovery::IncomingCellularCallWake),
+            arrived_at: Some(Timestamp::parse("2026-05-20T17:50:05+03:00").unwrap()),
+            recovered_at: Some(Timestamp::parse("2026-05-20T17:50:04.028+03:00").unwrap()),
             explanation: "late".into(),
         };
         let json = serde_json::to_value(&verdict).unwrap();

@@ -47,6 +47,7 @@ impl ExportRow {
         record.push_type = self.push_type;
         record.priority = self.priority;
         record.expiration = self.expiration;
+        record.queued_at = Some(self.queued_at);
         record.apns_status = self.apns_status;
         record.apns_reason = self.apns_reason;
         record.apns_id = self.apns_id;
@@ -73,6 +74,8 @@ pub(crate) struct ImportRow {
     pub push_type: Option<String>,
     pub priority: Option<u8>,
     pub expiration: Option<u64>,
+    /// When the sender took the work; the send time when the record does not say.
+    pub queued_at: Timestamp,
     pub sent_at: Timestamp,
     pub responded_at: Option<Timestamp>,
     pub apns_status: Option<u16>,
@@ -115,6 +118,7 @@ impl ImportRow {
             push_type: record.push_type.clone(),
             priority: record.priority,
             expiration: record.expiration,
+            queued_at: record.queued_at.unwrap_or(record.sent_at),
             sent_at: record.sent_at,
             responded_at: record.responded_at,
             apns_status: record.apns_status,

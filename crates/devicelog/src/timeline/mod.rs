@@ -2,15 +2,15 @@
 //!
 //! A [`TimelineBuilder`] receives every record's instant (so it knows what the log covers) and
 //! the [`DeviceEvent`]s the rules found. Each event moves one or more [`Dimension`]s to a new
-//! state; each dimension is a list of non-overlapping [`Interval`]s that starts as `unknown`
-//! until its first evidence. Nothing is assumed: a dimension no line speaks about stays unknown
-//! for the whole log. [`summary`] turns the intervals into sentences; [`render`] prints the
-//! annotated timeline.
+//! typed [`State`]; each dimension is a list of non-overlapping [`Interval`]s that starts as
+//! [`State::Unknown`] until its first evidence. Nothing is assumed: a dimension no line speaks
+//! about stays unknown for the whole log. [`summary`] turns the intervals into sentences;
+//! [`render`] prints the annotated timeline.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use pushtrace_model::{DeviceEvent, EventKind, LogRecord, PolicyStage, Timestamp, policy_name};
+use pushtrace_model::{DeviceEvent, EventKind, LogRecord, PolicyStage, Timestamp};
 use serde::Serialize;
 
 use crate::error::ReadError;
@@ -18,8 +18,14 @@ use crate::rules::RuleSet;
 use unmatched::Unmatched;
 
 pub mod render;
+pub mod state;
 pub mod summary;
 pub mod unmatched;
+
+pub use state::{
+    Activity, ApnsState, DownReason, Lock, Network, PowerPolicy, Radio, Registration, Screen,
+    State,
+};
 
 /// One aspect of the device's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -39,10 +45,12 @@ pub enum Dimension {
     InternetSharing,
     /// Apps blocked from VoIP launches.
     AppBlock,
+    /// A network interface or path coming up or going down.
+    Network,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 9] = [
+    pub const ALL: [Dimension; 10] = [
         Dimension::Apns,
         Dimension::PowerPolicy,
         Dimension::Display,
@@ -52,6 +60,7 @@ impl Dimension {
         Dimension::Registration,
         Dimension::InternetSharing,
         Dimension::AppBlock,
+        Dimension::Network,
     ];
 
     pub fn label(self) -> &'static str {
@@ -65,6 +74,7 @@ impl Dimension {
             Dimension::Registration => "registration",
             Dimension::InternetSharing => "internet sharing",
             Dimension::AppBlock => "app block",
+            Dimension::Network => "network",
         }
     }
 }
@@ -75,13 +85,10 @@ impl fmt::Display for Dimension {
     }
 }
 
-/// The state `unknown`: no evidence yet.
-pub const UNKNOWN: &str = "unknown";
-
 /// A state held from `from` to `to`. `from: None` is the start of the log, `to: None` the end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Interval {
-    pub state: String,
+    pub state: State,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     /// The index (in [`DeviceTimeline::events`]) of the event that began this state.
@@ -91,7 +98,7 @@ pub struct Interval {
 
 impl Interval {
     pub fn is_unknown(&self) -> bool {
-        self.state == UNKNOWN
+        self.state.is_unknown()
     }
 }
 
@@ -103,17 +110,23 @@ pub struct DeviceTimeline {
     pub end: Option<Timestamp>,
     pub events: Vec<DeviceEvent>,
     pub states: BTreeMap<Dimension, Vec<Interval>>,
+    /// How many records of each process the timeline was built from: which parts of the
+    /// device the log speaks for (a log without callservicesd cannot show a CallKit failure).
+    pub processes: BTreeMap<String, u64>,
 }
 
 impl DeviceTimeline {
-    /// The state of a dimension at an instant (`unknown` outside the log).
+    /// The state of a dimension at an instant ([`State::Unknown`] outside the log).
     pub fn state_at(&self, dimension: Dimension, at: Timestamp) -> &Interval {
         static OUTSIDE: Interval = Interval {
-            state: String::new(),
+            state: State::Unknown,
             from: None,
             to: None,
             since_event: None,
         };
+        if self.start.is_none_or(|s| at < s) || self.end.is_none_or(|e| at > e) {
+            return &OUTSIDE;
+        }
         self.states
             .get(&dimension)
             .and_then(|intervals| {
@@ -130,6 +143,21 @@ impl DeviceTimeline {
             .iter()
             .filter(|e| matches!(e.kind, EventKind::CallWake { .. }))
     }
+
+    /// The event that began an interval, if a line did (not the unknown start).
+    pub fn began(&self, interval: &Interval) -> Option<&DeviceEvent> {
+        interval.since_event.and_then(|i| self.events.get(i))
+    }
+
+    /// Whether the log holds any record of `process`.
+    pub fn has_process(&self, process: &str) -> bool {
+        self.processes.get(process).is_some_and(|n| *n > 0)
+    }
+
+    /// Whether `at` is inside what the log covers.
+    pub fn covers(&self, at: Timestamp) -> bool {
+        self.start.is_some_and(|s| s <= at) && self.end.is_some_and(|e| at <= e)
+    }
 }
 
 /// Collects records' instants and events, in time order, into a [`DeviceTimeline`].
@@ -139,6 +167,7 @@ pub struct TimelineBuilder {
     end: Option<Timestamp>,
     events: Vec<DeviceEvent>,
     states: BTreeMap<Dimension, Vec<Interval>>,
+    processes: BTreeMap<String, u64>,
 }
 
 impl TimelineBuilder {
@@ -150,6 +179,17 @@ impl TimelineBuilder {
     pub fn observe(&mut self, at: Timestamp) {
         self.start = Some(self.start.map_or(at, |s| s.min(at)));
         self.end = Some(self.end.map_or(at, |e| e.max(at)));
+    }
+
+    /// Notes a record: its instant and its process.
+    pub fn observe_record(&mut self, record: &LogRecord) {
+        self.observe(record.at);
+        match self.processes.get_mut(record.process.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.processes.insert(record.process.clone(), 1);
+            }
+        }
     }
 
     /// Adds an event (events arrive in time order) and applies its state changes.
@@ -174,11 +214,11 @@ impl TimelineBuilder {
         self.events.push(event);
     }
 
-    fn current(&self, dimension: Dimension) -> Option<&str> {
+    fn current(&self, dimension: Dimension) -> Option<&State> {
         self.states
             .get(&dimension)
             .and_then(|i| i.last())
-            .map(|i| i.state.as_str())
+            .map(|i| &i.state)
     }
 
     /// Closes the timeline: every dimension starts as unknown until its first evidence.
@@ -190,7 +230,7 @@ impl TimelineBuilder {
                 intervals.insert(
                     0,
                     Interval {
-                        state: UNKNOWN.to_string(),
+                        state: State::Unknown,
                         from: self.start,
                         to: first_from,
                         since_event: None,
@@ -203,6 +243,7 @@ impl TimelineBuilder {
             end: self.end,
             events: self.events,
             states: self.states,
+            processes: self.processes,
         }
     }
 }
@@ -232,7 +273,7 @@ pub fn build(
     let mut rule_error_count = 0;
     for record in records {
         let record = record?;
-        builder.observe(record.at);
+        builder.observe_record(&record);
         match rules.event(&record) {
             Some(Ok(event)) => builder.push(event),
             Some(Err(why)) => {
@@ -260,36 +301,49 @@ pub fn build(
 /// The states an event establishes. `current` reads a dimension's present state.
 fn transitions<'a>(
     kind: &EventKind,
-    current: impl Fn(Dimension) -> Option<&'a str>,
-) -> Vec<(Dimension, String)> {
-    let on = |interface: &Option<String>| {
-        interface
-            .as_deref()
-            .map(|i| format!(" on {i}"))
-            .unwrap_or_default()
-    };
+    current: impl Fn(Dimension) -> Option<&'a State>,
+) -> Vec<(Dimension, State)> {
+    let apns = |state: ApnsState| vec![(Dimension::Apns, State::Apns(state))];
     match kind {
         EventKind::RrcState {
             interface, state, ..
         } => {
-            let name = if *state == 0 { "idle" } else { "connected" };
-            vec![(Dimension::Radio, format!("{name}{}", on(interface)))]
+            let interface = interface.clone();
+            let radio = if *state == 0 {
+                Radio::Idle { interface }
+            } else {
+                Radio::Connected { interface }
+            };
+            vec![(Dimension::Radio, State::Radio(radio))]
         }
         EventKind::CellRegistration { state: Some(state) } => {
-            let name = match state.as_str() {
-                "kRegisteredHome" => "registered (home)".to_string(),
-                "kRegisteredRoaming" => "registered (roaming)".to_string(),
-                other => other.trim_start_matches('k').to_string(),
-            };
-            vec![(Dimension::Registration, name)]
+            vec![(
+                Dimension::Registration,
+                State::Registration(Registration::from_name(state)),
+            )]
         }
-        EventKind::ApnsPathSatisfied { interface, .. } => {
-            vec![(Dimension::Apns, format!("reconnecting{}", on(interface)))]
-        }
+        EventKind::ApnsPathSatisfied { interface, .. } => apns(ApnsState::Reconnecting {
+            interface: interface.clone(),
+        }),
         EventKind::ApnsDataReceived { interface, .. }
         | EventKind::ApnsKeepAlive { interface, .. }
-        | EventKind::PushReceived { interface, .. } => {
-            vec![(Dimension::Apns, format!("connected{}", on(interface)))]
+        | EventKind::PushReceived { interface, .. }
+        | EventKind::ApnsConnected { interface } => apns(ApnsState::Connected {
+            interface: interface.clone(),
+        }),
+        EventKind::ApnsDisconnected { reason, .. } => {
+            apns(ApnsState::Down(DownReason::Disconnected {
+                reason: reason.clone(),
+            }))
+        }
+        EventKind::ApnsConnectFailed { error, code, .. } => {
+            let error = match (error, code) {
+                (Some(e), Some(c)) => Some(format!("{e} {c}")),
+                (Some(e), None) => Some(e.clone()),
+                (None, Some(c)) => Some(format!("error {c}")),
+                (None, None) => None,
+            };
+            apns(ApnsState::Down(DownReason::ConnectFailed { error }))
         }
         EventKind::ApnsConnectSkipped {
             connected_interfaces,
@@ -298,9 +352,13 @@ fn transitions<'a>(
             ..
         } => {
             if connected_interfaces.is_some_and(|n| n > 0) {
-                vec![(Dimension::Apns, "connected".to_string())]
+                // Already connected somewhere: keep the interface the state knows.
+                match current(Dimension::Apns) {
+                    Some(State::Apns(ApnsState::Connected { .. })) => Vec::new(),
+                    _ => apns(ApnsState::Connected { interface: None }),
+                }
             } else if *wwan_usable != Some(true) && *wifi_usable != Some(true) {
-                vec![(Dimension::Apns, "down: no usable interface".to_string())]
+                apns(ApnsState::Down(DownReason::NoUsableInterface))
             } else {
                 Vec::new()
             }
@@ -311,48 +369,49 @@ fn transitions<'a>(
         } => {
             vec![(
                 Dimension::Lock,
-                if *locked { "locked" } else { "unlocked" }.to_string(),
+                State::Lock(if *locked { Lock::Locked } else { Lock::Unlocked }),
             )]
         }
         EventKind::PowerPolicy { level, stage } => {
-            let state = format!("{level} ({})", policy_name(*level));
+            let state = State::PowerPolicy(PowerPolicy(*level));
             // powerd's broadcast sets the policy; a client applying it confirms what is known,
             // and only sets it when powerd's line is not in the log.
-            if *stage == PolicyStage::Applied
-                && current(Dimension::PowerPolicy) == Some(state.as_str())
-            {
+            if *stage == PolicyStage::Applied && current(Dimension::PowerPolicy) == Some(&state) {
                 Vec::new()
             } else {
                 vec![(Dimension::PowerPolicy, state)]
             }
         }
         EventKind::UserActivity { to, .. } => {
-            let state = if to & 1 == 1 {
-                "active"
+            let activity = if to & 1 == 1 {
+                Activity::Active
             } else if to & 2 == 2 {
-                "passive"
+                Activity::Passive
             } else {
-                "inactive"
+                Activity::Inactive
             };
-            vec![(Dimension::UserActivity, state.to_string())]
+            vec![(Dimension::UserActivity, State::UserActivity(activity))]
         }
         EventKind::DisplayState { display_off, .. } => {
             vec![(
                 Dimension::Display,
-                if *display_off { "off" } else { "on" }.to_string(),
+                State::Display(if *display_off { Screen::Off } else { Screen::On }),
             )]
         }
         EventKind::InternetSharing { active } => {
-            vec![(
-                Dimension::InternetSharing,
-                if *active { "active" } else { "inactive" }.to_string(),
-            )]
+            vec![(Dimension::InternetSharing, State::InternetSharing(*active))]
         }
         EventKind::VoipBlocked { bundle, .. } => {
-            vec![(
-                Dimension::AppBlock,
-                format!("blocked: {}", bundle.as_deref().unwrap_or("<private>")),
-            )]
+            vec![(Dimension::AppBlock, State::AppBlocked(bundle.clone()))]
+        }
+        EventKind::NetworkState { interface, up } => {
+            let interface = interface.clone();
+            let network = if *up {
+                Network::Up { interface }
+            } else {
+                Network::Down { interface }
+            };
+            vec![(Dimension::Network, State::Network(network))]
         }
         _ => Vec::new(),
     }

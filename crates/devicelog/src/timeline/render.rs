@@ -85,14 +85,14 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
         let parts: Vec<String> = intervals
             .iter()
             .map(|i| match (i.from, i.to) {
-                (_, None) if intervals.len() == 1 => i.state.clone(),
+                (_, None) if intervals.len() == 1 => i.state.to_string(),
                 (_, Some(t)) if i.is_unknown() => format!("{} until {}", i.state, time.show(t)),
                 (Some(f), Some(t)) if intervals.len() > 1 => {
                     format!("{} {}–{}", i.state, time.show(f), time.show(t))
                 }
                 (_, Some(t)) => format!("{} until {}", i.state, time.show(t)),
                 (Some(f), None) => format!("{} from {}", i.state, time.show(f)),
-                (None, None) => i.state.clone(),
+                (None, None) => i.state.to_string(),
             })
             .collect();
         let _ = writeln!(

@@ -2,7 +2,7 @@
 
 use pushtrace_model::{EventKind, Timestamp};
 
-use super::{DeviceTimeline, Dimension, Interval};
+use super::{ApnsState, DeviceTimeline, Dimension, Interval, State};
 
 /// How instants are written: time of day to the millisecond when the log stays within one day,
 /// with the date otherwise; always in the offset the log was written in.
@@ -110,7 +110,7 @@ fn span(interval: &Interval, time: TimeFormat) -> String {
             time.show(from)
         ),
         (None, Some(to)) => format!("{} until {}", interval.state, time.show(to)),
-        (None, None) => interval.state.clone(),
+        (None, None) => interval.state.to_string(),
     }
 }
 
@@ -123,7 +123,8 @@ fn apns_sentence(timeline: &DeviceTimeline, time: TimeFormat) -> Option<String> 
         .iter()
         .map(|i| span(i, time))
         .collect();
-    let open_reconnect = last.state.starts_with("reconnecting") && last.to.is_none();
+    let open_reconnect =
+        matches!(last.state, State::Apns(ApnsState::Reconnecting { .. })) && last.to.is_none();
     if open_reconnect {
         let how = last
             .since_event

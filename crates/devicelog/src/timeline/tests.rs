@@ -132,47 +132,52 @@ fn seed_states_start_unknown_and_hold_between_evidence() {
     let policy = &timeline.states[&Dimension::PowerPolicy];
     let shown: Vec<_> = policy
         .iter()
-        .map(|i| (i.state.as_str(), i.from, i.to))
+        .map(|i| (i.state.to_string(), i.from, i.to))
         .collect();
     assert_eq!(
         shown,
         [
             (
-                "unknown",
+                "unknown".to_string(),
                 Some(at("17:45:59.562")),
                 Some(at("17:48:41.248"))
             ),
             (
-                "3 (display off)",
+                "3 (display off)".to_string(),
                 Some(at("17:48:41.248")),
                 Some(at("17:50:04.494"))
             ),
-            ("0 (none)", Some(at("17:50:04.494")), None),
+            ("0 (none)".to_string(), Some(at("17:50:04.494")), None),
         ]
     );
     let apns = &timeline.states[&Dimension::Apns];
     assert_eq!(apns.len(), 2);
     assert_eq!(
-        (apns[0].state.as_str(), apns[0].to),
+        (apns[0].state.to_string().as_str(), apns[0].to),
         ("unknown", Some(at("17:46:01.330")))
     );
     assert_eq!(
-        (apns[1].state.as_str(), apns[1].to),
+        (apns[1].state.to_string().as_str(), apns[1].to),
         ("reconnecting on pdp_ip0", None)
     );
     assert_eq!(
         timeline
             .state_at(Dimension::Display, at("17:47:00.000"))
             .state,
-        "unknown"
+        State::Unknown
     );
     assert_eq!(
         timeline
             .state_at(Dimension::Display, at("17:49:00.000"))
             .state,
-        "off"
+        State::Display(Screen::Off)
     );
-    assert_eq!(timeline.states[&Dimension::Lock][0].state, "unknown");
+    assert_eq!(timeline.states[&Dimension::Lock][0].state, State::Unknown);
+    let before_the_log = at("17:40:00.000");
+    assert_eq!(
+        timeline.state_at(Dimension::Apns, before_the_log).state,
+        State::Unknown
+    );
     assert_eq!(timeline.states[&Dimension::Lock][0].to, None);
 }
 
@@ -195,7 +200,7 @@ fn seed_summary_says_what_the_expert_would() {
     assert!(text.contains("Unknown before the first evidence: APNs until 17:46:01.330, power policy until 17:48:41.248"), "{text}");
     assert!(
         text.contains(
-            "No evidence at all (unknown throughout): lock, internet sharing, app block."
+            "No evidence at all (unknown throughout): lock, internet sharing, app block, network."
         ),
         "{text}"
     );

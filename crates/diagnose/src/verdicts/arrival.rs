@@ -1,51 +1,268 @@
-//! Which log line is a push's arrival: apsd's `Received message for enabled topic …` or
-//! callservicesd's `Received incoming APS message from application with bundle identifier …`,
-//! when it names the push's own topic or app (or is redacted).
+//! Step 2: when the push reached the device, and how sure it is that it was this push.
+//!
+//! A *delivery* is what one push leaves in the log: apsd's `Received message for enabled topic
+//! …` and, within a moment, callservicesd's `Received incoming APS message from application with
+//! bundle identifier …`, then the launch lines (callservicesd, SpringBoard, runningboardd) that
+//! name the app. A delivery is the push's arrival when what it names is the push's topic or app;
+//! one naming another app never is; one whose every name is redacted (`<private>`) may be, but
+//! the attribution is then inferred and the verdict says so. Each delivery is given to at most
+//! one push ([`Claims`]), pushes taken in the order they were sent.
+//!
+//! The app's receipt (`received_at`, on the device's clock) is the arrival when the record has
+//! one; a delivery just before it is cited as its line.
 
-use pushtrace_model::{DeviceEvent, EventKind};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
-/// What a push's arrival line must name: its apns-topic, or (for a record without one) the app's
-/// bundle id given with `--app`.
-#[derive(Clone, Copy)]
-pub(crate) enum Wanted<'a> {
-    Topic(&'a str),
-    App(&'a str),
+use pushtrace_devicelog::timeline::DeviceTimeline;
+use pushtrace_model::duration::{after, before};
+use pushtrace_model::{DeviceEvent, EventKind, PushRecord, Timestamp};
+
+use super::Context;
+use super::window::expected_by;
+
+/// How far apart apsd's line, callservicesd's and the launch lines of one delivery can be.
+const FOLLOW_ON: Duration = Duration::from_secs(2);
+/// How much earlier than the send a delivery line may be stamped (server and device clocks).
+const CLOCK_SKEW: Duration = Duration::from_secs(1);
+/// How long before the app's receipt its delivery lines may be.
+const BEFORE_RECEIPT: Duration = Duration::from_secs(10);
+
+/// How the arrival was tied to the push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attribution {
+    /// The app's receipt says so.
+    Receipt,
+    /// A delivery line names the push's topic or app.
+    Named,
+    /// Every line of the delivery is redacted: it may be another app's push.
+    Inferred,
+}
+
+/// The push's arrival.
+#[derive(Debug)]
+pub(crate) struct Arrival<'a> {
+    pub at: Timestamp,
+    /// The delivery's lines (apsd, callservicesd, launch), when the log has them.
+    pub lines: Vec<&'a DeviceEvent>,
+    pub attribution: Attribution,
+}
+
+/// The deliveries already given to a push, by their first event's index.
+#[derive(Debug, Default)]
+pub(crate) struct Claims(BTreeSet<usize>);
+
+/// One push's trace in the log.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    /// Indices into the timeline's events, the first being the arrival line.
+    pub events: Vec<usize>,
+    /// Topics and bundle ids (lower case) the lines name; empty when all are redacted.
+    pub topics: BTreeSet<String>,
+    pub bundles: BTreeSet<String>,
+}
+
+/// Every delivery in the log, in time order.
+pub(crate) fn deliveries(timeline: &DeviceTimeline) -> Vec<Delivery> {
+    let mut found: Vec<Delivery> = Vec::new();
+    let mut open: Option<(usize, Timestamp, bool)> = None; // (delivery, last line, has callservicesd)
+    for (i, event) in timeline.events.iter().enumerate() {
+        let fresh = |open: &Option<(usize, Timestamp, bool)>| {
+            open.filter(|(_, last, _)| event.at <= after(*last, FOLLOW_ON))
+        };
+        match &event.kind {
+            EventKind::PushReceived { topic, .. } => {
+                let mut d = Delivery {
+                    events: vec![i],
+                    topics: BTreeSet::new(),
+                    bundles: BTreeSet::new(),
+                };
+                d.name_topic(topic.as_deref());
+                found.push(d);
+                open = Some((found.len() - 1, event.at, false));
+            }
+            EventKind::VoipPushToApp { topic, bundle } => {
+                let joins = fresh(&open).filter(|(d, _, has)| {
+                    !has && found[*d].accepts(topic.as_deref(), bundle.as_deref())
+                });
+                let d = match joins {
+                    Some((d, _, _)) => d,
+                    None => {
+                        found.push(Delivery {
+                            events: Vec::new(),
+                            topics: BTreeSet::new(),
+                            bundles: BTreeSet::new(),
+                        });
+                        found.len() - 1
+                    }
+                };
+                found[d].events.push(i);
+                found[d].name_topic(topic.as_deref());
+                found[d].name_bundle(bundle.as_deref());
+                open = Some((d, event.at, true));
+            }
+            kind => {
+                if let (Some((d, _, has)), Some(bundle)) = (fresh(&open), launched_bundle(kind)) {
+                    found[d].events.push(i);
+                    found[d].name_bundle(bundle);
+                    open = Some((d, event.at, has));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The bundle a launch line names, for the lines that follow a delivery.
+fn launched_bundle(kind: &EventKind) -> Option<Option<&str>> {
+    match kind {
+        EventKind::AppLaunchForPush { bundle, .. } | EventKind::AppOpenRequested { bundle, .. } => {
+            Some(bundle.as_deref())
+        }
+        EventKind::VoipProcessAssertion { target, .. } => Some(target.as_deref()),
+        _ => None,
+    }
+}
+
+impl Delivery {
+    fn name_topic(&mut self, topic: Option<&str>) {
+        if let Some(t) = topic.filter(|t| !t.is_empty()) {
+            let t = t.to_ascii_lowercase();
+            self.bundles
+                .insert(t.strip_suffix(".voip").unwrap_or(&t).to_string());
+            self.topics.insert(t);
+        }
+    }
+
+    fn name_bundle(&mut self, bundle: Option<&str>) {
+        if let Some(b) = bundle.filter(|b| !b.is_empty() && !b.contains("xxxx")) {
+            self.bundles.insert(b.to_ascii_lowercase());
+        }
+    }
+
+    /// Whether a callservicesd line naming `topic`/`bundle` can be the same delivery.
+    fn accepts(&self, topic: Option<&str>, bundle: Option<&str>) -> bool {
+        let topic_ok = topic.is_none_or(|t| {
+            self.topics.is_empty() || self.topics.contains(&t.to_ascii_lowercase())
+        });
+        let bundle_ok = bundle.is_none_or(|b| {
+            self.bundles.is_empty() || self.bundles.contains(&b.to_ascii_lowercase())
+        });
+        topic_ok && bundle_ok
+    }
+
+    /// Whether this delivery is the push's: `Some(Named)` when it names the push's topic or
+    /// app, `Some(Inferred)` when it names nothing (or the push's app is not known), `None`
+    /// when it names another app.
+    fn is_for(&self, wanted: &Wanted) -> Option<Attribution> {
+        if self.topics.is_empty() && self.bundles.is_empty() {
+            return Some(Attribution::Inferred);
+        }
+        let named = match wanted {
+            Wanted::Topic { topic, bundle } => {
+                if self.topics.is_empty() {
+                    self.bundles.contains(bundle)
+                } else {
+                    self.topics.contains(topic)
+                }
+            }
+            Wanted::App(app) => {
+                self.bundles.contains(app)
+                    || self
+                        .topics
+                        .iter()
+                        .any(|t| t.strip_prefix(app.as_str()).is_some_and(|r| r.starts_with('.')))
+            }
+            Wanted::Any => return Some(Attribution::Inferred),
+        };
+        named.then_some(Attribution::Named)
+    }
+}
+
+/// What a push's arrival must name.
+pub(crate) enum Wanted {
+    /// The record's apns-topic (lower case) and the bundle id it belongs to.
+    Topic { topic: String, bundle: String },
+    /// `--app`'s bundle id, for a record without a topic.
+    App(String),
+    /// Neither is known: any delivery may be it, none surely.
     Any,
 }
 
-impl Wanted<'_> {
-    /// The bundle id the push is for: a VoIP topic is the bundle id plus `.voip`.
-    fn bundle(&self) -> Option<&str> {
-        match *self {
-            Wanted::Topic(t) => Some(t.strip_suffix(".voip").unwrap_or(t)),
-            Wanted::App(a) => Some(a),
-            Wanted::Any => None,
+impl Wanted {
+    pub fn of(push: &PushRecord, app: Option<&str>) -> Wanted {
+        match (push.topic.as_deref(), app) {
+            (Some(topic), _) => {
+                let topic = topic.to_ascii_lowercase();
+                let bundle = topic.strip_suffix(".voip").unwrap_or(&topic).to_string();
+                Wanted::Topic { topic, bundle }
+            }
+            (None, Some(app)) => Wanted::App(app.to_ascii_lowercase()),
+            (None, None) => Wanted::Any,
         }
     }
 
-    fn topic_matches(&self, seen: &str) -> bool {
-        match *self {
-            Wanted::Topic(t) => seen == t,
-            Wanted::App(a) => {
-                seen == a
-                    || seen
-                        .strip_prefix(a)
-                        .is_some_and(|rest| rest.starts_with('.'))
-            }
-            Wanted::Any => true,
+    /// The app's bundle id, when known.
+    pub fn bundle(&self) -> Option<&str> {
+        match self {
+            Wanted::Topic { bundle, .. } => Some(bundle),
+            Wanted::App(app) => Some(app),
+            Wanted::Any => None,
         }
     }
 }
 
-/// Whether `event` can be the arrival of the push. A line naming another topic or app is never
-/// its arrival (a push for app A is not delivered by app B's line); a redacted topic or bundle
-/// (`<private>`) may be.
-pub(crate) fn is_arrival(event: &DeviceEvent, wanted: Wanted<'_>) -> bool {
-    let (topic, bundle) = match &event.kind {
-        EventKind::PushReceived { topic, .. } => (topic.as_deref(), None),
-        EventKind::VoipPushToApp { topic, bundle } => (topic.as_deref(), bundle.as_deref()),
-        _ => return false,
+/// Finds the push's arrival and claims its delivery.
+pub(crate) fn find<'a>(
+    cx: &Context<'a>,
+    push: &PushRecord,
+    claims: &mut Claims,
+) -> Option<Arrival<'a>> {
+    let timeline = cx.timeline;
+    let wanted = Wanted::of(push, cx.options.app.as_deref());
+    let earliest = before(push.sent_at, CLOCK_SKEW);
+    let at = |d: &Delivery| timeline.events[d.events[0]].at;
+    let candidates: Vec<(&Delivery, Attribution)> = cx
+        .deliveries
+        .iter()
+        .filter(|d| at(d) >= earliest && !claims.0.contains(&d.events[0]))
+        .filter_map(|d| d.is_for(&wanted).map(|a| (d, a)))
+        .collect();
+    let lines = |d: &Delivery| -> Vec<&'a DeviceEvent> {
+        d.events.iter().map(|&i| &timeline.events[i]).collect()
     };
-    topic.is_none_or(|t| wanted.topic_matches(t))
-        && bundle.is_none_or(|b| wanted.bundle().is_none_or(|w| w == b))
+
+    if let Some(received) = push.received_at {
+        let near = candidates
+            .iter()
+            .filter(|(d, _)| at(d) >= before(received, BEFORE_RECEIPT) && at(d) <= after(received, FOLLOW_ON))
+            .min_by_key(|(d, a)| (*a != Attribution::Named, (at(d).utc_micros() - received.utc_micros()).abs()));
+        let lines = near.map_or_else(Vec::new, |(d, _)| {
+            claims.0.insert(d.events[0]);
+            lines(d)
+        });
+        return Some(Arrival {
+            at: received,
+            lines,
+            attribution: Attribution::Receipt,
+        });
+    }
+
+    let due = expected_by(push, cx.options);
+    let first = |attribution: Attribution, by: Option<Timestamp>| {
+        candidates
+            .iter()
+            .find(|(d, a)| *a == attribution && by.is_none_or(|by| at(d) <= by))
+    };
+    let chosen = first(Attribution::Named, Some(due))
+        .or_else(|| first(Attribution::Inferred, Some(due)))
+        .or_else(|| first(Attribution::Named, None))
+        .or_else(|| first(Attribution::Inferred, None))?;
+    let (delivery, attribution) = chosen;
+    claims.0.insert(delivery.events[0]);
+    Some(Arrival {
+        at: at(delivery),
+        lines: lines(delivery),
+        attribution: *attribution,
+    })
 }

@@ -61,7 +61,7 @@ fn seed_push_with_a_receipt_is_late_by_3_min_5_s_for_the_abandoned_reconnect() {
     assert!(v.explanation.contains("3 min 5 s"), "{}", v.explanation);
     assert!(
         v.explanation
-            .contains("ended at 17:50:04.028 (incoming cellular call wake)"),
+            .contains("ended at 17:50:04.028 +03:00 (incoming cellular call wake)"),
         "{}",
         v.explanation
     );
@@ -202,11 +202,31 @@ fn on_time_from_the_arrival_line() {
         "10:05:00",
     );
     let v = diagnose(&push("10:00:01.000"), &t, &options());
+    // No callservicesd line and not the app's: a kill for not reporting would not show.
     assert_eq!(
         (v.outcome, v.cause, v.confidence),
-        (Outcome::OnTime, Cause::None, Confidence::High)
+        (Outcome::OnTime, Cause::None, Confidence::Medium)
     );
+    assert!(v.explanation.contains("callservicesd"), "{}", v.explanation);
     assert_eq!(v.latency, Some(Duration::from_millis(200)));
+    assert_eq!(v.arrived_at, Some(at("10:00:01.200")));
+
+    let mut builder = TimelineBuilder::new();
+    builder.observe(at("09:59:00.000"));
+    builder.observe_record(&pushtrace_model::LogRecord::new(
+        at("09:59:30.000"),
+        "callservicesd",
+        "anything",
+        Origin::Line {
+            file: "test.log".into(),
+            line: 2,
+        },
+    ));
+    builder.push(connected("10:00:00.000"));
+    builder.push(arrived("10:00:01.200"));
+    builder.observe(at("10:05:00.000"));
+    let v = diagnose(&push("10:00:01.000"), &builder.finish(), &options());
+    assert_eq!(v.confidence, Confidence::High, "{}", v.explanation);
 }
 
 #[test]

@@ -258,7 +258,7 @@ impl PgStore {
                    priority, expiration, attempt, queued_at, sent_at, responded_at,
                    apns_status, apns_reason, apns_id, apns_unique_id, apns_timestamp,
                    attrs, deadline)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10, $11, $12, $13,
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $18, $9, $10, $11, $12, $13,
                          $14, $15, $16, $17)
                  ON CONFLICT (push_id) DO NOTHING",
             )
@@ -291,6 +291,7 @@ impl PgStore {
                         &row.apns_timestamp.map(micros),
                         &attrs_to_json(&row.attrs),
                         &row.deadline.map(micros),
+                        &micros(row.queued_at),
                     ],
                 )
                 .await

@@ -269,7 +269,7 @@ impl SqliteStore {
                            priority, expiration, attempt, queued_at, sent_at, responded_at,
                            apns_status, apns_reason, apns_id, apns_unique_id, apns_timestamp,
                            attrs, deadline)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, ?10, ?11, ?12, ?13,
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?18, ?9, ?10, ?11, ?12, ?13,
                                  ?14, ?15, ?16, ?17)
                          ON CONFLICT (push_id) DO NOTHING",
                     )
@@ -291,7 +291,8 @@ impl SqliteStore {
                             row.apns_unique_id,
                             row.apns_timestamp.map(micros),
                             attrs_to_json(&row.attrs),
-                            row.deadline.map(micros)
+                            row.deadline.map(micros),
+                            micros(row.queued_at)
                         ])
                     });
                 if added.op(OP)? == 0 {

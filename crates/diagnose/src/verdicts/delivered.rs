@@ -1,0 +1,192 @@
+//! Step 4: the push arrived. Did the app report the call to CallKit, and was it on time?
+
+use std::time::Duration;
+
+use pushtrace_model::duration::{after, before, since};
+use pushtrace_model::{
+    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Human, Outcome, PushRecord,
+};
+
+use super::app::Owner;
+use super::arrival::{Arrival, Attribution, Wanted};
+use super::window::expected_by;
+use super::{Context, Found, cite};
+
+/// How long after the arrival a CallKit report, a PushKit kill or a launch block still belongs
+/// to it: PushKit kills the app as soon as its delegate returns without reporting.
+const APP_WINDOW: Duration = Duration::from_secs(30);
+/// callservicesd may log a launch block a moment before apsd's line is stamped.
+const BEFORE_ARRIVAL: Duration = Duration::from_secs(1);
+
+/// The verdict of a push that arrived: `delivered_not_reported` when the app was killed or
+/// blocked for not reporting, `on_time` when it arrived by its deadline, `None` when it was late
+/// (the outage step explains that).
+pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>) -> Option<Found> {
+    let wanted = Wanted::of(push, cx.options.app.as_deref());
+    let bundle = wanted.bundle();
+    let (from, until) = (before(arrival.at, BEFORE_ARRIVAL), after(arrival.at, APP_WINDOW));
+    let near = || {
+        cx.timeline
+            .events
+            .iter()
+            .filter(move |e| e.at >= from && e.at <= until)
+    };
+    let names_app = |named: &Option<String>| {
+        named
+            .as_deref()
+            .is_none_or(|n| bundle.is_none_or(|b| n.eq_ignore_ascii_case(b)))
+    };
+    let report_line = near().find(|e| matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle)));
+    let reported = push.reported_at.is_some() || report_line.is_some();
+    let failure = near().find_map(|e| match &e.kind {
+        EventKind::AppKilledForNotReporting => {
+            let owner = cx.apps.owner(e, bundle, cx.options.app_process.as_deref());
+            (owner != Owner::Other).then_some((e, owner, false))
+        }
+        EventKind::VoipBlocked {
+            bundle: blocked,
+            delivered_anyway: false,
+        } if names_app(blocked) => Some((
+            e,
+            if blocked.is_some() { Owner::App } else { Owner::Unknown },
+            true,
+        )),
+        _ => None,
+    });
+
+    let mut found = if let (Some((line, owner, blocked)), false) = (failure, reported) {
+        failed(cx, push, arrival, line, owner, blocked)
+    } else if arrival.at <= expected_by(push, cx.options) {
+        on_time(cx, push, arrival, report_line)
+    } else {
+        return None;
+    };
+    found.latency = Some(since(arrival.at, push.sent_at));
+    found.arrived_at = Some(arrival.at);
+    found.evidence.splice(0..0, arrival_evidence(arrival));
+    if let Some(line) = report_line {
+        found
+            .evidence
+            .push(cite(line, EvidenceRole::Supports, "the app reported the call to CallKit"));
+    }
+    Some(found)
+}
+
+/// The arrival's lines as evidence.
+pub(super) fn arrival_evidence(arrival: &Arrival<'_>) -> Vec<pushtrace_model::Evidence> {
+    arrival
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let note = match (i, arrival.attribution) {
+                (0, Attribution::Inferred) => {
+                    "a push reached the device (redacted: taken to be this one)"
+                }
+                (0, _) => "the push reached the device",
+                _ => "the delivery went on to the app",
+            };
+            cite(line, EvidenceRole::Supports, note)
+        })
+        .collect()
+}
+
+/// What the arrival sentence says of how the push was tied to it.
+pub(super) fn attribution_note(arrival: &Arrival<'_>) -> &'static str {
+    match arrival.attribution {
+        Attribution::Inferred => {
+            " (its arrival line is redacted or names no app: taken to be this push, not shown to be)"
+        }
+        Attribution::Receipt if arrival.lines.is_empty() => " (by the app's receipt)",
+        _ => "",
+    }
+}
+
+fn failed(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    arrival: &Arrival<'_>,
+    line: &DeviceEvent,
+    owner: Owner,
+    blocked: bool,
+) -> Found {
+    let mut confidence = Confidence::High;
+    let mut tied = String::new();
+    if owner == Owner::Unknown && !blocked {
+        confidence = Confidence::Medium;
+        tied = format!(
+            " (the kill is logged by {}, which the log does not tie to the app: taken to be the app's)",
+            line.process
+        );
+    }
+    if arrival.attribution == Attribution::Inferred {
+        confidence = confidence.lower();
+    }
+    let mut found = Found::new(
+        Outcome::DeliveredNotReported,
+        if blocked {
+            Cause::VoipBlocked
+        } else {
+            Cause::AppNotReporting
+        },
+        confidence,
+        format!(
+            "Delivered at {}, {} after it was sent{}, but the app never reported the call to CallKit{}{}.",
+            cx.clock.show(arrival.at),
+            Human(since(arrival.at, push.sent_at)),
+            attribution_note(arrival),
+            if blocked {
+                ": iOS has stopped launching it for VoIP pushes"
+            } else {
+                ", so iOS killed it"
+            },
+            tied
+        ),
+    );
+    found.evidence.push(cite(
+        line,
+        EvidenceRole::Supports,
+        if blocked {
+            "iOS no longer launches the app for VoIP pushes"
+        } else {
+            "iOS killed the app for not reporting the call to CallKit"
+        },
+    ));
+    found
+}
+
+fn on_time(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    arrival: &Arrival<'_>,
+    report_line: Option<&DeviceEvent>,
+) -> Found {
+    let mut confidence = Confidence::High;
+    let mut caveat = String::new();
+    if arrival.attribution == Attribution::Inferred {
+        confidence = Confidence::Medium;
+    }
+    let reported = push.reported_at.is_some() || report_line.is_some();
+    let app_side_seen = cx.timeline.has_process("callservicesd")
+        || cx
+            .options
+            .app_process
+            .as_deref()
+            .is_some_and(|p| cx.timeline.has_process(p));
+    if !reported && !app_side_seen {
+        confidence = Confidence::Medium;
+        caveat = "; the log holds no callservicesd line and not the app's own, so a failure to report the call to CallKit would not show".into();
+    }
+    Found::new(
+        Outcome::OnTime,
+        Cause::None,
+        confidence,
+        format!(
+            "Delivered at {}, {} after it was sent{}{}.",
+            cx.clock.show(arrival.at),
+            Human(since(arrival.at, push.sent_at)),
+            attribution_note(arrival),
+            caveat
+        ),
+    )
+}
