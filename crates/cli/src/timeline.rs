@@ -74,16 +74,26 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let mut filter = RecordFilter::new()
         .processes(rules.processes())
         .processes(&also_watch);
+    // The log before the window is read too (only its end bounds the read): the states the
+    // device was in when the window opens were set by lines before it.
+    let mut window = None;
     if let Some(around) = &args.around {
         let center = parse_instant("--around", around, &clock)?;
         let half = parse_duration("--window", &args.window)? / 2;
         let shift = |delta: i64| Timestamp::new(center.utc_micros() + delta, center.offset());
-        filter = filter.since(shift(-half)).until(shift(half));
+        window = Some((shift(-half), shift(half)));
+        filter = filter.until(shift(half));
+        if args.unmatched {
+            filter = filter.since(shift(-half));
+        }
     }
     let read = args.source.read(clock, filter, |builder| builder)?;
     let format = read.summary.format;
     let mut unmatched = args.unmatched.then(Unmatched::default);
-    let built = timeline::build(read.records, &rules, &also_watch, unmatched.as_mut())?;
+    let mut built = timeline::build(read.records, &rules, &also_watch, unmatched.as_mut())?;
+    if let Some((from, to)) = window {
+        built.timeline = built.timeline.window(from, to);
+    }
     args.source.report(&read.summary);
     if built.rule_error_count > 0 && !args.source.quiet {
         eprintln!(

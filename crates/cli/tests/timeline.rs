@@ -54,6 +54,27 @@ fn seed_timeline_explains_the_incident() {
 }
 
 #[test]
+fn a_window_carries_the_states_set_before_it() {
+    let out = seed(&["--around", "17:49:00", "--window", "2m", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // apsd began reconnecting at 17:46:01.330, two minutes before the window opens.
+    assert!(
+        stdout.contains("reconnecting on pdp_ip0 (set at 17:46:01.330, before the window)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("APNs: reconnecting from 17:46:01.330"),
+        "{stdout}"
+    );
+    let json = seed(&["--json", "--around", "17:49:00", "--window", "2m", "-q"]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let apns = &value["states"]["apns"][0];
+    assert_eq!(apns["state"], "reconnecting on pdp_ip0");
+    assert_eq!(apns["carried_from"], "2026-05-20T17:46:01.330000+03:00");
+}
+
+#[test]
 fn seed_timeline_as_json_in_a_window() {
     let out = seed(&["--json", "--around", "17:48:41", "--window", "2m", "-q"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -83,7 +104,8 @@ fn seed_timeline_as_json_in_a_window() {
         value["states"]["power_policy"][1]["state"],
         "3 (display off)"
     );
-    assert_eq!(value["start"], "2026-05-20T17:48:08.057000+03:00");
+    // The log covers the whole window (it starts before it): the window is what it covers.
+    assert_eq!(value["start"], "2026-05-20T17:47:41.000000+03:00");
 }
 
 #[test]

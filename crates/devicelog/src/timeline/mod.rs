@@ -94,6 +94,10 @@ pub struct Interval {
     /// The index (in [`DeviceTimeline::events`]) of the event that began this state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub since_event: Option<usize>,
+    /// In a window of the log ([`DeviceTimeline::window`]): the state was set by a line before
+    /// the window, at this instant, and carried into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<Timestamp>,
 }
 
 impl Interval {
@@ -123,6 +127,7 @@ impl DeviceTimeline {
             from: None,
             to: None,
             since_event: None,
+            carried_from: None,
         };
         if self.start.is_none_or(|s| at < s) || self.end.is_none_or(|e| at > e) {
             return &OUTSIDE;
@@ -152,6 +157,53 @@ impl DeviceTimeline {
     /// Whether the log holds any record of `process`.
     pub fn has_process(&self, process: &str) -> bool {
         self.processes.get(process).is_some_and(|n| *n > 0)
+    }
+
+    /// The part of the timeline from `from` to `to`: the events inside it, and each dimension's
+    /// states clipped to it. A state set before the window is carried into it (`carried_from`
+    /// says when it was set), so a window shows what the device was doing at its start, not
+    /// `unknown`.
+    pub fn window(&self, from: Timestamp, to: Timestamp) -> DeviceTimeline {
+        let start = self.start.map(|s| s.max(from));
+        let end = self.end.map(|e| e.min(to));
+        let first = self.events.partition_point(|e| e.at < from);
+        let last = self.events.partition_point(|e| e.at <= to);
+        let events = self.events[first..last.max(first)].to_vec();
+        let states = self
+            .states
+            .iter()
+            .map(|(dimension, intervals)| {
+                let clipped = intervals
+                    .iter()
+                    .filter(|i| i.from.is_none_or(|f| f <= to) && i.to.is_none_or(|t| t > from))
+                    .map(|i| {
+                        let before = i.from.is_some_and(|f| f < from);
+                        Interval {
+                            state: i.state.clone(),
+                            from: if before { Some(from) } else { i.from },
+                            to: i.to.filter(|t| *t < to),
+                            since_event: i
+                                .since_event
+                                .filter(|e| (first..last).contains(e))
+                                .map(|e| e - first),
+                            carried_from: if before && !i.is_unknown() {
+                                i.from
+                            } else {
+                                None
+                            },
+                        }
+                    })
+                    .collect();
+                (*dimension, clipped)
+            })
+            .collect();
+        DeviceTimeline {
+            start,
+            end,
+            events,
+            states,
+            processes: self.processes.clone(),
+        }
     }
 
     /// Whether `at` is inside what the log covers.
@@ -209,6 +261,7 @@ impl TimelineBuilder {
                 from: Some(event.at),
                 to: None,
                 since_event: Some(index),
+                carried_from: None,
             });
         }
         self.events.push(event);
@@ -234,6 +287,7 @@ impl TimelineBuilder {
                         from: self.start,
                         to: first_from,
                         since_event: None,
+                        carried_from: None,
                     },
                 );
             }

@@ -3,26 +3,13 @@
 
 use std::fmt::Write;
 
-use pushtrace_model::Timestamp;
+use pushtrace_model::{Human, Timestamp, since};
 
 use super::summary::{self, TimeFormat};
 use super::{DeviceTimeline, Dimension};
 
 /// Silences at least this long get a `── … ──` separator.
 pub const GAP_MICROS: i64 = 30 * 1_000_000;
-
-/// `2 min 40 s`, `1 h 3 min`, `45 s`.
-pub fn duration(micros: i64) -> String {
-    let seconds = micros.max(0) / 1_000_000;
-    let (h, m, s) = (seconds / 3600, (seconds / 60) % 60, seconds % 60);
-    match (h, m, s) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, 0) => format!("{m} min"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, 0, _) => format!("{h} h"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
-}
 
 /// The whole report: events with explanations, states per dimension, summary sentences.
 pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
@@ -46,7 +33,7 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
             let _ = writeln!(
                 out,
                 "{indent}── {} ──\n",
-                duration(event.at.utc_micros() - p.utc_micros())
+                Human(since(event.at, p))
             );
         }
         let _ = writeln!(
@@ -65,7 +52,7 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
         let _ = writeln!(
             out,
             "{indent}── {} to the end of the log ──",
-            duration(end.utc_micros() - p.utc_micros())
+            Human(since(end, p))
         );
     }
     if timeline.events.is_empty() {
@@ -85,6 +72,12 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
         let parts: Vec<String> = intervals
             .iter()
             .map(|i| match (i.from, i.to) {
+                (Some(f), _) if i.carried_from.is_some() => format!(
+                    "{} (set at {}, before the window) to {}",
+                    i.state,
+                    time.show(i.carried_from.unwrap_or(f)),
+                    i.to.map_or_else(|| "its end".to_string(), |t| time.show(t))
+                ),
                 (_, None) if intervals.len() == 1 => i.state.to_string(),
                 (_, Some(t)) if i.is_unknown() => format!("{} until {}", i.state, time.show(t)),
                 (Some(f), Some(t)) if intervals.len() > 1 => {
@@ -109,15 +102,3 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_the_seed() {
-        assert_eq!(duration(160_000_000), "2 min 40 s");
-        assert_eq!(duration(45_000_000), "45 s");
-        assert_eq!(duration(120_000_000), "2 min");
-        assert_eq!(duration(3_780_000_000), "1 h 3 min");
-    }
-}

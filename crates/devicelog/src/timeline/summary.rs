@@ -97,7 +97,8 @@ fn known(intervals: &[Interval]) -> impl Iterator<Item = &Interval> {
 }
 
 fn span(interval: &Interval, time: TimeFormat) -> String {
-    match (interval.from, interval.to) {
+    let from = interval.carried_from.or(interval.from);
+    match (from, interval.to) {
         (Some(from), Some(to)) => format!(
             "{} from {} to {}",
             interval.state,
@@ -150,7 +151,7 @@ fn apns_sentence(timeline: &DeviceTimeline, time: TimeFormat) -> Option<String> 
             .unwrap_or_default();
         parts.push(format!(
             "reconnecting from {}{how}; no viable connection seen before the end of the log{end}",
-            last.from.map(|f| time.show(f)).unwrap_or_default()
+            last.carried_from.or(last.from).map(|f| time.show(f)).unwrap_or_default()
         ));
     } else {
         parts.push(span(last, time));
