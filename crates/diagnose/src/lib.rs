@@ -44,4 +44,6 @@ pub use pushes::{
     LineError, Push, PushArgError, PushError, PushFormat, PushRead, PushReader, PushReaderBuilder,
     PushSummary, push_from_arg, sort_pushes,
 };
-pub use verdicts::{DiagnoseOptions, LogClock, diagnose, diagnose_all, expected_by, is_ring, label};
+pub use verdicts::{
+    DiagnoseOptions, LogClock, diagnose, diagnose_all, expected_by, is_ring, label,
+};

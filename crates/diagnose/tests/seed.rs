@@ -75,7 +75,7 @@ fn the_seed_pushes_get_the_verdicts_of_the_incident() {
     assert!(
         early
             .explanation
-            .contains("Logs cover 17:45:59.562–17:50:04.598")
+            .contains("The log covers 17:45:59.562 +03:00–17:50:04.598 +03:00")
     );
 
     // 17:47:00 with APNs 200 and a receipt at 17:50:05: late by 3 min 5 s, the abandoned

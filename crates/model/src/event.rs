@@ -198,10 +198,7 @@ pub enum EventKind {
     },
     /// A network interface or path came up (`up`) or went down, as configd, wifid, CommCenter
     /// or libnetwork report it: the network coming back ends a radio outage.
-    NetworkState {
-        interface: Option<String>,
-        up: bool,
-    },
+    NetworkState { interface: Option<String>, up: bool },
     /// CallKit: the app reported a new incoming call (the ring).
     CallReported {
         bundle: Option<String>,

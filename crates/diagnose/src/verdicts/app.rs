@@ -111,7 +111,9 @@ impl AppIndex {
 /// The number after `marker` (`pid: 3072;` → 3072).
 fn number_after(text: &str, marker: &str) -> Option<u32> {
     let rest = &text[text.find(marker)? + marker.len()..];
-    let digits: &str = &rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())];
+    let digits: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
     digits.parse().ok()
 }
 

@@ -168,15 +168,29 @@ impl Delivery {
             }
             Wanted::App(app) => {
                 self.bundles.contains(app)
-                    || self
-                        .topics
-                        .iter()
-                        .any(|t| t.strip_prefix(app.as_str()).is_some_and(|r| r.starts_with('.')))
+                    || self.topics.iter().any(|t| {
+                        t.strip_prefix(app.as_str())
+                            .is_some_and(|r| r.starts_with('.'))
+                    })
             }
             Wanted::Any => return Some(Attribution::Inferred),
         };
         named.then_some(Attribution::Named)
     }
+}
+
+/// Whether another app's push reached the device between `from` and `to` (a kill in that
+/// stretch may then be that app's).
+pub(crate) fn other_app_between(
+    cx: &Context<'_>,
+    wanted: &Wanted,
+    from: Timestamp,
+    to: Timestamp,
+) -> bool {
+    cx.deliveries.iter().any(|d| {
+        let at = cx.timeline.events[d.events[0]].at;
+        at > from && at <= to && d.is_for(wanted).is_none()
+    })
 }
 
 /// What a push's arrival must name.
@@ -213,9 +227,12 @@ impl Wanted {
 }
 
 /// Finds the push's arrival and claims its delivery.
+/// A delivery after `next_push` (the next push for the same app and device was sent) is not
+/// this push's late arrival: APNs stores one push per app and device, the newest.
 pub(crate) fn find<'a>(
     cx: &Context<'a>,
     push: &PushRecord,
+    next_push: Option<Timestamp>,
     claims: &mut Claims,
 ) -> Option<Arrival<'a>> {
     let timeline = cx.timeline;
@@ -235,8 +252,15 @@ pub(crate) fn find<'a>(
     if let Some(received) = push.received_at {
         let near = candidates
             .iter()
-            .filter(|(d, _)| at(d) >= before(received, BEFORE_RECEIPT) && at(d) <= after(received, FOLLOW_ON))
-            .min_by_key(|(d, a)| (*a != Attribution::Named, (at(d).utc_micros() - received.utc_micros()).abs()));
+            .filter(|(d, _)| {
+                at(d) >= before(received, BEFORE_RECEIPT) && at(d) <= after(received, FOLLOW_ON)
+            })
+            .min_by_key(|(d, a)| {
+                (
+                    *a != Attribution::Named,
+                    (at(d).utc_micros() - received.utc_micros()).abs(),
+                )
+            });
         let lines = near.map_or_else(Vec::new, |(d, _)| {
             claims.0.insert(d.events[0]);
             lines(d)
@@ -256,8 +280,8 @@ pub(crate) fn find<'a>(
     };
     let chosen = first(Attribution::Named, Some(due))
         .or_else(|| first(Attribution::Inferred, Some(due)))
-        .or_else(|| first(Attribution::Named, None))
-        .or_else(|| first(Attribution::Inferred, None))?;
+        .or_else(|| first(Attribution::Named, next_push))
+        .or_else(|| first(Attribution::Inferred, next_push))?;
     let (delivery, attribution) = chosen;
     claims.0.insert(delivery.events[0]);
     Some(Arrival {

@@ -8,7 +8,7 @@ use pushtrace_model::{
 };
 
 use super::app::Owner;
-use super::arrival::{Arrival, Attribution, Wanted};
+use super::arrival::{Arrival, Attribution, Wanted, other_app_between};
 use super::window::expected_by;
 use super::{Context, Found, cite};
 
@@ -24,7 +24,10 @@ const BEFORE_ARRIVAL: Duration = Duration::from_secs(1);
 pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>) -> Option<Found> {
     let wanted = Wanted::of(push, cx.options.app.as_deref());
     let bundle = wanted.bundle();
-    let (from, until) = (before(arrival.at, BEFORE_ARRIVAL), after(arrival.at, APP_WINDOW));
+    let (from, until) = (
+        before(arrival.at, BEFORE_ARRIVAL),
+        after(arrival.at, APP_WINDOW),
+    );
     let near = || {
         cx.timeline
             .events
@@ -36,7 +39,8 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             .as_deref()
             .is_none_or(|n| bundle.is_none_or(|b| n.eq_ignore_ascii_case(b)))
     };
-    let report_line = near().find(|e| matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle)));
+    let report_line = near()
+        .find(|e| matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle)));
     let reported = push.reported_at.is_some() || report_line.is_some();
     let failure = near().find_map(|e| match &e.kind {
         EventKind::AppKilledForNotReporting => {
@@ -48,14 +52,42 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             delivered_anyway: false,
         } if names_app(blocked) => Some((
             e,
-            if blocked.is_some() { Owner::App } else { Owner::Unknown },
+            if blocked.is_some() {
+                Owner::App
+            } else {
+                Owner::Unknown
+            },
             true,
         )),
         _ => None,
     });
 
     let mut found = if let (Some((line, owner, blocked)), false) = (failure, reported) {
-        failed(cx, push, arrival, line, owner, blocked)
+        let owner = match owner {
+            // Nothing names the process, but the push's own delivery launched the app and no
+            // other app's push came in between: the kill is the app's.
+            Owner::Unknown
+                if arrival.attribution != Attribution::Inferred
+                    && !other_app_between(cx, &wanted, arrival.at, line.at) =>
+            {
+                Owner::App
+            }
+            other => other,
+        };
+        let mut found = failed(cx, push, arrival, line, owner, blocked);
+        // PushKit logs its warning and then the exception: both lines are the kill.
+        for e in near().filter(|e| {
+            e.at > line.at
+                && e.process == line.process
+                && matches!(e.kind, EventKind::AppKilledForNotReporting)
+        }) {
+            found.evidence.push(cite(
+                e,
+                EvidenceRole::Supports,
+                "iOS killed the app for not reporting the call to CallKit",
+            ));
+        }
+        found
     } else if arrival.at <= expected_by(push, cx.options) {
         on_time(cx, push, arrival, report_line)
     } else {
@@ -65,9 +97,11 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
     found.arrived_at = Some(arrival.at);
     found.evidence.splice(0..0, arrival_evidence(arrival));
     if let Some(line) = report_line {
-        found
-            .evidence
-            .push(cite(line, EvidenceRole::Supports, "the app reported the call to CallKit"));
+        found.evidence.push(cite(
+            line,
+            EvidenceRole::Supports,
+            "the app reported the call to CallKit",
+        ));
     }
     Some(found)
 }

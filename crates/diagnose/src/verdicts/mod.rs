@@ -33,8 +33,7 @@ mod window;
 
 use pushtrace_devicelog::timeline::DeviceTimeline;
 use pushtrace_model::{
-    Cause, Confidence, DeviceEvent, Evidence, EvidenceRole, Outcome, PushRecord, Timestamp,
-    Verdict,
+    Cause, Confidence, DeviceEvent, Evidence, EvidenceRole, Outcome, PushRecord, Timestamp, Verdict,
 };
 
 pub use clock::LogClock;
@@ -68,19 +67,41 @@ pub fn diagnose_all<'a>(
 ) -> Vec<Verdict> {
     let pushes: Vec<&PushRecord> = pushes.into_iter().collect();
     let context = Context::new(timeline, options);
+    // Pushes with a receipt claim their delivery first: the receipt says which line is theirs.
+    // The others follow in the order they were sent.
     let mut order: Vec<usize> = (0..pushes.len()).collect();
-    order.sort_by_key(|&i| pushes[i].sent_at);
+    order.sort_by_key(|&i| (pushes[i].received_at.is_none(), pushes[i].sent_at));
     let mut claims = Claims::default();
     let mut verdicts: Vec<Option<Verdict>> = vec![None; pushes.len()];
     for i in order {
-        verdicts[i] = Some(context.diagnose(pushes[i], &mut claims));
+        let next = next_push(&pushes, i);
+        verdicts[i] = Some(context.diagnose(pushes[i], next, &mut claims));
     }
     verdicts.into_iter().flatten().collect()
 }
 
+/// When the next push for the same app and device was sent after `pushes[i]`: APNs keeps one
+/// stored push per app and device, so a delivery after that send is the later push's.
+fn next_push(pushes: &[&PushRecord], i: usize) -> Option<Timestamp> {
+    let this = pushes[i];
+    pushes
+        .iter()
+        .filter(|p| {
+            p.sent_at > this.sent_at
+                && p.topic == this.topic
+                && (p.device.is_none() || this.device.is_none() || p.device == this.device)
+        })
+        .map(|p| p.sent_at)
+        .min()
+}
+
 /// Diagnoses one push against the device's timeline.
-pub fn diagnose(push: &PushRecord, timeline: &DeviceTimeline, options: &DiagnoseOptions) -> Verdict {
-    Context::new(timeline, options).diagnose(push, &mut Claims::default())
+pub fn diagnose(
+    push: &PushRecord,
+    timeline: &DeviceTimeline,
+    options: &DiagnoseOptions,
+) -> Verdict {
+    Context::new(timeline, options).diagnose(push, None, &mut Claims::default())
 }
 
 /// What every step reads: the timeline, the options, the apps the log identifies and the
@@ -104,12 +125,17 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn diagnose(&self, push: &PushRecord, claims: &mut Claims) -> Verdict {
+    fn diagnose(
+        &self,
+        push: &PushRecord,
+        next_push: Option<Timestamp>,
+        claims: &mut Claims,
+    ) -> Verdict {
         let label = label(push);
         if let Some(found) = rejected::verdict(push) {
             return found.into_verdict(label);
         }
-        let arrival = arrival::find(self, push, claims);
+        let arrival = arrival::find(self, push, next_push, claims);
         if let Some(arrival) = &arrival
             && let Some(found) = delivered::verdict(self, push, arrival)
         {
@@ -138,7 +164,12 @@ pub(crate) struct Found {
 }
 
 impl Found {
-    pub fn new(outcome: Outcome, cause: Cause, confidence: Confidence, explanation: String) -> Found {
+    pub fn new(
+        outcome: Outcome,
+        cause: Cause,
+        confidence: Confidence,
+        explanation: String,
+    ) -> Found {
         Found {
             outcome,
             cause,

@@ -3,13 +3,15 @@
 //! Time lost before APNs comes first (`provider_delay`): a push sent after its own deadline, an
 //! APNs answer that came after it, or a wait in the sender's queue without which the push would
 //! have been on time — whatever the device was doing. Otherwise the APNs connection's state at
-//! the send decides the device-side cause. "Connected" needs a line near the send
-//! ([`FRESH`] either side of it, inside the same connected stretch): a data line minutes before
-//! proves nothing about the connection at the send.
+//! the send decides the device-side cause. "Connected" needs evidence near the send: a
+//! connection line at most [`FRESH`] before it, or lines on both sides of it inside one
+//! connected stretch (nothing in between says the connection was lost); an older line alone
+//! proves nothing about the connection at the send (a carrier's NAT forgets an idle mapping
+//! in about five minutes), and the state is then unknown.
 
 use std::time::Duration;
 
-use pushtrace_devicelog::timeline::{ApnsState, Dimension, Interval, State};
+use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, Interval, State};
 use pushtrace_model::duration::{after, before, since};
 use pushtrace_model::{
     Cause, Confidence, DeviceEvent, EventKind, Evidence, EvidenceRole, Human, Outcome, PushRecord,
@@ -21,8 +23,11 @@ use super::delivered::{arrival_evidence, attribution_note};
 use super::window::{expected_by, starts_after_send};
 use super::{Context, Found, cite, recovery};
 
-/// How close to the send a line must be to show the APNs connection was alive at it.
-pub const FRESH: Duration = Duration::from_secs(60);
+/// How close before the send a connection line must be to show, alone, that the connection
+/// was alive at it.
+pub const FRESH: Duration = Duration::from_secs(5 * 60);
+/// How far after the send a connection line of the same stretch still brackets it.
+const BRACKET: Duration = Duration::from_secs(30 * 60);
 
 /// How long the log must go on after the device came back for "nothing arrived" to mean the
 /// push expired rather than that the log ended too soon.
@@ -33,12 +38,19 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
     let due = expected_by(push, cx.options);
     let end = cx.timeline.end.unwrap_or(push.sent_at);
     let until = arrival.map_or(end, |a| a.at);
-    let mut cause = provider_delay(cx, push, arrival, due).unwrap_or_else(|| device_side(cx, push, until));
+    let mut cause =
+        provider_delay(cx, push, arrival, due).unwrap_or_else(|| device_side(cx, push, until));
 
     let mut recovered: Option<(Recovery, &DeviceEvent)> = None;
+    let mut recovery_lines: Vec<&DeviceEvent> = Vec::new();
     if cause.cause != Cause::ProviderDelay && cause.cause != Cause::Unknown {
         let from = cause.outage_from.unwrap_or(push.sent_at);
-        recovered = recovery::find(cx, cause.cause, from.max(push.sent_at), until);
+        if let Some((r, line, rest)) =
+            recovery::find(cx, cause.cause, from.max(push.sent_at), until)
+        {
+            recovered = Some((r, line));
+            recovery_lines = rest;
+        }
         // Connection lines during the outage argue against "the device could not be reached":
         // up to the recovery for a push never seen, up to shortly before the arrival for a late
         // one (a connection minutes before it arrived did not end its wait).
@@ -50,9 +62,11 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
                 Some(a) => before(a.at, AFTER_RECOVERY),
                 None => recovered.map_or(until, |(_, e)| e.at),
             };
-            for e in cx.timeline.events.iter().filter(|e| {
-                e.at > push.sent_at.max(from) && e.at < stop && is_connection(&e.kind)
-            }) {
+            for e in
+                cx.timeline.events.iter().filter(|e| {
+                    e.at > push.sent_at.max(from) && e.at < stop && is_connection(&e.kind)
+                })
+            {
                 cause.evidence.push(cite(
                     e,
                     EvidenceRole::Contradicts,
@@ -130,11 +144,18 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
     }
     found.evidence.append(&mut cause.evidence);
     match (cause.cause, recovered) {
-        (Cause::ProviderDelay | Cause::Unknown, _) => {}
+        (Cause::ProviderDelay | Cause::Unknown, _) => found.recovery = Some(Recovery::NoneSeen),
         (_, Some((r, e))) => {
             found.recovery = Some(r);
             found.recovered_at = Some(e.at);
-            found.evidence.push(cite(e, EvidenceRole::Context, r.describe()));
+            found
+                .evidence
+                .push(cite(e, EvidenceRole::Context, r.describe()));
+            for line in recovery_lines {
+                found
+                    .evidence
+                    .push(cite(line, EvidenceRole::Context, "the network coming back"));
+            }
         }
         (_, None) => found.recovery = Some(Recovery::NoneSeen),
     }
@@ -237,6 +258,8 @@ fn provider_delay(
 struct ApnsAtSend<'a> {
     state: Option<ApnsState>,
     line: Option<&'a DeviceEvent>,
+    /// For a live connection, the line after the send that brackets it.
+    after: Option<&'a DeviceEvent>,
     /// Read from the first APNs line after the send (the state at the send is not in the log).
     inferred: bool,
     why_unknown: Option<String>,
@@ -249,71 +272,63 @@ fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) -> ApnsAtSe
     let began = timeline.began(interval);
     match &interval.state {
         State::Apns(state @ ApnsState::Connected { .. }) => {
-            let fresh = freshest_connection(cx, interval, probe);
-            match fresh {
-                Some(line) => ApnsAtSend {
+            let before_send = connection_lines(cx, interval)
+                .rev()
+                .find(|e| e.at <= probe)
+                .or(began);
+            let after_send = connection_lines(cx, interval)
+                .find(|e| e.at > probe && e.at <= after(probe, BRACKET));
+            let fresh = before_send.filter(|e| since(probe, e.at) <= FRESH);
+            let bracketed = before_send.is_some() && after_send.is_some();
+            match (fresh.is_some() || bracketed, before_send) {
+                (true, line) => ApnsAtSend {
                     state: Some(state.clone()),
-                    line: Some(line),
+                    line,
+                    after: after_send,
                     inferred: false,
                     why_unknown: None,
                 },
-                None => {
-                    let last = connection_lines(cx, interval)
-                        .rev()
-                        .find(|e| e.at <= probe)
-                        .or(began);
-                    let mut after_send = first_apns_change(cx, probe, until);
-                    after_send.why_unknown = Some(match last {
+                (false, last) => {
+                    let mut next = first_apns_change(cx, probe, until);
+                    next.why_unknown = Some(match last {
                         Some(e) => format!(
-                            "the last line showing the APNs connection alive is at {}, {} before the send (more than the {} that shows it was alive at the send)",
+                            "the last line showing the APNs connection alive is at {}, {} before the send, and none after it shows the connection still up: a line more than {} old does not show the connection alive at the send",
                             cx.clock.show(e.at),
                             Human(since(probe, e.at)),
                             Human(FRESH)
                         ),
                         None => "nothing shows the APNs connection alive near the send".into(),
                     });
-                    after_send
+                    next
                 }
             }
         }
         State::Apns(state) => ApnsAtSend {
             state: Some(state.clone()),
             line: began,
+            after: None,
             inferred: false,
             why_unknown: None,
         },
         _ => {
             let mut after_send = first_apns_change(cx, probe, until);
-            after_send.why_unknown = Some("the log says nothing about the APNs connection at the send".into());
+            after_send.why_unknown =
+                Some("the log says nothing about the APNs connection at the send".into());
             after_send
         }
     }
 }
 
-/// The lines of a connected stretch that show the connection alive.
+/// The lines of a connected stretch that show the connection alive: apsd's own traffic and
+/// keepalives (another app's push shows it too, but is never cited for this one).
 fn connection_lines<'a>(
     cx: &Context<'a>,
     interval: &Interval,
 ) -> impl DoubleEndedIterator<Item = &'a DeviceEvent> {
     let (from, to) = (interval.from, interval.to);
     cx.timeline.events.iter().filter(move |e| {
-        from.is_none_or(|f| e.at >= f)
-            && to.is_none_or(|t| e.at < t)
-            && (is_connection(&e.kind) || matches!(e.kind, EventKind::PushReceived { .. }))
+        from.is_none_or(|f| e.at >= f) && to.is_none_or(|t| e.at < t) && is_connection(&e.kind)
     })
-}
-
-/// A line of the connected stretch within [`FRESH`] of `probe`, the nearest.
-fn freshest_connection<'a>(
-    cx: &Context<'a>,
-    interval: &Interval,
-    probe: Timestamp,
-) -> Option<&'a DeviceEvent> {
-    let (lo, hi) = (before(probe, FRESH), after(probe, FRESH));
-    connection_lines(cx, interval)
-        .chain(cx.timeline.began(interval))
-        .filter(|e| e.at >= lo && e.at <= hi)
-        .min_by_key(|e| (e.at.utc_micros() - probe.utc_micros()).abs())
 }
 
 /// The first line after `probe` that sets the APNs state: a reconnection or a loss right after
@@ -333,6 +348,7 @@ fn first_apns_change<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) -
             ApnsAtSend {
                 state: Some(state.clone()),
                 line,
+                after: None,
                 inferred: true,
                 why_unknown: None,
             }
@@ -340,10 +356,52 @@ fn first_apns_change<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) -
         _ => ApnsAtSend {
             state: None,
             line: None,
+            after: None,
             inferred: false,
             why_unknown: None,
         },
     }
+}
+
+/// apsd's line making the push's topic non-waking, when it is in force at `probe` (no later
+/// line restored it and the device was not unlocked since).
+fn downgraded<'a>(
+    cx: &Context<'a>,
+    push: &PushRecord,
+    probe: Timestamp,
+) -> Option<&'a DeviceEvent> {
+    let topic = push.topic.as_deref()?;
+    let line = cx.timeline.events.iter().rev().filter(|e| e.at <= probe).find(|e| {
+        matches!(&e.kind, EventKind::TopicDowngraded { topic: Some(t), .. } if t.eq_ignore_ascii_case(topic))
+    })?;
+    let EventKind::TopicDowngraded { to, .. } = &line.kind else {
+        return None;
+    };
+    let unlocked_since = cx.timeline.events.iter().any(|e| {
+        e.at > line.at
+            && e.at <= probe
+            && matches!(
+                e.kind,
+                EventKind::TopicPolicyState {
+                    system_locked: Some(false),
+                    ..
+                }
+            )
+    });
+    (to.contains("non-waking") && !unlocked_since).then_some(line)
+}
+
+/// When the APNs connection was last seen up before `probe` (the end of the last connected
+/// stretch).
+fn last_connected_end(cx: &Context<'_>, probe: Timestamp) -> Option<Timestamp> {
+    cx.timeline
+        .states
+        .get(&Dimension::Apns)?
+        .iter()
+        .rev()
+        .filter(|i| i.from.is_none_or(|f| f <= probe))
+        .find(|i| matches!(i.state, State::Apns(ApnsState::Connected { .. })))
+        .and_then(|i| i.to)
 }
 
 /// The device-side cause, from the APNs state at the send.
@@ -354,9 +412,9 @@ fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp) -> Diagnos
         return Diagnosed::new(
             Cause::Unknown,
             Confidence::Low,
-            at_send
-                .why_unknown
-                .unwrap_or_else(|| "the log says nothing about the APNs connection at the send".into()),
+            at_send.why_unknown.unwrap_or_else(|| {
+                "the log says nothing about the APNs connection at the send".into()
+            }),
         );
     };
     let mut found = match &state {
@@ -378,11 +436,19 @@ fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp) -> Diagnos
 }
 
 fn apns_line(at_send: &ApnsAtSend<'_>, state: &ApnsState) -> Vec<Evidence> {
-    at_send
+    let mut lines: Vec<Evidence> = at_send
         .line
         .map(|e| cite(e, EvidenceRole::Supports, format!("APNs: {state}")))
         .into_iter()
-        .collect()
+        .collect();
+    if let Some(e) = at_send.after {
+        lines.push(cite(
+            e,
+            EvidenceRole::Supports,
+            "APNs still connected after the send",
+        ));
+    }
+    lines
 }
 
 fn reconnecting(
@@ -412,25 +478,33 @@ fn reconnecting(
         .state
         .power_policy()
         .is_some_and(|p| p.is_display_off());
-    let policy_line = policy3
-        .filter(|_| !connected_before)
-        .or_else(|| already.then(|| cx.timeline.began(policy_at_start)).flatten());
+    let policy_line = policy3.filter(|_| !connected_before).or_else(|| {
+        already
+            .then(|| cx.timeline.began(policy_at_start))
+            .flatten()
+    });
     let Some(policy) = policy_line else {
         return offline(cx, push, at_send, state, until);
     };
     let mut evidence = apns_line(at_send, state);
-    for e in cx.timeline.events.iter().filter(|e| e.at >= began.min(policy.at) && e.at <= until).filter(|e| {
-        matches!(
-            e.kind,
-            EventKind::PowerPolicy { level: 3, .. }
-                | EventKind::AssertionActivityUpdate
-                | EventKind::DisplayState {
-                    display_off: true,
-                    ..
-                }
-                | EventKind::NecpDefunct { .. }
-        )
-    }) {
+    for e in cx
+        .timeline
+        .events
+        .iter()
+        .filter(|e| e.at >= began.min(policy.at) && e.at <= until)
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::PowerPolicy { level: 3, .. }
+                    | EventKind::AssertionActivityUpdate
+                    | EventKind::DisplayState {
+                        display_off: true,
+                        ..
+                    }
+                    | EventKind::NecpDefunct { .. }
+            )
+        })
+    {
         // Only the lines of the policy change itself, not every later one.
         if e.at <= after(policy.at, Duration::from_secs(5)) {
             evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
@@ -458,35 +532,73 @@ fn offline(
     let probe = starts_after_send(cx, push).unwrap_or(push.sent_at);
     let mut evidence = apns_line(at_send, state);
     let mut network = Vec::new();
-    for dimension in [Dimension::Radio, Dimension::Registration, Dimension::Network] {
+    for dimension in [
+        Dimension::Radio,
+        Dimension::Registration,
+        Dimension::Network,
+    ] {
         let interval = cx.timeline.state_at(dimension, probe);
         if interval.is_unknown() {
             continue;
         }
         network.push(format!("{} {}", dimension.label(), interval.state));
         if let Some(e) = cx.timeline.began(interval) {
-            evidence.push(cite(e, EvidenceRole::Supports, format!("{}: {}", dimension.label(), interval.state)));
+            evidence.push(cite(
+                e,
+                EvidenceRole::Supports,
+                format!("{}: {}", dimension.label(), interval.state),
+            ));
         }
     }
-    // Failed attempts and losses between the outage's start and the end of the outage.
-    let from = at_send.line.map_or(probe, |e| e.at);
+    // Failed attempts and losses since the connection was last up: the first ones began the
+    // outage; after the send, the first says it went on.
+    let last_up = last_connected_end(cx, probe);
     let failures: Vec<&DeviceEvent> = cx
         .timeline
         .events
         .iter()
-        .filter(|e| e.at >= from && e.at <= until)
+        .filter(|e| last_up.is_none_or(|t| e.at >= t) && e.at <= until)
         .filter(|e| {
             matches!(
                 e.kind,
-                EventKind::ApnsConnectFailed { .. } | EventKind::ApnsDisconnected { .. }
+                EventKind::ApnsConnectFailed { .. }
+                    | EventKind::ApnsDisconnected { .. }
+                    | EventKind::NetworkState { up: false, .. }
+            ) || matches!(
+                e.kind,
+                EventKind::ApnsConnectSkipped { connected_interfaces, .. }
+                    if !connected_interfaces.is_some_and(|n| n > 0)
             )
         })
-        .take(5)
         .collect();
-    for e in &failures {
+    let before_send = failures.iter().filter(|e| e.at <= probe).take(3);
+    let after_send = failures.iter().find(|e| e.at > probe);
+    for e in before_send.chain(after_send) {
         evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
     }
-    let shows_loss = matches!(state, ApnsState::Down(_)) || !failures.is_empty() || !network.is_empty();
+    // Loss shown by a line: no usable interface, a closed connection, the radio or the network
+    // down. A failed attempt alone (an HTTP task, DNS) may not be the courier connection.
+    let radio_lost = matches!(
+        cx.timeline.state_at(Dimension::Radio, probe).state,
+        State::Radio(pushtrace_devicelog::timeline::Radio::Idle { .. })
+    ) || matches!(
+        cx.timeline.state_at(Dimension::Network, probe).state,
+        State::Network(pushtrace_devicelog::timeline::Network::Down { .. })
+    ) || matches!(
+        &cx.timeline.state_at(Dimension::Registration, probe).state,
+        State::Registration(r) if !r.is_registered()
+    );
+    let shows_loss = radio_lost
+        || matches!(
+            state,
+            ApnsState::Down(DownReason::NoUsableInterface | DownReason::Disconnected { .. })
+        )
+        || failures.iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::ApnsDisconnected { .. } | EventKind::NetworkState { up: false, .. }
+            )
+        });
     Diagnosed {
         cause: Cause::DeviceOfflineRadio,
         confidence: if shows_loss {
@@ -528,6 +640,23 @@ fn connected(
                 "the device was connected but in power policy {} and the push (priority {}) does not wake it: APNs held it until a wake",
                 policy.state,
                 push.priority.unwrap_or(5)
+            ),
+            evidence,
+            outage_from: None,
+        };
+    }
+    if let Some(downgrade) = downgraded(cx, push, probe) {
+        evidence.push(cite(
+            downgrade,
+            EvidenceRole::Supports,
+            "apsd made the push's topic non-waking",
+        ));
+        return Diagnosed {
+            cause: Cause::PowerDeferred,
+            confidence: Confidence::High,
+            why: format!(
+                "the device was connected but apsd had made the push's topic non-waking at {} (its topic filter, while locked): the push waited for a wake",
+                cx.clock.show(downgrade.at)
             ),
             evidence,
             outage_from: None,
@@ -609,4 +738,3 @@ fn describe(event: &DeviceEvent) -> String {
         other => other.name().replace('_', " "),
     }
 }
-

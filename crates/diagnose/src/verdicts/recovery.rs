@@ -4,6 +4,7 @@
 //! ends it as surely as a wake; for a power-policy outage only a wake (an incoming cellular call,
 //! the user, the display) or APNs traffic does.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use pushtrace_model::duration::after;
@@ -13,24 +14,60 @@ use super::Context;
 
 /// A wake may be stamped just after the arrival it caused.
 const AFTER_ARRIVAL: Duration = Duration::from_secs(5);
+/// The network's return is often several lines (registration, RRC, path, APNs): those within
+/// this of the first are cited with it.
+const RETURN: Duration = Duration::from_secs(10);
 
-/// The line that ended the outage begun at `from`, up to shortly after `until`, and what it was.
+/// The line that ended the outage begun at `from`, up to shortly after `until`, what it was,
+/// and the lines of the same return that follow it.
 pub(super) fn find<'a>(
     cx: &Context<'a>,
     cause: Cause,
     from: Timestamp,
     until: Timestamp,
-) -> Option<(Recovery, &'a DeviceEvent)> {
+) -> Option<(Recovery, &'a DeviceEvent, Vec<&'a DeviceEvent>)> {
     let horizon = after(until, AFTER_ARRIVAL);
     let network_counts = matches!(
         cause,
         Cause::DeviceOfflineRadio | Cause::ExpiredWhileOffline | Cause::NetworkPathSuspect
     );
-    cx.timeline
-        .events
+    // A network line ends an outage only when it changes a state (registration returning, the
+    // radio connecting, an interface coming up): the same "up" said again is not a return.
+    let changes: BTreeSet<usize> = cx
+        .timeline
+        .states
+        .values()
+        .flatten()
+        .filter_map(|i| i.since_event)
+        .collect();
+    let events = &cx.timeline.events;
+    let (index, recovery) = events
         .iter()
-        .filter(|e| e.at > from && e.at <= horizon)
-        .find_map(|e| kind(&e.kind, network_counts).map(|r| (r, e)))
+        .enumerate()
+        .filter(|(_, e)| e.at > from && e.at <= horizon)
+        .find_map(|(i, e)| {
+            let r = kind(&e.kind, network_counts)?;
+            let is_state_line = matches!(
+                e.kind,
+                EventKind::RrcState { .. }
+                    | EventKind::NetworkState { .. }
+                    | EventKind::CellRegistration { .. }
+                    | EventKind::ApnsPathSatisfied { .. }
+            );
+            (!is_state_line || changes.contains(&i)).then_some((i, r))
+        })?;
+    let first = &events[index];
+    let rest = if recovery == Recovery::NetworkChange {
+        events[index + 1..]
+            .iter()
+            .take_while(|e| e.at <= after(first.at, RETURN).min(horizon))
+            .filter(|e| kind(&e.kind, true) == Some(Recovery::NetworkChange))
+            .take(3)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Some((recovery, first, rest))
 }
 
 fn kind(event: &EventKind, network_counts: bool) -> Option<Recovery> {

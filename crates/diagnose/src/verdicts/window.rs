@@ -24,7 +24,14 @@ pub fn expected_by(push: &PushRecord, options: &DiagnoseOptions) -> Timestamp {
 /// For a push with no arrival: the `unknown` verdict when the log cannot say whether it
 /// arrived by its deadline, naming what the log covers.
 pub(super) fn undecided(cx: &Context<'_>, push: &PushRecord) -> Option<Found> {
-    let unknown = |why: String| Some(Found::new(Outcome::Unknown, Cause::Unknown, Confidence::Low, why));
+    let unknown = |why: String| {
+        Some(Found::new(
+            Outcome::Unknown,
+            Cause::Unknown,
+            Confidence::Low,
+            why,
+        ))
+    };
     let (Some(start), Some(end)) = (cx.timeline.start, cx.timeline.end) else {
         return unknown(
             "The log holds no dated record: nothing can be said about the device.".into(),
