@@ -2,10 +2,16 @@
 //!
 //! The process test runs first, on the raw bytes of the process name before a record is built,
 //! because push forensics keeps a few percent of a log: that is where the speed of `--push-set`
-//! comes from.
+//! comes from. Some lines matter whatever process logs them (PushKit logs inside the calling
+//! app, whose name a read may not know): [`RecordFilter::anywhere`] keeps a record of any
+//! process whose message contains one of a few literals, checked on the raw message too.
+
+use std::sync::Arc;
 
 use pushtrace_model::{LogRecord, Timestamp};
 use regex::Regex;
+
+use crate::anywhere::{Anywhere, Hits};
 
 /// The processes push forensics needs (`--push-set`): the APNs daemon, power management, the
 /// kernel's NECP, radio and registration, the VoIP launch path and the policies that gate it.
@@ -27,6 +33,8 @@ pub const PUSH_SET: [&str; 11] = [
 #[derive(Clone, Debug, Default)]
 pub struct RecordFilter {
     processes: Option<Vec<Box<[u8]>>>,
+    /// Shared: every parser thread holds the filter, the searchers are built once.
+    anywhere: Option<Arc<Anywhere>>,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     grep: Option<Regex>,
@@ -52,6 +60,35 @@ impl RecordFilter {
             }
         }
         self
+    }
+
+    /// Also keeps records of processes outside [`RecordFilter::processes`] whose message contains
+    /// one of `literals` (exact, case-sensitive), e.g. [`crate::rules::RuleSet::anywhere_literals`].
+    /// Called several times, the literals add up. Without a process set every record is kept
+    /// anyway, and this changes nothing.
+    pub fn anywhere<I, S>(mut self, literals: I) -> RecordFilter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut all: Vec<String> = self
+            .anywhere
+            .as_ref()
+            .map(|a| a.literals().to_vec())
+            .unwrap_or_default();
+        for literal in literals {
+            let literal = literal.as_ref();
+            if !literal.is_empty() && !all.iter().any(|l| l == literal) {
+                all.push(literal.to_string());
+            }
+        }
+        self.anywhere = (!all.is_empty()).then(|| Arc::new(Anywhere::new(all)));
+        self
+    }
+
+    /// The literals given to [`RecordFilter::anywhere`].
+    pub fn anywhere_literals(&self) -> &[String] {
+        self.anywhere.as_ref().map_or(&[], |a| a.literals())
     }
 
     /// Keeps records at or after `at`.
@@ -83,6 +120,34 @@ impl RecordFilter {
         set.iter().any(|n| **n == *short)
     }
 
+    /// Whether anywhere literals can keep a record the process set refuses (both are given).
+    pub fn has_anywhere(&self) -> bool {
+        self.anywhere.is_some() && self.processes.is_some()
+    }
+
+    /// Whether a record of a process [`RecordFilter::wants_process`] refuses is kept for its
+    /// message: it contains one of the [`RecordFilter::anywhere`] literals.
+    #[inline]
+    pub fn wants_anywhere(&self, message: &[u8]) -> bool {
+        self.anywhere.as_ref().is_some_and(|a| a.is_in(message))
+    }
+
+    /// Whether a record of `process` with this (raw) message can be kept: its process is wanted,
+    /// or its message holds an anywhere literal.
+    #[inline]
+    pub fn wants_process_or_message(&self, process: &[u8], message: &[u8]) -> bool {
+        self.wants_process(process) || self.wants_anywhere(message)
+    }
+
+    /// Where the anywhere literals occur in a text chunk: searched once per chunk, so a line of a
+    /// refused process costs nothing more when (as nearly always) the chunk has none.
+    pub(crate) fn anywhere_hits(&self, chunk: &[u8]) -> Hits {
+        match &self.anywhere {
+            Some(anywhere) if self.has_anywhere() => anywhere.hits(chunk),
+            _ => Hits::default(),
+        }
+    }
+
     /// Whether the whole record passes the message pattern (processes are checked earlier).
     pub fn wants_message(&self, message: &str) -> bool {
         self.grep.as_ref().is_none_or(|re| re.is_match(message))
@@ -95,7 +160,7 @@ impl RecordFilter {
 
     /// Applies every test to a finished record.
     pub fn wants(&self, record: &LogRecord) -> bool {
-        self.wants_process(record.process.as_bytes())
+        self.wants_process_or_message(record.process.as_bytes(), record.message.as_bytes())
             && self.wants_message(&record.message)
             && self.wants_time(record.at)
     }
@@ -116,5 +181,32 @@ mod tests {
         assert!(!filter.wants_process(b"apsdx"));
         assert!(!filter.wants_process(b"Apsd"));
         assert!(RecordFilter::new().wants_process(b"anything"));
+    }
+
+    #[test]
+    fn anywhere_literals_keep_a_refused_process_by_its_message() {
+        let filter = RecordFilter::new()
+            .processes(PUSH_SET)
+            .anywhere(["Killing app because"])
+            .anywhere(["Killing app because", "Apps receving VoIP"]);
+        assert_eq!(
+            filter.anywhere_literals(),
+            ["Killing app because", "Apps receving VoIP"]
+        );
+        assert!(filter.wants_process_or_message(b"Comera", b"reason: 'Killing app because it"));
+        assert!(!filter.wants_process_or_message(b"Comera", b"killing app because"));
+        assert!(filter.wants_process_or_message(b"apsd", b"anything"));
+        let record = |process: &str, message: &str| {
+            let at = Timestamp::from_utc_micros(0);
+            let origin = pushtrace_model::Origin::Line {
+                file: "t".into(),
+                line: 1,
+            };
+            LogRecord::new(at, process, message, origin)
+        };
+        assert!(filter.wants(&record("Comera", "Apps receving VoIP pushes must post")));
+        assert!(!filter.wants(&record("Comera", "Apps receiving VoIP pushes")));
+        let grep = filter.clone().grep(Regex::new("^never$").unwrap());
+        assert!(!grep.wants(&record("Comera", "Killing app because")));
     }
 }

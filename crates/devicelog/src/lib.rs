@@ -30,6 +30,7 @@
 //! assert_eq!(read.summary.format.name(), "digest");
 //! ```
 
+mod anywhere;
 mod archive;
 mod clock;
 mod error;
@@ -43,6 +44,7 @@ mod summary;
 mod text;
 pub mod timeline;
 
+pub use anywhere::MIN_LITERAL_BYTES;
 pub use archive::ArchiveError;
 pub use clock::{LocalClock, Zone};
 pub use error::ReadError;

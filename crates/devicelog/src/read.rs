@@ -348,8 +348,9 @@ impl LogReader {
             });
         }
         let filter = &self.filter;
-        let keep = |process: &str| filter.wants_process(process.as_bytes());
-        let mut kept = 0u64;
+        let keep = |process: &str, message: &str| {
+            filter.wants_process_or_message(process.as_bytes(), message.as_bytes())
+        };
         let mut filtered = 0u64;
         progress.begin("reading", None);
         let stats = logarchive::read_logarchive(
@@ -365,7 +366,7 @@ impl LogReader {
                     record.at = record.at.with_offset(zone.offset_at(record.at));
                 }
                 if filter.wants_message(&record.message) && filter.wants_time(record.at) {
-                    kept += 1;
+                    summary.count_kept(&record, filter);
                     sink(record);
                 } else {
                     filtered += 1;
@@ -374,7 +375,6 @@ impl LogReader {
         )?;
         progress.end();
         summary.records_read += stats.entries;
-        summary.records_kept += kept;
         summary.records_filtered += stats.entries - stats.kept + filtered;
         summary.unrendered += stats.unrendered;
         summary.unreadable_files.extend(stats.unreadable_files);

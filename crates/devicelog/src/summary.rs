@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use pushtrace_model::LogRecord;
 use serde::Serialize;
 
+use crate::filter::RecordFilter;
 use crate::format::Format;
 
 /// Why a line was skipped. Skips are counted, never silent: `--strict` turns the first into an error.
@@ -68,6 +70,11 @@ pub struct ReadSummary {
     pub records_read: u64,
     /// Records written out.
     pub records_kept: u64,
+    /// Of the records kept, those of processes outside the filter's process set, kept because
+    /// their message holds a literal of a rule for any process (PushKit inside the app), by
+    /// process: the process that logged PushKit's lines is the app's.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_by_message: BTreeMap<String, u64>,
     /// Records dropped by `--process` / `--push-set` / `--since` / `--until` / `--grep`.
     pub records_filtered: u64,
     /// Lines that are not records by design: headers, `↑` annotations, separators, trailers.
@@ -98,6 +105,7 @@ impl ReadSummary {
             lines: 0,
             records_read: 0,
             records_kept: 0,
+            kept_by_message: BTreeMap::new(),
             records_filtered: 0,
             lines_ignored: 0,
             unrendered: 0,
@@ -106,6 +114,23 @@ impl ReadSummary {
             spilled_runs: 0,
             skipped: BTreeMap::new(),
             unreadable_files: Vec::new(),
+        }
+    }
+
+    /// How many records were kept for their message from processes outside the process set.
+    pub fn kept_by_message_total(&self) -> u64 {
+        self.kept_by_message.values().sum()
+    }
+
+    /// Counts a record that passed every filter.
+    pub(crate) fn count_kept(&mut self, record: &LogRecord, filter: &RecordFilter) {
+        self.records_kept += 1;
+        // A record of a refused process can only have been kept for its message.
+        if filter.has_anywhere() && !filter.wants_process(record.process.as_bytes()) {
+            *self
+                .kept_by_message
+                .entry(record.process.clone())
+                .or_default() += 1;
         }
     }
 
@@ -140,6 +165,20 @@ impl fmt::Display for ReadSummary {
             "{} records read, {} kept, {} filtered out",
             self.records_read, self.records_kept, self.records_filtered
         )?;
+        if !self.kept_by_message.is_empty() {
+            let by: Vec<String> = self
+                .kept_by_message
+                .iter()
+                .map(|(process, n)| format!("{process} {n}"))
+                .collect();
+            writeln!(
+                f,
+                "  {} kept from other processes for their message (rules for any process, e.g. \
+                 PushKit in the app): {}",
+                self.kept_by_message_total(),
+                by.join(", ")
+            )?;
+        }
         if self.lines_ignored > 0 {
             writeln!(
                 f,

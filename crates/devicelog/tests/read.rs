@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::{
     Format, LocalClock, LogReader, NoProgress, ReadError, ReadSummary, RecordFilter, SkipReason,
     Zone,
@@ -454,4 +455,121 @@ fn strict_stops_early_in_a_large_input_without_hanging() {
         .build();
     let err = reader.read(&path, &mut NoProgress).err().unwrap();
     assert!(err.to_string().contains("strict.log:1"), "{err}");
+}
+
+/// PushKit's kill, logged inside the app (rules/ios.toml, `pushkit.killed_not_reported`).
+const KILLED: &str = "Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push.";
+
+#[test]
+fn pushkit_lines_of_any_process_are_kept_across_chunks_and_named_in_the_summary() {
+    // Several chunks, so the pipeline's parallel path and its per-chunk search run; the kills
+    // are in the app's process, which the filter does not name.
+    let mut text = String::new();
+    let mut n = 0u64;
+    let mut line = |text: &mut String, process: &str, message: &str| {
+        n += 1;
+        let (s, us) = (n / 1_000_000, n % 1_000_000);
+        text.push_str(&format!(
+            "2026-05-20 17:{:02}:{:02}.{us:06}+0300  localhost {process}[3072]: {message}\n",
+            s / 60,
+            s % 60
+        ));
+    };
+    for i in 0..120_000 {
+        line(
+            &mut text,
+            "locationd",
+            "a noise line that pads the export to a few chunks",
+        );
+        if i % 20_000 == 7 {
+            line(&mut text, "Comera", KILLED);
+            line(&mut text, "Comera", "Reporting an incoming call to CallKit");
+            line(&mut text, "apsd", "wanted");
+        }
+    }
+    line(
+        &mut text,
+        "Signal",
+        &format!("*** Terminating app, reason: '{KILLED}'"),
+    );
+    assert!(text.len() > 2 * pushtrace_devicelog::CHUNK_BYTES);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "syslog.log", text.as_bytes());
+    let rules = RuleSet::embedded().unwrap();
+    let filter = rules.read_filter(["apsd"]);
+    let reader = LogReader::builder()
+        .filter(filter.clone())
+        .threads(2)
+        .build();
+    let (records, summary) = read_all(&reader, &path);
+    let by_process = |p: &str| records.iter().filter(|r| r.process == p).count();
+    assert_eq!((by_process("apsd"), by_process("Comera")), (6, 6));
+    assert_eq!(by_process("Signal"), 1);
+    assert_eq!(by_process("locationd"), 0);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.process != "Comera" || r.message == KILLED)
+    );
+    assert_eq!(
+        summary
+            .kept_by_message
+            .iter()
+            .map(|(p, n)| (p.as_str(), *n))
+            .collect::<Vec<_>>(),
+        [("Comera", 6), ("Signal", 1)]
+    );
+    assert_eq!(summary.kept_by_message_total(), 7);
+    assert_eq!(summary.records_kept, 13);
+    assert!(
+        summary
+            .to_string()
+            .contains("7 kept from other processes for their message"),
+        "{summary}"
+    );
+    // The time filter still applies to them.
+    let until = records[0].at;
+    let reader = LogReader::builder().filter(filter.until(until)).build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(records.len(), 1);
+    assert_eq!(summary.kept_by_message_total(), 1);
+    // Without the literals, the app's lines are dropped and the summary says nothing of them.
+    let reader = LogReader::builder()
+        .filter(
+            RecordFilter::new()
+                .processes(rules.processes())
+                .processes(["apsd"]),
+        )
+        .build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(records.len(), 6);
+    assert!(summary.kept_by_message.is_empty());
+    assert!(!summary.to_string().contains("for their message"));
+}
+
+#[test]
+fn logarchive_keeps_lines_of_any_process_by_their_message() {
+    let filter = RecordFilter::new()
+        .processes(["apsd"])
+        .anywhere(["Location services are disabled; stopping routine"]);
+    let reader = LogReader::builder().filter(filter).build();
+    let (records, summary) = read_all(&reader, &testdata("unifiedlog-macos-plaso.logarchive"));
+    let locationd: Vec<_> = records
+        .iter()
+        .filter(|r| r.process == "locationd")
+        .collect();
+    assert_eq!(locationd.len(), 3);
+    assert!(
+        locationd
+            .iter()
+            .all(|r| r.message.contains("Location services are disabled"))
+    );
+    assert_eq!(records.len() - locationd.len(), 873, "every apsd record");
+    assert_eq!(
+        summary.kept_by_message.get("locationd").copied(),
+        Some(3),
+        "{summary}"
+    );
+    assert_eq!(summary.records_kept, 876);
+    assert_eq!(summary.records_filtered, summary.records_read - 876);
 }

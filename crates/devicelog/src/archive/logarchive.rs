@@ -86,13 +86,14 @@ pub fn is_logarchive(dir: &Path) -> bool {
     })
 }
 
-/// Reads every entry of a `.logarchive` folder. `keep_process(short_name)` is asked before a LogRecord
-/// is built (filter as early as the crate allows: e.g. on LogData.process basename before allocating our record).
+/// Reads every entry of a `.logarchive` folder. `keep(short_name, message)` is asked before a
+/// LogRecord is built (filter as early as the crate allows: on the process basename and the
+/// crate's rendered message, before our record is allocated).
 /// `progress(done_bytes, total_bytes)` is called after each tracev3 file (bytes of tracev3 read so far / total).
 /// `sink` receives the kept records in the crate's order (NOT time-sorted; I sort later).
 pub fn read_logarchive(
     dir: &Path,
-    keep_process: &(dyn Fn(&str) -> bool + Sync),
+    keep: &(dyn Fn(&str, &str) -> bool + Sync),
     progress: &mut dyn FnMut(u64, u64),
     sink: &mut dyn FnMut(LogRecord),
 ) -> Result<ArchiveStats, ArchiveError> {
@@ -121,7 +122,7 @@ pub fn read_logarchive(
         provider,
         cache: MemoryStringCache::default(),
         timesync,
-        keep_process,
+        keep,
         sink,
         stats: ArchiveStats {
             tracev3_files: files.len() as u64,
@@ -194,7 +195,7 @@ struct Reader<'a> {
     provider: LogarchiveProvider,
     cache: Cache,
     timesync: HashMap<String, TimesyncBoot>,
-    keep_process: &'a (dyn Fn(&str) -> bool + Sync),
+    keep: &'a (dyn Fn(&str, &str) -> bool + Sync),
     sink: &'a mut dyn FnMut(LogRecord),
     stats: ArchiveStats,
     /// Oversize strings seen so far, carried from chunk to chunk and file to file.
@@ -350,7 +351,7 @@ impl Reader<'_> {
                 None if unresolved => "",
                 None => short_name(&entry.process),
             };
-            if !(self.keep_process)(process) {
+            if !(self.keep)(process, &entry.message) {
                 continue;
             }
             let process = process.to_string();
@@ -495,7 +496,7 @@ mod tests {
             let mut steps = Vec::new();
             let stats = read_logarchive(
                 Path::new(FIXTURE),
-                &|_| true,
+                &|_, _| true,
                 &mut |done, total| steps.push((done, total)),
                 &mut |r| records.push(r),
             )
@@ -631,7 +632,7 @@ mod tests {
         let mut records = Vec::new();
         let stats = read_logarchive(
             Path::new(FIXTURE),
-            &|p| p == "apsd",
+            &|p, _| p == "apsd",
             &mut |_, _| {},
             &mut |r| records.push(r),
         )
@@ -661,7 +662,7 @@ mod tests {
             &Path::new(FIXTURE).join("Persist/0000000000000001.tracev3")
         ));
         let err =
-            read_logarchive(empty.path(), &|_| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
+            read_logarchive(empty.path(), &|_, _| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::NotALogarchive { .. }), "{err}");
     }
 
@@ -680,7 +681,8 @@ mod tests {
             &Path::new(FIXTURE).join("Special"),
             &dir.path().join("Special"),
         );
-        let err = read_logarchive(dir.path(), &|_| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
+        let err =
+            read_logarchive(dir.path(), &|_, _| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::NoTimesync { .. }), "{err}");
         assert!(err.to_string().contains("timesync"));
     }
@@ -738,7 +740,7 @@ mod tests {
         std::fs::write(persist.join("0000000000000006.tracev3"), &shrunk).expect("write");
 
         let mut kept = 0;
-        let stats = read_logarchive(dir.path(), &|_| true, &mut |_, _| {}, &mut |_| kept += 1)
+        let stats = read_logarchive(dir.path(), &|_, _| true, &mut |_, _| {}, &mut |_| kept += 1)
             .expect("reads");
         assert_eq!(stats.tracev3_files, 6);
         let names: Vec<&str> = stats

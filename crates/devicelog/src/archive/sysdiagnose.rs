@@ -500,7 +500,8 @@ mod tests {
     }
 
     fn count_entries(dir: &Path) -> u64 {
-        let stats = read_logarchive(dir, &|_| true, &mut |_, _| {}, &mut |_| {}).expect("readable");
+        let stats =
+            read_logarchive(dir, &|_, _| true, &mut |_, _| {}, &mut |_| {}).expect("readable");
         assert!(
             stats.unreadable_files.is_empty(),
             "{:?}",

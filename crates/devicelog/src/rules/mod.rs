@@ -14,7 +14,10 @@ use pushtrace_model::{DeviceEvent, EventKind, LogRecord};
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::filter::RecordFilter;
+
 mod fields;
+mod literals;
 mod version;
 
 use fields::{Fields, build, fields_of};
@@ -74,6 +77,8 @@ pub struct Rule {
     pub spec: RuleSpec,
     regex: Regex,
     versions: Option<VersionRange>,
+    /// For a rule of any process: one of these is in every message it matches.
+    literals: Vec<String>,
 }
 
 impl Rule {
@@ -128,11 +133,25 @@ impl Rule {
             .map(VersionRange::parse)
             .transpose()
             .map_err(bad)?;
+        // A read keeps the lines of a rule for any process by this text: without one, the rule
+        // would never see the lines of a process the read does not name.
+        let literals = if spec.process == ANY_PROCESS {
+            literals::required(&spec.pattern).map_err(bad)?
+        } else {
+            Vec::new()
+        };
         Ok(Rule {
             spec,
             regex,
             versions,
+            literals,
         })
+    }
+
+    /// For a rule of any process (`process = "*"`), the texts one of which every message it
+    /// matches contains; empty for a rule of one process.
+    pub fn literals(&self) -> &[String] {
+        &self.literals
     }
 
     /// The event this rule reads in `record`, if its message matches.
@@ -256,6 +275,34 @@ impl RuleSet {
     /// The processes some rule watches (not counting `*` rules).
     pub fn processes(&self) -> impl Iterator<Item = &str> {
         self.by_process.keys().map(String::as_str)
+    }
+
+    /// The texts that keep a line of any process for the rules of any process (`process =
+    /// "*"`, PushKit inside the app): every message such a rule matches holds one of them.
+    pub fn anywhere_literals(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = Vec::new();
+        for &i in &self.any_process {
+            for literal in &self.rules[i].literals {
+                if !all.contains(&literal.as_str()) {
+                    all.push(literal);
+                }
+            }
+        }
+        all
+    }
+
+    /// The filter a read needs for these rules: the processes they watch, the lines of any
+    /// process that hold an [anywhere literal](RuleSet::anywhere_literals), and `also` (the
+    /// app's process, `--app`). Time and message filters can be added to it.
+    pub fn read_filter<I, S>(&self, also: I) -> RecordFilter
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        RecordFilter::new()
+            .processes(self.processes())
+            .processes(also)
+            .anywhere(self.anywhere_literals())
     }
 
     /// Whether some rule is written for this process.

@@ -160,6 +160,9 @@ struct Pending<'c> {
     row: Row<'c>,
     parts: Vec<&'c [u8]>,
     days: u32,
+    /// Its process is refused: it is read only if its message holds an anywhere literal,
+    /// which is known once its continuation lines are in.
+    by_message: bool,
 }
 
 impl TextFormat for ConsoleCopy {
@@ -200,7 +203,8 @@ impl TextFormat for ConsoleCopy {
                 flush(ctx, out, &mut clock, pending.take());
                 out.ignored += std::mem::take(&mut blanks);
                 let days = clock.observe(micros_of_day(next.time));
-                dropped = !ctx.filter.wants_process(next.process);
+                let wanted = ctx.filter.wants_process(next.process);
+                dropped = !wanted && !ctx.may_hold_literal();
                 if dropped {
                     out.filtered_early();
                 } else {
@@ -210,6 +214,7 @@ impl TextFormat for ConsoleCopy {
                         row: next,
                         parts: Vec::new(),
                         days,
+                        by_message: !wanted,
                     });
                 }
             } else if line.iter().all(u8::is_ascii_whitespace) {
@@ -244,10 +249,14 @@ fn flush(
         row,
         parts,
         days,
+        by_message,
     }) = pending
     else {
         return;
     };
+    if by_message && !ctx.holds_literal(row.message, &parts) {
+        return out.filtered_early();
+    }
     let at = match ctx.clock.time_of_day(row.time, row.offset) {
         Ok(at) => at,
         Err(_) => return out.skip(number, SkipReason::BadTimestamp, line),
@@ -282,13 +291,49 @@ mod tests {
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
     use crate::text::digest::Digest;
-    use crate::text::testing::{clock, parse};
+    use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
 
     fn date_only(date: &str) -> LocalClock {
         LocalClock {
             date: Some(pushtrace_model::parse_date(date).unwrap()),
             zone: None,
         }
+    }
+
+    #[test]
+    fn anywhere_literals_keep_an_unknown_process() {
+        let text = format!(
+            "default\t17:48:41.248002+0300\tapsd\twanted\n\
+             default\t17:48:41.249002+0300\tComera\t{KILLED}\n\
+             default\t17:48:41.250002+0300\tComera\tReporting an incoming call to CallKit\n\
+             \tsecond line\n\
+             error\t17:48:41.251002+0300\tComera\t*** Terminating app\n\
+             \treason: '{KILLED}'\n"
+        );
+        let out = parse_with(
+            &ConsoleCopy,
+            &text,
+            date_only("2026-05-20"),
+            &apsd_and_anywhere(),
+        );
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        let reason = format!("*** Terminating app\nreason: '{KILLED}'");
+        assert_eq!(
+            kept(&out),
+            [
+                ("apsd", "wanted"),
+                ("Comera", KILLED),
+                ("Comera", reason.as_str())
+            ]
+        );
+        assert_eq!((out.parsed, out.filtered), (4, 1));
+        // Day clock entries stay parallel to the kept records.
+        assert_eq!(out.day_clock.unwrap().days, [0, 0, 0]);
+        // Without the literals the app's lines are all dropped, continuation lines with them.
+        let apsd = RecordFilter::new().processes(["apsd"]);
+        let out = parse_with(&ConsoleCopy, &text, date_only("2026-05-20"), &apsd);
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        assert_eq!(kept(&out), [("apsd", "wanted")]);
     }
 
     #[test]
@@ -454,6 +499,7 @@ default\t15:41:59.000000-0700\tapsd\tkept\n\
             file: &file,
             clock: &clock,
             filter: &filter,
+            hits: Default::default(),
         };
         let mut out = ChunkOutput::default();
         ConsoleCopy.parse_chunk(text.as_bytes(), &ctx, &mut out);
@@ -475,6 +521,7 @@ default\t15:41:59.000000-0700\tapsd\tkept\n\
             file: &file,
             clock: &clock,
             filter: &filter,
+            hits: Default::default(),
         };
         let mut out = ChunkOutput::default();
         ConsoleCopy.parse_chunk(bytes, &ctx, &mut out);

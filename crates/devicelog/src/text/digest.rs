@@ -14,6 +14,8 @@
 //! own indented lines is the author's commentary, not the device's. `──` rules and blank lines
 //! separate. Rows carry neither date nor zone: `--date` and `--tz` supply them.
 
+use std::borrow::Cow;
+
 use pushtrace_model::{LogRecord, TimeOfDay, parse_time_prefix};
 
 use super::timestamp::{micros_of_day, trim_start};
@@ -73,6 +75,10 @@ impl TextFormat for Digest {
         }
     }
 
+    fn raw_messages(&self) -> bool {
+        false
+    }
+
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         let mut clock = DayClock::default();
         let mut pending: Option<PendingRow<'_>> = None;
@@ -85,7 +91,8 @@ impl TextFormat for Digest {
             {
                 flush(ctx, out, &mut clock, pending.take());
                 let days = clock.observe(micros_of_day(time));
-                in_note = !ctx.filter.wants_process(process);
+                let wanted = ctx.filter.wants_process(process);
+                in_note = !wanted && !ctx.filter.has_anywhere();
                 if in_note {
                     out.filtered_early();
                 } else {
@@ -96,6 +103,7 @@ impl TextFormat for Digest {
                         process,
                         parts: vec![message],
                         days,
+                        by_message: !wanted,
                     });
                 }
             } else if trimmed.is_empty() || is_rule(trimmed) {
@@ -129,6 +137,9 @@ struct PendingRow<'c> {
     process: &'c [u8],
     parts: Vec<&'c [u8]>,
     days: u32,
+    /// Its process is refused: it is read only if its joined message holds an anywhere literal
+    /// (a wrap may cut a literal, so the raw lines are not searched).
+    by_message: bool,
 }
 
 fn flush(
@@ -138,18 +149,17 @@ fn flush(
     row: Option<PendingRow<'_>>,
 ) {
     let Some(row) = row else { return };
+    if row.by_message {
+        let joined = join(&row.parts, |part| String::from_utf8_lossy(part));
+        if !ctx.filter.wants_anywhere(joined.as_bytes()) {
+            return out.filtered_early();
+        }
+    }
     let at = match ctx.clock.time_of_day(row.time, None) {
         Ok(at) => at,
         Err(_) => return out.skip(row.number, SkipReason::BadTimestamp, row.line),
     };
-    let mut message = String::new();
-    for part in &row.parts {
-        let part = out.text(part);
-        if !message.is_empty() {
-            message.push(' ');
-        }
-        message.push_str(part.trim());
-    }
+    let message = join(&row.parts, |part| out.text(part));
     let process = out.text(row.process).into_owned();
     if out.keep(
         ctx,
@@ -159,12 +169,53 @@ fn flush(
     }
 }
 
+/// A row's message: its lines trimmed and joined with a space, as the paste wrapped them.
+fn join<'p>(parts: &[&'p [u8]], mut text: impl FnMut(&'p [u8]) -> Cow<'p, str>) -> String {
+    let mut message = String::new();
+    for part in parts {
+        let part = text(part);
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        message.push_str(part.trim());
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::testing::{clock, parse};
+    use crate::filter::RecordFilter;
+    use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
 
     const SEED: &str = include_str!("../../../../testdata/seed-incident-digest.txt");
+
+    #[test]
+    fn anywhere_literals_keep_an_unknown_process_even_when_a_wrap_cuts_them() {
+        // The paste wrapped the kill at a space inside the literal; the joined message holds
+        // it whole.
+        let (head, tail) = KILLED.split_at(KILLED.find(" incoming").unwrap());
+        let text = format!(
+            "17:48:41.248  apsd    wanted\n\
+             17:48:41.249  Comera  {head}\n\
+             \x20                     {tail}\n\
+             17:48:41.250  Comera  Reporting an incoming call to CallKit\n\
+             \x20                     wrapped\n"
+        );
+        let filter = apsd_and_anywhere();
+        let out = parse_with(&Digest, &text, clock("2026-05-20", "+03:00"), &filter);
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        let joined = format!("{} {}", head.trim(), tail.trim());
+        assert_eq!(
+            kept(&out),
+            [("apsd", "wanted"), ("Comera", joined.as_str())]
+        );
+        assert_eq!((out.parsed, out.filtered, out.ignored), (3, 1, 0));
+        let apsd = RecordFilter::new().processes(["apsd"]);
+        let out = parse_with(&Digest, &text, clock("2026-05-20", "+03:00"), &apsd);
+        assert_eq!(kept(&out), [("apsd", "wanted")]);
+        assert_eq!(out.ignored, 2, "the wrapped lines of dropped rows");
+    }
 
     #[test]
     fn seed_digest_reads_its_twelve_rows() {

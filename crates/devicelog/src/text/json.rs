@@ -152,7 +152,11 @@ fn emit(ctx: &ChunkContext<'_>, out: &mut ChunkOutput, event: Event<'_>, number:
         return;
     };
     let path = event.process.as_str();
-    if !ctx.filter.wants_process(path.as_bytes()) {
+    // The decoded message: in the raw chunk, JSON escapes may hide a literal (`\/`).
+    if !ctx
+        .filter
+        .wants_process_or_message(path.as_bytes(), event.message.as_str().as_bytes())
+    {
         return out.filtered_early();
     }
     let at = match date_time_prefix(stamp.as_str().as_bytes()) {
@@ -250,6 +254,10 @@ impl TextFormat for LogShowJson {
 
     fn requirements(&self, _sample: &[u8]) -> Requirements {
         Requirements::default()
+    }
+
+    fn raw_messages(&self) -> bool {
+        false
     }
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
@@ -386,6 +394,10 @@ impl TextFormat for LogShowNdjson {
         Requirements::default()
     }
 
+    fn raw_messages(&self) -> bool {
+        false
+    }
+
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         for (number, line) in lines(chunk) {
             let t = trim(line);
@@ -411,7 +423,7 @@ mod tests {
     use super::*;
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
-    use crate::text::testing::parse;
+    use crate::text::testing::{KILLED, apsd_and_anywhere, kept, parse, parse_with};
 
     // The shape `log show --style json` prints: libyal/dtformats scripts/unified_logging.py,
     // which reproduces it (`[{`, `},{`, `}]`), and the records quoted in
@@ -609,6 +621,36 @@ mod tests {
     }
 
     #[test]
+    fn anywhere_literals_keep_an_unknown_process_in_json_and_ndjson() {
+        let app = r"\/private\/var\/containers\/Bundle\/Application\/0A\/Comera.app\/Comera";
+        let event = |process: &str, message: &str| {
+            format!(
+                r#"{{"timestamp":"2026-05-20 17:48:41.248002+0300","processImagePath":"{process}","eventMessage":"{message}","messageType":"Default"}}"#
+            )
+        };
+        let events = [
+            event(r"\/usr\/libexec\/apsd", "wanted"),
+            event(app, KILLED),
+            event(app, "Reporting an incoming call to CallKit"),
+        ];
+        let ndjson = events.join("\n") + "\n";
+        let array = format!("[{}]\n", events.join("\n,"));
+        let filter = apsd_and_anywhere();
+        for (format, text) in [
+            (&LogShowNdjson as &dyn TextFormat, ndjson),
+            (&LogShowJson, array),
+        ] {
+            let out = parse_with(format, &text, LocalClock::default(), &filter);
+            assert!(out.skips.is_empty(), "{:?}", out.skips);
+            assert_eq!(kept(&out), [("apsd", "wanted"), ("Comera", KILLED)]);
+            assert_eq!((out.parsed, out.filtered), (3, 1));
+            let apsd = RecordFilter::new().processes(["apsd"]);
+            let out = parse_with(format, &text, LocalClock::default(), &apsd);
+            assert_eq!(kept(&out), [("apsd", "wanted")]);
+        }
+    }
+
+    #[test]
     fn ndjson_garbage_and_process_filter() {
         let text = "not json at all\n{\"timestamp\":\"2026-05-20 17:48:41.248002+0300\",\"eventMessage\":\n{\"timestamp\":\"2026-05-20 17:48:41.248002+0300\",\"processImagePath\":\"/usr/sbin/powerd\",\"eventMessage\":\"x\"}\n{\"timestamp\":\"2026-05-20 17:48:41.248002+0300\",\"processImagePath\":\"/usr/libexec/apsd\",\"eventMessage\":\"<FF>\"}\n";
         let file: Arc<str> = "t".into();
@@ -618,6 +660,7 @@ mod tests {
             file: &file,
             clock: &clock,
             filter: &filter,
+            hits: Default::default(),
         };
         let mut out = ChunkOutput::default();
         let bytes: Vec<u8> = text
@@ -645,6 +688,7 @@ mod tests {
             file: &file,
             clock: &clock,
             filter: &filter,
+            hits: Default::default(),
         };
         let mut out = ChunkOutput::default();
         format.parse_chunk(bytes, &ctx, &mut out);

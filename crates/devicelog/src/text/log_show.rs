@@ -193,7 +193,7 @@ impl TextFormat for SyslogStyle {
                 let Some((process, pid, tail)) = process_pid_colon(trim_start(rest)) else {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
-                if !ctx.filter.wants_process(process) {
+                if !ctx.wants(process, tail, continuation) {
                     return out.filtered_early();
                 }
                 let Some((civil, offset, _)) = date_time_prefix(line) else {
@@ -273,7 +273,7 @@ impl TextFormat for DefaultStyle {
                 let Some((thread, ty, pid, process, tail)) = fields else {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
-                if !ctx.filter.wants_process(process) {
+                if !ctx.wants(process, tail, continuation) {
                     return out.filtered_early();
                 }
                 let level = std::str::from_utf8(ty)
@@ -365,7 +365,7 @@ impl TextFormat for CompactStyle {
                 let Some((ty, process, pid, tid, tail)) = parts else {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
-                if !ctx.filter.wants_process(process) {
+                if !ctx.wants(process, tail, continuation) {
                     return out.filtered_early();
                 }
                 let level = Level::from_word(ty).unwrap_or(Level::Other);
@@ -394,7 +394,8 @@ impl TextFormat for CompactStyle {
 mod tests {
     use super::*;
     use crate::clock::LocalClock;
-    use crate::text::testing::{clock, parse};
+    use crate::filter::RecordFilter;
+    use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
 
     // Rows follow the public examples cited in docs/formats.md §log show.
     const SYSLOG: &str = "Timestamp                       (process)[PID]\n\
@@ -475,6 +476,58 @@ Activity - Create:           0, Transition:          0, Actions:           0\n";
         assert_eq!(r[2].level, Some(Level::Error));
         assert_eq!(r[2].process, "powerd");
         assert!(DefaultStyle.sniff(DEFAULT.lines().nth(2).unwrap().as_bytes()));
+    }
+
+    #[test]
+    fn anywhere_literals_keep_an_unknown_process_in_every_style() {
+        // The kill in the app's process is kept, on its first line or a continuation line; the
+        // app's other lines are not.
+        let syslog = format!(
+            "2026-05-20 17:48:41.248002+0300  localhost apsd[112]: wanted\n\
+             2026-05-20 17:48:41.249002+0300  localhost Comera[3072]: (PushKit) {KILLED}\n\
+             2026-05-20 17:48:41.250002+0300  localhost Comera[3072]: Reporting an incoming call to CallKit\n\
+             2026-05-20 17:48:41.251002+0300  localhost Comera[3072]: *** Terminating app\n\
+             reason: '{KILLED}'\n"
+        );
+        let default = format!(
+            "2026-05-20 17:48:41.248002+0300 0x956      Default     0x0                  112    0    apsd: wanted\n\
+             2026-05-20 17:48:41.249002+0300 0x956      Default     0x0                  3072   0    Comera: (PushKit) {KILLED}\n\
+             2026-05-20 17:48:41.250002+0300 0x956      Default     0x0                  3072   0    Comera: Reporting an incoming call to CallKit\n\
+             2026-05-20 17:48:41.251002+0300 0x956      Error       0x0                  3072   0    Comera: *** Terminating app\n\
+             reason: '{KILLED}'\n"
+        );
+        let compact = format!(
+            "2026-05-20 17:48:41.248 Df apsd[112:5a8b53a] wanted\n\
+             2026-05-20 17:48:41.249 Df Comera[3072:5a8b53b] {KILLED}\n\
+             2026-05-20 17:48:41.250 Df Comera[3072:5a8b53b] Reporting an incoming call to CallKit\n\
+             2026-05-20 17:48:41.251 E  Comera[3072:5a8b53b] *** Terminating app\n\
+             reason: '{KILLED}'\n"
+        );
+        let filter = apsd_and_anywhere();
+        let styles: [(&dyn TextFormat, &String); 3] = [
+            (&SyslogStyle, &syslog),
+            (&DefaultStyle, &default),
+            (&CompactStyle, &compact),
+        ];
+        for (style, text) in styles {
+            let out = parse_with(style, text, clock("2026-05-20", "+03:00"), &filter);
+            let name = style.format().name();
+            assert!(out.skips.is_empty(), "{name}: {:?}", out.skips);
+            let kept = kept(&out);
+            assert_eq!(kept.len(), 3, "{name}: {kept:?}");
+            assert_eq!(kept[0], ("apsd", "wanted"), "{name}");
+            assert_eq!(kept[1], ("Comera", KILLED), "{name}");
+            assert_eq!(kept[2].0, "Comera", "{name}");
+            assert!(
+                kept[2].1.ends_with(&format!("reason: '{KILLED}'")),
+                "{name}"
+            );
+            assert_eq!((out.parsed, out.filtered), (4, 1), "{name}");
+        }
+        // Without the literals the app's lines are all dropped.
+        let apsd = RecordFilter::new().processes(["apsd"]);
+        let out = parse_with(&SyslogStyle, &syslog, LocalClock::default(), &apsd);
+        assert_eq!(kept(&out), [("apsd", "wanted")]);
     }
 
     const COMPACT: &str = "Timestamp               Ty Process[PID:TID]\n\

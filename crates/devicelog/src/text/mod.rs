@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use pushtrace_model::{LogRecord, Origin};
 
+use crate::anywhere::Hits;
 use crate::clock::LocalClock;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
@@ -51,6 +52,13 @@ pub(crate) trait TextFormat: Sync {
     /// Parses a chunk of whole records into `out`. Line numbers are 1-based within the chunk;
     /// the pipeline adds the chunk's base.
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput);
+
+    /// Whether a message stands in the chunk as it was logged, so the filter's anywhere
+    /// literals can be searched in the raw chunk ([`ChunkContext::hits`]). Formats that escape
+    /// messages (JSON, CSV) or re-join wrapped lines (digests) test the decoded message instead.
+    fn raw_messages(&self) -> bool {
+        true
+    }
 }
 
 /// What every chunk parser is given.
@@ -58,6 +66,9 @@ pub(crate) struct ChunkContext<'a> {
     pub file: &'a Arc<str>,
     pub clock: &'a LocalClock,
     pub filter: &'a RecordFilter,
+    /// Where the filter's anywhere literals occur in the chunk (none for formats without
+    /// [`TextFormat::raw_messages`]).
+    pub hits: Hits,
 }
 
 impl ChunkContext<'_> {
@@ -66,6 +77,30 @@ impl ChunkContext<'_> {
             file: self.file.clone(),
             line,
         }
+    }
+
+    /// Whether a record of `process` whose message is `first` and the lines `rest` (slices of
+    /// the chunk, raw) is read: its process is wanted or its message holds an anywhere literal.
+    #[inline]
+    pub fn wants(&self, process: &[u8], first: &[u8], rest: &[&[u8]]) -> bool {
+        self.filter.wants_process(process) || self.holds_literal(first, rest)
+    }
+
+    /// Whether some anywhere literal occurs in the chunk: if not, a line of a refused process
+    /// can be dropped at once.
+    #[inline]
+    pub fn may_hold_literal(&self) -> bool {
+        !self.hits.is_empty()
+    }
+
+    /// Whether an anywhere literal lies inside the message `first` + `rest` (slices of the
+    /// chunk): a needle found in the chunk lies inside, and the message holds a literal itself.
+    #[inline]
+    pub fn holds_literal(&self, first: &[u8], rest: &[&[u8]]) -> bool {
+        let parts = || std::iter::once(first).chain(rest.iter().copied());
+        self.may_hold_literal()
+            && parts().any(|part| self.hits.inside(part))
+            && parts().any(|part| self.filter.wants_anywhere(part))
     }
 }
 
@@ -273,16 +308,51 @@ pub(crate) mod testing {
     use super::*;
 
     pub fn parse(format: &dyn TextFormat, text: &str, clock: LocalClock) -> ChunkOutput {
+        parse_with(format, text, clock, &RecordFilter::new())
+    }
+
+    /// Parses with a filter, searching the chunk for its anywhere literals as the pipeline does.
+    pub fn parse_with(
+        format: &dyn TextFormat,
+        text: &str,
+        clock: LocalClock,
+        filter: &RecordFilter,
+    ) -> ChunkOutput {
         let file: Arc<str> = "test.log".into();
-        let filter = RecordFilter::new();
+        let chunk = text.as_bytes();
         let ctx = ChunkContext {
             file: &file,
             clock: &clock,
-            filter: &filter,
+            filter,
+            hits: if format.raw_messages() {
+                filter.anywhere_hits(chunk)
+            } else {
+                Default::default()
+            },
         };
         let mut out = ChunkOutput::default();
-        format.parse_chunk(text.as_bytes(), &ctx, &mut out);
+        format.parse_chunk(chunk, &ctx, &mut out);
         out
+    }
+
+    /// PushKit's kill as logged inside the app (rules/ios.toml, `pushkit.killed_not_reported`).
+    pub const KILLED: &str = "Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push.";
+
+    /// apsd, and the lines of any process that hold a literal of the embedded `*` rules, as
+    /// `pushtrace logs --push-set` reads them.
+    pub fn apsd_and_anywhere() -> RecordFilter {
+        let rules = crate::rules::RuleSet::embedded().unwrap();
+        RecordFilter::new()
+            .processes(["apsd"])
+            .anywhere(rules.anywhere_literals())
+    }
+
+    /// The process and message of each kept record.
+    pub fn kept(out: &ChunkOutput) -> Vec<(&str, &str)> {
+        out.records
+            .iter()
+            .map(|r| (r.process.as_str(), r.message.as_str()))
+            .collect()
     }
 
     pub fn clock(date: &str, tz: &str) -> LocalClock {

@@ -187,15 +187,22 @@ impl TextRun<'_> {
     }
 
     fn parse_work(&self, work: Work) -> Done {
-        let ctx = ChunkContext {
-            file: &self.file,
-            clock: self.clock,
-            filter: self.filter,
-        };
         let mut output = ChunkOutput::default();
         match work {
             Work::Chunk { seq, data, len } => {
                 let chunk = &data[..len];
+                // One pass over the whole chunk, rather than one search per dropped line.
+                let hits = if self.format.raw_messages() {
+                    self.filter.anywhere_hits(chunk)
+                } else {
+                    Default::default()
+                };
+                let ctx = ChunkContext {
+                    file: &self.file,
+                    clock: self.clock,
+                    filter: self.filter,
+                    hits,
+                };
                 self.format.parse_chunk(chunk, &ctx, &mut output);
                 let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
                 let lines = newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'));
@@ -267,7 +274,7 @@ impl Collector {
                 *line += self.line_base;
             }
             if run.filter.wants_time(record.at) {
-                summary.records_kept += 1;
+                summary.count_kept(&record, run.filter);
                 sink(record);
             } else {
                 summary.records_filtered += 1;

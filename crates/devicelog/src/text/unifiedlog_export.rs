@@ -100,6 +100,10 @@ impl TextFormat for Jsonl {
         Requirements::default()
     }
 
+    fn raw_messages(&self) -> bool {
+        false
+    }
+
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         for (number, line) in lines(chunk) {
             let trimmed = line.trim_ascii();
@@ -115,7 +119,10 @@ impl TextFormat for Jsonl {
                     continue;
                 }
             };
-            if !ctx.filter.wants_process(data.process.as_str().as_bytes()) {
+            if !ctx.filter.wants_process_or_message(
+                data.process.as_str().as_bytes(),
+                data.message.as_str().as_bytes(),
+            ) {
                 out.filtered_early();
                 continue;
             }
@@ -218,6 +225,10 @@ impl TextFormat for Csv {
         Requirements::default()
     }
 
+    fn raw_messages(&self) -> bool {
+        false
+    }
+
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -251,7 +262,11 @@ impl TextFormat for Csv {
                 continue;
             };
             let process = &row[cols.process];
-            if !ctx.filter.wants_process(process) {
+            // The unquoted field: quotes inside a quoted message are doubled in the raw row.
+            if !ctx
+                .filter
+                .wants_process_or_message(process, &row[cols.message])
+            {
                 out.filtered_early();
                 continue;
             }
@@ -317,7 +332,7 @@ mod tests {
     use super::*;
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
-    use crate::text::testing::parse;
+    use crate::text::testing::{KILLED, apsd_and_anywhere, kept, parse, parse_with};
 
     // Shape of `LogData` as serialized by the crate (src/unified_log.rs of
     // https://github.com/mandiant/macos-UnifiedLogs; a real line is in PR #118,
@@ -439,6 +454,48 @@ garbage line\n\
     }
 
     #[test]
+    fn anywhere_literals_keep_an_unknown_process_in_jsonl_and_csv() {
+        let app = "/private/var/containers/Bundle/Application/0A/Comera.app/Comera";
+        let line = |process: &str, message: &str| {
+            format!(
+                r#"{{"pid":3072,"time":1.779288521249e18,"event_type":"Log","log_type":"Default","process":"{process}","message":"{message}"}}"#
+            )
+        };
+        let jsonl = [
+            line("/usr/libexec/apsd", "wanted"),
+            line(app, KILLED),
+            line(app, "Reporting an incoming call to CallKit"),
+        ]
+        .join("\n");
+        let row = |process: &str, message: &str| {
+            format!(
+                "2026-05-20T14:48:41.249Z,Log,Default,,1,3072,501,{process},U1,0,0,,{process},U2,{message},%s,B,\n"
+            )
+        };
+        // The kill as an exception line: quoted, with the quotes of `reason: '…'` kept.
+        let exception = format!("\"*** Terminating app, reason: '{KILLED}'\"");
+        let csv = [
+            row("/usr/libexec/apsd", "wanted"),
+            row(app, &exception),
+            row(app, "Reporting an incoming call to CallKit"),
+        ]
+        .concat();
+        let reason = format!("*** Terminating app, reason: '{KILLED}'");
+        let filter = apsd_and_anywhere();
+        let cases: [(&dyn TextFormat, &String, &str); 2] =
+            [(&Jsonl, &jsonl, KILLED), (&Csv, &csv, &reason)];
+        for (format, text, message) in cases {
+            let out = parse_with(format, text, LocalClock::default(), &filter);
+            assert!(out.skips.is_empty(), "{:?}", out.skips);
+            assert_eq!(kept(&out), [("apsd", "wanted"), ("Comera", message)]);
+            assert_eq!((out.parsed, out.filtered), (3, 1));
+            let apsd = RecordFilter::new().processes(["apsd"]);
+            let out = parse_with(format, text, LocalClock::default(), &apsd);
+            assert_eq!(kept(&out), [("apsd", "wanted")]);
+        }
+    }
+
+    #[test]
     fn csv_process_filter_runs_before_the_record() {
         let file: Arc<str> = "t".into();
         let filter = RecordFilter::new().processes(["apsd"]);
@@ -447,6 +504,7 @@ garbage line\n\
             file: &file,
             clock: &clock,
             filter: &filter,
+            hits: Default::default(),
         };
         let mut out = ChunkOutput::default();
         Csv.parse_chunk(CSV.as_bytes(), &ctx, &mut out);
@@ -461,6 +519,7 @@ garbage line\n\
             file: &file,
             clock: &clock,
             filter: &filter,
+            hits: Default::default(),
         };
         let mut out = ChunkOutput::default();
         format.parse_chunk(bytes, &ctx, &mut out);
