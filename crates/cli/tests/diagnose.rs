@@ -37,7 +37,9 @@ fn the_seed_pushes_are_explained() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
     assert!(
-        report.starts_with("Times are on the device log's clock (UTC+03:00).\n2 push(es): 0 on time, 1 late"),
+        report.starts_with(
+            "Times are on the device log's clock (UTC+03:00).\n2 push(es): 0 on time, 1 late"
+        ),
         "{report}"
     );
     assert!(
@@ -119,4 +121,38 @@ fn markdown_is_a_report_to_paste() {
     );
     let both = run(&["--pushes", pushes.to_str().unwrap(), "--markdown", "--json"]);
     assert_eq!(both.status.code(), Some(2));
+}
+
+/// What `pushtrace store export` writes for a call: the VoIP push with its receipt and when the
+/// gateway queued it, and the missed-call alert that followed.
+const GATEWAY_EXPORT: &str = r#"{"push_id":"p-ring","call_id":"call-1","device":"a1b2","topic":"com.acme.call.voip","push_type":"voip","priority":10,"expiration":0,"queued_at":"2026-05-20T14:46:59.950000+00:00","sent_at":"2026-05-20T14:47:00.000000+00:00","apns_status":200,"apns_id":"8f1e6a52-3c4d-4e5f-9a0b-1c2d3e4f5a6b","responded_at":"2026-05-20T14:47:00.138000+00:00","received_at":"2026-05-20T14:50:05.000000+00:00","deadline":"2026-05-20T14:48:00.000000+00:00"}
+{"push_id":"p-alert","call_id":"call-1","device":"c3d4","topic":"com.acme.call","push_type":"alert","priority":10,"queued_at":"2026-05-20T14:48:00.010000+00:00","sent_at":"2026-05-20T14:48:00.020000+00:00","apns_status":200,"responded_at":"2026-05-20T14:48:00.090000+00:00"}
+"#;
+
+#[test]
+fn a_gateway_export_is_judged_on_its_receipts_and_alerts_are_not_rings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pushes = dir.path().join("export.jsonl");
+    std::fs::write(&pushes, GATEWAY_EXPORT).unwrap();
+    let out = run(&["--pushes", pushes.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rings = value["pushes"].as_array().unwrap();
+    assert_eq!(rings.len(), 1, "{value:#}");
+    let verdict = &rings[0]["verdict"];
+    assert_eq!(verdict["outcome"], "late");
+    assert_eq!(verdict["latency"], 185_000.0);
+    assert_eq!(verdict["cause"], "reconnect_abandoned_power_policy");
+    assert_eq!(verdict["arrived_at"], "2026-05-20T14:50:05.000000+00:00");
+    let not_judged = value["not_judged"].as_array().unwrap();
+    assert_eq!(not_judged.len(), 1);
+    assert_eq!(not_judged[0]["push"]["push_id"], "p-alert");
+    // The report shows the receipt's time on the log's clock, not the export's UTC.
+    let out = run(&["--pushes", pushes.to_str().unwrap()]);
+    let report = text(&out.stdout);
+    assert!(report.contains("17:50:05.000"), "{report}");
+    assert!(
+        report.contains("1 push(es) of another type than voip"),
+        "{report}"
+    );
 }

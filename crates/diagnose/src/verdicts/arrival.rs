@@ -278,10 +278,21 @@ pub(crate) fn find<'a>(
             .iter()
             .find(|(d, a)| *a == attribution && by.is_none_or(|by| at(d) <= by))
     };
+    // A line after the deadline is a late arrival only when the log was there at the deadline:
+    // a log that begins later may have missed an arrival in time.
+    let late_possible = cx.timeline.start.is_some_and(|start| start <= due);
     let chosen = first(Attribution::Named, Some(due))
         .or_else(|| first(Attribution::Inferred, Some(due)))
-        .or_else(|| first(Attribution::Named, next_push))
-        .or_else(|| first(Attribution::Inferred, next_push))?;
+        .or_else(|| {
+            late_possible
+                .then(|| first(Attribution::Named, next_push))
+                .flatten()
+        })
+        .or_else(|| {
+            late_possible
+                .then(|| first(Attribution::Inferred, next_push))
+                .flatten()
+        })?;
     let (delivery, attribution) = chosen;
     claims.0.insert(delivery.events[0]);
     Some(Arrival {

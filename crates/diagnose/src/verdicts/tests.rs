@@ -543,3 +543,297 @@ fn app_picks_the_topic_of_a_push_record_without_one() {
     let v = diagnose(&p, &t, &prefix);
     assert_eq!(v.outcome, Outcome::NotDelivered, "{v:?}");
 }
+
+// ---- issue 12: one test per class of error ----------------------------------------------------
+
+fn redacted_arrival(time: &str) -> DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::PushReceived {
+            filter: "enabled".into(),
+            topic: None,
+            interface: Some("en0".into()),
+            priority: Some(10),
+        },
+    )
+}
+
+fn kill(time: &str, process: &str, pid: Option<u32>) -> DeviceEvent {
+    let mut e = event(time, process, EventKind::AppKilledForNotReporting);
+    e.pid = pid;
+    e
+}
+
+fn with_raw(mut e: DeviceEvent, raw: &str) -> DeviceEvent {
+    e.raw = raw.into();
+    e
+}
+
+#[test]
+fn class_1_a_log_starting_after_the_send_still_shows_the_arrival() {
+    let t = timeline(
+        vec![
+            arrived("10:00:01.900"),
+            voip_to_app("10:00:01.930", "com.acme.call", None),
+        ],
+        "10:00:01.300",
+        "10:03:00",
+    );
+    let v = diagnose(&push("10:00:01.000"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::OnTime, Cause::None),
+        "{}",
+        v.explanation
+    );
+    // A receipt decides even where the log says nothing.
+    let mut p = push("09:00:00.000");
+    p.received_at = Some(at("09:00:01.000"));
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(v.outcome, Outcome::OnTime, "{}", v.explanation);
+    // Without either, a push sent before the log, due before it starts, is unknown.
+    let v = diagnose(&push("09:00:00.000"), &t, &options());
+    assert_eq!(v.outcome, Outcome::Unknown);
+    assert!(
+        v.explanation.contains("delivery window"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn class_2_a_pushkit_kill_in_an_unnamed_process_is_the_apps_and_another_apps_is_not() {
+    let delivery = vec![
+        arrived("10:00:01.000"),
+        voip_to_app("10:00:01.030", "com.acme.call", Some("com.acme.call.voip")),
+    ];
+    let mut events = delivery.clone();
+    events.push(kill("10:00:06.000", "Runner", Some(1958)));
+    let t = timeline(events, "09:59:00", "10:05:00");
+    let v = diagnose(&push("10:00:00.500"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause, v.confidence),
+        (
+            Outcome::DeliveredNotReported,
+            Cause::AppNotReporting,
+            Confidence::High
+        ),
+        "{}",
+        v.explanation
+    );
+    // The log ties pid 1958 to another app: its kill says nothing about ours.
+    let mut events = delivery;
+    events.push(with_raw(
+        event(
+            "09:59:30.000",
+            "SpringBoard",
+            EventKind::AppProcessState {
+                bundle: Some("net.whatsapp.WhatsApp".into()),
+                task_state: Some("Running".into()),
+                visibility: Some("Background".into()),
+            },
+        ),
+        "Application process state changed for net.whatsapp.WhatsApp: <SBApplicationProcessState: 0x1; pid: 1958; taskState: Running; visibility: Background>",
+    ));
+    events.sort_by_key(|e| e.at);
+    events.push(kill("10:00:06.000", "WhatsApp", Some(1958)));
+    let t = timeline(events, "09:59:00", "10:05:00");
+    let v = diagnose(&push("10:00:00.500"), &t, &options());
+    assert_eq!(v.outcome, Outcome::OnTime, "{}", v.explanation);
+}
+
+#[test]
+fn class_2_on_time_is_not_high_when_the_apps_side_is_not_in_the_log() {
+    let t = timeline(vec![arrived("10:00:01.000")], "09:59:00", "10:05:00");
+    let v = diagnose(&push("10:00:00.500"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.confidence),
+        (Outcome::OnTime, Confidence::Medium)
+    );
+    assert!(
+        v.explanation.contains("would not show"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn class_3_one_delivery_is_one_pushs_and_a_redacted_one_is_inferred() {
+    // Two pushes, one arrival line: the first push sent gets it, the second is not seen.
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:02.000"),
+            connected("10:02:00.000"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let (mut a, mut b) = (push("10:00:01.000"), push("10:00:01.500"));
+    a.push_id = Some("a".into());
+    b.push_id = Some("b".into());
+    let verdicts = super::diagnose_all([&a, &b], &t, &options());
+    assert_eq!(verdicts[0].outcome, Outcome::OnTime);
+    assert_eq!(
+        verdicts[1].outcome,
+        Outcome::NotDelivered,
+        "{}",
+        verdicts[1].explanation
+    );
+
+    // A redacted apsd line followed by callservicesd naming another app is that app's.
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            redacted_arrival("10:00:02.000"),
+            voip_to_app("10:00:02.020", "net.whatsapp.WhatsApp", None),
+            connected("10:02:00.000"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:01.000"), &t, &options());
+    assert_eq!(v.outcome, Outcome::NotDelivered, "{}", v.explanation);
+
+    // A redacted line nothing names is taken, but as inferred: said, and less sure.
+    let t = timeline(
+        vec![connected("10:00:00.000"), redacted_arrival("10:00:02.000")],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:01.000"), &t, &options());
+    assert_eq!(v.outcome, Outcome::OnTime);
+    assert!(v.confidence < Confidence::High);
+    assert!(
+        v.explanation.contains("not shown to be"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn class_4_time_lost_before_apns_is_provider_delay_whatever_the_device_did() {
+    let offline = timeline(
+        vec![event(
+            "09:59:30.000",
+            "apsd",
+            EventKind::ApnsConnectSkipped {
+                reason: "no usable interface".into(),
+                connected_interfaces: Some(0),
+                wwan_usable: Some(false),
+                wifi_usable: Some(false),
+            },
+        )],
+        "09:59:00",
+        "10:05:00",
+    );
+    // Sent after its own deadline: it sat in the sender's queue.
+    let mut p = push("10:01:00.000");
+    p.queued_at = Some(at("10:00:00.000"));
+    p.deadline = Some(at("10:00:45.000"));
+    let v = diagnose(&p, &offline, &options());
+    assert_eq!(v.cause, Cause::ProviderDelay, "{}", v.explanation);
+    assert!(
+        v.explanation.contains("sender's queue"),
+        "{}",
+        v.explanation
+    );
+    // APNs answered after the deadline.
+    let mut p = push("10:00:00.000");
+    p.responded_at = Some(at("10:00:41.000"));
+    p.deadline = Some(at("10:00:30.000"));
+    let v = diagnose(&p, &offline, &options());
+    assert_eq!(v.cause, Cause::ProviderDelay, "{}", v.explanation);
+    assert!(!v.explanation.contains("yet"), "{}", v.explanation);
+}
+
+#[test]
+fn class_5_a_connection_line_minutes_before_the_send_does_not_make_it_connected() {
+    let t = timeline(vec![connected("09:40:00.000")], "09:39:00", "10:05:00");
+    let v = diagnose(&push("10:00:00.000"), &t, &options());
+    assert_eq!(v.cause, Cause::Unknown, "{}", v.explanation);
+    assert!(v.explanation.contains("5 min"), "{}", v.explanation);
+    // Lines on both sides of the send, nothing lost between: connected across it.
+    let t = timeline(
+        vec![connected("09:50:00.000"), connected("10:10:00.000")],
+        "09:39:00",
+        "10:15:00",
+    );
+    let v = diagnose(&push("10:00:00.000"), &t, &options());
+    assert_eq!(v.cause, Cause::NetworkPathSuspect, "{}", v.explanation);
+}
+
+#[test]
+fn class_6_the_network_coming_back_ends_a_radio_outage_and_expiry_is_named() {
+    let t = timeline(
+        vec![
+            event(
+                "09:59:30.000",
+                "apsd",
+                EventKind::ApnsConnectSkipped {
+                    reason: "no usable interface".into(),
+                    connected_interfaces: Some(0),
+                    wwan_usable: Some(false),
+                    wifi_usable: Some(false),
+                },
+            ),
+            event(
+                "10:02:00.000",
+                "CommCenter",
+                EventKind::CellRegistration {
+                    state: Some("kRegisteredHome".into()),
+                },
+            ),
+            reconnecting("10:02:01.000"),
+            event(
+                "10:04:00.000",
+                "powerd",
+                EventKind::DisplayState {
+                    display_off: false,
+                    hid_active: Some(true),
+                },
+            ),
+        ],
+        "09:59:00",
+        "10:06:00",
+    );
+    let mut p = push("10:00:00.000");
+    p.expiration = Some(0);
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(
+        v.recovery,
+        Some(Recovery::NetworkChange),
+        "{}",
+        v.explanation
+    );
+    assert_eq!(v.recovered_at, Some(at("10:02:00.000")));
+    assert_eq!(v.cause, Cause::ExpiredWhileOffline, "{}", v.explanation);
+    assert!(
+        v.explanation.contains("apns-expiration 0"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn class_8_times_are_on_the_logs_clock_with_its_offset() {
+    let t = timeline(vec![connected("10:00:00.000")], "09:59:00", "10:05:00");
+    let mut p = push("09:40:00.000");
+    p.sent_at = p.sent_at.with_offset(pushtrace_model::UtcOffset::UTC);
+    let v = diagnose(&p, &t, &options());
+    assert!(
+        v.explanation.contains("09:40:00.000 +03:00"),
+        "{}",
+        v.explanation
+    );
+    assert!(!v.explanation.contains("06:40"), "{}", v.explanation);
+}
+
+#[test]
+fn class_10_alerts_are_not_rings() {
+    let mut p = push("10:00:00.000");
+    assert!(super::is_ring(&p));
+    p.push_type = Some("alert".into());
+    assert!(!super::is_ring(&p));
+}
