@@ -148,9 +148,7 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     // Some process names have dots too (XPC services), so a dotted --app is read as a process
     // as well: a name no process has costs nothing.
     let also_watch: Vec<String> = args.app.iter().cloned().collect();
-    let filter = RecordFilter::new()
-        .processes(rules.processes())
-        .processes(&also_watch);
+    let filter = rules.read_filter(&also_watch);
     let options = DiagnoseOptions {
         on_time_within: std::time::Duration::from_secs(args.late_after),
         app: args.app_bundle().map(str::to_owned),

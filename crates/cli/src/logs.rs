@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::{PUSH_SET, RecordFilter};
 use regex::Regex;
 
@@ -21,7 +22,8 @@ pub struct LogsArgs {
     pub process: Vec<String>,
 
     /// Keep the processes push forensics needs: apsd, powerd, kernel, symptomsd, CommCenter,
-    /// callservicesd, SpringBoard, runningboardd, dasd, wifid, configd (plus --app).
+    /// callservicesd, SpringBoard, runningboardd, dasd, wifid, configd (plus --app), and the
+    /// lines of any process that PushKit logs inside the app (the rules for any process).
     #[arg(long)]
     pub push_set: bool,
 
@@ -58,7 +60,12 @@ impl LogsArgs {
     fn filter(&self, clock: &pushtrace_devicelog::LocalClock) -> Result<RecordFilter> {
         let mut filter = RecordFilter::new();
         if self.push_set {
-            filter = filter.processes(PUSH_SET).processes(self.app.as_slice());
+            // PushKit logs in the app's own process, which --app may not name.
+            let rules = RuleSet::embedded().context("the embedded rule catalogue")?;
+            filter = filter
+                .processes(PUSH_SET)
+                .processes(self.app.as_slice())
+                .anywhere(rules.anywhere_literals());
         } else if let Some(app) = &self.app {
             filter = filter.processes([app]);
         }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use pushtrace_devicelog::RecordFilter;
 use pushtrace_devicelog::rules::{OsVersion, RuleSet};
 use pushtrace_devicelog::timeline::{self, render, summary, unmatched::Unmatched};
 use pushtrace_model::Timestamp;
@@ -71,9 +70,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     }
     let clock = args.source.clock.clock()?;
     let also_watch: Vec<String> = args.app.iter().cloned().collect();
-    let mut filter = RecordFilter::new()
-        .processes(rules.processes())
-        .processes(&also_watch);
+    let mut filter = rules.read_filter(&also_watch);
     // The log before the window is read too (only its end bounds the read): the states the
     // device was in when the window opens were set by lines before it.
     let mut window = None;
