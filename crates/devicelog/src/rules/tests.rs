@@ -421,3 +421,41 @@ fn cellular_data_context_and_newer_callservicesd_delivery_lines_are_read() {
         }
     );
 }
+
+#[test]
+fn callkit_reports_are_read_in_callservicesd_and_in_the_app() {
+    let set = RuleSet::embedded().unwrap();
+    let uuid = "745FF3D3-FBA9-4793-95F4-3DD3FF67A7C0";
+    let reported = EventKind::CallReported {
+        bundle: None,
+        call: Some(uuid.into()),
+    };
+    assert_eq!(
+        kind_of(
+            &set,
+            "callservicesd",
+            &format!(
+                "Received -[CXCallSource reportNewIncomingCallWithUUID:update:reply:] with UUID: {uuid} update: <private>"
+            )
+        ),
+        reported
+    );
+    assert_eq!(
+        kind_of(
+            &set,
+            "Comera",
+            &format!(
+                "Provider <private> was asked to report a new incoming call with UUID: {uuid} update: <private>"
+            )
+        ),
+        reported
+    );
+    // An update of an existing call is not a new report.
+    assert!(
+        set.event(&record(
+            "callservicesd",
+            &format!("Received -[CXCallSource reportCallWithUUID:updated:reply:] with UUID: {uuid} update: <private>")
+        ))
+        .is_none()
+    );
+}
