@@ -14,7 +14,9 @@ shapes catalogued in ios-logs.md §3; the rest is noise from the daemons and app
 the most, with varied lengths (40-400 bytes, a few up to 2 KB), senders and subsystems. Some
 noise messages name a push-set process inside their text (as real logs do: "client pid: 112
 (apsd)", "com.apple.powerd.assertionpolicy"), so `rg -F` with the push-set names matches a few
-more lines than pushtrace reports. A few messages span several lines (continuation lines carry no
+more lines than pushtrace reports. About one record in 5000 is PushKit's warning or kill message
+logged inside a VoIP app's own process (ios-logs.md §3.7), which pushtrace keeps from any
+process and rg's name list does not match. A few messages span several lines (continuation lines carry no
 timestamp), and now and then a row is a few hundred microseconds earlier than the one before.
 
 Speed: bodies (everything after the timestamp) are precomputed into a pool once; the hot loop only
@@ -372,6 +374,17 @@ CONTINUATIONS = [
 ]
 MULTILINE_SHARE = 0.004
 
+# PushKit logs inside the app's own process (ios-logs.md §3.7): the warning before the kill and
+# the kill itself, as the app's uncaught-exception line. pushtrace keeps them from any process
+# (the `process = "*"` rules' literals), so they are in the output of `--push-set`. A kill is
+# rare: one record in 5000.
+PUSHKIT = [
+    ("PushKit", None, "Apps receving VoIP pushes must post an incoming call via CallKit in the same run loop as pushRegistry:didReceiveIncomingPushWithPayload:forType:[withCompletionHandler:] without delay"),
+    ("CoreFoundation", None, "*** Terminating app due to uncaught exception 'NSInternalInconsistencyException', reason: 'Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push.'"),
+    ("PushKit", None, "Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push."),
+]
+PUSHKIT_SHARE = 0.0002
+
 
 def fill(r: random.Random, tmpl: str) -> str:
     bundle, app = r.choice(APPS)
@@ -425,8 +438,9 @@ def body(proc: str, pid: int, sender, subsystem, msg: str) -> str:
 
 
 def build_pool(r: random.Random, n_push: int, n_noise: int):
-    """Returns (bodies, procs, nlines, mentions) lists; the first n_push bodies are push-set ones."""
-    bodies, procs, nlines, mention = [], [], [], []
+    """Returns (bodies, procs, nlines, mentions, pushkit) lists; the first n_push bodies are
+    push-set ones."""
+    bodies, procs, nlines, mention, pushkit = [], [], [], [], []
     FRAGMENTS[:] = make_fragments(r, 20_000)
 
     def add(b: str, proc: str, multiline: bool, ment: bool):
@@ -440,6 +454,7 @@ def build_pool(r: random.Random, n_push: int, n_noise: int):
         bodies.append(b + "\n")
         procs.append(proc)
         mention.append(ment)
+        pushkit.append(False)
 
     pw = [p[2] for p in PUSH_PROCS]
     for _ in range(n_push):
@@ -452,6 +467,12 @@ def build_pool(r: random.Random, n_push: int, n_noise: int):
 
     nw = [p[2] for p in NOISE_PROCS]
     for _ in range(n_noise):
+        if r.random() < PUSHKIT_SHARE:
+            _, app = r.choice(APPS)
+            sender, subsystem, msg = r.choice(PUSHKIT)
+            add(body(app, r.randint(300, 9000), sender, subsystem, msg), app, False, False)
+            pushkit[-1] = True
+            continue
         proc, pids, _, senders, subsystems, msgs = r.choices(NOISE_PROCS, weights=nw)[0]
         ment = proc in MENTIONS and r.random() < MENTION_SHARE * 3  # 1/3 of noise procs have mentions
         tmpl = r.choice(MENTIONS[proc] if ment else msgs)
@@ -460,7 +481,7 @@ def build_pool(r: random.Random, n_push: int, n_noise: int):
             msg = pad_to(r, msg, noise_length(r))
         add(body(proc, r.choice(pids), r.choice(senders), r.choice(subsystems), msg), proc,
             r.random() < MULTILINE_SHARE, ment)
-    return bodies, procs, nlines, mention
+    return bodies, procs, nlines, mention, pushkit
 
 
 def parse_size(s: str) -> int:
@@ -483,7 +504,7 @@ def main() -> int:
     t0 = time.monotonic()
     r = random.Random(args.seed)
     n_push = round(args.pool * args.push_share)
-    bodies, procs, nlines, mention = build_pool(r, n_push, args.pool - n_push)
+    bodies, procs, nlines, mention, pushkit = build_pool(r, n_push, args.pool - n_push)
     pool = len(bodies)
     t_pool = time.monotonic() - t0
 
@@ -538,6 +559,7 @@ def main() -> int:
     push_records = sum(hits[:n_push])
     push_lines = sum(h * n for h, n in zip(hits[:n_push], nlines[:n_push]))
     mention_records = sum(h for h, m in zip(hits, mention) if m)
+    pushkit_records = sum(h for h, k in zip(hits, pushkit) if k)
     per_proc: dict[str, int] = {}
     for h, p in zip(hits, procs):
         per_proc[p] = per_proc.get(p, 0) + h
@@ -546,7 +568,8 @@ def main() -> int:
           f"in {elapsed:.1f}s (pool {t_pool:.1f}s, {written / elapsed / 1e6:.0f} MB/s)")
     print(f"push-set records: {push_records:,} = {100 * push_records / records:.2f}% of records; "
           f"push-set lines (with continuations): {push_lines:,} = {100 * push_lines / lines:.2f}% of lines; "
-          f"noise records naming a push-set process in their text: {mention_records:,}")
+          f"noise records naming a push-set process in their text: {mention_records:,}; "
+          f"PushKit records in app processes: {pushkit_records:,}")
     print("records per process: " + ", ".join(
         f"{p} {100 * c / records:.2f}%" for p, c in sorted(per_proc.items(), key=lambda kv: -kv[1])))
     return 0
