@@ -593,12 +593,11 @@ impl fmt::Display for EventKind {
                 }
             }
             EventKind::NetworkState { interface, up } => {
-                write!(
-                    f,
-                    "network {} {}",
-                    or_redacted(interface),
-                    if *up { "up" } else { "down" }
-                )
+                f.write_str("network ")?;
+                if let Some(i) = interface {
+                    write!(f, "{i} ")?;
+                }
+                f.write_str(if *up { "up" } else { "down" })
             }
             EventKind::CallReported { bundle, .. } => {
                 write!(

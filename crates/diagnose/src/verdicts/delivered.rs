@@ -75,6 +75,7 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             other => other,
         };
         let mut found = failed(cx, push, arrival, line, owner, blocked);
+        found.evidence.extend(launch_evidence(arrival));
         // PushKit logs its warning and then the exception: both lines are the kill.
         for e in near().filter(|e| {
             e.at > line.at
@@ -106,12 +107,14 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
     Some(found)
 }
 
-/// The arrival's lines as evidence.
+/// The arrival's lines as evidence: the arrival line and callservicesd's hand-over (the
+/// launch lines only matter when the app failed: [`launch_evidence`]).
 pub(super) fn arrival_evidence(arrival: &Arrival<'_>) -> Vec<pushtrace_model::Evidence> {
     arrival
         .lines
         .iter()
         .enumerate()
+        .filter(|(i, line)| *i == 0 || matches!(line.kind, EventKind::VoipPushToApp { .. }))
         .map(|(i, line)| {
             let note = match (i, arrival.attribution) {
                 (0, Attribution::Inferred) => {
@@ -121,6 +124,24 @@ pub(super) fn arrival_evidence(arrival: &Arrival<'_>) -> Vec<pushtrace_model::Ev
                 _ => "the delivery went on to the app",
             };
             cite(line, EvidenceRole::Supports, note)
+        })
+        .collect()
+}
+
+/// The lines of the app's launch for the push.
+fn launch_evidence(arrival: &Arrival<'_>) -> Vec<pushtrace_model::Evidence> {
+    arrival
+        .lines
+        .iter()
+        .skip(1)
+        .filter(|line| !matches!(line.kind, EventKind::VoipPushToApp { .. }))
+        .take(2)
+        .map(|line| {
+            cite(
+                line,
+                EvidenceRole::Context,
+                "iOS launched the app for the push",
+            )
         })
         .collect()
 }

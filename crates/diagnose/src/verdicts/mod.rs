@@ -77,7 +77,38 @@ pub fn diagnose_all<'a>(
         let next = next_push(&pushes, i);
         verdicts[i] = Some(context.diagnose(pushes[i], next, &mut claims));
     }
-    verdicts.into_iter().flatten().collect()
+    let mut verdicts: Vec<Verdict> = verdicts.into_iter().flatten().collect();
+    note_replaced(&pushes, &mut verdicts, &context.clock);
+    verdicts
+}
+
+/// A push never seen while a newer push to the same app and device arrived was replaced by it:
+/// APNs stores one push per app and device. The verdict says so.
+fn note_replaced(pushes: &[&PushRecord], verdicts: &mut [Verdict], clock: &LogClock) {
+    for i in 0..pushes.len() {
+        if verdicts[i].outcome != Outcome::NotDelivered {
+            continue;
+        }
+        let newer = (0..pushes.len())
+            .filter(|&j| {
+                pushes[j].sent_at > pushes[i].sent_at
+                    && pushes[j].topic == pushes[i].topic
+                    && (pushes[j].device.is_none()
+                        || pushes[i].device.is_none()
+                        || pushes[j].device == pushes[i].device)
+            })
+            .find_map(|j| {
+                verdicts[j]
+                    .arrived_at
+                    .map(|at| (verdicts[j].push.clone(), at))
+            });
+        if let Some((push, at)) = newer {
+            verdicts[i].explanation.push_str(&format!(
+                " A newer push to the same app ({push}) arrived at {}: APNs keeps one stored push per app and device, so this one was replaced by it.",
+                clock.show(at)
+            ));
+        }
+    }
 }
 
 /// When the next push for the same app and device was sent after `pushes[i]`: APNs keeps one

@@ -541,11 +541,24 @@ fn offline(
         if interval.is_unknown() {
             continue;
         }
+        // A radio idle, a network down, registration lost support the outage; the network up
+        // argues against it (apsd's trouble was elsewhere), a radio connected says nothing.
+        let role = match &interval.state {
+            State::Radio(pushtrace_devicelog::timeline::Radio::Idle { .. })
+            | State::Network(pushtrace_devicelog::timeline::Network::Down { .. }) => {
+                EvidenceRole::Supports
+            }
+            State::Registration(r) if !r.is_registered() => EvidenceRole::Supports,
+            State::Network(pushtrace_devicelog::timeline::Network::Up { .. }) => {
+                EvidenceRole::Contradicts
+            }
+            _ => continue,
+        };
         network.push(format!("{} {}", dimension.label(), interval.state));
         if let Some(e) = cx.timeline.began(interval) {
             evidence.push(cite(
                 e,
-                EvidenceRole::Supports,
+                role,
                 format!("{}: {}", dimension.label(), interval.state),
             ));
         }
@@ -663,7 +676,7 @@ fn connected(
         };
     }
     let line = at_send.line.map_or_else(String::new, |e| {
-        format!(" (a line at {})", cx.clock.show(e.at))
+        format!(", last seen at {}", cx.clock.show(e.at))
     });
     Diagnosed {
         cause: Cause::NetworkPathSuspect,
@@ -732,9 +745,6 @@ fn describe(event: &DeviceEvent) -> String {
             "the kernel tore down {}'s network flows",
             process.as_deref().unwrap_or("an app")
         ),
-        EventKind::ApnsConnectFailed { .. } | EventKind::ApnsDisconnected { .. } => {
-            event.kind.to_string()
-        }
-        other => other.name().replace('_', " "),
+        other => other.to_string(),
     }
 }
