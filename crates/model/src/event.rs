@@ -199,6 +199,8 @@ pub enum EventKind {
     /// A network interface or path came up (`up`) or went down, as configd, wifid, CommCenter
     /// or libnetwork report it: the network coming back ends a radio outage.
     NetworkState { interface: Option<String>, up: bool },
+    /// apsd scheduled its next wake (a reconnect or keepalive timer) for `fire_at`.
+    WakeScheduled { fire_at: Option<Timestamp> },
     /// CallKit: the app reported a new incoming call (the ring).
     CallReported {
         bundle: Option<String>,
@@ -244,6 +246,7 @@ impl EventKind {
             EventKind::ApnsConnectFailed { .. } => "apns_connect_failed",
             EventKind::NetworkState { .. } => "network_state",
             EventKind::CallReported { .. } => "call_reported",
+            EventKind::WakeScheduled { .. } => "wake_scheduled",
         }
     }
 }
@@ -599,6 +602,10 @@ impl fmt::Display for EventKind {
                 }
                 f.write_str(if *up { "up" } else { "down" })
             }
+            EventKind::WakeScheduled { fire_at } => match fire_at {
+                Some(t) => write!(f, "apsd schedules its next wake for {}", t.log_style()),
+                None => f.write_str("apsd schedules its next wake"),
+            },
             EventKind::CallReported { bundle, .. } => {
                 write!(
                     f,

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use pushtrace_model::{EventKind, PolicyStage};
+use pushtrace_model::{EventKind, PolicyStage, Timestamp};
 
 /// The value a message prints when os_log redacts an argument.
 pub const REDACTED: &str = "<private>";
@@ -61,12 +61,13 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
         "apns_connect_failed" => (&[], &["interface", "error", "code"]),
         "network_state" => (&["up"], &["interface"]),
         "call_reported" => (&[], &["bundle", "call"]),
+        "wake_scheduled" => (&[], &["fire_at"]),
         _ => return None,
     })
 }
 
 /// Every kind name, for error messages.
-pub const KINDS: [&str; 34] = [
+pub const KINDS: [&str; 35] = [
     "rrc_state",
     "cell_registration",
     "apns_path_satisfied",
@@ -101,6 +102,7 @@ pub const KINDS: [&str; 34] = [
     "apns_connect_failed",
     "network_state",
     "call_reported",
+    "wake_scheduled",
 ];
 
 /// The text values of a match: captures that participated, then the rule's constants.
@@ -328,6 +330,14 @@ pub fn build(kind: &str, f: &Fields<'_>) -> Result<EventKind, String> {
             bundle: f.string("bundle"),
             call: f.string("call"),
         },
+        "wake_scheduled" => EventKind::WakeScheduled {
+            fire_at: f
+                .text("fire_at")
+                .map(|t| {
+                    Timestamp::parse(t).map_err(|e| format!("field `fire_at` = `{t}`: {e}"))
+                })
+                .transpose()?,
+        },
         other => return Err(format!("unknown event kind `{other}`")),
     })
 }
@@ -367,6 +377,7 @@ mod tests {
                 | "policy_timeout"
                 | "code"
                 | "connected_interfaces" => "1",
+                "fire_at" => "2018-03-26 16:15:06 -0700",
                 _ => "x",
             };
             let values = required

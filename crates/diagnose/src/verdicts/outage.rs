@@ -152,9 +152,11 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
                 .evidence
                 .push(cite(e, EvidenceRole::Context, r.describe()));
             for line in recovery_lines {
-                found
-                    .evidence
-                    .push(cite(line, EvidenceRole::Context, "the network coming back"));
+                let note = match r {
+                    Recovery::ScheduledWake => "apsd's timer scheduled to fire then",
+                    _ => "the network coming back",
+                };
+                found.evidence.push(cite(line, EvidenceRole::Context, note));
             }
         }
         (_, None) => found.recovery = Some(Recovery::NoneSeen),
@@ -589,8 +591,6 @@ fn offline(
     for e in before_send.chain(after_send) {
         evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
     }
-    // Loss shown by a line: no usable interface, a closed connection, the radio or the network
-    // down. A failed attempt alone (an HTTP task, DNS) may not be the courier connection.
     let radio_lost = matches!(
         cx.timeline.state_at(Dimension::Radio, probe).state,
         State::Radio(pushtrace_devicelog::timeline::Radio::Idle { .. })
@@ -601,17 +601,13 @@ fn offline(
         &cx.timeline.state_at(Dimension::Registration, probe).state,
         State::Registration(r) if !r.is_registered()
     );
+    // The radio or an interface lost: apsd's connection failing or closing alone may be the
+    // server's side or the path, not the device's radio.
     let shows_loss = radio_lost
-        || matches!(
-            state,
-            ApnsState::Down(DownReason::NoUsableInterface | DownReason::Disconnected { .. })
-        )
-        || failures.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::ApnsDisconnected { .. } | EventKind::NetworkState { up: false, .. }
-            )
-        });
+        || matches!(state, ApnsState::Down(DownReason::NoUsableInterface))
+        || failures
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::NetworkState { up: false, .. }));
     Diagnosed {
         cause: Cause::DeviceOfflineRadio,
         confidence: if shows_loss {

@@ -57,6 +57,12 @@ pub(super) fn find<'a>(
             (!is_state_line || changes.contains(&i)).then_some((i, r))
         })?;
     let first = &events[index];
+    // apsd's own timer firing at that instant: the device woke on schedule.
+    if recovery == Recovery::NetworkChange
+        && let Some(schedule) = scheduled_for(cx, first)
+    {
+        return Some((Recovery::ScheduledWake, first, vec![schedule]));
+    }
     let rest = if recovery == Recovery::NetworkChange {
         events[index + 1..]
             .iter()
@@ -68,6 +74,17 @@ pub(super) fn find<'a>(
         Vec::new()
     };
     Some((recovery, first, rest))
+}
+
+/// How close to a scheduled fire date a reconnection must be to be that wake.
+const ON_SCHEDULE: Duration = Duration::from_secs(3);
+
+/// The line of apsd's timer scheduled to fire when `line` happened, if one was.
+fn scheduled_for<'a>(cx: &Context<'a>, line: &DeviceEvent) -> Option<&'a DeviceEvent> {
+    cx.timeline.events.iter().rev().filter(|e| e.at <= line.at).find(|e| {
+        matches!(e.kind, EventKind::WakeScheduled { fire_at: Some(fire) }
+            if (fire.utc_micros() - line.at.utc_micros()).unsigned_abs() <= ON_SCHEDULE.as_micros() as u64)
+    })
 }
 
 fn kind(event: &EventKind, network_counts: bool) -> Option<Recovery> {
