@@ -20,7 +20,6 @@ use pushtrace_model::{EventKind, Outcome, PushRecord, Timestamp, Verdict};
 use thiserror::Error;
 
 use crate::excerpts::{BEFORE, Excerpt};
-use crate::html_report::{arrived_at, recovered_at};
 use crate::text_report::{Diagnosed, summary_line};
 use crate::verdicts::{DiagnoseOptions, expected_by};
 use pushtrace_model::human;
@@ -87,11 +86,11 @@ fn failures<'a, 'b>(
 
 /// When a failure's story ends: the latest of its arrival, its recovery and when it was due.
 fn story_end(push: &PushRecord, verdict: &Verdict, options: &DiagnoseOptions) -> Timestamp {
-    let arrived = arrived_at(push, verdict);
+    let arrived = verdict.arrived_at;
     [
         Some(expected_by(push, options)),
         arrived,
-        recovered_at(verdict),
+        verdict.recovered_at,
     ]
     .into_iter()
     .flatten()
@@ -151,7 +150,9 @@ pub fn checklist(input: &BundleInput<'_>) -> Vec<Check> {
             );
             // The device's side ends when the outage did; the app's receipt may come after
             // the last line of a log taken right then.
-            let to = recovered_at(d.verdict)
+            let to = d
+                .verdict
+                .recovered_at
                 .unwrap_or_else(|| story_end(d.push, d.verdict, input.options));
             !(start.is_some_and(|s| s <= from) && end.is_some_and(|e| e >= to))
         })
@@ -337,8 +338,14 @@ pub fn readme(input: &BundleInput<'_>) -> String {
                     human(input.options.on_time_within)
                 ),
             };
-            let arrived = match (arrived_at(p, v), p.received_at) {
-                (Some(a), Some(r)) if a == r => format!("{a} (the app's receipt)"),
+            // On the clock the report's push records were put on (the device log's).
+            let arrived = match (
+                v.arrived_at.map(|a| a.with_offset(p.sent_at.offset())),
+                p.received_at,
+            ) {
+                (Some(a), Some(r)) if a.utc_micros() == r.utc_micros() => {
+                    format!("{a} (the app's receipt)")
+                }
                 (Some(a), _) => format!("{a} (apsd / callservicesd line)"),
                 (None, _) => "not seen".into(),
             };

@@ -106,30 +106,6 @@ fn when(t: Timestamp) -> String {
     )
 }
 
-/// When the outage ended: the time of the evidence line the recovery rests on.
-pub(crate) fn recovered_at(verdict: &Verdict) -> Option<Timestamp> {
-    let recovery = verdict.recovery?;
-    verdict
-        .evidence
-        .iter()
-        .find(|e| e.role == EvidenceRole::Context && e.note == recovery.describe())
-        .map(|e| e.event.at)
-}
-
-/// When the push reached the device: the log's arrival line, else the app's receipt.
-pub(crate) fn arrived_at(push: &PushRecord, verdict: &Verdict) -> Option<Timestamp> {
-    verdict
-        .latency
-        .map(|l| {
-            let l = i64::try_from(l.as_micros()).unwrap_or(i64::MAX);
-            Timestamp::new(
-                push.sent_at.utc_micros().saturating_add(l),
-                push.sent_at.offset(),
-            )
-        })
-        .or(push.received_at)
-}
-
 /// Renders the report; `title` heads it (e.g. the log's name), `timeline` is what the
 /// verdicts were drawn from, `options` the thresholds they used.
 pub fn render(
@@ -206,8 +182,8 @@ fn failure(
     let p = d.push;
     let v = d.verdict;
     let due = expected_by(p, options);
-    let arrived = arrived_at(p, v);
-    let recovered = recovered_at(v);
+    let arrived = v.arrived_at;
+    let recovered = v.recovered_at;
     let _ = writeln!(
         out,
         "<section class=\"failure\" id=\"push-{index}\">\n<h2>{} {} <code>{}</code> ({} confidence)</h2>",

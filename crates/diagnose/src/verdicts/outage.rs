@@ -582,7 +582,7 @@ fn offline(
             ) || matches!(
                 e.kind,
                 EventKind::ApnsConnectSkipped { connected_interfaces, .. }
-                    if !connected_interfaces.is_some_and(|n| n > 0)
+                    if connected_interfaces.is_none_or(|n| n == 0)
             )
         })
         .collect();
