@@ -38,7 +38,7 @@ fn the_seed_pushes_are_explained() {
     let report = text(&out.stdout);
     assert!(
         report.starts_with(
-            "Times are on the device log's clock (UTC+03:00).\n2 push(es): 0 on time, 1 late"
+            "Times are on the device log's clock (UTC+03:00), 2026-05-20.\n2 push(es): 0 on time, 1 late"
         ),
         "{report}"
     );
