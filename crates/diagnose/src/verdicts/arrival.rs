@@ -27,6 +27,9 @@ const FOLLOW_ON: Duration = Duration::from_secs(2);
 const CLOCK_SKEW: Duration = Duration::from_secs(1);
 /// How long before the app's receipt its delivery lines may be.
 const BEFORE_RECEIPT: Duration = Duration::from_secs(10);
+/// How long before APNs's answer reached the server a delivery may be (the answer travels back
+/// while the push travels on).
+const BEFORE_ANSWER: Duration = Duration::from_secs(2);
 
 /// How the arrival was tied to the push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,9 @@ pub(crate) fn deliveries(timeline: &DeviceTimeline) -> Vec<Delivery> {
             open.filter(|(_, last, _)| event.at <= after(*last, FOLLOW_ON))
         };
         match &event.kind {
+            // A push apsd received for an ignored, removed or unknown topic never went on to
+            // the app: it is not a delivery (the outage step cites it).
+            EventKind::PushReceived { filter, .. } if filter != "enabled" => {}
             EventKind::PushReceived { topic, .. } => {
                 let mut d = Delivery {
                     events: vec![i],
@@ -226,18 +232,35 @@ impl Wanted {
     }
 }
 
-/// Finds the push's arrival and claims its delivery.
-/// A delivery after `next_push` (the next push for the same app and device was sent) is not
-/// this push's late arrival: APNs stores one push per app and device, the newest.
+/// Which deliveries a push may claim in a phase of [`super::diagnose_all`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The app's receipt says when; a delivery just before it is its line.
+    Receipt,
+    /// A delivery by the push's deadline.
+    InTime,
+    /// A delivery after the deadline (pushes taken newest first: APNs stores one push per app
+    /// and device, so after an outage the newest is the one delivered).
+    Late,
+}
+
+/// Finds the push's arrival in `phase` and claims its delivery.
 pub(crate) fn find<'a>(
     cx: &Context<'a>,
     push: &PushRecord,
-    next_push: Option<Timestamp>,
+    phase: Phase,
     claims: &mut Claims,
 ) -> Option<Arrival<'a>> {
     let timeline = cx.timeline;
     let wanted = Wanted::of(push, cx.options.app.as_deref());
-    let earliest = before(push.sent_at, CLOCK_SKEW);
+    // A delivery long before APNs answered is not this push's: APNs delivers what it has taken.
+    let answered = push
+        .responded_at
+        .filter(|_| push.apns_status == Some(200))
+        .map(|r| before(r, BEFORE_ANSWER));
+    let earliest = answered.map_or(before(push.sent_at, CLOCK_SKEW), |a| {
+        a.max(before(push.sent_at, CLOCK_SKEW))
+    });
     let at = |d: &Delivery| timeline.events[d.events[0]].at;
     let candidates: Vec<(&Delivery, Attribution)> = cx
         .deliveries
@@ -249,7 +272,8 @@ pub(crate) fn find<'a>(
         d.events.iter().map(|&i| &timeline.events[i]).collect()
     };
 
-    if let Some(received) = push.received_at {
+    if phase == Phase::Receipt {
+        let received = push.received_at?;
         let near = candidates
             .iter()
             .filter(|(d, _)| {
@@ -273,31 +297,40 @@ pub(crate) fn find<'a>(
     }
 
     let due = expected_by(push, cx.options);
-    let first = |attribution: Attribution, by: Option<Timestamp>| {
-        candidates
-            .iter()
-            .find(|(d, a)| *a == attribution && by.is_none_or(|by| at(d) <= by))
+    let first = |attribution: Attribution| {
+        candidates.iter().find(|(d, a)| {
+            *a == attribution
+                && match phase {
+                    Phase::InTime => at(d) <= due,
+                    _ => at(d) > due,
+                }
+        })
     };
     // A line after the deadline is a late arrival only when the log was there at the deadline:
     // a log that begins later may have missed an arrival in time.
-    let late_possible = cx.timeline.start.is_some_and(|start| start <= due);
-    let chosen = first(Attribution::Named, Some(due))
-        .or_else(|| first(Attribution::Inferred, Some(due)))
-        .or_else(|| {
-            late_possible
-                .then(|| first(Attribution::Named, next_push))
-                .flatten()
-        })
-        .or_else(|| {
-            late_possible
-                .then(|| first(Attribution::Inferred, next_push))
-                .flatten()
-        })?;
-    let (delivery, attribution) = chosen;
+    if phase == Phase::Late && cx.timeline.start.is_none_or(|start| start > due) {
+        return None;
+    }
+    let (delivery, attribution) =
+        first(Attribution::Named).or_else(|| first(Attribution::Inferred))?;
     claims.0.insert(delivery.events[0]);
     Some(Arrival {
         at: at(delivery),
         lines: lines(delivery),
         attribution: *attribution,
+    })
+}
+
+/// Whether a receipt's delivery is in the log: the push's device is then the log's device.
+pub(crate) fn receipt_in_log(cx: &Context<'_>, push: &PushRecord) -> bool {
+    let Some(received) = push.received_at else {
+        return false;
+    };
+    let wanted = Wanted::of(push, cx.options.app.as_deref());
+    cx.deliveries.iter().any(|d| {
+        let at = cx.timeline.events[d.events[0]].at;
+        at >= before(received, BEFORE_RECEIPT)
+            && at <= after(received, FOLLOW_ON)
+            && d.is_for(&wanted) == Some(Attribution::Named)
     })
 }

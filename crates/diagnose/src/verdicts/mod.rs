@@ -40,8 +40,10 @@ pub use clock::LogClock;
 pub use options::DiagnoseOptions;
 pub use window::expected_by;
 
+use std::collections::BTreeSet;
+
 use app::AppIndex;
-use arrival::{Claims, Delivery};
+use arrival::{Arrival, Claims, Delivery, Phase};
 
 /// How a verdict names its push: `push_id`, else `apns-id`, else the send time.
 pub fn label(push: &PushRecord) -> String {
@@ -57,9 +59,8 @@ pub fn is_ring(push: &PushRecord) -> bool {
     push.push_type.as_deref().is_none_or(|t| t == "voip")
 }
 
-/// Diagnoses every push against one device timeline. Pushes are taken in the order they were
-/// sent so that one delivery line is never given to two pushes; verdicts come back in the order
-/// of `pushes`.
+/// Diagnoses every push against one device timeline. One delivery line is never given to two
+/// pushes (see the passes below); verdicts come back in the order of `pushes`.
 pub fn diagnose_all<'a>(
     pushes: impl IntoIterator<Item = &'a PushRecord>,
     timeline: &DeviceTimeline,
@@ -67,19 +68,79 @@ pub fn diagnose_all<'a>(
 ) -> Vec<Verdict> {
     let pushes: Vec<&PushRecord> = pushes.into_iter().collect();
     let context = Context::new(timeline, options);
-    // Pushes with a receipt claim their delivery first: the receipt says which line is theirs.
-    // The others follow in the order they were sent.
-    let mut order: Vec<usize> = (0..pushes.len()).collect();
-    order.sort_by_key(|&i| (pushes[i].received_at.is_none(), pushes[i].sent_at));
+    let mut by_sent: Vec<usize> = (0..pushes.len()).collect();
+    by_sent.sort_by_key(|&i| pushes[i].sent_at);
+    // A push APNs refused never reached any device: it claims nothing.
+    by_sent.retain(|&i| !rejected::refused(pushes[i]));
+
+    // The log's device: the one whose receipt it shows arriving. A push to another device is
+    // not in this log at all.
+    let log_devices: BTreeSet<&str> = by_sent
+        .iter()
+        .filter(|&&i| arrival::receipt_in_log(&context, pushes[i]))
+        .filter_map(|&i| pushes[i].device.as_deref())
+        .collect();
+    let elsewhere = |i: usize| {
+        !log_devices.is_empty()
+            && pushes[i]
+                .device
+                .as_deref()
+                .is_some_and(|d| !log_devices.contains(d))
+    };
+
+    // Deliveries are claimed in three passes: pushes with a receipt (it says which line is
+    // theirs), then arrivals by the deadline in the order pushes were sent, then late arrivals
+    // newest push first (APNs stores one push per app and device: after an outage the newest is
+    // the one delivered).
     let mut claims = Claims::default();
-    let mut verdicts: Vec<Option<Verdict>> = vec![None; pushes.len()];
-    for i in order {
-        let next = next_push(&pushes, i);
-        verdicts[i] = Some(context.diagnose(pushes[i], next, &mut claims));
+    let mut arrivals: Vec<Option<Arrival<'_>>> = (0..pushes.len()).map(|_| None).collect();
+    let passes = [
+        (Phase::Receipt, false),
+        (Phase::InTime, false),
+        (Phase::Late, true),
+    ];
+    for (phase, newest_first) in passes {
+        let order: Vec<usize> = if newest_first {
+            by_sent.iter().rev().copied().collect()
+        } else {
+            by_sent.clone()
+        };
+        for i in order {
+            if arrivals[i].is_none() && !elsewhere(i) {
+                arrivals[i] = arrival::find(&context, pushes[i], phase, &mut claims);
+            }
+        }
     }
-    let mut verdicts: Vec<Verdict> = verdicts.into_iter().flatten().collect();
+    let mut verdicts: Vec<Verdict> = pushes
+        .iter()
+        .zip(arrivals)
+        .enumerate()
+        .map(|(i, (push, arrival))| {
+            if elsewhere(i) && !rejected::refused(push) {
+                return other_device(push, &log_devices, &context.clock);
+            }
+            context.diagnose(push, arrival)
+        })
+        .collect();
     note_replaced(&pushes, &mut verdicts, &context.clock);
     verdicts
+}
+
+/// The verdict of a push sent to another device than the one whose log this is.
+fn other_device(push: &PushRecord, log_devices: &BTreeSet<&str>, clock: &LogClock) -> Verdict {
+    let devices: Vec<&str> = log_devices.iter().copied().collect();
+    Found::new(
+        Outcome::Unknown,
+        Cause::Unknown,
+        Confidence::Low,
+        format!(
+            "This push (sent {}) went to device {}, and the log is of device {} (a push to it arrives in the log by its receipt): it says nothing about this one.",
+            clock.show(push.sent_at),
+            push.device.as_deref().unwrap_or("?"),
+            devices.join(", ")
+        ),
+    )
+    .into_verdict(label(push))
 }
 
 /// A push never seen while a newer push to the same app and device arrived was replaced by it:
@@ -111,28 +172,15 @@ fn note_replaced(pushes: &[&PushRecord], verdicts: &mut [Verdict], clock: &LogCl
     }
 }
 
-/// When the next push for the same app and device was sent after `pushes[i]`: APNs keeps one
-/// stored push per app and device, so a delivery after that send is the later push's.
-fn next_push(pushes: &[&PushRecord], i: usize) -> Option<Timestamp> {
-    let this = pushes[i];
-    pushes
-        .iter()
-        .filter(|p| {
-            p.sent_at > this.sent_at
-                && p.topic == this.topic
-                && (p.device.is_none() || this.device.is_none() || p.device == this.device)
-        })
-        .map(|p| p.sent_at)
-        .min()
-}
-
-/// Diagnoses one push against the device's timeline.
+/// Diagnoses one push against the device's timeline (as [`diagnose_all`] with one push).
 pub fn diagnose(
     push: &PushRecord,
     timeline: &DeviceTimeline,
     options: &DiagnoseOptions,
 ) -> Verdict {
-    Context::new(timeline, options).diagnose(push, None, &mut Claims::default())
+    diagnose_all([push], timeline, options)
+        .pop()
+        .expect("one push in, one verdict out: this is a bug")
 }
 
 /// What every step reads: the timeline, the options, the apps the log identifies and the
@@ -156,17 +204,11 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn diagnose(
-        &self,
-        push: &PushRecord,
-        next_push: Option<Timestamp>,
-        claims: &mut Claims,
-    ) -> Verdict {
+    fn diagnose(&self, push: &PushRecord, arrival: Option<Arrival<'a>>) -> Verdict {
         let label = label(push);
         if let Some(found) = rejected::verdict(push) {
             return found.into_verdict(label);
         }
-        let arrival = arrival::find(self, push, next_push, claims);
         if let Some(arrival) = &arrival
             && let Some(found) = delivered::verdict(self, push, arrival)
         {

@@ -38,8 +38,9 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
     let due = expected_by(push, cx.options);
     let end = cx.timeline.end.unwrap_or(push.sent_at);
     let until = arrival.map_or(end, |a| a.at);
-    let mut cause =
-        provider_delay(cx, push, arrival, due).unwrap_or_else(|| device_side(cx, push, until));
+    let mut cause = provider_delay(cx, push, arrival, due)
+        .or_else(|| dropped_by_apsd(cx, push, until))
+        .unwrap_or_else(|| device_side(cx, push, until));
 
     let mut recovered: Option<(Recovery, &DeviceEvent)> = None;
     let mut recovery_lines: Vec<&DeviceEvent> = Vec::new();
@@ -254,6 +255,62 @@ fn provider_delay(
         Confidence::High,
         format!("time was lost before the push reached APNs: {why}"),
     ))
+}
+
+/// apsd received the push for a topic it does not deliver (ignored, recently removed, unknown):
+/// it reached the phone and went no further.
+fn dropped_by_apsd(cx: &Context<'_>, push: &PushRecord, until: Timestamp) -> Option<Diagnosed> {
+    let topic = push.topic.as_deref();
+    let line = cx.timeline.events.iter().find(|e| {
+        e.at >= before(push.sent_at, Duration::from_secs(1))
+            && e.at <= until
+            && matches!(&e.kind, EventKind::PushReceived { filter, topic: seen, .. }
+                if filter != "enabled"
+                    && seen.as_deref().is_none_or(|s| topic.is_none_or(|t| s.eq_ignore_ascii_case(t))))
+    })?;
+    let EventKind::PushReceived {
+        filter,
+        topic: seen,
+        ..
+    } = &line.kind
+    else {
+        return None;
+    };
+    let filter = filter.replace('_', " ");
+    // A topic the filter made ignored while locked is held back by power policy; a removed or
+    // unknown topic means the app (or its registration) is gone from the phone.
+    let (cause, why) = if filter == "ignored" {
+        (
+            Cause::PowerDeferred,
+            format!(
+                "apsd received it at {} but its topic was on the ignored list (the topic filter), so it was not delivered to the app",
+                cx.clock.show(line.at)
+            ),
+        )
+    } else {
+        (
+            Cause::TokenInvalid,
+            format!(
+                "apsd received it at {} for a {filter} topic, so it was not delivered: the app or its registration is no longer on the phone",
+                cx.clock.show(line.at)
+            ),
+        )
+    };
+    let mut found = Diagnosed::new(
+        cause,
+        if seen.is_some() {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+        why,
+    );
+    found.evidence.push(cite(
+        line,
+        EvidenceRole::Supports,
+        format!("the push reached apsd for a {filter} topic"),
+    ));
+    Some(found)
 }
 
 /// What the APNs connection was doing at the send, with the line that shows it.

@@ -13,6 +13,11 @@ const TOKEN_REASONS: [&str; 5] = [
     "MissingDeviceToken",
 ];
 
+/// Whether APNs answered with an error.
+pub(super) fn refused(push: &PushRecord) -> bool {
+    push.apns_status.is_some_and(|s| s != 200)
+}
+
 /// The verdict of a push APNs did not accept, if it did not.
 pub(super) fn verdict(push: &PushRecord) -> Option<Found> {
     let status = push.apns_status.filter(|s| *s != 200)?;

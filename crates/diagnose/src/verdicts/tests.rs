@@ -837,3 +837,91 @@ fn class_10_alerts_are_not_rings() {
     p.push_type = Some("alert".into());
     assert!(!super::is_ring(&p));
 }
+
+#[test]
+fn a_push_apsd_received_for_a_removed_topic_is_not_an_arrival() {
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            event(
+                "10:00:01.000",
+                "apsd",
+                EventKind::PushReceived {
+                    filter: "recently_removed".into(),
+                    topic: Some("com.acme.call.voip".into()),
+                    interface: Some("en0".into()),
+                    priority: Some(10),
+                },
+            ),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:00.500"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::TokenInvalid),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn a_push_to_another_device_than_the_logs_is_unknown() {
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:01.000"),
+            connected("10:02:00.000"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut ours = push("10:00:00.500");
+    ours.device = Some("aaaa".into());
+    ours.received_at = Some(at("10:00:01.100"));
+    let mut theirs = push("10:00:00.505");
+    theirs.push_id = Some("p-2".into());
+    theirs.device = Some("bbbb".into());
+    let verdicts = super::diagnose_all([&ours, &theirs], &t, &options());
+    assert_eq!(verdicts[0].outcome, Outcome::OnTime);
+    assert_eq!(
+        verdicts[1].outcome,
+        Outcome::Unknown,
+        "{}",
+        verdicts[1].explanation
+    );
+    assert!(
+        verdicts[1].explanation.contains("bbbb"),
+        "{}",
+        verdicts[1].explanation
+    );
+}
+
+#[test]
+fn a_delivery_long_before_apns_answered_is_not_the_pushs() {
+    // The first push's answer took 31 s; its retry, sent 10 s in, arrives at once: the first
+    // arrival is the retry's, the second (just after the slow answer) the first push's.
+    let t = timeline(
+        vec![
+            connected("09:59:30.000"),
+            arrived("10:00:10.400"),
+            arrived("10:00:31.500"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut slow = push("10:00:00.000");
+    slow.responded_at = Some(at("10:00:31.380"));
+    slow.deadline = Some(at("10:00:30.000"));
+    let mut retry = push("10:00:10.000");
+    retry.push_id = Some("p-2".into());
+    let verdicts = super::diagnose_all([&slow, &retry], &t, &options());
+    assert_eq!(
+        (verdicts[0].outcome, verdicts[0].cause),
+        (Outcome::Late, Cause::ProviderDelay),
+        "{}",
+        verdicts[0].explanation
+    );
+    assert_eq!(verdicts[1].outcome, Outcome::OnTime);
+}
