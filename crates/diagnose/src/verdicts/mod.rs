@@ -3,17 +3,17 @@
 //! The diagnosis reads each push's record ([`PushRecord`]: what the server knows) against the
 //! device's [`DeviceTimeline`] and asks DESIGN §5's questions in a fixed order, one module each:
 //!
-//! 1. [`rejected`]: APNs refused it → `rejected` (`token_invalid` or `apns_rejected`); no log
+//! 1. `rejected`: APNs refused it → `rejected` (`token_invalid` or `apns_rejected`); no log
 //!    needed.
-//! 2. [`arrival`]: when it reached the device — the app's receipt, else the apsd /
+//! 2. `arrival`: when it reached the device — the app's receipt, else the apsd /
 //!    callservicesd lines of one delivery that name the push's app (a redacted line counts, but
 //!    as an inferred attribution), each delivery given to at most one push.
-//! 3. [`window`]: which part of the push's delivery window (sent → due) the log covers; `unknown`
+//! 3. `window`: which part of the push's delivery window (sent → due) the log covers; `unknown`
 //!    only when what the log holds cannot decide.
-//! 4. [`delivered`]: arrived — killed or blocked for not reporting to CallKit
+//! 4. `delivered`: arrived — killed or blocked for not reporting to CallKit
 //!    (`delivered_not_reported`), else on time.
-//! 5. [`outage`]: late or never seen — time lost before APNs (`provider_delay`), else the APNs
-//!    connection's state at the send decides the device-side cause; [`recovery`] names what
+//! 5. `outage`: late or never seen — time lost before APNs (`provider_delay`), else the APNs
+//!    connection's state at the send decides the device-side cause; `recovery` names what
 //!    ended the outage.
 //!
 //! Confidence is high when every link is in the record or the log, medium when one is inferred

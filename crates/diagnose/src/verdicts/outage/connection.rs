@@ -1,0 +1,161 @@
+//! Was the APNs connection alive at the send? "Connected" needs evidence near the send: a
+//! connection line at most [`FRESH`] before it, or lines on both sides of it inside one
+//! connected stretch; otherwise the state at the send is unknown, or read from the first APNs
+//! line after it when that line shows a reconnection or a loss.
+
+use std::time::Duration;
+
+use pushtrace_devicelog::timeline::{ApnsState, Dimension, Interval, State};
+use pushtrace_model::duration::{after, since};
+use pushtrace_model::{DeviceEvent, Evidence, EvidenceRole, Human, Timestamp};
+
+use super::is_connection;
+use crate::verdicts::{Context, cite};
+
+/// How close before the send a connection line must be to show, alone, that the connection
+/// was alive at it.
+pub const FRESH: Duration = Duration::from_secs(5 * 60);
+/// How far after the send a connection line of the same stretch still brackets it.
+const BRACKET: Duration = Duration::from_secs(30 * 60);
+
+/// What the APNs connection was doing at the send, with the line that shows it.
+pub(super) struct ApnsAtSend<'a> {
+    pub state: Option<ApnsState>,
+    pub line: Option<&'a DeviceEvent>,
+    /// For a live connection, the line after the send that brackets it.
+    pub after: Option<&'a DeviceEvent>,
+    /// Read from the first APNs line after the send (the state at the send is not in the log).
+    pub inferred: bool,
+    pub why_unknown: Option<String>,
+}
+
+/// The APNs state at `probe` (the send, or the log's first line when it starts later).
+pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) -> ApnsAtSend<'a> {
+    let timeline = cx.timeline;
+    let interval = timeline.state_at(Dimension::Apns, probe);
+    let began = timeline.began(interval);
+    match &interval.state {
+        State::Apns(state @ ApnsState::Connected { .. }) => {
+            let before_send = connection_lines(cx, interval)
+                .rev()
+                .find(|e| e.at <= probe)
+                .or(began);
+            let after_send = connection_lines(cx, interval)
+                .find(|e| e.at > probe && e.at <= after(probe, BRACKET));
+            let fresh = before_send.filter(|e| since(probe, e.at) <= FRESH);
+            let bracketed = before_send.is_some() && after_send.is_some();
+            match (fresh.is_some() || bracketed, before_send) {
+                (true, line) => ApnsAtSend {
+                    state: Some(state.clone()),
+                    line,
+                    after: after_send,
+                    inferred: false,
+                    why_unknown: None,
+                },
+                (false, last) => {
+                    let mut next = first_apns_change(cx, probe, until);
+                    next.why_unknown = Some(match last {
+                        Some(e) => format!(
+                            "the last line showing the APNs connection alive is at {}, {} before the send, and none after it shows the connection still up: a line more than {} old does not show the connection alive at the send",
+                            cx.clock.show(e.at),
+                            Human(since(probe, e.at)),
+                            Human(FRESH)
+                        ),
+                        None => "nothing shows the APNs connection alive near the send".into(),
+                    });
+                    next
+                }
+            }
+        }
+        State::Apns(state) => ApnsAtSend {
+            state: Some(state.clone()),
+            line: began,
+            after: None,
+            inferred: false,
+            why_unknown: None,
+        },
+        _ => {
+            let mut after_send = first_apns_change(cx, probe, until);
+            after_send.why_unknown =
+                Some("the log says nothing about the APNs connection at the send".into());
+            after_send
+        }
+    }
+}
+
+/// The lines of a connected stretch that show the connection alive: apsd's own traffic and
+/// keepalives (another app's push shows it too, but is never cited for this one).
+pub(super) fn connection_lines<'a>(
+    cx: &Context<'a>,
+    interval: &Interval,
+) -> impl DoubleEndedIterator<Item = &'a DeviceEvent> {
+    let (from, to) = (interval.from, interval.to);
+    cx.timeline.events.iter().filter(move |e| {
+        from.is_none_or(|f| e.at >= f) && to.is_none_or(|t| e.at < t) && is_connection(&e.kind)
+    })
+}
+
+/// The first line after `probe` that sets the APNs state: a reconnection or a loss right after
+/// the send says the device was not connected at it.
+pub(super) fn first_apns_change<'a>(
+    cx: &Context<'a>,
+    probe: Timestamp,
+    until: Timestamp,
+) -> ApnsAtSend<'a> {
+    let intervals = cx
+        .timeline
+        .states
+        .get(&Dimension::Apns)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let next = intervals
+        .iter()
+        .find(|i| i.from.is_some_and(|f| f > probe && f <= until) && !i.is_unknown());
+    match next.map(|i| (&i.state, cx.timeline.began(i))) {
+        Some((State::Apns(state), line)) if !matches!(state, ApnsState::Connected { .. }) => {
+            ApnsAtSend {
+                state: Some(state.clone()),
+                line,
+                after: None,
+                inferred: true,
+                why_unknown: None,
+            }
+        }
+        _ => ApnsAtSend {
+            state: None,
+            line: None,
+            after: None,
+            inferred: false,
+            why_unknown: None,
+        },
+    }
+}
+
+/// When the APNs connection was last seen up before `probe` (the end of the last connected
+/// stretch).
+pub(super) fn last_connected_end(cx: &Context<'_>, probe: Timestamp) -> Option<Timestamp> {
+    cx.timeline
+        .states
+        .get(&Dimension::Apns)?
+        .iter()
+        .rev()
+        .filter(|i| i.from.is_none_or(|f| f <= probe))
+        .find(|i| matches!(i.state, State::Apns(ApnsState::Connected { .. })))
+        .and_then(|i| i.to)
+}
+
+pub(super) fn apns_line(at_send: &ApnsAtSend<'_>, state: &ApnsState) -> Vec<Evidence> {
+    let mut lines: Vec<Evidence> = at_send
+        .line
+        .map(|e| cite(e, EvidenceRole::Supports, format!("APNs: {state}")))
+        .into_iter()
+        .collect();
+    if let Some(e) = at_send.after {
+        lines.push(cite(
+            e,
+            EvidenceRole::Supports,
+            "APNs still connected after the send",
+        ));
+    }
+    lines
+}

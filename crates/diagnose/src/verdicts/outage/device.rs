@@ -1,0 +1,367 @@
+//! The device-side causes, from the APNs connection's state at the send: reconnecting when
+//! policy 3 arrived, offline, connected but restricted, connected with nothing coming through;
+//! and a push apsd received for a topic it does not deliver.
+
+use std::time::Duration;
+
+use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, State};
+use pushtrace_model::duration::{after, before};
+use pushtrace_model::{
+    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, PushRecord, Timestamp,
+};
+
+use super::connection::{ApnsAtSend, apns_at, apns_line, last_connected_end};
+use super::{Diagnosed, describe, is_connection};
+use crate::verdicts::window::starts_after_send;
+use crate::verdicts::{Context, cite};
+
+/// apsd received the push for a topic it does not deliver (ignored, recently removed, unknown):
+/// it reached the phone and went no further.
+pub(super) fn dropped_by_apsd(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    until: Timestamp,
+) -> Option<Diagnosed> {
+    let topic = push.topic.as_deref();
+    let line = cx.timeline.events.iter().find(|e| {
+        e.at >= before(push.sent_at, Duration::from_secs(1))
+            && e.at <= until
+            && matches!(&e.kind, EventKind::PushReceived { filter, topic: seen, .. }
+                if filter != "enabled"
+                    && seen.as_deref().is_none_or(|s| topic.is_none_or(|t| s.eq_ignore_ascii_case(t))))
+    })?;
+    let EventKind::PushReceived {
+        filter,
+        topic: seen,
+        ..
+    } = &line.kind
+    else {
+        return None;
+    };
+    let filter = filter.replace('_', " ");
+    // A topic the filter made ignored while locked is held back by power policy; a removed or
+    // unknown topic means the app (or its registration) is gone from the phone.
+    let (cause, why) = if filter == "ignored" {
+        (
+            Cause::PowerDeferred,
+            format!(
+                "apsd received it at {} but its topic was on the ignored list (the topic filter), so it was not delivered to the app",
+                cx.clock.show(line.at)
+            ),
+        )
+    } else {
+        (
+            Cause::TokenInvalid,
+            format!(
+                "apsd received it at {} for a {filter} topic, so it was not delivered: the app or its registration is no longer on the phone",
+                cx.clock.show(line.at)
+            ),
+        )
+    };
+    let mut found = Diagnosed::new(
+        cause,
+        if seen.is_some() {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+        why,
+    );
+    found.evidence.push(cite(
+        line,
+        EvidenceRole::Supports,
+        format!("the push reached apsd for a {filter} topic"),
+    ));
+    Some(found)
+}
+
+/// apsd's line making the push's topic non-waking, when it is in force at `probe` (no later
+/// line restored it and the device was not unlocked since).
+fn downgraded<'a>(
+    cx: &Context<'a>,
+    push: &PushRecord,
+    probe: Timestamp,
+) -> Option<&'a DeviceEvent> {
+    let topic = push.topic.as_deref()?;
+    let line = cx.timeline.events.iter().rev().filter(|e| e.at <= probe).find(|e| {
+        matches!(&e.kind, EventKind::TopicDowngraded { topic: Some(t), .. } if t.eq_ignore_ascii_case(topic))
+    })?;
+    let EventKind::TopicDowngraded { to, .. } = &line.kind else {
+        return None;
+    };
+    let unlocked_since = cx.timeline.events.iter().any(|e| {
+        e.at > line.at
+            && e.at <= probe
+            && matches!(
+                e.kind,
+                EventKind::TopicPolicyState {
+                    system_locked: Some(false),
+                    ..
+                }
+            )
+    });
+    (to.contains("non-waking") && !unlocked_since).then_some(line)
+}
+
+/// The device-side cause, from the APNs state at the send.
+pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp) -> Diagnosed {
+    let probe = starts_after_send(cx, push).unwrap_or(push.sent_at);
+    let at_send = apns_at(cx, probe, until);
+    let Some(state) = at_send.state.clone() else {
+        return Diagnosed::new(
+            Cause::Unknown,
+            Confidence::Low,
+            at_send.why_unknown.unwrap_or_else(|| {
+                "the log says nothing about the APNs connection at the send".into()
+            }),
+        );
+    };
+    let mut found = match &state {
+        ApnsState::Reconnecting { .. } => reconnecting(cx, push, &at_send, &state, until),
+        ApnsState::Down(_) => offline(cx, push, &at_send, &state, until),
+        ApnsState::Connected { .. } => connected(cx, push, &at_send, &state, probe),
+    };
+    if at_send.inferred {
+        found.confidence = found.confidence.lower();
+        if let Some(line) = at_send.line {
+            found.why = format!(
+                "{} (the state at the send is not in the log: it is read from the first APNs line after it, at {})",
+                found.why,
+                cx.clock.show(line.at)
+            );
+        }
+    }
+    found
+}
+
+fn reconnecting(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    at_send: &ApnsAtSend<'_>,
+    state: &ApnsState,
+    until: Timestamp,
+) -> Diagnosed {
+    let began = at_send.line.map_or(push.sent_at, |e| e.at);
+    let window = |e: &&DeviceEvent| e.at >= began && e.at <= until;
+    let policy3 = cx
+        .timeline
+        .events
+        .iter()
+        .filter(window)
+        .find(|e| matches!(e.kind, EventKind::PowerPolicy { level: 3, .. }));
+    let connected_before = policy3.is_some_and(|p| {
+        cx.timeline
+            .events
+            .iter()
+            .any(|e| e.at > began && e.at < p.at && is_connection(&e.kind))
+    });
+    // Policy 3 already in force when the reconnection began counts too.
+    let policy_at_start = cx.timeline.state_at(Dimension::PowerPolicy, began);
+    let already = policy_at_start
+        .state
+        .power_policy()
+        .is_some_and(|p| p.is_display_off());
+    let policy_line = policy3.filter(|_| !connected_before).or_else(|| {
+        already
+            .then(|| cx.timeline.began(policy_at_start))
+            .flatten()
+    });
+    let Some(policy) = policy_line else {
+        return offline(cx, push, at_send, state, until);
+    };
+    let mut evidence = apns_line(at_send, state);
+    for e in cx
+        .timeline
+        .events
+        .iter()
+        .filter(|e| e.at >= began.min(policy.at) && e.at <= until)
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::PowerPolicy { level: 3, .. }
+                    | EventKind::AssertionActivityUpdate
+                    | EventKind::DisplayState {
+                        display_off: true,
+                        ..
+                    }
+                    | EventKind::NecpDefunct { .. }
+            )
+        })
+    {
+        // Only the lines of the policy change itself, not every later one.
+        if e.at <= after(policy.at, Duration::from_secs(5)) {
+            evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
+        }
+    }
+    Diagnosed {
+        cause: Cause::ReconnectAbandonedPowerPolicy,
+        confidence: Confidence::High,
+        why: format!(
+            "apsd was reconnecting to APNs ({state}) when powerd moved to assertion policy 3 (display off) at {}, and nothing connected before a wake",
+            cx.clock.show(policy.at)
+        ),
+        evidence,
+        outage_from: Some(began),
+    }
+}
+
+fn offline(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    at_send: &ApnsAtSend<'_>,
+    state: &ApnsState,
+    until: Timestamp,
+) -> Diagnosed {
+    let probe = starts_after_send(cx, push).unwrap_or(push.sent_at);
+    let mut evidence = apns_line(at_send, state);
+    let mut network = Vec::new();
+    for dimension in [
+        Dimension::Radio,
+        Dimension::Registration,
+        Dimension::Network,
+    ] {
+        let interval = cx.timeline.state_at(dimension, probe);
+        if interval.is_unknown() {
+            continue;
+        }
+        // A radio idle, a network down, registration lost support the outage; the network up
+        // argues against it (apsd's trouble was elsewhere), a radio connected says nothing.
+        let role = match &interval.state {
+            State::Radio(pushtrace_devicelog::timeline::Radio::Idle { .. })
+            | State::Network(pushtrace_devicelog::timeline::Network::Down { .. }) => {
+                EvidenceRole::Supports
+            }
+            State::Registration(r) if !r.is_registered() => EvidenceRole::Supports,
+            State::Network(pushtrace_devicelog::timeline::Network::Up { .. }) => {
+                EvidenceRole::Contradicts
+            }
+            _ => continue,
+        };
+        network.push(format!("{} {}", dimension.label(), interval.state));
+        if let Some(e) = cx.timeline.began(interval) {
+            evidence.push(cite(
+                e,
+                role,
+                format!("{}: {}", dimension.label(), interval.state),
+            ));
+        }
+    }
+    // Failed attempts and losses since the connection was last up: the first ones began the
+    // outage; after the send, the first says it went on.
+    let last_up = last_connected_end(cx, probe);
+    let failures: Vec<&DeviceEvent> = cx
+        .timeline
+        .events
+        .iter()
+        .filter(|e| last_up.is_none_or(|t| e.at >= t) && e.at <= until)
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::ApnsConnectFailed { .. }
+                    | EventKind::ApnsDisconnected { .. }
+                    | EventKind::NetworkState { up: false, .. }
+            ) || matches!(
+                e.kind,
+                EventKind::ApnsConnectSkipped { connected_interfaces, .. }
+                    if connected_interfaces.is_none_or(|n| n == 0)
+            )
+        })
+        .collect();
+    let before_send = failures.iter().filter(|e| e.at <= probe).take(3);
+    let after_send = failures.iter().find(|e| e.at > probe);
+    for e in before_send.chain(after_send) {
+        evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
+    }
+    let radio_lost = matches!(
+        cx.timeline.state_at(Dimension::Radio, probe).state,
+        State::Radio(pushtrace_devicelog::timeline::Radio::Idle { .. })
+    ) || matches!(
+        cx.timeline.state_at(Dimension::Network, probe).state,
+        State::Network(pushtrace_devicelog::timeline::Network::Down { .. })
+    ) || matches!(
+        &cx.timeline.state_at(Dimension::Registration, probe).state,
+        State::Registration(r) if !r.is_registered()
+    );
+    // The radio or an interface lost: apsd's connection failing or closing alone may be the
+    // server's side or the path, not the device's radio.
+    let shows_loss = radio_lost
+        || matches!(state, ApnsState::Down(DownReason::NoUsableInterface))
+        || failures
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::NetworkState { up: false, .. }));
+    Diagnosed {
+        cause: Cause::DeviceOfflineRadio,
+        confidence: if shows_loss {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+        why: format!(
+            "the device had no working APNs connection ({state}{})",
+            if network.is_empty() {
+                "; the radio's state is not in the log".to_string()
+            } else {
+                format!("; {}", network.join(", "))
+            }
+        ),
+        evidence,
+        outage_from: at_send.line.map(|e| e.at),
+    }
+}
+
+fn connected(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    at_send: &ApnsAtSend<'_>,
+    state: &ApnsState,
+    probe: Timestamp,
+) -> Diagnosed {
+    let mut evidence = apns_line(at_send, state);
+    let policy = cx.timeline.state_at(Dimension::PowerPolicy, probe);
+    let restricted = policy.state.power_policy().is_some_and(|p| p.restricts());
+    if restricted && push.priority.is_some_and(|p| p < 10) {
+        if let Some(e) = cx.timeline.began(policy) {
+            evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
+        }
+        return Diagnosed {
+            cause: Cause::PowerDeferred,
+            confidence: Confidence::High,
+            why: format!(
+                "the device was connected but in power policy {} and the push (priority {}) does not wake it: APNs held it until a wake",
+                policy.state,
+                push.priority.unwrap_or(5)
+            ),
+            evidence,
+            outage_from: None,
+        };
+    }
+    if let Some(downgrade) = downgraded(cx, push, probe) {
+        evidence.push(cite(
+            downgrade,
+            EvidenceRole::Supports,
+            "apsd made the push's topic non-waking",
+        ));
+        return Diagnosed {
+            cause: Cause::PowerDeferred,
+            confidence: Confidence::High,
+            why: format!(
+                "the device was connected but apsd had made the push's topic non-waking at {} (its topic filter, while locked): the push waited for a wake",
+                cx.clock.show(downgrade.at)
+            ),
+            evidence,
+            outage_from: None,
+        };
+    }
+    let line = at_send.line.map_or_else(String::new, |e| {
+        format!(", last seen at {}", cx.clock.show(e.at))
+    });
+    Diagnosed {
+        cause: Cause::NetworkPathSuspect,
+        confidence: Confidence::Medium,
+        why: format!(
+            "the device's APNs connection was live at the send ({state}{line}) and APNs accepted the push, yet it did not come through then: the connection may have been severed on the server side (NAT, middlebox)"
+        ),
+        evidence,
+        outage_from: None,
+    }
+}

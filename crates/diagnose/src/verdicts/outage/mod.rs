@@ -1,0 +1,254 @@
+//! Step 5: the push was late, or never seen. Why?
+//!
+//! Time lost before APNs comes first (`provider_delay`): a push sent after its own deadline, an
+//! APNs answer that came after it, or a wait in the sender's queue without which the push would
+//! have been on time — whatever the device was doing. Otherwise the APNs connection's state at
+//! the send decides the device-side cause. "Connected" needs evidence near the send: a
+//! connection line at most [`connection::FRESH`] (5 min) before it, or lines on both sides of it inside one
+//! connected stretch (nothing in between says the connection was lost); an older line alone
+//! proves nothing about the connection at the send (a carrier's NAT forgets an idle mapping
+//! in about five minutes), and the state is then unknown.
+
+mod connection;
+mod device;
+mod provider;
+
+use std::time::Duration;
+
+use pushtrace_model::duration::{before, since};
+use pushtrace_model::{
+    Cause, Confidence, DeviceEvent, EventKind, Evidence, EvidenceRole, Human, Outcome, PushRecord,
+    Recovery, Timestamp,
+};
+
+use super::arrival::{Arrival, Attribution};
+use super::delivered::{arrival_evidence, attribution_note};
+use super::window::{expected_by, starts_after_send};
+use super::{Context, Found, cite, recovery};
+
+/// How long the log must go on after the device came back for "nothing arrived" to mean the
+/// push expired rather than that the log ended too soon.
+const AFTER_RECOVERY: Duration = Duration::from_secs(30);
+
+/// The verdict of a push that arrived late or was not seen.
+pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arrival<'_>>) -> Found {
+    let due = expected_by(push, cx.options);
+    let end = cx.timeline.end.unwrap_or(push.sent_at);
+    let until = arrival.map_or(end, |a| a.at);
+    let mut cause = provider::provider_delay(cx, push, arrival, due)
+        .or_else(|| device::dropped_by_apsd(cx, push, until))
+        .unwrap_or_else(|| device::device_side(cx, push, until));
+
+    let mut recovered: Option<(Recovery, &DeviceEvent)> = None;
+    let mut recovery_lines: Vec<&DeviceEvent> = Vec::new();
+    if cause.cause != Cause::ProviderDelay && cause.cause != Cause::Unknown {
+        let from = cause.outage_from.unwrap_or(push.sent_at);
+        if let Some((r, line, rest)) =
+            recovery::find(cx, cause.cause, from.max(push.sent_at), until)
+        {
+            recovered = Some((r, line));
+            recovery_lines = rest;
+        }
+        // Connection lines during the outage argue against "the device could not be reached":
+        // up to the recovery for a push never seen, up to shortly before the arrival for a late
+        // one (a connection minutes before it arrived did not end its wait).
+        if matches!(
+            cause.cause,
+            Cause::DeviceOfflineRadio | Cause::ReconnectAbandonedPowerPolicy
+        ) {
+            let stop = match arrival {
+                Some(a) => before(a.at, AFTER_RECOVERY),
+                None => recovered.map_or(until, |(_, e)| e.at),
+            };
+            for e in
+                cx.timeline.events.iter().filter(|e| {
+                    e.at > push.sent_at.max(from) && e.at < stop && is_connection(&e.kind)
+                })
+            {
+                cause.evidence.push(cite(
+                    e,
+                    EvidenceRole::Contradicts,
+                    "APNs traffic during the outage",
+                ));
+            }
+        }
+    }
+    if arrival.is_none()
+        && let Some(expired) = expired(cx, push, &cause, recovered.map(|(_, e)| e.at), end)
+    {
+        cause.cause = Cause::ExpiredWhileOffline;
+        cause.why = format!("{}; {expired}", cause.why);
+    }
+
+    let mut confidence = cause.confidence;
+    let mut notes = String::new();
+    if arrival.is_none() {
+        // No receipt and no arrival line: it may have arrived after the log ends.
+        confidence = confidence.lower();
+    }
+    if let Some(a) = arrival
+        && a.attribution == Attribution::Inferred
+    {
+        confidence = confidence.lower();
+    }
+    if cause.cause != Cause::ProviderDelay
+        && let Some(start) = starts_after_send(cx, push)
+    {
+        confidence = confidence.lower();
+        notes.push_str(&format!(
+            " The log starts at {}, {} after the send: the device's state at the send is read from its first lines.",
+            cx.clock.show(start),
+            Human(since(start, push.sent_at))
+        ));
+    }
+
+    let head = match arrival {
+        Some(a) => format!(
+            "Delivered at {}, {} after it was sent{} and past its deadline ({})",
+            cx.clock.show(a.at),
+            Human(since(a.at, push.sent_at)),
+            attribution_note(a),
+            cx.clock.show(due)
+        ),
+        None => format!(
+            "Not seen on the device up to the end of the log ({}), and no receipt",
+            cx.clock.show(end)
+        ),
+    };
+    let recovery_text = match (cause.cause, recovered) {
+        (Cause::ProviderDelay | Cause::Unknown, _) => String::new(),
+        (_, Some((r, e))) => format!(
+            "; the outage ended at {} ({})",
+            cx.clock.show(e.at),
+            r.describe()
+        ),
+        (_, None) => "; no wake or network change that ended it is in the log".into(),
+    };
+
+    let mut found = Found::new(
+        if arrival.is_some() {
+            Outcome::Late
+        } else {
+            Outcome::NotDelivered
+        },
+        cause.cause,
+        confidence,
+        format!("{head}: {}{recovery_text}.{notes}", cause.why),
+    );
+    if let Some(a) = arrival {
+        found.latency = Some(since(a.at, push.sent_at));
+        found.arrived_at = Some(a.at);
+        found.evidence.extend(arrival_evidence(a));
+    }
+    found.evidence.append(&mut cause.evidence);
+    match (cause.cause, recovered) {
+        (Cause::ProviderDelay | Cause::Unknown, _) => found.recovery = Some(Recovery::NoneSeen),
+        (_, Some((r, e))) => {
+            found.recovery = Some(r);
+            found.recovered_at = Some(e.at);
+            found
+                .evidence
+                .push(cite(e, EvidenceRole::Context, r.describe()));
+            for line in recovery_lines {
+                let note = match r {
+                    Recovery::ScheduledWake => "apsd's timer scheduled to fire then",
+                    _ => "the network coming back",
+                };
+                found.evidence.push(cite(line, EvidenceRole::Context, note));
+            }
+        }
+        (_, None) => found.recovery = Some(Recovery::NoneSeen),
+    }
+    found
+}
+
+/// A cause with its reasons, before the recovery and the outcome are known.
+pub(super) struct Diagnosed {
+    pub cause: Cause,
+    pub confidence: Confidence,
+    pub why: String,
+    pub evidence: Vec<Evidence>,
+    /// When the outage began, if a line shows it (the recovery is looked for after it).
+    pub outage_from: Option<Timestamp>,
+}
+
+impl Diagnosed {
+    pub(super) fn new(cause: Cause, confidence: Confidence, why: String) -> Diagnosed {
+        Diagnosed {
+            cause,
+            confidence,
+            why,
+            evidence: Vec::new(),
+            outage_from: None,
+        }
+    }
+}
+
+pub(super) fn is_connection(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::ApnsDataReceived { .. }
+            | EventKind::ApnsKeepAlive { .. }
+            | EventKind::ApnsConnected { .. }
+    )
+}
+
+/// The expiration sentence, when the push expired while the device was away: it came back with
+/// the log going on [`AFTER_RECOVERY`] after that and nothing arrived, and `apns-expiration` was
+/// 0 or had passed; or it never came back and a dated expiration passed inside the log.
+fn expired(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    found: &Diagnosed,
+    back: Option<Timestamp>,
+    end: Timestamp,
+) -> Option<String> {
+    if !matches!(
+        found.cause,
+        Cause::DeviceOfflineRadio | Cause::ReconnectAbandonedPowerPolicy
+    ) {
+        return None;
+    }
+    let expiration = push.expiration?;
+    let expires_at = (expiration != 0)
+        .then(|| i64::try_from(expiration).ok()?.checked_mul(1_000_000))
+        .flatten()
+        .map(|micros| Timestamp::new(micros, cx.clock.offset));
+    let header = match expires_at {
+        None => "apns-expiration 0: APNs makes one attempt and does not store the push".to_string(),
+        Some(t) => format!("apns-expiration {expiration} ({})", cx.clock.show(t)),
+    };
+    match back {
+        Some(back) if since(end, back) >= AFTER_RECOVERY => {
+            if expires_at.is_none_or(|t| t < back) {
+                return Some(format!(
+                    "it expired before the device came back ({header}), and the log goes on {} after that with nothing arriving",
+                    Human(since(end, back))
+                ));
+            }
+            None
+        }
+        None => {
+            let t = expires_at?;
+            (t < end).then(|| {
+                format!("it expired while the device was away ({header}), before the log ends")
+            })
+        }
+        Some(_) => None,
+    }
+}
+
+pub(super) fn describe(event: &DeviceEvent) -> String {
+    match &event.kind {
+        EventKind::PowerPolicy { level, .. } => format!("power policy {level}"),
+        EventKind::AssertionActivityUpdate => "powerd announces a policy change".into(),
+        EventKind::DisplayState {
+            display_off: true, ..
+        } => "display off".into(),
+        EventKind::NecpDefunct { process, .. } => format!(
+            "the kernel tore down {}'s network flows",
+            process.as_deref().unwrap_or("an app")
+        ),
+        other => other.to_string(),
+    }
+}
