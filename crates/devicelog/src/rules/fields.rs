@@ -333,9 +333,7 @@ pub fn build(kind: &str, f: &Fields<'_>) -> Result<EventKind, String> {
         "wake_scheduled" => EventKind::WakeScheduled {
             fire_at: f
                 .text("fire_at")
-                .map(|t| {
-                    Timestamp::parse(t).map_err(|e| format!("field `fire_at` = `{t}`: {e}"))
-                })
+                .map(|t| Timestamp::parse(t).map_err(|e| format!("field `fire_at` = `{t}`: {e}")))
                 .transpose()?,
         },
         other => return Err(format!("unknown event kind `{other}`")),

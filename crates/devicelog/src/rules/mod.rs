@@ -62,6 +62,12 @@ pub struct RuleSpec {
     /// The same messages as logged with `<private>` redactions.
     #[serde(default)]
     pub redacted: Vec<String>,
+    /// For a `process = "*"` rule: keep a line of any process that holds this rule's literal,
+    /// even a process the read does not otherwise watch (PushKit's kill, logged inside an app
+    /// whose process name nobody gave). Each such rule costs a pass over the whole log, so only
+    /// the lines that can overturn a verdict are read everywhere.
+    #[serde(default)]
+    pub read_everywhere: bool,
 }
 
 #[derive(Deserialize)]
@@ -277,11 +283,15 @@ impl RuleSet {
         self.by_process.keys().map(String::as_str)
     }
 
-    /// The texts that keep a line of any process for the rules of any process (`process =
-    /// "*"`, PushKit inside the app): every message such a rule matches holds one of them.
+    /// The texts that keep a line of any process for the rules of any process marked
+    /// `read_everywhere` (PushKit inside the app): every message such a rule matches holds one
+    /// of them.
     pub fn anywhere_literals(&self) -> Vec<&str> {
         let mut all: Vec<&str> = Vec::new();
         for &i in &self.any_process {
+            if !self.rules[i].spec.read_everywhere {
+                continue;
+            }
             for literal in &self.rules[i].literals {
                 if !all.contains(&literal.as_str()) {
                     all.push(literal);

@@ -459,3 +459,17 @@ fn callkit_reports_are_read_in_callservicesd_and_in_the_app() {
         .is_none()
     );
 }
+
+#[test]
+fn only_rules_read_everywhere_keep_lines_of_any_process() {
+    let rules = RuleSet::embedded().unwrap();
+    let literals = rules.anywhere_literals();
+    // PushKit's kill and its warning: the lines that can overturn an on-time verdict.
+    let kill = "Terminating app due to uncaught exception 'NSInternalInconsistencyException', reason: 'Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push.'";
+    assert!(literals.iter().any(|l| kill.contains(l)), "{literals:?}");
+    // A CallKit report in the app is read where the app's lines are (--app), not everywhere:
+    // each literal read everywhere costs a pass over the whole log.
+    let report =
+        "[RNCallKeep][reportNewIncomingCall] uuidString = 745ff3d3-fba9-4793-95f4-3dd3ff67a7c0";
+    assert!(!literals.iter().any(|l| report.contains(l)), "{literals:?}");
+}
