@@ -467,8 +467,8 @@ fn only_rules_read_everywhere_keep_lines_of_any_process() {
     // PushKit's kill and its warning: the lines that can overturn an on-time verdict.
     let kill = "Terminating app due to uncaught exception 'NSInternalInconsistencyException', reason: 'Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push.'";
     assert!(literals.iter().any(|l| kill.contains(l)), "{literals:?}");
-    // A CallKit report in the app is read where the app's lines are (--app), not everywhere:
-    // each literal read everywhere costs a pass over the whole log.
+    // CallKeep's report shares no needle with them: it is read where the app's lines are
+    // (--app), not everywhere, since each needle costs a pass over the whole log.
     let report =
         "[RNCallKeep][reportNewIncomingCall] uuidString = 745ff3d3-fba9-4793-95f4-3dd3ff67a7c0";
     assert!(!literals.iter().any(|l| report.contains(l)), "{literals:?}");
