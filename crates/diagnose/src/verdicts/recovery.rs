@@ -54,7 +54,9 @@ pub(super) fn find<'a>(
                     | EventKind::CellRegistration { .. }
                     | EventKind::ApnsPathSatisfied { .. }
             );
-            (!is_state_line || changes.contains(&i)).then_some((i, r))
+            (!is_state_line || changes.contains(&i))
+                .then_some((i, r))
+                .filter(|_| r != Recovery::NetworkChange || !fails_right_after(events, i))
         })?;
     let first = &events[index];
     // apsd's own timer firing at that instant: the device woke on schedule.
@@ -74,6 +76,30 @@ pub(super) fn find<'a>(
         Vec::new()
     };
     Some((recovery, first, rest))
+}
+
+/// Whether the connection attempt the network's return began failed at once: apsd's failure or
+/// loss within [`RETURN`] of `events[i]`, before any connection. A path satisfied that ends in a
+/// TLS failure is not the device coming back.
+fn fails_right_after(events: &[DeviceEvent], i: usize) -> bool {
+    let start = events[i].at;
+    events[i + 1..]
+        .iter()
+        .take_while(|e| e.at <= after(start, RETURN))
+        .take_while(|e| {
+            !matches!(
+                e.kind,
+                EventKind::ApnsConnected { .. }
+                    | EventKind::ApnsDataReceived { .. }
+                    | EventKind::PushReceived { .. }
+            )
+        })
+        .any(|e| {
+            matches!(
+                e.kind,
+                EventKind::ApnsConnectFailed { .. } | EventKind::ApnsDisconnected { .. }
+            )
+        })
 }
 
 /// How close to a scheduled fire date a reconnection must be to be that wake.

@@ -925,3 +925,43 @@ fn a_delivery_long_before_apns_answered_is_not_the_pushs() {
     );
     assert_eq!(verdicts[1].outcome, Outcome::OnTime);
 }
+
+#[test]
+fn a_path_satisfied_that_fails_at_once_is_not_the_device_coming_back() {
+    let failed = |time: &str| {
+        event(
+            time,
+            "apsd",
+            EventKind::ApnsConnectFailed {
+                interface: Some("NonCellular".into()),
+                error: Some("Failed to validate certificate chain".into()),
+                code: None,
+            },
+        )
+    };
+    let t = timeline(
+        vec![
+            failed("09:59:30.000"),
+            reconnecting("10:02:00.000"),
+            failed("10:02:00.400"),
+        ],
+        "09:59:00",
+        "10:06:00",
+    );
+    let mut p = push("10:00:00.000");
+    p.expiration = Some(0);
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(v.cause, Cause::DeviceOfflineRadio, "{}", v.explanation);
+    assert_eq!(v.recovery, Some(Recovery::NoneSeen), "{}", v.explanation);
+}
+
+#[test]
+fn connection_lines_further_apart_than_a_keepalive_cycle_do_not_bracket_the_send() {
+    let t = timeline(
+        vec![connected("09:36:00.000"), connected("10:24:00.000")],
+        "09:30:00",
+        "10:30:00",
+    );
+    let v = diagnose(&push("10:00:00.000"), &t, &options());
+    assert_eq!(v.cause, Cause::Unknown, "{}", v.explanation);
+}

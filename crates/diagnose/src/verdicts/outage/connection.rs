@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use pushtrace_devicelog::timeline::{ApnsState, Dimension, Interval, State};
-use pushtrace_model::duration::{after, since};
-use pushtrace_model::{DeviceEvent, Evidence, EvidenceRole, Human, Timestamp};
+use pushtrace_model::duration::since;
+use pushtrace_model::{DeviceEvent, EventKind, Evidence, EvidenceRole, Human, Timestamp};
 
 use super::is_connection;
 use crate::verdicts::{Context, cite};
@@ -15,7 +15,9 @@ use crate::verdicts::{Context, cite};
 /// How close before the send a connection line must be to show, alone, that the connection
 /// was alive at it.
 pub const FRESH: Duration = Duration::from_secs(5 * 60);
-/// How far after the send a connection line of the same stretch still brackets it.
+/// How far apart two connection lines of one stretch, either side of the send, may be and still
+/// show the connection alive across it: one keepalive cycle (apsd's longest, "next KA in
+/// 1740sec", is 29 min).
 const BRACKET: Duration = Duration::from_secs(30 * 60);
 
 /// What the APNs connection was doing at the send, with the line that shows it.
@@ -40,8 +42,16 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
                 .rev()
                 .find(|e| e.at <= probe)
                 .or(began);
+            // After the send, a line that shows traffic both ways (an ack, data) says more
+            // than a keepalive sent; the two lines may be at most one keepalive cycle apart
+            // (apsd's "next KA in 1740sec": 29 min), or a keepalive was missed between them.
+            let within = |e: &&DeviceEvent| {
+                e.at > probe && before_send.is_some_and(|b| since(e.at, b.at) <= BRACKET)
+            };
             let after_send = connection_lines(cx, interval)
-                .find(|e| e.at > probe && e.at <= after(probe, BRACKET));
+                .filter(within)
+                .find(|e| shows_traffic(&e.kind))
+                .or_else(|| connection_lines(cx, interval).find(within));
             let fresh = before_send.filter(|e| since(probe, e.at) <= FRESH);
             let bracketed = before_send.is_some() && after_send.is_some();
             match (fresh.is_some() || bracketed, before_send) {
@@ -80,6 +90,15 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
                 Some("the log says nothing about the APNs connection at the send".into());
             after_send
         }
+    }
+}
+
+/// Whether a connection line shows traffic from APNs (an ack, a timer reset by incoming data,
+/// data, the connection made), not only a keepalive sent.
+fn shows_traffic(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::ApnsKeepAlive { mode, .. } => mode != "explicit",
+        _ => true,
     }
 }
 

@@ -5,15 +5,22 @@
 use std::time::Duration;
 
 use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, State};
-use pushtrace_model::duration::{after, before};
+use pushtrace_model::duration::{after, before, since};
 use pushtrace_model::{
     Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, PushRecord, Timestamp,
 };
 
 use super::connection::{ApnsAtSend, apns_at, apns_line, last_connected_end};
 use super::{Diagnosed, describe, is_connection};
+use crate::verdicts::app::Owner;
+use crate::verdicts::arrival::Wanted;
 use crate::verdicts::window::starts_after_send;
 use crate::verdicts::{Context, cite};
+
+/// How long before the connection's end its loss may be logged.
+const LOSS_LEAD: Duration = Duration::from_secs(10);
+/// The lines one failure logs follow each other within this.
+const BURST: Duration = Duration::from_secs(1);
 
 /// apsd received the push for a topic it does not deliver (ignored, recently removed, unknown):
 /// it reached the phone and went no further.
@@ -142,6 +149,9 @@ fn reconnecting(
     until: Timestamp,
 ) -> Diagnosed {
     let began = at_send.line.map_or(push.sent_at, |e| e.at);
+    let bundle = Wanted::of(push, cx.options.app.as_deref())
+        .bundle()
+        .map(str::to_owned);
     let window = |e: &&DeviceEvent| e.at >= began && e.at <= until;
     let policy3 = cx
         .timeline
@@ -188,6 +198,16 @@ fn reconnecting(
             )
         })
     {
+        // NECP tearing down a suspended app's flows is routine: cited only when it is the
+        // push's own app.
+        if matches!(e.kind, EventKind::NecpDefunct { .. })
+            && cx
+                .apps
+                .owner(e, bundle.as_deref(), cx.options.app_process.as_deref())
+                != Owner::App
+        {
+            continue;
+        }
         // Only the lines of the policy change itself, not every later one.
         if e.at <= after(policy.at, Duration::from_secs(5)) {
             evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
@@ -253,7 +273,9 @@ fn offline(
         .timeline
         .events
         .iter()
-        .filter(|e| last_up.is_none_or(|t| e.at >= t) && e.at <= until)
+        // The loss is often logged a moment before the connection's end (interface inactive,
+        // then the stream error and the close).
+        .filter(|e| last_up.is_none_or(|t| e.at >= before(t, LOSS_LEAD)) && e.at <= until)
         .filter(|e| {
             matches!(
                 e.kind,
@@ -267,9 +289,33 @@ fn offline(
             )
         })
         .collect();
-    let before_send = failures.iter().filter(|e| e.at <= probe).take(3);
-    let after_send = failures.iter().find(|e| e.at > probe);
-    for e in before_send.chain(after_send) {
+    // The first line of the outage, the last before the send (the state the push met) and the
+    // first after it (it went on).
+    let before_send: Vec<&&DeviceEvent> = failures.iter().filter(|e| e.at <= probe).collect();
+    let mut cited: Vec<&DeviceEvent> = Vec::new();
+    cited.extend(before_send.first().map(|e| **e));
+    // apsd's own failure says more than its decision to wait ("scheduled reconnect"), and one
+    // failure logs a burst (the TLS error, "untrusted peer", the disconnect): its first line
+    // says why.
+    let failed: Vec<&DeviceEvent> = before_send
+        .iter()
+        .map(|e| **e)
+        .filter(|e| !matches!(e.kind, EventKind::ApnsConnectSkipped { .. }))
+        .collect();
+    let burst_start = failed.last().map(|last| {
+        let mut first = *last;
+        for e in failed.iter().rev() {
+            if since(first.at, e.at) > BURST {
+                break;
+            }
+            first = e;
+        }
+        first
+    });
+    cited.extend(burst_start.or(before_send.last().map(|e| **e)));
+    cited.extend(failures.iter().find(|e| e.at > probe).copied());
+    cited.dedup_by_key(|e| e.at);
+    for e in cited {
         evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
     }
     let radio_lost = matches!(

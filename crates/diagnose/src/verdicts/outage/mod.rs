@@ -78,6 +78,21 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
     {
         cause.cause = Cause::ExpiredWhileOffline;
         cause.why = format!("{}; {expired}", cause.why);
+        // The first APNs connection after the return shows the device could take the push,
+        // and nothing came.
+        let back = recovered.map_or(push.sent_at, |(_, e)| e.at);
+        if let Some(line) = cx
+            .timeline
+            .events
+            .iter()
+            .find(|e| e.at >= back && e.at <= end && is_connection(&e.kind))
+        {
+            cause.evidence.push(cite(
+                line,
+                EvidenceRole::Context,
+                "APNs connected again, and the push did not come",
+            ));
+        }
     }
 
     let mut confidence = cause.confidence;
