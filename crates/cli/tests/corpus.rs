@@ -193,10 +193,10 @@ fn corpus_cases_get_the_expected_verdicts() {
                     miss("recovery", r.clone(), got("recovery"));
                 }
             }
-            if let Some(ok) = &want.confidence {
-                if !ok.contains(&got("confidence")) {
-                    miss("confidence", ok.join("|"), got("confidence"));
-                }
+            if let Some(ok) = &want.confidence
+                && !ok.contains(&got("confidence"))
+            {
+                miss("confidence", ok.join("|"), got("confidence"));
             }
             let cited = evidence_lines(v, &case.log);
             if !want.evidence.is_empty() {
