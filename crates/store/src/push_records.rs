@@ -47,7 +47,12 @@ impl ExportRow {
         record.push_type = self.push_type;
         record.priority = self.priority;
         record.expiration = self.expiration;
-        record.queued_at = Some(self.queued_at);
+        // Queued when sent is no time lost before APNs: said by leaving it out (an imported
+        // record without queued_at is stored queued at its send).
+        record.queued_at = self
+            .sent_at
+            .is_none_or(|sent| sent != self.queued_at)
+            .then_some(self.queued_at);
         record.apns_status = self.apns_status;
         record.apns_reason = self.apns_reason;
         record.apns_id = self.apns_id;

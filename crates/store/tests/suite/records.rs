@@ -13,6 +13,7 @@ fn full(push_id: &str, sent: i64) -> PushRecord {
     r.push_type = Some("voip".into());
     r.priority = Some(10);
     r.expiration = Some(0);
+    r.queued_at = Some(at(sent - 1));
     r.apns_status = Some(200);
     r.apns_id = Some("8d1f0a30-0000-4000-8000-000000000001".into());
     r.apns_unique_id = Some("u-1".into());
@@ -100,6 +101,7 @@ pub async fn import_skips_existing_push_ids(h: &Harness) {
     store.record_receipt(&got).await.unwrap();
     let mut other_app = full("x-1", 100);
     other_app.call_id = None;
+    other_app.queued_at = None;
     store
         .import_push_records("other", &[other_app])
         .await
