@@ -205,12 +205,18 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         let c = t.with_offset(clock.offset).local();
         format!("{:04}-{:02}-{:02}", c.year, c.month, c.day)
     };
-    let log_days: std::collections::BTreeSet<String> =
-        [built.timeline.start, built.timeline.end].into_iter().flatten().map(day).collect();
+    let log_days: std::collections::BTreeSet<String> = [built.timeline.start, built.timeline.end]
+        .into_iter()
+        .flatten()
+        .map(day)
+        .collect();
     let push_days: std::collections::BTreeSet<String> =
         pushes.iter().map(|p| day(p.record.sent_at)).collect();
     let days = if log_days.is_empty() || log_days == push_days {
-        format!(", {}", push_days.into_iter().collect::<Vec<_>>().join(" to "))
+        format!(
+            ", {}",
+            push_days.into_iter().collect::<Vec<_>>().join(" to ")
+        )
     } else {
         format!(
             "; the log runs on {}, the pushes were sent on {}",

@@ -128,6 +128,12 @@ struct Event<'a> {
 }
 
 /// Lines `log` prints before the events.
+/// A line of a JSON array written one event per line (`[`, `{…},`, `{…}`, `]`: what tools that
+/// re-save an export as an array write) as the event alone.
+fn array_item(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b",").map_or(line, trim)
+}
+
 fn is_preamble(line: &[u8]) -> bool {
     line.starts_with(b"Filtering the log data") || line.starts_with(b"Skipping info and debug")
 }
@@ -378,7 +384,7 @@ impl TextFormat for LogShowNdjson {
     }
 
     fn sniff(&self, line: &[u8]) -> bool {
-        let line = trim(line);
+        let line = array_item(trim(line));
         line.starts_with(b"{\"")
             && line.ends_with(b"}")
             && (KEYS.iter().any(|k| memchr::memmem::find(line, k).is_some())
@@ -400,8 +406,8 @@ impl TextFormat for LogShowNdjson {
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         for (number, line) in lines(chunk) {
-            let t = trim(line);
-            if t.is_empty() || is_preamble(t) {
+            let t = array_item(trim(line));
+            if t.is_empty() || is_preamble(t) || t == b"[" || t == b"]" {
                 out.ignored += 1;
                 continue;
             }
@@ -587,6 +593,20 @@ mod tests {
 {"traceID":1,"eventMessage":"Sending com.apple.powerd.assertionpolicy 3","eventType":"logEvent","subsystem":"com.apple.powerd","category":"assertions","threadID":99,"processImagePath":"\/usr\/sbin\/powerd","senderImagePath":"\/usr\/lib\/libIOKit.dylib","timestamp":"2026-05-20 17:48:41.248002+0300","messageType":"Info","processID":63}
 {"count":5467,"finished":1}
 "#;
+
+    #[test]
+    fn an_array_written_one_event_per_line_reads_as_ndjson() {
+        let events: Vec<&str> = NDJSON.lines().take(2).collect();
+        let text = format!("[\n  {},\n  {}\n]\n", events[0], events[1]);
+        assert_eq!(
+            crate::read::detect_text(text.as_bytes()),
+            Ok(Format::LogShowNdjson)
+        );
+        let out = parse(&LogShowNdjson, &text, LocalClock::default());
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        assert_eq!(out.records.len(), 2);
+        assert_eq!(out.records[1].origin.to_string(), "test.log:3");
+    }
 
     #[test]
     fn detection_picks_json_and_ndjson() {

@@ -23,8 +23,7 @@ pub mod summary;
 pub mod unmatched;
 
 pub use state::{
-    Activity, ApnsState, DownReason, Lock, Network, PowerPolicy, Radio, Registration, Screen,
-    State,
+    Activity, ApnsState, DownReason, Lock, Network, PowerPolicy, Radio, Registration, Screen, State,
 };
 
 /// One aspect of the device's state.
@@ -423,7 +422,11 @@ fn transitions<'a>(
         } => {
             vec![(
                 Dimension::Lock,
-                State::Lock(if *locked { Lock::Locked } else { Lock::Unlocked }),
+                State::Lock(if *locked {
+                    Lock::Locked
+                } else {
+                    Lock::Unlocked
+                }),
             )]
         }
         EventKind::PowerPolicy { level, stage } => {
@@ -449,7 +452,11 @@ fn transitions<'a>(
         EventKind::DisplayState { display_off, .. } => {
             vec![(
                 Dimension::Display,
-                State::Display(if *display_off { Screen::Off } else { Screen::On }),
+                State::Display(if *display_off {
+                    Screen::Off
+                } else {
+                    Screen::On
+                }),
             )]
         }
         EventKind::InternetSharing { active } => {

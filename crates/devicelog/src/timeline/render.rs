@@ -30,11 +30,7 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
         if let Some(p) = previous
             && event.at.utc_micros() - p.utc_micros() >= GAP_MICROS
         {
-            let _ = writeln!(
-                out,
-                "{indent}── {} ──\n",
-                Human(since(event.at, p))
-            );
+            let _ = writeln!(out, "{indent}── {} ──\n", Human(since(event.at, p)));
         }
         let _ = writeln!(
             out,
@@ -101,4 +97,3 @@ pub fn text(timeline: &DeviceTimeline, title: &str) -> String {
     }
     out
 }
-

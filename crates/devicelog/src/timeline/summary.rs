@@ -151,7 +151,10 @@ fn apns_sentence(timeline: &DeviceTimeline, time: TimeFormat) -> Option<String> 
             .unwrap_or_default();
         parts.push(format!(
             "reconnecting from {}{how}; no viable connection seen before the end of the log{end}",
-            last.carried_from.or(last.from).map(|f| time.show(f)).unwrap_or_default()
+            last.carried_from
+                .or(last.from)
+                .map(|f| time.show(f))
+                .unwrap_or_default()
         ));
     } else {
         parts.push(span(last, time));

@@ -23,13 +23,14 @@ use super::window::expected_by;
 
 /// How far apart apsd's line, callservicesd's and the launch lines of one delivery can be.
 const FOLLOW_ON: Duration = Duration::from_secs(2);
-/// How much earlier than the send a delivery line may be stamped (server and device clocks).
-const CLOCK_SKEW: Duration = Duration::from_secs(1);
+/// How much earlier than the send a delivery line may be stamped (the device's clock behind the
+/// server's: seconds are common).
+const CLOCK_SKEW: Duration = Duration::from_secs(3);
 /// How long before the app's receipt its delivery lines may be.
 const BEFORE_RECEIPT: Duration = Duration::from_secs(10);
 /// How long before APNs's answer reached the server a delivery may be (the answer travels back
 /// while the push travels on).
-const BEFORE_ANSWER: Duration = Duration::from_secs(2);
+const BEFORE_ANSWER: Duration = Duration::from_secs(5);
 
 /// How the arrival was tied to the push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +89,8 @@ pub(crate) fn deliveries(timeline: &DeviceTimeline) -> Vec<Delivery> {
                 open = Some((found.len() - 1, event.at, false));
             }
             EventKind::VoipPushToApp { topic, bundle } => {
-                let joins = fresh(&open).filter(|(d, _, has)| {
-                    !has && found[*d].accepts(topic.as_deref(), bundle.as_deref())
-                });
+                let joins = fresh(&open)
+                    .filter(|(d, _, _)| found[*d].accepts(topic.as_deref(), bundle.as_deref()));
                 let d = match joins {
                     Some((d, _, _)) => d,
                     None => {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pushtrace_model::duration::{after, before, since};
 use pushtrace_model::{
-    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Human, Outcome, PushRecord,
+    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Human, Outcome, PushRecord, Timestamp,
 };
 
 use super::app::Owner;
@@ -15,6 +15,9 @@ use super::{Context, Found, cite};
 /// How long after the arrival a CallKit report, a PushKit kill or a launch block still belongs
 /// to it: PushKit kills the app as soon as its delegate returns without reporting.
 const APP_WINDOW: Duration = Duration::from_secs(30);
+/// A CallKit report this soon after the arrival is in time (PushKit wants it before the
+/// delegate returns; callservicesd keeps the app awake for a few seconds).
+const REPORT_IN_TIME: Duration = Duration::from_secs(5);
 /// callservicesd may log a launch block a moment before apsd's line is stamped.
 const BEFORE_ARRIVAL: Duration = Duration::from_secs(1);
 
@@ -41,11 +44,14 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
     };
     let report_line = near()
         .find(|e| matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle)));
-    let reported = push.reported_at.is_some() || report_line.is_some();
+    // A report in time clears the app: a kill after it is another push's or another app's.
+    let report_at = report_line.map(|e| e.at).or(push.reported_at);
+    let reported_in_time = report_at.is_some_and(|at| at <= after(arrival.at, REPORT_IN_TIME));
     let failure = near().find_map(|e| match &e.kind {
         EventKind::AppKilledForNotReporting => {
             let owner = cx.apps.owner(e, bundle, cx.options.app_process.as_deref());
-            (owner != Owner::Other).then_some((e, owner, false))
+            (owner != Owner::Other && !reported_in_time && !delivery_between(cx, arrival.at, e.at))
+                .then_some((e, owner, false))
         }
         EventKind::VoipBlocked {
             bundle: blocked,
@@ -62,7 +68,9 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
         _ => None,
     });
 
-    let mut found = if let (Some((line, owner, blocked)), false) = (failure, reported) {
+    // A kill or a block is iOS's judgement that the call was not reported in time: it stands
+    // even when a CallKit report (or the receipt's reported_at) came, too late, before it.
+    let mut found = if let Some((line, owner, blocked)) = failure {
         let owner = match owner {
             // Nothing names the process, but the push's own delivery launched the app and no
             // other app's push came in between: the kill is the app's.
@@ -74,11 +82,13 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             }
             other => other,
         };
-        let mut found = failed(cx, push, arrival, line, owner, blocked);
+        let report = report_line.map(|e| e.at).or(push.reported_at);
+        let mut found = failed(cx, push, arrival, line, owner, blocked, report);
         found.evidence.extend(launch_evidence(arrival));
         // PushKit logs its warning and then the exception: both lines are the kill.
         for e in near().filter(|e| {
-            e.at > line.at
+            e.at >= line.at
+                && e.source != line.source
                 && e.process == line.process
                 && matches!(e.kind, EventKind::AppKilledForNotReporting)
         }) {
@@ -105,6 +115,15 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
         ));
     }
     Some(found)
+}
+
+/// Whether another push reached the device between the arrival and `to`: a kill after it is
+/// that push's.
+fn delivery_between(cx: &Context<'_>, from: Timestamp, to: Timestamp) -> bool {
+    cx.deliveries.iter().any(|d| {
+        let at = cx.timeline.events[d.events[0]].at;
+        at > from && at < to
+    })
 }
 
 /// The arrival's lines as evidence: the arrival line and callservicesd's hand-over (the
@@ -164,6 +183,7 @@ fn failed(
     line: &DeviceEvent,
     owner: Owner,
     blocked: bool,
+    report: Option<pushtrace_model::Timestamp>,
 ) -> Found {
     let mut confidence = Confidence::High;
     let mut tied = String::new();
@@ -176,6 +196,12 @@ fn failed(
     }
     if arrival.attribution == Attribution::Inferred {
         confidence = confidence.lower();
+    }
+    if let Some(at) = report {
+        tied.push_str(&format!(
+            "; its CallKit report at {} came too late",
+            cx.clock.show(at)
+        ));
     }
     let mut found = Found::new(
         Outcome::DeliveredNotReported,

@@ -7,13 +7,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pushtrace_model::duration::after;
-use pushtrace_model::{Cause, DeviceEvent, EventKind, Recovery, Timestamp};
+use pushtrace_model::duration::{after, before};
+use pushtrace_model::{Cause, DeviceEvent, EventKind, PolicyStage, Recovery, Timestamp};
 
 use super::Context;
 
 /// A wake may be stamped just after the arrival it caused.
 const AFTER_ARRIVAL: Duration = Duration::from_secs(5);
+/// How close to a wake powerd's lifting of the policy is.
+const WAKE: Duration = Duration::from_secs(2);
 /// The network's return is often several lines (registration, RRC, path, APNs): those within
 /// this of the first are cited with it.
 const RETURN: Duration = Duration::from_secs(10);
@@ -47,12 +49,15 @@ pub(super) fn find<'a>(
         .filter(|(_, e)| e.at > from && e.at <= horizon)
         .find_map(|(i, e)| {
             let r = kind(&e.kind, network_counts)?;
+            // APNs traffic too: data on a connection that never went away is not a return.
             let is_state_line = matches!(
                 e.kind,
                 EventKind::RrcState { .. }
                     | EventKind::NetworkState { .. }
                     | EventKind::CellRegistration { .. }
                     | EventKind::ApnsPathSatisfied { .. }
+                    | EventKind::ApnsConnected { .. }
+                    | EventKind::ApnsDataReceived { .. }
             );
             (!is_state_line || changes.contains(&i))
                 .then_some((i, r))
@@ -73,7 +78,22 @@ pub(super) fn find<'a>(
             .take(3)
             .collect()
     } else {
-        Vec::new()
+        // A wake lifts powerd's policy in the same instant: its line is part of the wake.
+        events
+            .iter()
+            .filter(|e| {
+                e.at >= before(first.at, WAKE)
+                    && e.at <= after(first.at, WAKE)
+                    && matches!(
+                        e.kind,
+                        EventKind::PowerPolicy {
+                            level: 0 | 1,
+                            stage: PolicyStage::Sent
+                        }
+                    )
+            })
+            .take(1)
+            .collect()
     };
     Some((recovery, first, rest))
 }

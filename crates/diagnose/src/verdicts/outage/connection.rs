@@ -26,6 +26,10 @@ pub(super) struct ApnsAtSend<'a> {
     pub line: Option<&'a DeviceEvent>,
     /// For a live connection, the line after the send that brackets it.
     pub after: Option<&'a DeviceEvent>,
+    /// For a live connection, apsd's own keepalives nearest the send on either side when they are
+    /// not the lines above: the nearest line may be traffic another app's push caused (a timer
+    /// reset by an incoming message), and the keepalives are the connection's own.
+    pub keepalives: Vec<&'a DeviceEvent>,
     /// Read from the first APNs line after the send (the state at the send is not in the log).
     pub inferred: bool,
     pub why_unknown: Option<String>,
@@ -54,11 +58,26 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
                 .or_else(|| connection_lines(cx, interval).find(within));
             let fresh = before_send.filter(|e| since(probe, e.at) <= FRESH);
             let bracketed = before_send.is_some() && after_send.is_some();
+            let keepalive = |e: &&DeviceEvent| matches!(&e.kind, EventKind::ApnsKeepAlive { mode, .. } if mode != "implicit");
+            let keepalives: Vec<&DeviceEvent> = [
+                connection_lines(cx, interval)
+                    .rev()
+                    .filter(|e| e.at <= probe && since(probe, e.at) <= BRACKET)
+                    .find(keepalive),
+                connection_lines(cx, interval)
+                    .filter(within)
+                    .find(keepalive),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|k| Some(*k) != before_send && Some(*k) != after_send)
+            .collect();
             match (fresh.is_some() || bracketed, before_send) {
                 (true, line) => ApnsAtSend {
                     state: Some(state.clone()),
                     line,
                     after: after_send,
+                    keepalives,
                     inferred: false,
                     why_unknown: None,
                 },
@@ -81,6 +100,7 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
             state: Some(state.clone()),
             line: began,
             after: None,
+            keepalives: Vec::new(),
             inferred: false,
             why_unknown: None,
         },
@@ -136,6 +156,7 @@ pub(super) fn first_apns_change<'a>(
                 state: Some(state.clone()),
                 line,
                 after: None,
+                keepalives: Vec::new(),
                 inferred: true,
                 why_unknown: None,
             }
@@ -144,6 +165,7 @@ pub(super) fn first_apns_change<'a>(
             state: None,
             line: None,
             after: None,
+            keepalives: Vec::new(),
             inferred: false,
             why_unknown: None,
         },
@@ -175,6 +197,9 @@ pub(super) fn apns_line(at_send: &ApnsAtSend<'_>, state: &ApnsState) -> Vec<Evid
             EvidenceRole::Supports,
             "APNs still connected after the send",
         ));
+    }
+    for e in &at_send.keepalives {
+        lines.push(cite(e, EvidenceRole::Supports, "apsd's keepalive"));
     }
     lines
 }

@@ -313,6 +313,15 @@ fn offline(
         first
     });
     cited.extend(burst_start.or(before_send.last().map(|e| **e)));
+    // And apsd's last word before the send on why it does not connect (no usable interface).
+    cited.extend(
+        before_send
+            .iter()
+            .rev()
+            .find(|e| matches!(e.kind, EventKind::ApnsConnectSkipped { .. }))
+            .map(|e| **e),
+    );
+    cited.sort_by_key(|e| e.at);
     cited.extend(failures.iter().find(|e| e.at > probe).copied());
     cited.dedup_by_key(|e| e.at);
     for e in cited {
@@ -382,6 +391,15 @@ fn connected(
         };
     }
     if let Some(downgrade) = downgraded(cx, push, probe) {
+        // The lock that made the filter downgrade it.
+        let lock = cx.timeline.state_at(Dimension::Lock, probe);
+        if let Some(line) = cx.timeline.began(lock).filter(|_| !lock.is_unknown()) {
+            evidence.push(cite(
+                line,
+                EvidenceRole::Supports,
+                format!("lock: {}", lock.state),
+            ));
+        }
         evidence.push(cite(
             downgrade,
             EvidenceRole::Supports,

@@ -165,8 +165,9 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
                 .evidence
                 .push(cite(e, EvidenceRole::Context, r.describe()));
             for line in recovery_lines {
-                let note = match r {
-                    Recovery::ScheduledWake => "apsd's timer scheduled to fire then",
+                let note = match (r, &line.kind) {
+                    (Recovery::ScheduledWake, _) => "apsd's timer scheduled to fire then",
+                    (_, EventKind::PowerPolicy { .. }) => "powerd lifts the display-off policy",
                     _ => "the network coming back",
                 };
                 found.evidence.push(cite(line, EvidenceRole::Context, note));
