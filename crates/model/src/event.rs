@@ -71,6 +71,9 @@ pub enum EventKind {
         connected_interfaces: Option<u32>,
         wwan_usable: Option<bool>,
         wifi_usable: Option<bool>,
+        /// apsd's back-off: the next attempt in this many seconds ("scheduled reconnect in …").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_s: Option<u32>,
     },
     /// apsd: the connection manager brings up cellular for dual channel.
     ApnsKickWwan,

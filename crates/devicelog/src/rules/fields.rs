@@ -20,7 +20,12 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
         "apns_data_received" => (&[], &["interface", "length", "connected_interfaces"]),
         "apns_connect_skipped" => (
             &["reason"],
-            &["connected_interfaces", "wwan_usable", "wifi_usable"],
+            &[
+                "connected_interfaces",
+                "wwan_usable",
+                "wifi_usable",
+                "retry_in_s",
+            ],
         ),
         "apns_kick_wwan" => (&[], &[]),
         "apns_keep_alive" => (
@@ -203,6 +208,7 @@ pub fn build(kind: &str, f: &Fields<'_>) -> Result<EventKind, String> {
             connected_interfaces: f.number("connected_interfaces")?,
             wwan_usable: f.flag("wwan_usable")?,
             wifi_usable: f.flag("wifi_usable")?,
+            retry_in_s: f.number("retry_in_s")?,
         },
         "apns_kick_wwan" => EventKind::ApnsKickWwan,
         "apns_keep_alive" => EventKind::ApnsKeepAlive {
@@ -374,6 +380,7 @@ mod tests {
                 | "time"
                 | "policy_timeout"
                 | "code"
+                | "retry_in_s"
                 | "connected_interfaces" => "1",
                 "fire_at" => "2018-03-26 16:15:06 -0700",
                 _ => "x",

@@ -20,11 +20,12 @@ const WAKE: Duration = Duration::from_secs(2);
 /// this of the first are cited with it.
 const RETURN: Duration = Duration::from_secs(10);
 
-/// The line that ended the outage begun at `from`, up to shortly after `until`, what it was,
-/// and the lines of the same return that follow it.
+/// The line that ended the outage begun at `began`, looked for from `from` (the send) to shortly
+/// after `until`, what it was, and the lines of the same return that follow it.
 pub(super) fn find<'a>(
     cx: &Context<'a>,
     cause: Cause,
+    began: Timestamp,
     from: Timestamp,
     until: Timestamp,
 ) -> Option<(Recovery, &'a DeviceEvent, Vec<&'a DeviceEvent>)> {
@@ -66,7 +67,7 @@ pub(super) fn find<'a>(
     let first = &events[index];
     // apsd's own timer firing at that instant: the device woke on schedule.
     if recovery == Recovery::NetworkChange
-        && let Some(schedule) = scheduled_for(cx, first)
+        && let Some(schedule) = scheduled_for(cx, began, first)
     {
         return Some((Recovery::ScheduledWake, first, vec![schedule]));
     }
@@ -122,15 +123,69 @@ fn fails_right_after(events: &[DeviceEvent], i: usize) -> bool {
         })
 }
 
-/// How close to a scheduled fire date a reconnection must be to be that wake.
+/// How close to a scheduled fire time a reconnection must be to be that wake.
 const ON_SCHEDULE: Duration = Duration::from_secs(3);
+/// How long a wake on schedule may take to reconnect (a keepalive sent at its time, answered by
+/// no one, then a new connection: about 30 s).
+const SCHEDULED_RECONNECT: Duration = Duration::from_secs(60);
 
-/// The line of apsd's timer scheduled to fire when `line` happened, if one was.
-fn scheduled_for<'a>(cx: &Context<'a>, line: &DeviceEvent) -> Option<&'a DeviceEvent> {
-    cx.timeline.events.iter().rev().filter(|e| e.at <= line.at).find(|e| {
-        matches!(e.kind, EventKind::WakeScheduled { fire_at: Some(fire) }
-            if (fire.utc_micros() - line.at.utc_micros()).unsigned_abs() <= ON_SCHEDULE.as_micros() as u64)
-    })
+/// When apsd's own timer was due to wake the device, by a line that set it: a persistent
+/// timer's fire date, a reconnect back-off ("scheduled reconnect in 120 seconds"), the next
+/// keepalive ("next KA in 900sec").
+fn fire_time(event: &DeviceEvent) -> Option<Timestamp> {
+    match &event.kind {
+        EventKind::WakeScheduled { fire_at } => *fire_at,
+        EventKind::ApnsConnectSkipped {
+            retry_in_s: Some(s),
+            ..
+        }
+        | EventKind::ApnsKeepAlive {
+            interval_s: Some(s),
+            ..
+        } => Some(after(event.at, Duration::from_secs(u64::from(*s)))),
+        _ => None,
+    }
+}
+
+/// The line of apsd's timer that woke the device for the reconnection `line`: its fire time
+/// falls just before it (or at it), and no line of the radio or the network changed since the
+/// outage `began` (then the network, not the timer, ended it).
+fn scheduled_for<'a>(
+    cx: &Context<'a>,
+    began: Timestamp,
+    line: &DeviceEvent,
+) -> Option<&'a DeviceEvent> {
+    if !matches!(
+        line.kind,
+        EventKind::ApnsPathSatisfied { .. }
+            | EventKind::ApnsConnected { .. }
+            | EventKind::ApnsDataReceived { .. }
+    ) {
+        return None;
+    }
+    let schedule = cx
+        .timeline
+        .events
+        .iter()
+        .rev()
+        .filter(|e| e.at <= line.at)
+        .find(|e| {
+            fire_time(e).is_some_and(|fire| {
+                fire <= after(line.at, ON_SCHEDULE) && fire >= before(line.at, SCHEDULED_RECONNECT)
+            })
+        })?;
+    let fire = fire_time(schedule)?;
+    let network_moved = cx.timeline.events.iter().any(|e| {
+        e.at >= began.min(before(fire, ON_SCHEDULE))
+            && e.at < line.at
+            && matches!(
+                e.kind,
+                EventKind::RrcState { state: 1, .. }
+                    | EventKind::NetworkState { up: true, .. }
+                    | EventKind::CellRegistration { .. }
+            )
+    });
+    (!network_moved).then_some(schedule)
 }
 
 fn kind(event: &EventKind, network_counts: bool) -> Option<Recovery> {

@@ -303,6 +303,7 @@ fn expired_while_offline_when_the_device_came_back_and_nothing_arrived() {
             connected_interfaces: Some(0),
             wwan_usable: Some(false),
             wifi_usable: Some(false),
+            retry_in_s: None,
         },
     );
     let back = event(
@@ -723,6 +724,7 @@ fn class_4_time_lost_before_apns_is_provider_delay_whatever_the_device_did() {
                 connected_interfaces: Some(0),
                 wwan_usable: Some(false),
                 wifi_usable: Some(false),
+                retry_in_s: None,
             },
         )],
         "09:59:00",
@@ -776,6 +778,7 @@ fn class_6_the_network_coming_back_ends_a_radio_outage_and_expiry_is_named() {
                     connected_interfaces: Some(0),
                     wwan_usable: Some(false),
                     wifi_usable: Some(false),
+                    retry_in_s: None,
                 },
             ),
             event(

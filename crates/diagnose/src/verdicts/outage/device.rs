@@ -89,6 +89,27 @@ fn downgraded<'a>(
     push: &PushRecord,
     probe: Timestamp,
 ) -> Option<&'a DeviceEvent> {
+    downgraded_to(cx, push, probe, "non-waking")
+}
+
+/// apsd's line putting the push's topic on the ignored list for an ultra-constrained interface
+/// (satellite), in force at `probe`.
+fn ignored_on_constrained<'a>(
+    cx: &Context<'a>,
+    push: &PushRecord,
+    probe: Timestamp,
+) -> Option<&'a DeviceEvent> {
+    downgraded_to(cx, push, probe, "ignored")
+}
+
+/// apsd's latest line downgrading the push's topic before `probe`, when it downgraded it `to`
+/// this filter and the device was not unlocked since.
+fn downgraded_to<'a>(
+    cx: &Context<'a>,
+    push: &PushRecord,
+    probe: Timestamp,
+    wanted: &str,
+) -> Option<&'a DeviceEvent> {
     let topic = push.topic.as_deref()?;
     let line = cx.timeline.events.iter().rev().filter(|e| e.at <= probe).find(|e| {
         matches!(&e.kind, EventKind::TopicDowngraded { topic: Some(t), .. } if t.eq_ignore_ascii_case(topic))
@@ -107,7 +128,19 @@ fn downgraded<'a>(
                 }
             )
     });
-    (to.contains("non-waking") && !unlocked_since).then_some(line)
+    (to.contains(wanted) && !unlocked_since).then_some(line)
+}
+
+/// The line that ended the connection shortly before `at` (a stream end, a close, a failure),
+/// when the APNs state just before `at` was down.
+fn loss_before<'a>(cx: &Context<'a>, at: Timestamp) -> Option<&'a DeviceEvent> {
+    let intervals = cx.timeline.states.get(&Dimension::Apns)?;
+    let index = intervals.iter().position(|i| i.from == Some(at))?;
+    let previous = intervals.get(index.checked_sub(1)?)?;
+    let line = cx.timeline.began(previous)?;
+    (matches!(previous.state, State::Apns(ApnsState::Down(_)))
+        && since(at, line.at) <= Duration::from_secs(60))
+    .then_some(line)
 }
 
 /// The device-side cause, from the APNs state at the send.
@@ -180,6 +213,10 @@ fn reconnecting(
         return offline(cx, push, at_send, state, until);
     };
     let mut evidence = apns_line(at_send, state);
+    // How the connection was lost before apsd began reconnecting, when a line says so.
+    if let Some(loss) = loss_before(cx, began) {
+        evidence.push(cite(loss, EvidenceRole::Supports, describe(loss)));
+    }
     for e in cx
         .timeline
         .events
@@ -313,6 +350,17 @@ fn offline(
         first
     });
     cited.extend(burst_start.or(before_send.last().map(|e| **e)));
+    // And the burst's close, its last loss line ("Disconnected in response to connection
+    // failure … Connected on 0 interfaces"): it says the connection went down.
+    if let Some(start) = burst_start {
+        cited.extend(
+            failed
+                .iter()
+                .filter(|e| e.at >= start.at && since(e.at, start.at) <= BURST)
+                .rfind(|e| matches!(e.kind, EventKind::ApnsDisconnected { .. }))
+                .copied(),
+        );
+    }
     // And apsd's last word before the send on why it does not connect (no usable interface).
     cited.extend(
         before_send
@@ -322,6 +370,7 @@ fn offline(
             .map(|e| **e),
     );
     cited.sort_by_key(|e| e.at);
+    cited.dedup_by_key(|e| e.source.clone());
     cited.extend(failures.iter().find(|e| e.at > probe).copied());
     cited.dedup_by_key(|e| e.at);
     for e in cited {
@@ -360,7 +409,8 @@ fn offline(
             }
         ),
         evidence,
-        outage_from: at_send.line.map(|e| e.at),
+        // The outage began when the connection was last up, not at the state's latest line.
+        outage_from: last_up.or(at_send.line.map(|e| e.at)),
     }
 }
 
@@ -371,6 +421,52 @@ fn connected(
     state: &ApnsState,
     probe: Timestamp,
 ) -> Diagnosed {
+    // Connected, but only over a satellite-like link on which apsd ignores the topic: for
+    // this push the device was offline until a usable network came back.
+    if let Some(ignored) = ignored_on_constrained(cx, push, probe) {
+        let mut evidence = Vec::new();
+        if let Some(policy) = cx.timeline.events.iter().rev().find(|e| {
+            e.at <= ignored.at
+                && matches!(
+                    e.kind,
+                    EventKind::TopicPolicyState {
+                        ultra_constrained: Some(true),
+                        ..
+                    }
+                )
+        }) {
+            evidence.push(cite(
+                policy,
+                EvidenceRole::Supports,
+                "apsd on an ultra-constrained interface",
+            ));
+        }
+        evidence.push(cite(
+            ignored,
+            EvidenceRole::Supports,
+            "apsd ignores the push's topic on it",
+        ));
+        return Diagnosed {
+            cause: Cause::DeviceOfflineRadio,
+            confidence: Confidence::Medium,
+            why: format!(
+                "the device was connected only over an ultra-constrained interface (satellite), on which apsd had put the push's topic on its ignored list at {}: for this push it was offline until a usable network came back",
+                cx.clock.show(ignored.at)
+            ),
+            evidence,
+            outage_from: Some(ignored.at),
+        };
+    }
+    // "Nothing came through" rests on APNs having taken the push.
+    if push.apns_status != Some(200) {
+        let mut found = Diagnosed::new(
+            Cause::Unknown,
+            Confidence::Low,
+            "the device's APNs connection was live at the send, but the push record has no answer from APNs: whether APNs took the push is not known".into(),
+        );
+        found.evidence = apns_line(at_send, state);
+        return found;
+    }
     let mut evidence = apns_line(at_send, state);
     let policy = cx.timeline.state_at(Dimension::PowerPolicy, probe);
     let restricted = policy.state.power_policy().is_some_and(|p| p.restricts());
@@ -419,6 +515,16 @@ fn connected(
     let line = at_send.line.map_or_else(String::new, |e| {
         format!(", last seen at {}", cx.clock.show(e.at))
     });
+    // The failure that showed the connection dead after the send (a keepalive unanswered).
+    if let Some(dead) = cx.timeline.events.iter().find(|e| {
+        e.at > probe
+            && matches!(
+                e.kind,
+                EventKind::ApnsDisconnected { .. } | EventKind::ApnsConnectFailed { .. }
+            )
+    }) {
+        evidence.push(cite(dead, EvidenceRole::Supports, describe(dead)));
+    }
     Diagnosed {
         cause: Cause::NetworkPathSuspect,
         confidence: Confidence::Medium,

@@ -44,7 +44,7 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
     if cause.cause != Cause::ProviderDelay && cause.cause != Cause::Unknown {
         let from = cause.outage_from.unwrap_or(push.sent_at);
         if let Some((r, line, rest)) =
-            recovery::find(cx, cause.cause, from.max(push.sent_at), until)
+            recovery::find(cx, cause.cause, from, from.max(push.sent_at), until)
         {
             recovered = Some((r, line));
             recovery_lines = rest;
@@ -164,6 +164,21 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
             found
                 .evidence
                 .push(cite(e, EvidenceRole::Context, r.describe()));
+            // The first APNs connection after the return: the device could take the push again.
+            let stop = arrival.map_or(end, |a| a.at);
+            if let Some(back) = cx.timeline.events.iter().find(|l| {
+                l.at > e.at
+                    && l.at <= stop
+                    && matches!(
+                        l.kind,
+                        EventKind::ApnsConnected { .. } | EventKind::ApnsDataReceived { .. }
+                    )
+                    && !recovery_lines.iter().any(|r| r.source == l.source)
+            }) {
+                found
+                    .evidence
+                    .push(cite(back, EvidenceRole::Context, "APNs connected again"));
+            }
             for line in recovery_lines {
                 let note = match (r, &line.kind) {
                     (Recovery::ScheduledWake, _) => "apsd's timer scheduled to fire then",
