@@ -165,6 +165,19 @@ fn launch_evidence(arrival: &Arrival<'_>) -> Vec<pushtrace_model::Evidence> {
         .collect()
 }
 
+/// How long after the send the push arrived; an arrival stamped before the send says so (the
+/// device's clock runs behind the server's) rather than "0 ms after".
+fn after_send(arrived: Timestamp, push: &PushRecord) -> String {
+    if arrived < push.sent_at {
+        format!(
+            "stamped {} before it was sent (the device's clock runs behind the server's)",
+            Human(since(push.sent_at, arrived))
+        )
+    } else {
+        format!("{} after it was sent", Human(since(arrived, push.sent_at)))
+    }
+}
+
 /// What the arrival sentence says of how the push was tied to it.
 pub(super) fn attribution_note(arrival: &Arrival<'_>) -> &'static str {
     match arrival.attribution {
@@ -212,9 +225,9 @@ fn failed(
         },
         confidence,
         format!(
-            "Delivered at {}, {} after it was sent{}, but the app never reported the call to CallKit{}{}.",
+            "Delivered at {}, {}{}, but the app never reported the call to CallKit{}{}.",
             cx.clock.show(arrival.at),
-            Human(since(arrival.at, push.sent_at)),
+            after_send(arrival.at, push),
             attribution_note(arrival),
             if blocked {
                 ": iOS has stopped launching it for VoIP pushes"
@@ -263,9 +276,9 @@ fn on_time(
         Cause::None,
         confidence,
         format!(
-            "Delivered at {}, {} after it was sent{}{}.",
+            "Delivered at {}, {}{}{}.",
             cx.clock.show(arrival.at),
-            Human(since(arrival.at, push.sent_at)),
+            after_send(arrival.at, push),
             attribution_note(arrival),
             caveat
         ),

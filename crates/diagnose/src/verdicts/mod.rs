@@ -147,7 +147,8 @@ fn other_device(push: &PushRecord, log_devices: &BTreeSet<&str>, clock: &LogCloc
 /// APNs stores one push per app and device. The verdict says so.
 fn note_replaced(pushes: &[&PushRecord], verdicts: &mut [Verdict], clock: &LogClock) {
     for i in 0..pushes.len() {
-        if verdicts[i].outcome != Outcome::NotDelivered {
+        // Replaced in APNs's store only if APNs took it.
+        if verdicts[i].outcome != Outcome::NotDelivered || pushes[i].apns_status != Some(200) {
             continue;
         }
         let newer = (0..pushes.len())

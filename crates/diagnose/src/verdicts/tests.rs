@@ -968,3 +968,20 @@ fn connection_lines_further_apart_than_a_keepalive_cycle_do_not_bracket_the_send
     let v = diagnose(&push("10:00:00.000"), &t, &options());
     assert_eq!(v.cause, Cause::Unknown, "{}", v.explanation);
 }
+
+#[test]
+fn an_arrival_stamped_before_the_send_says_the_device_clock_runs_behind() {
+    let t = timeline(
+        vec![connected("10:00:00.000"), arrived("10:00:00.200")],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:02.000"), &t, &options());
+    assert_eq!(v.outcome, Outcome::OnTime, "{}", v.explanation);
+    assert!(
+        v.explanation
+            .contains("stamped 1.8 s before it was sent (the device's clock runs behind"),
+        "{}",
+        v.explanation
+    );
+}
