@@ -192,6 +192,9 @@ pub(crate) struct Context<'a> {
     pub apps: AppIndex,
     pub clock: LogClock,
     pub deliveries: Vec<Delivery>,
+    /// The events that began a state interval (a change, not the same state said again),
+    /// found once for every push's recovery.
+    pub state_changes: BTreeSet<usize>,
 }
 
 impl<'a> Context<'a> {
@@ -202,6 +205,12 @@ impl<'a> Context<'a> {
             apps: AppIndex::new(timeline),
             clock: LogClock::of(timeline),
             deliveries: arrival::deliveries(timeline),
+            state_changes: timeline
+                .states
+                .values()
+                .flatten()
+                .filter_map(|i| i.since_event)
+                .collect(),
         }
     }
 

@@ -4,7 +4,6 @@
 //! ends it as surely as a wake; for a power-policy outage only a wake (an incoming cellular call,
 //! the user, the display) or APNs traffic does.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use pushtrace_model::duration::{after, before};
@@ -36,13 +35,6 @@ pub(super) fn find<'a>(
     );
     // A network line ends an outage only when it changes a state (registration returning, the
     // radio connecting, an interface coming up): the same "up" said again is not a return.
-    let changes: BTreeSet<usize> = cx
-        .timeline
-        .states
-        .values()
-        .flatten()
-        .filter_map(|i| i.since_event)
-        .collect();
     let events = &cx.timeline.events;
     let (index, recovery) = events
         .iter()
@@ -60,7 +52,7 @@ pub(super) fn find<'a>(
                     | EventKind::ApnsConnected { .. }
                     | EventKind::ApnsDataReceived { .. }
             );
-            (!is_state_line || changes.contains(&i))
+            (!is_state_line || cx.state_changes.contains(&i))
                 .then_some((i, r))
                 .filter(|_| r != Recovery::NetworkChange || !fails_right_after(events, i))
         })?;
