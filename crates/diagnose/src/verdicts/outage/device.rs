@@ -82,28 +82,9 @@ pub(super) fn dropped_by_apsd(
     Some(found)
 }
 
-/// apsd's line making the push's topic non-waking, when it is in force at `probe` (no later
-/// line restored it and the device was not unlocked since).
-fn downgraded<'a>(
-    cx: &Context<'a>,
-    push: &PushRecord,
-    probe: Timestamp,
-) -> Option<&'a DeviceEvent> {
-    downgraded_to(cx, push, probe, "non-waking")
-}
-
-/// apsd's line putting the push's topic on the ignored list for an ultra-constrained interface
-/// (satellite), in force at `probe`.
-fn ignored_on_constrained<'a>(
-    cx: &Context<'a>,
-    push: &PushRecord,
-    probe: Timestamp,
-) -> Option<&'a DeviceEvent> {
-    downgraded_to(cx, push, probe, "ignored")
-}
-
-/// apsd's latest line downgrading the push's topic before `probe`, when it downgraded it `to`
-/// this filter and the device was not unlocked since.
+/// apsd's latest line downgrading the push's topic before `probe`, when it downgraded it to
+/// `wanted` (`non-waking` while locked; `ignored` on an ultra-constrained interface such as
+/// satellite) and the device was not unlocked since.
 fn downgraded_to<'a>(
     cx: &Context<'a>,
     push: &PushRecord,
@@ -423,7 +404,7 @@ fn connected(
 ) -> Diagnosed {
     // Connected, but only over a satellite-like link on which apsd ignores the topic: for
     // this push the device was offline until a usable network came back.
-    if let Some(ignored) = ignored_on_constrained(cx, push, probe) {
+    if let Some(ignored) = downgraded_to(cx, push, probe, "ignored") {
         let mut evidence = Vec::new();
         if let Some(policy) = cx.timeline.events.iter().rev().find(|e| {
             e.at <= ignored.at
@@ -486,7 +467,7 @@ fn connected(
             outage_from: None,
         };
     }
-    if let Some(downgrade) = downgraded(cx, push, probe) {
+    if let Some(downgrade) = downgraded_to(cx, push, probe, "non-waking") {
         // The lock that made the filter downgrade it.
         let lock = cx.timeline.state_at(Dimension::Lock, probe);
         if let Some(line) = cx.timeline.began(lock).filter(|_| !lock.is_unknown()) {
