@@ -1,0 +1,1 @@
+//! When a failure rate changed: change points in a daily (failures, attempts) series.

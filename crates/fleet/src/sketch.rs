@@ -1,0 +1,1 @@
+//! Mergeable latency sketch with a stated relative error.

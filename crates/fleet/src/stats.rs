@@ -1,0 +1,1 @@
+//! The statistics of cohort comparison.

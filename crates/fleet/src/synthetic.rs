@@ -1,0 +1,1 @@
+//! A realistic synthetic fleet of push records with planted effects, for benchmarks and tests.
