@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Fleet benchmark: cohort outcome counts over a realistic fleet of push records, DuckDB (the
+# tool a data team would reach for) against `pushtrace fleet`.
+#
+#   bash benches/fleet.sh [--pushes 10000000] [--devices 1000000] [--days 90] [--seed 1]
+#                         [--runs 3] [--data DIR] [--null]
+#
+# What it does, in one run:
+#   1. builds the generator (release) and writes DIR/fleet.jsonl with the planted effects of
+#      FleetSpec::planted() (or none with --null); DIR defaults to target/fleet-bench/<size>;
+#      an existing file is reused (delete it to regenerate);
+#   2. makes a venv under target/fleet-bench/venv with the pinned duckdb wheel from PyPI and
+#      converts the JSONL to DIR/fleet.parquet (typed columns, times as TIMESTAMPTZ, one
+#      `attr.<name>` column per attribute), reused when present;
+#   3. times DuckDB (Python API, threads=2) on the single-attribute x day GROUP BYs, every
+#      attribute, counting each outcome (not_sent, rejected, on_time, late, no_receipt) and
+#      failures (not on_time), best of --runs;
+#   4. (to be filled in) times `pushtrace fleet` on the same file;
+#   5. prints a Markdown table and appends it to benches/results/fleet-<date>.md.
+set -euo pipefail
+
+PUSHES=10000000
+DEVICES=1000000
+DAYS=90
+SEED=1
+RUNS=3
+DATA=
+PRESET=--planted
+DUCKDB_VERSION=1.5.6
+usage() {
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+}
+while (($#)); do
+    case "$1" in
+        --pushes) PUSHES=${2:?--pushes needs a number}; shift 2 ;;
+        --devices) DEVICES=${2:?--devices needs a number}; shift 2 ;;
+        --days) DAYS=${2:?--days needs a number}; shift 2 ;;
+        --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
+        --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
+        --data) DATA=${2:?--data needs a directory}; shift 2 ;;
+        --null) PRESET=--null; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "fleet.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'fleet.sh: %s\n' "$*" >&2; exit 1; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BENCH=$ROOT/target/fleet-bench
+DATA=${DATA:-$BENCH/p${PUSHES}-d${DEVICES}-t${DAYS}-s${SEED}${PRESET#--}}
+mkdir -p "$DATA" benches/results
+JSONL=$DATA/fleet.jsonl
+PARQUET=$DATA/fleet.parquet
+RESULTS=benches/results/fleet-$(date +%Y-%m-%d).md
+
+command -v python3 >/dev/null 2>&1 || die "python3 is needed (apt-get install python3 python3-venv)"
+
+# ---------------------------------------------------------------------------------------------
+step "Generating $PUSHES pushes, $DEVICES devices, $DAYS days, seed $SEED ($PRESET)"
+if [[ -s $JSONL ]]; then
+    echo "reusing $JSONL ($(stat -c %s "$JSONL") bytes)" >&2
+    GEN_LINE="reused $JSONL"
+else
+    cargo build --release -p pushtrace-fleet --example fleet_generate
+    GEN_LINE=$(target/release/examples/fleet_generate --pushes "$PUSHES" --devices "$DEVICES" \
+        --days "$DAYS" --seed "$SEED" "$PRESET" --out "$JSONL.tmp" 2>&1 | tee /dev/stderr | head -1)
+    mv "$JSONL.tmp" "$JSONL"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "DuckDB $DUCKDB_VERSION in $BENCH/venv"
+VENV=$BENCH/venv
+if ! "$VENV/bin/python" -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null; then
+    python3 -m venv "$VENV" || die "cannot make a venv: apt-get install python3-venv"
+    "$VENV/bin/pip" install --quiet "duckdb==$DUCKDB_VERSION"
+fi
+PY=$VENV/bin/python
+
+if [[ -s $PARQUET ]]; then
+    echo "reusing $PARQUET ($(stat -c %s "$PARQUET") bytes)" >&2
+    CONVERT_LINE="reused $PARQUET"
+else
+    step "Converting to Parquet"
+    CONVERT_LINE=$("$PY" benches/fleet/duckdb_bench.py convert "$JSONL" "$PARQUET.tmp" | tee /dev/stderr)
+    mv "$PARQUET.tmp" "$PARQUET"
+fi
+
+# ---------------------------------------------------------------------------------------------
+{
+    echo
+    echo "## Fleet benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
+    echo
+    echo "Data: $PUSHES pushes, $DEVICES devices, $DAYS days, seed $SEED ($PRESET)."
+    echo "Generator: $GEN_LINE"
+    echo "Parquet: $CONVERT_LINE"
+    echo
+} >>"$RESULTS"
+
+step "DuckDB: single-attribute x day outcome counts, best of $RUNS"
+"$PY" benches/fleet/duckdb_bench.py query "$PARQUET" --runs "$RUNS" --threads 2 --markdown "$RESULTS"
+
+# ---------------------------------------------------------------------------------------------
+# PUSHTRACE FLEET: to be filled in by the lead when `pushtrace fleet` exists. Time it on
+# "$PARQUET" (and on "$JSONL") computing the same single-attribute x day outcome counts, best
+# of $RUNS, and append its rows to "$RESULTS" next to DuckDB's.
+step "pushtrace fleet: not measured yet (see the PUSHTRACE FLEET section of benches/fleet.sh)"
+echo "pushtrace fleet: not measured yet." >>"$RESULTS"
+
+step "Written to $RESULTS"
