@@ -57,7 +57,7 @@ def convert(src, dst, threads):
             ) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)"""
     )
     seconds = time.perf_counter() - started
-    rows = con.execute(f"SELECT count(*) FROM '{dst}'").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{dst}')").fetchone()[0]
     print(f"converted {rows} records to {dst} ({os.path.getsize(dst)} bytes) in {seconds:.1f} s")
 
 
@@ -74,7 +74,7 @@ def query_for(parquet, attribute):
     return f"""
         WITH p AS (SELECT CAST(sent_at AS DATE) AS day, "attr.{attribute}" AS value,
                           {OUTCOME} AS outcome
-                   FROM '{parquet}')
+                   FROM read_parquet('{parquet}'))
         SELECT day, value, count(*) AS pushes,
                count(*) FILTER (WHERE outcome <> 'on_time') AS failures,
                count(*) FILTER (WHERE outcome = 'on_time') AS on_time,
@@ -87,7 +87,7 @@ def query_for(parquet, attribute):
 
 def query(parquet, runs, threads, markdown):
     con = connect(threads)
-    total_rows = con.execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0]
+    total_rows = con.execute(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchone()[0]
     lines = [
         f"DuckDB {duckdb.__version__}, threads={threads}, {total_rows} records, "
         f"{os.path.getsize(parquet)} bytes of Parquet; best of {runs}",
@@ -113,7 +113,7 @@ def query(parquet, runs, threads, markdown):
     # A sanity line: the fleet's outcome shares, so a reader sees the data is plausible.
     shares = con.execute(
         f"SELECT outcome, count(*) * 100.0 / sum(count(*)) OVER () FROM "
-        f"(SELECT {OUTCOME} AS outcome FROM '{parquet}') GROUP BY outcome ORDER BY 2 DESC"
+        f"(SELECT {OUTCOME} AS outcome FROM read_parquet('{parquet}')) GROUP BY outcome ORDER BY 2 DESC"
     ).fetchall()
     lines.append("")
     lines.append("Outcomes: " + ", ".join(f"{o} {s:.2f} %" for o, s in shares))
