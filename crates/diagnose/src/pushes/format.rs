@@ -1,8 +1,10 @@
-//! The two forms of a pushes file and how to tell them apart from their first line.
+//! The two forms of a pushes file diagnose reads; detection and parsing are
+//! `pushtrace-records`'s.
 
 use std::fmt;
 use std::str::FromStr;
 
+use pushtrace_records::RecordFormat;
 use serde::Serialize;
 
 /// How a pushes file is written (`docs/formats.md`, "Push records").
@@ -55,65 +57,18 @@ impl FromStr for PushFormat {
     }
 }
 
-/// Detects the format from the start of the (decompressed) input: a first non-blank line that
-/// opens a JSON object is JSONL; one with a `sent_at` column is a CSV header. Anything else is
-/// refused with the reason, since a guess would turn every line into an error.
-pub(crate) fn detect(sample: &[u8]) -> Result<PushFormat, String> {
-    let control = sample
-        .iter()
-        .filter(|b| matches!(b, 0..=8 | 14..=31))
-        .count();
-    if control * 20 > sample.len() {
-        return Err(format!(
-            "it looks like binary data ({control} control bytes in the first {} bytes)",
-            sample.len()
-        ));
-    }
-    let first = sample
-        .split(|b| *b == b'\n')
-        .find(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .unwrap_or_default();
-    let text = String::from_utf8_lossy(first);
-    let text = text.trim();
-    if text.starts_with('{') {
-        return Ok(PushFormat::Jsonl);
-    }
-    let has_sent_at = text
-        .split(',')
-        .any(|cell| cell.trim().trim_matches('"').trim() == "sent_at");
-    if has_sent_at {
-        return Ok(PushFormat::Csv);
-    }
-    Err(format!(
-        "its first line is neither a JSON object (JSONL) nor a CSV header with a `sent_at` \
-         column: `{}`",
-        excerpt(text)
-    ))
-}
-
-/// At most 80 characters of a line, for messages.
-pub(crate) fn excerpt(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(80).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
+impl From<PushFormat> for RecordFormat {
+    fn from(format: PushFormat) -> Self {
+        match format {
+            PushFormat::Jsonl => RecordFormat::Jsonl,
+            PushFormat::Csv => RecordFormat::Csv,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detects_by_first_line() {
-        assert_eq!(detect(b"\n  {\"sent_at\":1}\n"), Ok(PushFormat::Jsonl));
-        assert_eq!(detect(b"push_id,\"sent_at\",topic\n"), Ok(PushFormat::Csv));
-        let why = detect(b"hello world\n").unwrap_err();
-        assert!(why.contains("`hello world`"), "{why}");
-        assert!(detect(&[0u8; 64]).unwrap_err().contains("binary"));
-    }
 
     #[test]
     fn names_parse_back() {

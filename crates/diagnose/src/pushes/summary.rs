@@ -44,13 +44,6 @@ impl PushSummary {
             skipped_examples: Vec::new(),
         }
     }
-
-    pub(crate) fn skip(&mut self, error: LineError) {
-        self.skipped += 1;
-        if self.skipped_examples.len() < Self::EXAMPLES {
-            self.skipped_examples.push(error);
-        }
-    }
 }
 
 impl fmt::Display for PushSummary {

@@ -1,0 +1,371 @@
+//! Push records as Parquet, the export of BigQuery, Snowflake, Spark, ClickHouse and DuckDB.
+//!
+//! Columns are named like the CSV header: the contract's field names, `attr.<name>` columns,
+//! or one `attrs` column (a MAP<string, string>, a LIST<STRUCT<key, value>> as BigQuery
+//! exports a repeated record, or a JSON string). The schema is checked once, before any row:
+//! an unknown column or a column of a type the field cannot hold stops the read with one
+//! message naming the column, its Parquet type and what is accepted. Each row then becomes the
+//! JSON object it stands for and goes through the contract's serde definition, like a CSV row.
+//!
+//! Row groups are read in parallel, one at a time per worker, with the crate's row API (no
+//! arrow: see docs/architecture.md for the build cost). Only (physical, annotation) pairs that
+//! API converts are let through the schema check: others are refused, not decoded.
+
+mod schema;
+
+use std::fs::File;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::channel;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::{Field, Row};
+use pushtrace_model::{PushRecord, Timestamp};
+use serde_json::{Map, Value};
+
+use crate::csv::{attrs_json, merge_attrs, typed};
+use crate::error::{BadRow, ReadError, RowLocation};
+use crate::fields::{RowError, record_from_object};
+use crate::format::{self, RecordFormat};
+use crate::reader::{RecordReader, finish};
+use crate::sink::RecordSink;
+use crate::summary::{ReadSummary, Tally};
+
+use schema::{Col, Kind, Unit};
+
+pub(crate) fn read<S: RecordSink>(
+    options: &RecordReader,
+    name: &str,
+    file: File,
+    make_sink: impl Fn() -> S + Sync,
+    progress: &dyn Fn(u64),
+) -> Result<(S, ReadSummary), ReadError> {
+    let reader = SerializedFileReader::new(file).map_err(|e| ReadError::NotParquet {
+        path: name.to_string(),
+        why: e.to_string(),
+    })?;
+    let cols = schema::columns(name, reader.metadata().file_metadata().schema_descr())?;
+    let groups = reader.num_row_groups();
+    let mut summary = ReadSummary::new(name, RecordFormat::Parquet, false, false);
+    summary.detected = options_detected(options);
+    let next = AtomicUsize::new(0);
+    let stop_at = AtomicU64::new(u64::MAX);
+    let failure = Mutex::new(None::<ReadError>);
+    let (done, finished) = channel::<u64>();
+    let threads = options.threads().min(groups.max(1));
+    let work = |done: std::sync::mpsc::Sender<u64>| {
+        let mut sink = make_sink();
+        let mut tally = Tally::new(keep(options));
+        loop {
+            let group = next.fetch_add(1, Ordering::Relaxed);
+            if group >= groups || group as u64 > stop_at.load(Ordering::Relaxed) {
+                break;
+            }
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_group(
+                    &reader,
+                    name,
+                    &cols,
+                    group,
+                    options.strict(),
+                    &mut sink,
+                    &mut tally,
+                )
+            }));
+            let result = read.unwrap_or_else(|_| {
+                Err(ReadError::ParquetData {
+                    path: name.to_string(),
+                    group,
+                    why: "the Parquet decoder failed on this row group".to_string(),
+                })
+            });
+            match result {
+                Ok(true) => {}
+                Ok(false) => {
+                    stop_at.fetch_min(group as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    if let Ok(mut slot) = failure.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    stop_at.fetch_min(0, Ordering::Relaxed);
+                    break;
+                }
+            }
+            let size = reader.metadata().row_group(group).compressed_size();
+            let _ = done.send(u64::try_from(size).unwrap_or(0));
+        }
+        (sink, tally)
+    };
+    let (sink, tally) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let done = done.clone();
+                scope.spawn(|| work(done))
+            })
+            .collect();
+        drop(done);
+        let mut bytes = 0;
+        for size in finished {
+            bytes += size;
+            progress(bytes);
+        }
+        let mut merged: Option<(S, Tally)> = None;
+        for worker in workers {
+            let (sink, tally) = match worker.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            merged = Some(match merged {
+                None => (sink, tally),
+                Some((mut all, mut all_tally)) => {
+                    all.merge(sink);
+                    all_tally.merge(tally);
+                    (all, all_tally)
+                }
+            });
+        }
+        merged.unwrap_or_else(|| (make_sink(), Tally::new(0)))
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    summary.bytes = std::fs::metadata(name).map_or(0, |m| m.len());
+    finish(summary, sink, tally)
+}
+
+fn options_detected(options: &RecordReader) -> bool {
+    options.format().is_none()
+}
+
+fn keep(options: &RecordReader) -> usize {
+    options.max_bad_samples()
+}
+
+/// Reads one row group into the sink; `Ok(false)` when a strict read met a bad row.
+fn read_group<S: RecordSink>(
+    reader: &SerializedFileReader<File>,
+    name: &str,
+    cols: &[Col],
+    group: usize,
+    strict: bool,
+    sink: &mut S,
+    tally: &mut Tally,
+) -> Result<bool, ReadError> {
+    let data = |e: parquet::errors::ParquetError| ReadError::ParquetData {
+        path: name.to_string(),
+        group,
+        why: e.to_string(),
+    };
+    let rows = reader.get_row_group(group).map_err(data)?;
+    for (i, row) in rows.get_row_iter(None).map_err(data)?.enumerate() {
+        let row = row.map_err(data)?;
+        let at = RowLocation::Row {
+            group,
+            row: i as u64,
+        };
+        match record(cols, &row) {
+            Ok(record) => {
+                tally.rows += 1;
+                sink.record(record, at);
+            }
+            Err(why) => {
+                let bad = BadRow {
+                    file: name.to_string(),
+                    at,
+                    field: why.field,
+                    message: why.message,
+                    excerpt: format::excerpt(&row.to_string()),
+                };
+                if strict {
+                    tally.stop(bad);
+                    return Ok(false);
+                }
+                tally.bad(bad);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// One row as the JSON object it stands for, deserialized by the contract's rules.
+fn record(cols: &[Col], row: &Row) -> Result<PushRecord, RowError> {
+    let mut object = Map::new();
+    let mut attrs = Map::new();
+    let mut attrs_column = None;
+    for (col, (_, field)) in cols.iter().zip(row.get_column_iter()) {
+        if matches!(field, Field::Null) {
+            continue;
+        }
+        let bad = |what: String| {
+            RowError::new(
+                Some(col.name.clone()),
+                format!(
+                    "{what}: the column is {} in this file; accepted: {}",
+                    col.parquet_type,
+                    col.kind.accepted()
+                ),
+            )
+        };
+        match &col.kind {
+            Kind::Time(unit) => {
+                let value = match (field, unit) {
+                    (Field::TimestampMillis(ms), _) => millis(i128::from(*ms) * 1000),
+                    (Field::TimestampMicros(us), _) => millis(i128::from(*us)),
+                    (Field::Long(ns), Unit::Nanos) => millis(i128::from(ns.div_euclid(1000))),
+                    (Field::Long(v), _) => Value::from(*v),
+                    (Field::Str(text), _) => Value::String(text.clone()),
+                    (other, _) => return Err(bad(format!("{other} is not a time"))),
+                };
+                object.insert(col.name.clone(), value);
+            }
+            Kind::Int => {
+                let value = match integer(field) {
+                    Some(n) => n,
+                    None => match field {
+                        Field::Str(text) => match typed(&col.name, text.trim()) {
+                            Value::String(_) if col.name != "expiration" => {
+                                return Err(bad(format!("`{text}` is not a whole number")));
+                            }
+                            value => value,
+                        },
+                        other => return Err(bad(format!("{other} is not a whole number"))),
+                    },
+                };
+                object.insert(col.name.clone(), value);
+            }
+            Kind::Bool => {
+                let value = match field {
+                    Field::Bool(b) => Value::Bool(*b),
+                    Field::Str(text) => typed("must_report", text.trim()),
+                    other => return Err(bad(format!("{other} is not true or false"))),
+                };
+                object.insert(col.name.clone(), value);
+            }
+            Kind::Text => {
+                let text = match field {
+                    Field::Str(text) => text.clone(),
+                    Field::Bytes(bytes) if col.uuid && bytes.len() == 16 => uuid(bytes.data()),
+                    Field::Bytes(bytes) => match std::str::from_utf8(bytes.data()) {
+                        Ok(text) => text.to_string(),
+                        Err(_) => return Err(bad("not UTF-8 text".to_string())),
+                    },
+                    other => return Err(bad(format!("{other} is not text"))),
+                };
+                object.insert(col.name.clone(), Value::String(text));
+            }
+            Kind::Attr(attr) => {
+                if let Some(text) = text_of(field) {
+                    attrs.insert(attr.clone(), Value::String(text));
+                }
+            }
+            Kind::AttrsJson => match field {
+                Field::Str(text) => attrs_column = Some(attrs_json(text)?),
+                other => return Err(bad(format!("{other} is not a JSON object"))),
+            },
+            Kind::AttrsMap => {
+                let Field::MapInternal(map) = field else {
+                    return Err(bad(format!("{field} is not a map")));
+                };
+                let mut found = Map::new();
+                for (key, value) in map.entries() {
+                    pair(&mut found, key, value).map_err(bad)?;
+                }
+                attrs_column = Some(found);
+            }
+            Kind::AttrsList => {
+                let Field::ListInternal(list) = field else {
+                    return Err(bad(format!("{field} is not a list")));
+                };
+                let mut found = Map::new();
+                for element in list.elements() {
+                    let Field::Group(entry) = element else {
+                        return Err(bad(format!("{element} is not a {{key, value}} struct")));
+                    };
+                    let mut key = &Field::Null;
+                    let mut value = &Field::Null;
+                    for (name, field) in entry.get_column_iter() {
+                        match name.as_str() {
+                            "key" => key = field,
+                            "value" => value = field,
+                            _ => {}
+                        }
+                    }
+                    pair(&mut found, key, value).map_err(bad)?;
+                }
+                attrs_column = Some(found);
+            }
+        }
+    }
+    merge_attrs(&mut object, attrs, attrs_column)?;
+    record_from_object(object)
+}
+
+/// One attribute of an `attrs` map or list: a text key, a primitive value (null: not known).
+fn pair(found: &mut Map<String, Value>, key: &Field, value: &Field) -> Result<(), String> {
+    let Some(key) = text_of(key) else {
+        return Err("an attribute without a key".to_string());
+    };
+    if let Some(value) = text_of(value)
+        && found.insert(key.clone(), Value::String(value)).is_some()
+    {
+        return Err(format!("attribute `{key}` appears twice"));
+    }
+    Ok(())
+}
+
+/// Epoch microseconds as the contract's epoch milliseconds (a fraction for the microseconds).
+fn millis(micros: i128) -> Value {
+    if micros % 1000 == 0 {
+        i64::try_from(micros / 1000).map_or(Value::Null, Value::from)
+    } else {
+        Value::from(micros as f64 / 1000.0)
+    }
+}
+
+fn integer(field: &Field) -> Option<Value> {
+    Some(match field {
+        Field::Byte(n) => Value::from(*n),
+        Field::Short(n) => Value::from(*n),
+        Field::Int(n) => Value::from(*n),
+        Field::Long(n) => Value::from(*n),
+        Field::UByte(n) => Value::from(*n),
+        Field::UShort(n) => Value::from(*n),
+        Field::UInt(n) => Value::from(*n),
+        Field::ULong(n) => Value::from(*n),
+        _ => return None,
+    })
+}
+
+/// An attribute value as text: text as is, numbers and booleans as written, times in RFC 3339.
+fn text_of(field: &Field) -> Option<String> {
+    Some(match field {
+        Field::Null => return None,
+        Field::Str(text) => text.clone(),
+        Field::Bytes(bytes) => String::from_utf8_lossy(bytes.data()).into_owned(),
+        Field::Bool(b) => b.to_string(),
+        Field::Float(x) => x.to_string(),
+        Field::Double(x) => x.to_string(),
+        Field::TimestampMillis(ms) => {
+            Timestamp::from_utc_micros(ms.saturating_mul(1000)).to_string()
+        }
+        Field::TimestampMicros(us) => Timestamp::from_utc_micros(*us).to_string(),
+        other => match integer(other) {
+            Some(n) => n.to_string(),
+            None => other.to_string(),
+        },
+    })
+}
+
+/// A 16-byte UUID column as its usual lower-case text, the form APNs answers.
+fn uuid(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
