@@ -315,7 +315,10 @@ pub(crate) fn difference_cells(d: &Difference) -> Vec<String> {
         ),
         count(d.excess_failures.max(0.0).round() as u64),
         percent(d.share_of_failures),
-        count(d.failing_devices),
+        match d.devices {
+            Some(devices) => format!("{} of {}", count(d.failing_devices), count(devices)),
+            None => count(d.failing_devices),
+        },
         format!("{} / {}", p_value(d.p), p_value(d.q)),
     ]
 }
@@ -712,9 +715,15 @@ pub(crate) mod tests {
                 excess_failures: 756.4,
                 share_of_failures: 0.18,
                 failing_devices: 812,
+                devices: Some(2_100),
+                busiest_device_failures: 4,
+                risk_ratio_without_busiest: 14.8,
+                failing_device_share: Some(0.387),
+                rest_failing_device_share: Some(0.02),
                 test: TestMethod::ChiSquared,
                 p: 1e-200,
                 q: 4e-198,
+                device_q: Some(1e-30),
             }],
             since_change: None,
             regressions: vec![
@@ -846,7 +855,7 @@ pub(crate) mod tests {
             "{out}"
         );
         assert!(
-            out.contains("| 1 | carrier=Orange ∧ interface=cellular ∧ os_version=26.2 | 2,600 | 31.2 % | 30.1–32.3 | 2.1 % | ×14.9 (13.9–15.8) | 756 | 18.0 % | 812 | < 1e-10 / < 1e-10 |"),
+            out.contains("| 1 | carrier=Orange ∧ interface=cellular ∧ os_version=26.2 | 2,600 | 31.2 % | 30.1–32.3 | 2.1 % | ×14.9 (13.9–15.8) | 756 | 18.0 % | 812 of 2,100 | < 1e-10 / < 1e-10 |"),
             "{out}"
         );
         assert!(out.contains("| Orange | 90,000 | 60.0 % |"), "{out}");

@@ -99,10 +99,6 @@ impl Svg {
         }
     }
 
-    pub fn width(&self) -> f64 {
-        self.width
-    }
-
     /// A rectangle; `class` styles it from the page's CSS.
     pub fn rect(&mut self, class: &str, x: f64, y: f64, w: f64, h: f64) {
         let _ = writeln!(
