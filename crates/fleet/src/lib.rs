@@ -6,6 +6,7 @@
 //! (Being built: see the modules.)
 
 pub mod onset;
+pub mod pushdown;
 pub mod sketch;
 pub mod stats;
 pub mod synthetic;
