@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use crate::chart;
 use crate::markdown_report::{
-    ATTRIBUTE_COLUMNS, DIFFERENCE_COLUMNS, change_sentence, count, difference_cells, interval,
+    ATTRIBUTE_COLUMNS, DIFFERENCE_COLUMNS, count, difference_cells, interval,
     latency_shift_sentence, no_difference_sentence, no_latency_shift_sentence, no_receipt_sentence,
     outcome_rows, percent, regression_sentence, rest_of_values, summary_sentences, threshold_lines,
     title, value_cells,
@@ -86,9 +86,6 @@ fn daily(out: &mut String, report: &Report) {
                 "<figure>\n{svg}<figcaption>The fleet's failure rate each day (UTC) with its 95 % \
                  Wilson interval; dashed lines mark the days it changed.</figcaption>\n</figure>\n"
             );
-            for c in &report.changes {
-                let _ = writeln!(out, "<p>{}</p>", escape(&change_sentence(c)));
-            }
             out.push_str(
                 "<details>\n<summary>The figures of each day</summary>\n<div class=\"scroll\">\n\
                  <table id=\"days\">\n<thead><tr><th>Day</th><th>Pushes</th><th>Failures</th>\
