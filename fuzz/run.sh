@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input)
+[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input parquet)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz (once per machine)"
@@ -36,6 +36,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   cp -n seeds/* "$corpus"/ 2>/dev/null || true
   cp -n ../testdata/seed-incident-digest.txt "$corpus"/ 2>/dev/null || true
+  [ "$target" != parquet ] || cp -n ../testdata/records/*.parquet "$corpus"/ 2>/dev/null || true
   if cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 >"/tmp/fuzz-$target.log" 2>&1; then
     runs=$(grep -oE 'Done [0-9]+ runs' "/tmp/fuzz-$target.log" | tail -1)
     echo "fuzz: $target ok ($runs in ${seconds}s)"

@@ -178,7 +178,7 @@ impl<R: Read> Chunker<R> {
         let rest = self.pending.split_off(cut);
         let bytes = std::mem::replace(&mut self.pending, rest);
         self.scanned -= self.scanned.min(cut);
-        let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        let newlines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
         if let Some(&b) = bytes.last() {
             self.last = Some(b);
         }

@@ -14,6 +14,7 @@
 mod schema;
 
 use std::fs::File;
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
@@ -35,6 +36,7 @@ use schema::{Col, Kind, Unit};
 
 pub(crate) fn read<S: RecordSink>(
     options: &RecordReader,
+    path: &Path,
     name: &str,
     file: File,
     make_sink: impl Fn() -> S + Sync,
@@ -56,6 +58,30 @@ pub(crate) fn read<S: RecordSink>(
     let work = |done: std::sync::mpsc::Sender<u64>| {
         let mut sink = make_sink();
         let mut tally = Tally::new(keep(options));
+        // A reader of its own: clones of one `File` share its offset, and the row API seeks
+        // and reads, so two workers on one descriptor read each other's bytes.
+        let own = match File::open(path).map(SerializedFileReader::new) {
+            Ok(Ok(own)) => own,
+            Ok(Err(e)) => {
+                let e = ReadError::NotParquet {
+                    path: name.to_string(),
+                    why: e.to_string(),
+                };
+                if let Ok(mut slot) = failure.lock() {
+                    slot.get_or_insert(e);
+                }
+                return (sink, tally);
+            }
+            Err(source) => {
+                if let Ok(mut slot) = failure.lock() {
+                    slot.get_or_insert(ReadError::Io {
+                        path: name.to_string(),
+                        source,
+                    });
+                }
+                return (sink, tally);
+            }
+        };
         loop {
             let group = next.fetch_add(1, Ordering::Relaxed);
             if group >= groups || group as u64 > stop_at.load(Ordering::Relaxed) {
@@ -63,7 +89,7 @@ pub(crate) fn read<S: RecordSink>(
             }
             let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 read_group(
-                    &reader,
+                    &own,
                     name,
                     &cols,
                     group,
@@ -130,7 +156,7 @@ pub(crate) fn read<S: RecordSink>(
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    summary.bytes = std::fs::metadata(name).map_or(0, |m| m.len());
+    summary.bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     finish(summary, sink, tally)
 }
 

@@ -14,6 +14,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use flate2::read::MultiGzDecoder;
+use pushtrace_model::PushRecord;
 
 use crate::chunk::{Chunk, Chunker, MAX_RECORD_BYTES};
 use crate::csv::{self, Column, Row};
@@ -137,7 +138,7 @@ impl RecordReader {
         if parquet && matches!(self.format, None | Some(RecordFormat::Parquet))
             || self.format == Some(RecordFormat::Parquet)
         {
-            return crate::parquet::read(self, &name, file, make_sink, progress);
+            return crate::parquet::read(self, path, &name, file, make_sink, progress);
         }
         let file = Cursor::new(magic[..n].to_vec()).chain(file);
         self.read_stream(&name, file, make_sink, progress)
@@ -425,8 +426,23 @@ impl Text<'_> {
                 if chunk.bytes.is_empty() {
                     return;
                 }
-                for (number, raw) in (chunk.first_line..).zip(body.split(|b| *b == b'\n')) {
+                let mut start = 0;
+                let ends = memchr::memchr_iter(b'\n', body).chain([body.len()]);
+                for (number, end) in (chunk.first_line..).zip(ends) {
+                    let raw = &body[start..end];
+                    start = end + 1;
                     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    // The fast path: a good line straight into the record (serde_json checks
+                    // UTF-8 as it goes); any failure is read again below for its message.
+                    // Objects only: serde would take an array for the struct's fields in order.
+                    let object = raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+                    if let Some(Ok(record)) =
+                        object.then(|| serde_json::from_slice::<PushRecord>(raw))
+                    {
+                        tally.rows += 1;
+                        sink.record(record, RowLocation::Line(number));
+                        continue;
+                    }
                     let Ok(text) = std::str::from_utf8(raw) else {
                         let why = RowError::new(None, "not UTF-8 text: export the pushes as UTF-8");
                         if !bad(number, why, &String::from_utf8_lossy(raw), tally) {
@@ -456,7 +472,7 @@ impl Text<'_> {
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 enum HeaderFailure {
