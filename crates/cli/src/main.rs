@@ -16,6 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod clock_args;
 mod diagnose;
 mod emulator;
+mod fleet;
 mod input;
 mod logs;
 mod progress;
@@ -51,6 +52,9 @@ enum Command {
     /// Run the call gateway: ring users' iPhones, trace every push, take receipts, retry
     /// inside the call window, send the missed-call alert.
     Serve(serve::ServeArgs),
+    /// For every push a service sent: outcomes and latency per cohort, what makes the failing
+    /// pushes different, and when it started.
+    Fleet(fleet::FleetArgs),
     /// The gateway's store: export traced pushes as push records (for `diagnose --pushes`),
     /// import pushes another server sent, compute daily rollups per cohort.
     Store(store::StoreArgs),
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Store(args) => store::run(args),
+        Command::Fleet(args) => fleet::run(args),
     };
     match result {
         Ok(code) => code,

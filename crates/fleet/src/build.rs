@@ -1,0 +1,487 @@
+//! Counting a [`Table`]'s pushes into [`Aggregates`].
+//!
+//! Single values are counted densely (a fleet has a few hundred). Combinations are where the
+//! work is: eight attributes give 92 combinations of up to three values per push. Two facts
+//! keep it small. A combination never holds more failures than any of its values, so only
+//! values that pass the support floor on their own can be part of one (the Apriori property,
+//! exact, not a heuristic); and pushes sharing a key share their combinations, so combinations
+//! are enumerated once per distinct key, not per push, and each push then adds its counts to
+//! the few combinations its key belongs to.
+
+use std::collections::HashMap;
+
+use crate::aggregates::{Aggregates, CohortAggregate, Day, Slow};
+use crate::cohort::{Cohort, HOUR};
+use crate::counts::Counts;
+use crate::sketch::{self, LatencySketch};
+use crate::table::{NO_DEVICE, NO_LATENCY, Table};
+
+/// How aggregates are counted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BuildOptions {
+    /// A combination is kept when it holds at least this share of all failures …
+    pub min_support: f64,
+    /// … and at least this many.
+    pub min_failures: u64,
+    /// Largest combination (1 to 3).
+    pub max_combination: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            min_support: 0.005,
+            min_failures: 20,
+            max_combination: 3,
+        }
+    }
+}
+
+impl BuildOptions {
+    /// The failures a combination needs, given the fleet's.
+    pub fn floor(&self, failures: u64) -> u64 {
+        let share = (self.min_support * failures as f64).ceil() as u64;
+        share.max(self.min_failures).max(1)
+    }
+}
+
+/// One attribute value: the attribute's index in the table and the value's code.
+type Item = u32;
+
+fn item(attribute: usize, code: u16) -> Item {
+    ((attribute as u32) << 16) | u32::from(code)
+}
+
+fn item_attribute(item: Item) -> usize {
+    (item >> 16) as usize
+}
+
+fn item_code(item: Item) -> u16 {
+    (item & 0xffff) as u16
+}
+
+/// Up to three items in attribute order; unused slots hold `u32::MAX`.
+type Combination = [Item; 3];
+
+/// Counts `table` into aggregates.
+pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
+    let rules = *table.rules();
+    let Some((first, last)) = table.day_range() else {
+        return Aggregates {
+            rules,
+            first_day: 0,
+            days: 0,
+            min_failures: options.floor(0),
+            slow_threshold_micros: None,
+            cohorts: Vec::new(),
+        };
+    };
+    let days = usize::from(last - first) + 1;
+    let day_of = |row: usize| usize::from(table.day[row] - first);
+
+    let (slow_bucket, slow_threshold_micros) = slow_threshold(table);
+    let singles = Singles::new(table);
+    let mut everyone = CohortAggregate {
+        cohort: Cohort::everyone(),
+        daily: vec![Counts::default(); days],
+        slow_daily: vec![Slow::default(); days],
+        latency: Some(LatencySketch::new()),
+        devices: Some(table.device_count() as u64),
+        failing_devices: 0,
+        busiest_device_failures: 0,
+    };
+    let mut single_daily = vec![Counts::default(); singles.len() * days];
+    let mut single_slow = vec![Slow::default(); singles.len() * days];
+    let mut single_latency = vec![LatencySketch::new(); singles.len()];
+    let mut failing_device_seen = vec![false; table.device_count()];
+    // Devices are counted from the distinct (key, device) pairs: far fewer than pushes.
+    let mut key_devices = Vec::with_capacity(table.len());
+    let mut failing_key_devices = Vec::new();
+    let mut failures_by_key = vec![0u64; table.key_count()];
+    for row in 0..table.len() {
+        let day = day_of(row);
+        let outcome = table.row_outcome(row);
+        let key = table.key[row];
+        let fails = table.fails(row);
+        let latency = table.latency[row];
+        let device = table.device[row];
+        everyone.daily[day].add(outcome, 1);
+        if fails {
+            failures_by_key[key as usize] += 1;
+            if device != NO_DEVICE && !failing_device_seen[device as usize] {
+                failing_device_seen[device as usize] = true;
+                everyone.failing_devices += 1;
+            }
+        }
+        if latency != NO_LATENCY {
+            everyone.slow_daily[day].received += 1;
+            everyone.slow_daily[day].slow += u64::from(latency >= slow_bucket);
+            if let Some(sketch) = everyone.latency.as_mut() {
+                // Rows hold buckets `bucket_of` gave: always in range.
+                let _ = sketch.add_bucket(latency, 1);
+            }
+        }
+        for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+            if code == 0 {
+                continue;
+            }
+            let single = singles.index(attribute, code);
+            single_daily[single * days + day].add(outcome, 1);
+            if latency != NO_LATENCY {
+                let slow = &mut single_slow[single * days + day];
+                slow.received += 1;
+                slow.slow += u64::from(latency >= slow_bucket);
+                let _ = single_latency[single].add_bucket(latency, 1);
+            }
+        }
+        if device != NO_DEVICE {
+            let pair = (u64::from(key) << 32) | u64::from(device);
+            key_devices.push(pair);
+            if fails {
+                failing_key_devices.push(pair);
+            }
+        }
+    }
+    // Failures per (device, key), to find each cohort's busiest failing device.
+    let mut device_failures: Vec<(u64, u64)> = Vec::new();
+    let mut by_device: Vec<u64> = failing_key_devices
+        .iter()
+        .map(|&pair| pair.rotate_left(32))
+        .collect();
+    by_device.sort_unstable();
+    for pair in by_device {
+        match device_failures.last_mut() {
+            Some((last, n)) if *last == pair => *n += 1,
+            _ => device_failures.push((pair, 1)),
+        }
+    }
+    for pairs in [&mut key_devices, &mut failing_key_devices] {
+        pairs.sort_unstable();
+        pairs.dedup();
+    }
+    let total_failures = everyone.total().failures(&rules);
+    let floor = options.floor(total_failures);
+
+    let mut cohorts = vec![everyone];
+    let per_single = |pairs: &[u64]| {
+        let mut out = DevicePairs::default();
+        for &pair in pairs {
+            let (key, device) = ((pair >> 32) as u32, pair as u32);
+            for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+                if code != 0 {
+                    out.push(singles.index(attribute, code), device);
+                }
+            }
+        }
+        out.distinct_per(singles.len())
+    };
+    let devices = per_single(&key_devices);
+    let failing = per_single(&failing_key_devices);
+    let busiest = busiest_device(&device_failures, singles.len(), |key, add| {
+        for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+            if code != 0 {
+                add(singles.index(attribute, code));
+            }
+        }
+    });
+    for (single, latency) in single_latency.into_iter().enumerate() {
+        let (attribute, code) = singles.item(single);
+        cohorts.push(CohortAggregate {
+            cohort: Cohort::of([(
+                table.name(attribute),
+                table.dictionaries[attribute].value(code),
+            )]),
+            daily: single_daily[single * days..(single + 1) * days].to_vec(),
+            slow_daily: single_slow[single * days..(single + 1) * days].to_vec(),
+            latency: Some(latency),
+            devices: Some(devices[single]),
+            failing_devices: failing[single],
+            busiest_device_failures: busiest[single],
+        });
+    }
+    if options.max_combination >= 2 {
+        cohorts.extend(combinations(
+            table,
+            &failures_by_key,
+            [&key_devices, &failing_key_devices],
+            &device_failures,
+            &singles,
+            (floor, options.max_combination),
+            (days, first),
+        ));
+    }
+    let mut aggregates = Aggregates {
+        rules,
+        first_day: Day::from(first),
+        days,
+        min_failures: floor,
+        slow_threshold_micros,
+        cohorts,
+    };
+    aggregates.sort();
+    aggregates
+}
+
+/// The fleet's 90th percentile of latency, as a sketch bucket and that bucket's lower bound.
+fn slow_threshold(table: &Table) -> (u16, Option<u64>) {
+    let mut sketch = LatencySketch::new();
+    for &b in &table.latency {
+        if b != NO_LATENCY {
+            let _ = sketch.add_bucket(b, 1);
+        }
+    }
+    match sketch.quantile(0.9) {
+        Some(p90) => {
+            let bucket = sketch::bucket_of(p90);
+            (bucket, Some(bucket_floor(bucket)))
+        }
+        None => (NO_LATENCY, None),
+    }
+}
+
+/// The smallest latency that falls in `bucket`.
+pub(crate) fn bucket_floor(bucket: u16) -> u64 {
+    match bucket {
+        0 => 0,
+        b => sketch::bucket_thresholds()[usize::from(b) - 1],
+    }
+}
+
+/// Dense numbering of the (attribute, value) pairs present in a table.
+struct Singles {
+    offsets: Vec<usize>,
+    items: Vec<(usize, u16)>,
+}
+
+impl Singles {
+    fn new(table: &Table) -> Singles {
+        let mut offsets = Vec::with_capacity(table.attribute_count());
+        let mut items = Vec::new();
+        for attribute in 0..table.attribute_count() {
+            offsets.push(items.len());
+            for code in 1..=table.dictionaries[attribute].len() as u16 {
+                items.push((attribute, code));
+            }
+        }
+        Singles { offsets, items }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn index(&self, attribute: usize, code: u16) -> usize {
+        self.offsets[attribute] + usize::from(code) - 1
+    }
+
+    fn item(&self, index: usize) -> (usize, u16) {
+        self.items[index]
+    }
+}
+
+/// (cohort, device) pairs, counted distinct per cohort by sorting.
+#[derive(Default)]
+struct DevicePairs(Vec<u64>);
+
+impl DevicePairs {
+    fn push(&mut self, cohort: usize, device: u32) {
+        self.0.push(((cohort as u64) << 32) | u64::from(device));
+    }
+
+    fn distinct_per(mut self, cohorts: usize) -> Vec<u64> {
+        self.0.sort_unstable();
+        self.0.dedup();
+        let mut out = vec![0u64; cohorts];
+        for pair in self.0 {
+            out[(pair >> 32) as usize] += 1;
+        }
+        out
+    }
+}
+
+/// Combinations of two or three values holding at least `floor` failures, with their daily
+/// counts and failing devices.
+fn combinations(
+    table: &Table,
+    failures_by_key: &[u64],
+    [key_devices, failing_key_devices]: [&[u64]; 2],
+    device_failures: &[(u64, u64)],
+    singles: &Singles,
+    (floor, max_combination): (u64, usize),
+    (days, first): (usize, u16),
+) -> Vec<CohortAggregate> {
+    let hour = table.attribute_index(HOUR);
+    // Values that can be part of a kept combination.
+    let mut single_failures = vec![0u64; singles.len()];
+    for (key, &failures) in failures_by_key.iter().enumerate() {
+        if failures == 0 {
+            continue;
+        }
+        for (attribute, &code) in table.key_codes(key as u32).iter().enumerate() {
+            if code != 0 {
+                single_failures[singles.index(attribute, code)] += failures;
+            }
+        }
+    }
+    let frequent_items = |key: u32, out: &mut Vec<Item>| {
+        out.clear();
+        for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+            if code != 0
+                && Some(attribute) != hour
+                && single_failures[singles.index(attribute, code)] >= floor
+            {
+                out.push(item(attribute, code));
+            }
+        }
+    };
+    let max = max_combination.min(3);
+    // Failures per combination, from the keys that hold failures.
+    let mut failures: HashMap<Combination, u64> = HashMap::new();
+    let mut items = Vec::new();
+    for (key, &f) in failures_by_key.iter().enumerate() {
+        if f == 0 {
+            continue;
+        }
+        frequent_items(key as u32, &mut items);
+        for_each_combination(&items, max, |c| *failures.entry(c).or_default() += f);
+    }
+    let mut kept: Vec<Combination> = failures
+        .into_iter()
+        .filter(|&(_, f)| f >= floor)
+        .map(|(c, _)| c)
+        .collect();
+    kept.sort_unstable();
+    let ids: HashMap<Combination, u32> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (c, i as u32))
+        .collect();
+    // Which kept combinations each key belongs to (compressed rows).
+    let mut starts = Vec::with_capacity(table.key_count() + 1);
+    let mut members: Vec<u32> = Vec::new();
+    for key in 0..table.key_count() {
+        starts.push(members.len());
+        frequent_items(key as u32, &mut items);
+        for_each_combination(&items, max, |c| {
+            if let Some(&id) = ids.get(&c) {
+                members.push(id);
+            }
+        });
+    }
+    starts.push(members.len());
+    let mut daily = vec![Counts::default(); kept.len() * days];
+    for row in 0..table.len() {
+        let key = table.key[row] as usize;
+        let of_key = &members[starts[key]..starts[key + 1]];
+        if of_key.is_empty() {
+            continue;
+        }
+        let day = usize::from(table.day[row] - first);
+        let outcome = table.row_outcome(row);
+        for &id in of_key {
+            daily[id as usize * days + day].add(outcome, 1);
+        }
+    }
+    let per_combination = |pairs: &[u64]| {
+        let mut out = DevicePairs::default();
+        for &pair in pairs {
+            let (key, device) = ((pair >> 32) as usize, pair as u32);
+            for &id in &members[starts[key]..starts[key + 1]] {
+                out.push(id as usize, device);
+            }
+        }
+        out.distinct_per(kept.len())
+    };
+    let devices = per_combination(key_devices);
+    let failing = per_combination(failing_key_devices);
+    let busiest = busiest_device(device_failures, kept.len(), |key, add| {
+        for &id in &members[starts[key as usize]..starts[key as usize + 1]] {
+            add(id as usize);
+        }
+    });
+    kept.iter()
+        .enumerate()
+        .map(|(id, combination)| CohortAggregate {
+            cohort: Cohort::of(combination.iter().filter(|&&i| i != u32::MAX).map(|&i| {
+                let attribute = item_attribute(i);
+                (
+                    table.name(attribute),
+                    table.dictionaries[attribute].value(item_code(i)),
+                )
+            })),
+            daily: daily[id * days..(id + 1) * days].to_vec(),
+            slow_daily: Vec::new(),
+            latency: None,
+            devices: Some(devices[id]),
+            failing_devices: failing[id],
+            busiest_device_failures: busiest[id],
+        })
+        .collect()
+}
+
+/// The most failures one device has in each cohort. `device_failures` holds
+/// `(device << 32 | key, failures)` sorted by device; `members(key, add)` names the cohorts a
+/// key belongs to.
+fn busiest_device(
+    device_failures: &[(u64, u64)],
+    cohorts: usize,
+    members: impl Fn(u32, &mut dyn FnMut(usize)),
+) -> Vec<u64> {
+    let mut busiest = vec![0u64; cohorts];
+    let mut mine: Vec<(usize, u64)> = Vec::new();
+    let mut start = 0;
+    while start < device_failures.len() {
+        let device = device_failures[start].0 >> 32;
+        let mut end = start;
+        mine.clear();
+        while end < device_failures.len() && device_failures[end].0 >> 32 == device {
+            let (pair, failures) = device_failures[end];
+            members(pair as u32, &mut |cohort| mine.push((cohort, failures)));
+            end += 1;
+        }
+        mine.sort_unstable();
+        let mut i = 0;
+        while i < mine.len() {
+            let cohort = mine[i].0;
+            let mut total = 0;
+            while i < mine.len() && mine[i].0 == cohort {
+                total += mine[i].1;
+                i += 1;
+            }
+            busiest[cohort] = busiest[cohort].max(total);
+        }
+        start = end;
+    }
+    busiest
+}
+
+/// Calls `f` with every combination of two to `max` of `items` (which are in attribute order,
+/// one per attribute).
+fn for_each_combination(items: &[Item], max: usize, mut f: impl FnMut(Combination)) {
+    let n = items.len();
+    for a in 0..n {
+        for b in a + 1..n {
+            f([items[a], items[b], u32::MAX]);
+            if max >= 3 {
+                for c in b + 1..n {
+                    f([items[a], items[b], items[c]]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combinations_are_every_pair_and_triple_once() {
+        let mut seen = Vec::new();
+        for_each_combination(&[1, 2, 3, 4], 3, |c| seen.push(c));
+        assert_eq!(seen.len(), 6 + 4);
+        let mut pairs = Vec::new();
+        for_each_combination(&[1, 2, 3, 4], 2, |c| pairs.push(c));
+        assert_eq!(pairs.len(), 6);
+    }
+}

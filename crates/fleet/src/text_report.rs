@@ -1,0 +1,283 @@
+//! The terminal summary: what an on-call engineer reads in twenty seconds.
+//!
+//! Headline figures, the fleet's changes, the ranked differences and since when, latency
+//! shifts; the per-value tables are left to `--json`, `--markdown` and `--html`. Cohort values
+//! come from the records, so control characters are shown escaped, never sent to the terminal.
+
+use std::fmt::Write;
+
+use crate::cohort::Cohort;
+use crate::outcome::Outcome;
+use crate::report::{Regression, RegressionKind, Report};
+use crate::stats::Interval;
+
+/// The summary of `report` as lines of text.
+pub fn render_text(report: &Report) -> String {
+    let mut out = String::new();
+    let o = &report.overall;
+    let devices = o
+        .devices
+        .map(|d| format!(" from {} devices", thousands(d)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Fleet: {} pushes{devices}, {} – {} ({} days, UTC)",
+        thousands(o.pushes),
+        report.window.first_day,
+        report.window.last_day,
+        report.window.days
+    );
+    if o.pushes == 0 {
+        out.push_str("No pushes to report on.\n");
+        return out;
+    }
+    let share = |n: u64| percent(n as f64 / o.pushes as f64);
+    let failing: Vec<String> = [Outcome::Late, Outcome::Rejected, Outcome::NotSent]
+        .into_iter()
+        .filter(|&k| o.counts.get(k) > 0)
+        .map(|k| format!("{} {}", k.label(), share(o.counts.get(k))))
+        .collect();
+    let no_receipt = if report.rules.no_receipt_is_failure {
+        format!(
+            "; no receipt {} (counted as failures)",
+            share(o.counts.no_receipt)
+        )
+    } else {
+        format!(
+            "; no receipt {} (not counted: receipts are lossy)",
+            share(o.counts.no_receipt)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "Failed: {} {}{}{no_receipt}",
+        percent(o.failure_rate),
+        interval(&o.failure_interval),
+        if failing.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", failing.join(", "))
+        }
+    );
+    if let Some(l) = &o.latency {
+        let _ = writeln!(
+            out,
+            "Latency to the app: p50 {} · p90 {} · p99 {} (±{:.0} %, {} receipts)",
+            duration_ms(l.p50_ms),
+            duration_ms(l.p90_ms),
+            duration_ms(l.p99_ms),
+            l.relative_error * 100.0,
+            thousands(l.receipts)
+        );
+    }
+    if report.changes.is_empty() {
+        out.push_str("Changes: none — the fleet's daily failure rate held steady.\n");
+    } else {
+        for c in &report.changes {
+            let _ = writeln!(
+                out,
+                "Change on {}: {} → {} a day (p {})",
+                c.day,
+                percent(c.rate_before),
+                percent(c.rate_after),
+                p_value(c.p)
+            );
+        }
+    }
+    out.push('\n');
+    let t = &report.thresholds;
+    let _ = writeln!(
+        out,
+        "What is different ({} of {} cohorts tested; BH {:.0} %, risk ratio ≥ {}, ≥ {} failures, ≥ {} failing devices):",
+        report.differences.len(),
+        thousands(t.tested as u64),
+        t.fdr * 100.0,
+        t.min_risk_ratio,
+        thousands(t.min_failures),
+        t.min_devices
+    );
+    if report.differences.is_empty() {
+        out.push_str("  nothing: no cohort fails more than the rest beyond chance.\n");
+    }
+    for (i, d) in report.differences.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {}\n     {} vs {} for the rest · risk ratio {:.1} {} · +{} failures ({} of all) · {} devices",
+            i + 1,
+            cohort(&d.cohort),
+            percent(d.failure_rate),
+            percent(d.rest_rate),
+            d.risk_ratio,
+            ratio_interval(&d.risk_ratio_interval),
+            thousands(d.excess_failures.max(0.0).round() as u64),
+            percent(d.share_of_failures),
+            thousands(d.failing_devices)
+        );
+    }
+    if let Some(since) = &report.since_change {
+        let new: Vec<_> = since
+            .differences
+            .iter()
+            .filter(|d| !report.differences.iter().any(|w| w.cohort == d.cohort))
+            .collect();
+        if !new.is_empty() {
+            let _ = writeln!(out, "Since {}, also different:", since.since);
+            for d in new {
+                let _ = writeln!(
+                    out,
+                    "  · {}: {} vs {} for the rest, {} devices",
+                    cohort(&d.cohort),
+                    percent(d.failure_rate),
+                    percent(d.rest_rate),
+                    thousands(d.failing_devices)
+                );
+            }
+        }
+    }
+    if !report.regressions.is_empty() {
+        out.push_str("\nSince when:\n");
+        for r in &report.regressions {
+            let _ = writeln!(out, "  {}", regression_sentence(r));
+        }
+    }
+    if !report.latency_shifts.is_empty() {
+        let slow = t
+            .slow_ms
+            .map(|ms| format!(" (≥ {})", duration_ms(ms)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\nLatency shifts: share of slow receipts{slow}");
+        for s in &report.latency_shifts {
+            let _ = writeln!(
+                out,
+                "  since {}, {}: {} → {}",
+                s.since,
+                cohort(&s.cohort),
+                percent(s.slow_before),
+                percent(s.slow_after)
+            );
+        }
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {}", escape(note));
+    }
+    out
+}
+
+/// One sentence per regression: "since 2026-03-02, …: 31.2 % (30.1–32.3 %) vs 2.1 % before, 812
+/// devices".
+pub fn regression_sentence(r: &Regression) -> String {
+    let after = format!("{} {}", percent(r.rate_after), interval(&r.interval_after));
+    let devices = format!("{} failing devices", thousands(r.failing_devices));
+    match r.kind {
+        RegressionKind::Since => format!(
+            "since {}, {}: {after} vs {} before ({} for the rest), {devices}",
+            r.since,
+            cohort(&r.cohort),
+            percent(r.rate_before.unwrap_or(0.0)),
+            percent(r.rest_rate)
+        ),
+        RegressionKind::SinceFirstSeen => format!(
+            "since it first appeared on {}, {}: {after} vs {} for the rest, {devices}",
+            r.since,
+            cohort(&r.cohort),
+            percent(r.rest_rate)
+        ),
+        RegressionKind::AllAlong => format!(
+            "high all along (not a regression), {}: {after} vs {} for the rest, {devices}",
+            cohort(&r.cohort),
+            percent(r.rest_rate)
+        ),
+    }
+}
+
+fn cohort(c: &Cohort) -> String {
+    escape(&c.to_string())
+}
+
+/// Control characters (a terminal escape in a carrier name) shown as `\u{1b}`.
+pub(crate) fn escape(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn percent(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
+}
+
+fn interval(i: &Interval) -> String {
+    format!("({:.1}–{:.1} %)", i.low * 100.0, i.high * 100.0)
+}
+
+fn ratio_interval(i: &Interval) -> String {
+    if i.high.is_finite() {
+        format!("({:.1}–{:.1})", i.low, i.high)
+    } else {
+        format!("({:.1}–∞)", i.low)
+    }
+}
+
+fn p_value(p: f64) -> String {
+    if p < 1e-10 {
+        "< 1e-10".to_string()
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
+pub(crate) fn duration_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        format!("{:.1} min", ms / 60_000.0)
+    } else {
+        format!("{:.1} h", ms / 3_600_000.0)
+    }
+}
+
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_at_a_glance() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(percent(0.03125), "3.1 %");
+        assert_eq!(duration_ms(312.4), "312 ms");
+        assert_eq!(duration_ms(1900.0), "1.9 s");
+        assert_eq!(duration_ms(125_000.0), "2.1 min");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape("Orange\u{1b}]0;owned\u{7}"),
+            "Orange\\u{1b}]0;owned\\u{7}"
+        );
+        assert_eq!(escape("plain"), "plain");
+    }
+}
