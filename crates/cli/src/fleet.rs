@@ -118,15 +118,32 @@ pub fn run(args: FleetArgs) -> Result<ExitCode> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         aggregates_file::read(&path.display().to_string(), BufReader::new(file))?
     } else if let Some(url) = &args.store {
-        let table = store_table(
-            url,
-            args.schema.as_deref(),
-            args.app.as_deref(),
-            from,
-            to,
-            rules,
-        )?;
-        counted(&table, &build_options, &mut notes, args.quiet)
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Counted inside PostgreSQL: only aggregates leave the database.
+            let spinner = spinner(args.quiet, "counting in PostgreSQL");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let aggregates = runtime.block_on(async {
+                let mut client =
+                    pushtrace_fleet::pushdown::connect(url, args.schema.as_deref()).await?;
+                pushtrace_fleet::pushdown::aggregate_postgres(
+                    &mut client,
+                    args.app.as_deref(),
+                    from,
+                    to,
+                    &rules,
+                    &build_options,
+                )
+                .await
+            })?;
+            spinner.finish_and_clear();
+            aggregates
+        } else {
+            let table = store_table(url, args.app.as_deref(), from, to, rules)?;
+            counted(&table, &build_options, &mut notes, args.quiet)
+        }
     } else {
         if args.files.is_empty() {
             bail!(
@@ -269,9 +286,9 @@ fn report_bad_rows(summary: &ReadSummary, notes: &mut Vec<String>) {
     ));
 }
 
+/// The gateway's SQLite store, read into a table through the store's export.
 fn store_table(
     url: &str,
-    schema: Option<&str>,
     app: Option<&str>,
     from: Option<i64>,
     to: Option<i64>,
@@ -282,26 +299,15 @@ fn store_table(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if !postgres {
-        let path = url.strip_prefix("sqlite:").unwrap_or(url);
-        if !Path::new(path).exists() {
-            bail!(
-                "--store {url}: no such SQLite database; give the path of the gateway's store \
-                 (its config's `store`) or a postgres:// URL"
-            );
-        }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    if !Path::new(path).exists() {
+        bail!(
+            "--store {url}: no such SQLite database; give the path of the gateway's store \
+             (its config's `store`) or a postgres:// URL"
+        );
     }
     let records = runtime.block_on(async {
-        let store = match schema {
-            Some(schema) => {
-                pushtrace_store::StoreBuilder::postgres(url)
-                    .schema(schema)
-                    .open()
-                    .await?
-            }
-            None => pushtrace_store::Store::open(url).await?,
-        };
+        let store = pushtrace_store::Store::open(url).await?;
         store
             .export_push_records(
                 app,
