@@ -223,7 +223,15 @@ async fn pushdown_counts_a_generated_fleet_as_the_table_does() {
     assert_eq!(analyze(&pushed, &analysis), analyze(&local, &analysis));
 
     // Another app's pushes, and a window, are left out as the export leaves them out.
-    import(&store, "other", &records[..1_000]).await;
+    let others: Vec<PushRecord> = records[..1_000]
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.push_id = r.push_id.map(|id| format!("other-{id}"));
+            r
+        })
+        .collect();
+    import(&store, "other", &others).await;
     let from = records[50_000].sent_at.utc_micros();
     let to = records[150_000].sent_at.utc_micros();
     let window = |t: i64| Timestamp::from_utc_micros(t);
