@@ -42,9 +42,9 @@ pub(crate) fn read<S: RecordSink>(
     make_sink: impl Fn() -> S + Sync,
     progress: &dyn Fn(u64),
 ) -> Result<(S, ReadSummary), ReadError> {
-    let reader = SerializedFileReader::new(file).map_err(|e| ReadError::NotParquet {
+    let reader = open(file).map_err(|why| ReadError::NotParquet {
         path: name.to_string(),
-        why: e.to_string(),
+        why,
     })?;
     let cols = schema::columns(name, reader.metadata().file_metadata().schema_descr())?;
     let groups = reader.num_row_groups();
@@ -60,12 +60,12 @@ pub(crate) fn read<S: RecordSink>(
         let mut tally = Tally::new(keep(options));
         // A reader of its own: clones of one `File` share its offset, and the row API seeks
         // and reads, so two workers on one descriptor read each other's bytes.
-        let own = match File::open(path).map(SerializedFileReader::new) {
+        let own = match File::open(path).map(open) {
             Ok(Ok(own)) => own,
-            Ok(Err(e)) => {
+            Ok(Err(why)) => {
                 let e = ReadError::NotParquet {
                     path: name.to_string(),
-                    why: e.to_string(),
+                    why,
                 };
                 if let Ok(mut slot) = failure.lock() {
                     slot.get_or_insert(e);
@@ -158,6 +158,15 @@ pub(crate) fn read<S: RecordSink>(
     }
     summary.bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     finish(summary, sink, tally)
+}
+
+/// Reads the footer. The parquet crate's footer decoder can panic on corrupt metadata (found
+/// by fuzz/fuzz_targets/parquet.rs: an `unwrap` in its thrift reader); such a file is "not
+/// readable", not a crash of the caller.
+fn open(file: File) -> Result<SerializedFileReader<File>, String> {
+    std::panic::catch_unwind(|| SerializedFileReader::new(file))
+        .map_err(|_| "its footer (the metadata) cannot be decoded".to_string())?
+        .map_err(|e| e.to_string())
 }
 
 fn options_detected(options: &RecordReader) -> bool {

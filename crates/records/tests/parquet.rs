@@ -112,3 +112,10 @@ fn truncated_or_not_parquet_is_one_clear_error() {
         .unwrap_err();
     assert!(matches!(e, ReadError::NotParquet { .. }), "{e}");
 }
+
+#[test]
+fn a_footer_the_parquet_crate_panics_on_is_not_readable() {
+    // Found by fuzz/fuzz_targets/parquet.rs: the parquet crate's thrift decoder unwraps a None.
+    let e = read("fuzz_footer_panic.parquet", 2).unwrap_err();
+    assert!(matches!(e, ReadError::NotParquet { .. }), "{e}");
+}
