@@ -115,7 +115,29 @@ fn truncated_or_not_parquet_is_one_clear_error() {
 
 #[test]
 fn a_footer_the_parquet_crate_panics_on_is_not_readable() {
-    // Found by fuzz/fuzz_targets/parquet.rs: the parquet crate's thrift decoder unwraps a None.
+    // Found by fuzz/fuzz_targets/parquet.rs: parquet 57's thrift decoder unwrapped a None on
+    // it; parquet 60 answers an error, which must still be NotParquet.
     let e = read("fuzz_footer_panic.parquet", 2).unwrap_err();
     assert!(matches!(e, ReadError::NotParquet { .. }), "{e}");
+}
+
+#[test]
+fn a_row_group_the_parquet_crate_panics_on_is_a_data_error() {
+    // Found by fuzz/fuzz_targets/parquet.rs: parquet 60 still panics reading its row group 0
+    // ("column start and length should not be negative"); the reader catches it.
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz_row_group_panic.parquet");
+    let read = |threads| {
+        RecordReader::builder()
+            .threads(threads)
+            .build()
+            .read_path(&path, Collect::default, &|_| {})
+            .unwrap_err()
+    };
+    let e = read(1);
+    assert!(matches!(e, ReadError::ParquetData { group: 0, .. }), "{e}");
+    assert!(e.to_string().contains("the Parquet decoder failed"), "{e}");
+    // Two workers: whichever bad row group is met first is reported (group 1 is bad too).
+    let e = read(2);
+    assert!(matches!(e, ReadError::ParquetData { .. }), "{e}");
 }

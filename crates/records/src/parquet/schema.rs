@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use parquet::basic::{ConvertedType, LogicalType, TimeUnit, Type as Physical};
+use parquet::basic::{ConvertedType, LogicalType, TimeUnit, TimestampType, Type as Physical};
 use parquet::schema::types::{SchemaDescriptor, Type};
 
 use crate::csv::Column;
@@ -207,19 +207,19 @@ fn kind_of(column: &Column, field: &Type) -> (Kind, bool) {
                 | ConvertedType::UINT_32
                 | ConvertedType::UINT_64
         )
-        && !matches!(logical, Some(LogicalType::Timestamp { .. }));
+        && !matches!(logical, Some(LogicalType::Timestamp(_)));
     match column {
         Column::Field(name) => match *name {
             "queued_at" | "sent_at" | "apns_timestamp" | "responded_at" | "received_at"
             | "reported_at" | "deadline" => {
                 let nanos = matches!(
                     logical,
-                    Some(LogicalType::Timestamp {
+                    Some(LogicalType::Timestamp(TimestampType {
                         unit: TimeUnit::NANOS,
                         ..
-                    })
+                    }))
                 );
-                let timestamp = matches!(logical, Some(LogicalType::Timestamp { .. }))
+                let timestamp = matches!(logical, Some(LogicalType::Timestamp(_)))
                     || matches!(
                         converted,
                         ConvertedType::TIMESTAMP_MILLIS | ConvertedType::TIMESTAMP_MICROS
