@@ -148,19 +148,7 @@ pub fn analyze(aggregates: &Aggregates, options: &AnalysisOptions) -> Report {
             }
         }
     }
-    let fleet_rises: Vec<usize> = changes
-        .iter()
-        .filter(|c| c.after.0 > c.before.0)
-        .map(|c| c.index)
-        .collect();
-    let regressions = regressions(
-        aggregates,
-        everyone,
-        &fleet_rises,
-        &flagged,
-        &onset_options,
-        options,
-    );
+    let regressions = regressions(aggregates, everyone, &flagged, &onset_options, options);
     let (latency_shifts, slow_ms) = latency_shifts(aggregates, &onset_options, options);
 
     let mut notes = Vec::new();
@@ -470,8 +458,11 @@ fn differences_in(
         }
         out
     };
+    // Two cohorts with the same closure are the same pushes: the one with fewer values is the
+    // part (carrier=Jio ∧ model=iPhone 12 rather than the same with region=IN).
     let within = |part: &Cohort, whole: &Cohort| -> bool {
-        part != whole && closure(part).contains(&closure(whole))
+        let (p, w) = (closure(part), closure(whole));
+        part != whole && p.contains(&w) && (p != w || part.len() < whole.len())
     };
     // A combination adds nothing over a part when it fails no differently from the part's
     // other pushes.
@@ -594,7 +585,6 @@ fn difference(
 fn regressions(
     aggregates: &Aggregates,
     everyone: &CohortAggregate,
-    fleet_rises: &[usize],
     flagged: &[&Cohort],
     onset_options: &OnsetOptions,
     options: &AnalysisOptions,
@@ -608,33 +598,14 @@ fn regressions(
         };
         let series = failure_series(aggregate, rules);
         let first_seen = series.1.iter().position(|&j| j > 0).unwrap_or(0);
-        let rising = raw_changes(&series.0, &series.1, onset_options)
-            .into_iter()
-            .filter(|c| c.after.0 > c.before.0 && c.index > first_seen)
-            .max_by(|a, b| (a.after.0 - a.before.0).total_cmp(&(b.after.0 - b.before.0)));
-        // A thin cohort's own series may not show its change: test it at the fleet's rises
-        // (one test per known day, no search, so its p-value is honest).
-        let rising = rising.or_else(|| {
-            fleet_rises
-                .iter()
-                .filter(|&&day| day > first_seen)
-                .filter_map(|&day| {
-                    let before = aggregate.between(first_seen, day);
-                    let after = aggregate.between(day, aggregates.days);
-                    let (fb, jb) = (before.failures(rules), before.judged(rules));
-                    let (fa, ja) = (after.failures(rules), after.judged(rules));
-                    if jb == 0 || ja == 0 || rate(fa, ja) <= rate(fb, jb) {
-                        return None;
-                    }
-                    let p = stats::two_by_two(fa, ja - fa, fb, jb - fb).p;
-                    Some(SeriesChange {
-                        index: day,
-                        before: (rate(fb, jb), stats::wilson(fb, jb)),
-                        after: (rate(fa, ja), stats::wilson(fa, ja)),
-                        p,
-                    })
-                })
-                .min_by(|a, b| a.p.total_cmp(&b.p))
+        let rising = rise(
+            &series.0[first_seen..],
+            &series.1[first_seen..],
+            onset_options,
+        )
+        .map(|c| SeriesChange {
+            index: c.index + first_seen,
+            ..c
         });
         let from = rising.as_ref().map_or(first_seen, |c| c.index);
         let after = aggregate.between(from, aggregates.days);
@@ -704,6 +675,134 @@ fn regressions(
     out
 }
 
+/// A cohort's onset: the one day that best splits its life (from its first push) into a lower
+/// and a higher rate — at most one change, as a regression in a cohort has one onset — with
+/// segments of at least `min_segment` days. The split's likelihood ratio, shrunk by the series'
+/// overdispersion, gives its p-value (optimistic, being the best of the splits: it ranks the
+/// onsets for Benjamini–Hochberg, as the fleet's changes do).
+fn rise(failures: &[u64], judged: &[u64], options: &OnsetOptions) -> Option<SeriesChange> {
+    let days = failures.len();
+    let m = options.min_segment.max(1);
+    if days < 2 * m {
+        return None;
+    }
+    let phi = onset::overdispersion(failures, judged).ok()?.max(1.0);
+    let (k, n): (u64, u64) = (failures.iter().sum(), judged.iter().sum());
+    let whole = onset::segment_cost(k, n);
+    let (mut kb, mut nb) = (0u64, 0u64);
+    let mut best: Option<(f64, usize, (u64, u64))> = None;
+    for day in 1..days {
+        kb += failures[day - 1];
+        nb += judged[day - 1];
+        if day < m || days - day < m || nb == 0 || nb == n {
+            continue;
+        }
+        let (ka, na) = (k - kb, n - nb);
+        if rate(ka, na) <= rate(kb, nb) {
+            continue;
+        }
+        let gain = whole - onset::segment_cost(kb, nb) - onset::segment_cost(ka, na);
+        if best.is_none_or(|(g, _, _)| gain > g) {
+            best = Some((gain, day, (kb, nb)));
+        }
+    }
+    let (gain, day, (kb, nb)) = best?;
+    let (ka, na) = (k - kb, n - nb);
+    Some(SeriesChange {
+        index: day,
+        before: (rate(kb, nb), stats::wilson(kb, nb)),
+        after: (rate(ka, na), stats::wilson(ka, na)),
+        p: stats::chi_squared_1df_survival(gain.max(0.0) / phi),
+    })
+}
+
+/// Whether a cohort lost most of its receipts at `day`: an old app version on the day the next
+/// one ships keeps only the phones that update late (a fifth or more of its daily receipts gone). Its share of slow receipts can step up
+/// because *who* is in it changed, not how fast pushes reach anyone, so that is not a shift.
+fn loses_members(slow: &[Slow], day: usize) -> bool {
+    let per_day = |range: std::ops::Range<usize>| {
+        let days = range.len().max(1) as f64;
+        slow[range].iter().map(|d| d.received).sum::<u64>() as f64 / days
+    };
+    if day == 0 || day >= slow.len() {
+        return false;
+    }
+    let before = per_day(day.saturating_sub(STEP_DAYS)..day);
+    let after = per_day(day..(day + STEP_DAYS).min(slow.len()));
+    after < 0.8 * before
+}
+
+/// Whether the cohort's step is `min_risk_ratio` times the step of every other push over the
+/// same days (a difference in differences): a day every phone got slower is the fleet's
+/// change, not the cohort's.
+fn outpaces_rest(
+    aggregates: &Aggregates,
+    cohort: &CohortAggregate,
+    day: usize,
+    options: &AnalysisOptions,
+) -> bool {
+    let Some(everyone) = aggregates.everyone() else {
+        return true;
+    };
+    let share = |slow: &[Slow], range: std::ops::Range<usize>| {
+        let (s, r) = slow[range]
+            .iter()
+            .fold((0u64, 0u64), |(s, r), d| (s + d.slow, r + d.received));
+        rate(s, r)
+    };
+    let rest: Vec<Slow> = everyone
+        .slow_daily
+        .iter()
+        .zip(&cohort.slow_daily)
+        .map(|(e, c)| Slow {
+            received: e.received.saturating_sub(c.received),
+            slow: e.slow.saturating_sub(c.slow),
+        })
+        .collect();
+    if day == 0 || day >= rest.len() {
+        return false;
+    }
+    let (before, after) = (
+        day.saturating_sub(STEP_DAYS)..day,
+        day..(day + STEP_DAYS).min(rest.len()),
+    );
+    let step = |slow: &[Slow]| {
+        let b = share(slow, before.clone());
+        if b == 0.0 {
+            f64::INFINITY
+        } else {
+            share(slow, after.clone()) / b
+        }
+    };
+    let rest_step = step(&rest).max(1.0);
+    step(&cohort.slow_daily) >= options.min_risk_ratio * rest_step
+}
+
+/// Days compared on each side of a step.
+const STEP_DAYS: usize = 7;
+
+/// Whether the share of slow receipts in the days right after `day` is at least
+/// `min_risk_ratio` times the share right before, beyond chance.
+fn steps_up(slow: &[Slow], day: usize, options: &AnalysisOptions) -> bool {
+    let sum = |range: std::ops::Range<usize>| {
+        slow[range]
+            .iter()
+            .fold((0u64, 0u64), |(s, r), d| (s + d.slow, r + d.received))
+    };
+    if day == 0 || day >= slow.len() {
+        return false;
+    }
+    let (sb, rb) = sum(day.saturating_sub(STEP_DAYS)..day);
+    let (sa, ra) = sum(day..(day + STEP_DAYS).min(slow.len()));
+    if rb == 0 || ra == 0 {
+        return false;
+    }
+    let (before, after) = (rate(sb, rb), rate(sa, ra));
+    after >= options.min_risk_ratio * before
+        && after > before
+        && stats::two_by_two(sa, ra - sa, sb, rb - sb).p <= options.fdr
+}
+
 fn latency_shifts(
     aggregates: &Aggregates,
     onset_options: &OnsetOptions,
@@ -711,10 +810,14 @@ fn latency_shifts(
 ) -> (Vec<LatencyShift>, Option<f64>) {
     let day_label = |index: usize| date(aggregates.first_day + index as Day);
     let mut found: Vec<LatencyShift> = Vec::new();
+    // Every value with receipts is in the BH family, shifted or not: testing only those that
+    // passed the filters below would make the family (and its correction) too small.
+    let mut untested = 0usize;
     for aggregate in aggregates.cohorts.iter().filter(|c| c.cohort.len() == 1) {
-        if aggregate.slow_daily.is_empty() {
+        if aggregate.slow_daily.iter().all(|d| d.received == 0) {
             continue;
         }
+        untested += 1;
         let (slow, received) = slow_series(&aggregate.slow_daily);
         let Some(change) = raw_changes(&slow, &received, onset_options)
             .into_iter()
@@ -734,6 +837,16 @@ fn latency_shifts(
         if (receipts_after as f64) < 0.01 * fleet_after as f64 {
             continue;
         }
+        // A shift is a step: the days right after it are slower than the days right before.
+        // A cohort drifting slowly (an old app version whose remaining phones are the idle
+        // ones) is not one.
+        if !steps_up(&aggregate.slow_daily, change.index, options)
+            || loses_members(&aggregate.slow_daily, change.index)
+            || !outpaces_rest(aggregates, aggregate, change.index, options)
+        {
+            continue;
+        }
+        untested -= 1;
         found.push(LatencyShift {
             cohort: aggregate.cohort.clone(),
             since: day_label(change.index),
@@ -745,14 +858,64 @@ fn latency_shifts(
             q: 1.0,
         });
     }
-    let q = stats::benjamini_hochberg(&found.iter().map(|s| s.p).collect::<Vec<_>>());
-    let mut kept: Vec<LatencyShift> = found
+    let mut family: Vec<f64> = found.iter().map(|s| s.p).collect();
+    family.extend(std::iter::repeat_n(1.0, untested));
+    let q = stats::benjamini_hochberg(&family);
+    let kept: Vec<LatencyShift> = found
         .into_iter()
         .zip(q)
         .filter_map(|(mut s, q)| {
             s.q = q;
             (q <= options.fdr).then_some(s)
         })
+        .collect();
+    // A value that holds a shifted value (region=BR holds carrier=Vivo) is explained by it
+    // when its other pushes did not step up.
+    let whole: Vec<(&CohortAggregate, Counts)> = aggregates
+        .cohorts
+        .iter()
+        .filter(|c| c.cohort.len() <= 2)
+        .map(|c| (c, c.total()))
+        .collect();
+    let implied = implications(&whole);
+    let holds = |outer: &Cohort, inner: &Cohort| -> bool {
+        let (Some((a, v)), Some((b, w))) = (outer.0.iter().next(), inner.0.iter().next()) else {
+            return false;
+        };
+        implied
+            .get(&(b.clone(), w.clone()))
+            .is_some_and(|list| list.iter().any(|(x, y)| x == a && y == v))
+    };
+    let mut kept: Vec<LatencyShift> = kept
+        .iter()
+        .filter(|outer| {
+            !kept.iter().any(|inner| {
+                inner.since == outer.since
+                    && holds(&outer.cohort, &inner.cohort)
+                    && match (
+                        aggregates.find(&outer.cohort),
+                        aggregates.find(&inner.cohort),
+                    ) {
+                        (Some(o), Some(i)) => {
+                            let rest: Vec<Slow> = o
+                                .slow_daily
+                                .iter()
+                                .zip(&i.slow_daily)
+                                .map(|(o, i)| Slow {
+                                    received: o.received.saturating_sub(i.received),
+                                    slow: o.slow.saturating_sub(i.slow),
+                                })
+                                .collect();
+                            let day = (0..aggregates.days)
+                                .find(|&d| date(aggregates.first_day + d as Day) == outer.since)
+                                .unwrap_or(0);
+                            !steps_up(&rest, day, options)
+                        }
+                        _ => false,
+                    }
+            })
+        })
+        .cloned()
         .collect();
     kept.sort_by(|a, b| {
         (b.slow_after / b.slow_before.max(1e-9))
