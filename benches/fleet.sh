@@ -15,7 +15,8 @@
 #   3. times DuckDB (Python API, threads=2) on the single-attribute x day GROUP BYs, every
 #      attribute, counting each outcome (not_sent, rejected, on_time, late, no_receipt) and
 #      failures (not on_time), best of --runs;
-#   4. (to be filled in) times `pushtrace fleet` on the same file;
+#   4. times `pushtrace fleet` (release) on the same files: single values only, and the full
+#      report from Parquet and from JSONL, with peak RSS;
 #   5. prints a Markdown table and appends it to benches/results/fleet-<date>.md.
 set -euo pipefail
 
@@ -103,10 +104,34 @@ step "DuckDB: single-attribute x day outcome counts, best of $RUNS"
 "$PY" benches/fleet/duckdb_bench.py query "$PARQUET" --runs "$RUNS" --threads 2 --markdown "$RESULTS"
 
 # ---------------------------------------------------------------------------------------------
-# PUSHTRACE FLEET: to be filled in by the lead when `pushtrace fleet` exists. Time it on
-# "$PARQUET" (and on "$JSONL") computing the same single-attribute x day outcome counts, best
-# of $RUNS, and append its rows to "$RESULTS" next to DuckDB's.
-step "pushtrace fleet: not measured yet (see the PUSHTRACE FLEET section of benches/fleet.sh)"
-echo "pushtrace fleet: not measured yet." >>"$RESULTS"
+# PUSHTRACE FLEET: the release binary on the same files. Wall time and peak RSS from GNU time
+# (`/usr/bin/time -v`), best of $RUNS: the full report (every value and combination of up to
+# three, onsets, latency) from Parquet and from JSONL, and the single-value x day counts alone
+# (`--max-combination 1`) from Parquet, the work DuckDB's GROUP BYs above do.
+step "Building pushtrace (release)"
+cargo build --release -q -p pushtrace
+PT=target/release/pushtrace
+[ -x /usr/bin/time ] || { echo "GNU time is needed for peak RSS: apt-get install -y time" >&2; exit 1; }
+measure() { # label, args...: prints "label wall_s rss_mb", best wall of $RUNS
+    local label=$1; shift
+    local best_wall= best_rss=
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -v -o "$DATA/time.txt" "$PT" fleet -q --json "$@" >"$DATA/report.json"
+        local wall rss
+        wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$DATA/time.txt")
+        rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$DATA/time.txt")
+        if [ -z "$best_wall" ] || awk "BEGIN { exit !($wall < $best_wall) }"; then best_wall=$wall; best_rss=$rss; fi
+    done
+    echo "| $label | $best_wall | $best_rss |"
+}
+step "Timing pushtrace fleet (best of $RUNS)"
+{
+    echo
+    echo "| pushtrace fleet ($(nproc) cores) | wall s | peak RSS MB |"
+    echo "|---|---|---|"
+    measure "single values x day only, Parquet" "$PARQUET" --max-combination 1
+    measure "full report, Parquet" "$PARQUET"
+    measure "full report, JSONL" "$JSONL"
+} | tee -a "$RESULTS"
 
 step "Written to $RESULTS"

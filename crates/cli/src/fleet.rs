@@ -60,6 +60,10 @@ pub struct FleetArgs {
     /// … and at least this many failures.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub min_failures: u64,
+    /// Largest combination of attribute values compared (1 to 3; 1 counts single values only,
+    /// the fastest run).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub max_combination: u8,
     /// … and at least this many distinct failing devices.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub min_devices: u64,
@@ -102,7 +106,7 @@ pub fn run(args: FleetArgs) -> Result<ExitCode> {
     let build_options = BuildOptions {
         min_support: args.min_support,
         min_failures: args.min_failures,
-        ..BuildOptions::default()
+        max_combination: usize::from(args.max_combination),
     };
     let from = args
         .from

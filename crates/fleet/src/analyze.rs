@@ -602,6 +602,7 @@ fn regressions(
             &series.0[first_seen..],
             &series.1[first_seen..],
             onset_options,
+            options.min_risk_ratio,
         )
         .map(|c| SeriesChange {
             index: c.index + first_seen,
@@ -680,7 +681,12 @@ fn regressions(
 /// segments of at least `min_segment` days. The split's likelihood ratio, shrunk by the series'
 /// overdispersion, gives its p-value (optimistic, being the best of the splits: it ranks the
 /// onsets for Benjamini–Hochberg, as the fleet's changes do).
-fn rise(failures: &[u64], judged: &[u64], options: &OnsetOptions) -> Option<SeriesChange> {
+fn rise(
+    failures: &[u64],
+    judged: &[u64],
+    options: &OnsetOptions,
+    min_ratio: f64,
+) -> Option<SeriesChange> {
     let days = failures.len();
     let m = options.min_segment.max(1);
     if days < 2 * m {
@@ -698,7 +704,9 @@ fn rise(failures: &[u64], judged: &[u64], options: &OnsetOptions) -> Option<Seri
             continue;
         }
         let (ka, na) = (k - kb, n - nb);
-        if rate(ka, na) <= rate(kb, nb) {
+        // A regression is a rise worth the name: the rate after is at least `min_ratio`
+        // times the rate before (a cohort high all along wobbles, it does not rise).
+        if rate(ka, na) < min_ratio * rate(kb, nb) || rate(ka, na) <= rate(kb, nb) {
             continue;
         }
         let gain = whole - onset::segment_cost(kb, nb) - onset::segment_cost(ka, na);

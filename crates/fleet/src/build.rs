@@ -97,6 +97,9 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
     // Devices are counted from the distinct (key, device) pairs: far fewer than pushes.
     let mut key_devices = Vec::with_capacity(table.len());
     let mut failing_key_devices = Vec::new();
+    // The same per hour of day (the hour is not part of the key).
+    let mut hour_devices = Vec::with_capacity(table.len());
+    let mut failing_hour_devices = Vec::new();
     let mut failures_by_key = vec![0u64; table.key_count()];
     for row in 0..table.len() {
         let day = day_of(row);
@@ -121,7 +124,14 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
                 let _ = sketch.add_bucket(latency, 1);
             }
         }
-        for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+        let hour = (0, u16::from(table.hour[row]));
+        for (attribute, code) in table
+            .key_codes(key)
+            .iter()
+            .copied()
+            .enumerate()
+            .chain(std::iter::once(hour))
+        {
             if code == 0 {
                 continue;
             }
@@ -137,25 +147,23 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         if device != NO_DEVICE {
             let pair = (u64::from(key) << 32) | u64::from(device);
             key_devices.push(pair);
+            let by_hour = (u64::from(table.hour[row]) << 32) | u64::from(device);
+            hour_devices.push(by_hour);
             if fails {
                 failing_key_devices.push(pair);
+                failing_hour_devices.push(by_hour);
             }
         }
     }
     // Failures per (device, key), to find each cohort's busiest failing device.
-    let mut device_failures: Vec<(u64, u64)> = Vec::new();
-    let mut by_device: Vec<u64> = failing_key_devices
-        .iter()
-        .map(|&pair| pair.rotate_left(32))
-        .collect();
-    by_device.sort_unstable();
-    for pair in by_device {
-        match device_failures.last_mut() {
-            Some((last, n)) if *last == pair => *n += 1,
-            _ => device_failures.push((pair, 1)),
-        }
-    }
-    for pairs in [&mut key_devices, &mut failing_key_devices] {
+    let device_failures = per_device(&failing_key_devices);
+    let hour_device_failures = per_device(&failing_hour_devices);
+    for pairs in [
+        &mut key_devices,
+        &mut failing_key_devices,
+        &mut hour_devices,
+        &mut failing_hour_devices,
+    ] {
         pairs.sort_unstable();
         pairs.dedup();
     }
@@ -175,23 +183,46 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         }
         out.distinct_per(singles.len())
     };
-    let devices = per_single(&key_devices);
-    let failing = per_single(&failing_key_devices);
-    let busiest = busiest_device(&device_failures, singles.len(), |key, add| {
-        for (attribute, &code) in table.key_codes(key).iter().enumerate() {
-            if code != 0 {
-                add(singles.index(attribute, code));
-            }
+    let per_hour = |pairs: &[u64]| {
+        let mut out = DevicePairs::default();
+        for &pair in pairs {
+            out.push(singles.index(0, (pair >> 32) as u16), pair as u32);
         }
-    });
+        out.distinct_per(singles.len())
+    };
+    // Hours and the other values are different singles: their counts add.
+    let add =
+        |a: Vec<u64>, b: Vec<u64>| -> Vec<u64> { a.iter().zip(&b).map(|(x, y)| x + y).collect() };
+    let devices = add(per_single(&key_devices), per_hour(&hour_devices));
+    let failing = add(
+        per_single(&failing_key_devices),
+        per_hour(&failing_hour_devices),
+    );
+    let busiest = add(
+        busiest_device(&device_failures, singles.len(), |key, add| {
+            for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+                if code != 0 {
+                    add(singles.index(attribute, code));
+                }
+            }
+        }),
+        busiest_device(&hour_device_failures, singles.len(), |hour, add| {
+            add(singles.index(0, hour as u16));
+        }),
+    );
     for (single, latency) in single_latency.into_iter().enumerate() {
         let (attribute, code) = singles.item(single);
+        let daily = &single_daily[single * days..(single + 1) * days];
+        // Hours of the day no push was sent in (the hour's codes exist in every table).
+        if daily.iter().all(|d| d.attempts() == 0) {
+            continue;
+        }
         cohorts.push(CohortAggregate {
             cohort: Cohort::of([(
                 table.name(attribute),
                 table.dictionaries[attribute].value(code),
             )]),
-            daily: single_daily[single * days..(single + 1) * days].to_vec(),
+            daily: daily.to_vec(),
             slow_daily: single_slow[single * days..(single + 1) * days].to_vec(),
             latency: Some(latency),
             devices: Some(devices[single]),
@@ -417,6 +448,21 @@ fn combinations(
             busiest_device_failures: busiest[id],
         })
         .collect()
+}
+
+/// `(id << 32 | device)` pairs of failing pushes, counted per `(device << 32 | id)` in that
+/// order (by device, for [`busiest_device`]).
+fn per_device(failing: &[u64]) -> Vec<(u64, u64)> {
+    let mut by_device: Vec<u64> = failing.iter().map(|&pair| pair.rotate_left(32)).collect();
+    by_device.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for pair in by_device {
+        match out.last_mut() {
+            Some((last, n)) if *last == pair => *n += 1,
+            _ => out.push((pair, 1)),
+        }
+    }
+    out
 }
 
 /// The most failures one device has in each cohort. `device_failures` holds

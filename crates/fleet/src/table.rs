@@ -98,6 +98,9 @@ pub struct Table {
     pub(crate) outcome: Vec<u8>,
     pub(crate) device: Vec<u32>,
     pub(crate) latency: Vec<u16>,
+    /// The [`HOUR`] attribute's code (hour + 1), kept out of the key: with it, nearly every
+    /// push would have a key of its own.
+    pub(crate) hour: Vec<u8>,
     /// Records whose `sent_at` falls outside the days a row can hold (1970–2149).
     pub(crate) out_of_range: u64,
     /// Only pushes sent in `[from, to)` (UTC µs) are kept; the others are counted here.
@@ -122,12 +125,17 @@ impl Table {
             outcome: Vec::new(),
             device: Vec::new(),
             latency: Vec::new(),
+            hour: Vec::new(),
             out_of_range: 0,
             window: (None, None),
             outside_window: 0,
             scratch: Vec::new(),
         };
         table.attribute(HOUR);
+        // Codes 1–24 are the hours 00–23 in every table, so merging needs no re-coding.
+        for hour in HOURS {
+            table.dictionaries[0].code(hour);
+        }
         table
     }
 
@@ -223,8 +231,7 @@ impl Table {
         let mut codes = std::mem::take(&mut self.scratch);
         codes.clear();
         codes.resize(self.names.len(), 0);
-        let hour = sent.local().hour;
-        codes[0] = self.dictionaries[0].code(HOURS[usize::from(hour) % 24]);
+        let hour = sent.local().hour % 24 + 1;
         for (name, value) in &record.attrs {
             if name == HOUR {
                 continue;
@@ -250,6 +257,7 @@ impl Table {
         self.device.push(device);
         self.latency
             .push(judged.latency_micros.map_or(NO_LATENCY, sketch::bucket_of));
+        self.hour.push(hour);
     }
 
     fn intern_key(&mut self, codes: &[u16]) -> u32 {
@@ -322,6 +330,7 @@ impl Table {
             }
         }));
         self.latency.extend_from_slice(&other.latency);
+        self.hour.extend_from_slice(&other.hour);
         self.out_of_range += other.out_of_range;
         self.outside_window += other.outside_window;
     }
@@ -437,7 +446,11 @@ mod tests {
                     let key = t.key[row];
                     let attrs = (0..t.attribute_count())
                         .filter_map(|a| {
-                            let code = t.key_codes(key).get(a).copied().unwrap_or(0);
+                            let code = if a == 0 {
+                                u16::from(t.hour[row])
+                            } else {
+                                t.key_codes(key).get(a).copied().unwrap_or(0)
+                            };
                             (code != 0).then(|| {
                                 (
                                     t.name(a).to_string(),
