@@ -493,9 +493,15 @@ fn differences_in(
                     else {
                         return false;
                     };
-                    let outside = fj(&t_counts.minus(&s_counts));
+                    let (mut out_f, mut out_j) = fj(&t_counts.minus(&s_counts));
+                    // The part's busiest phone, when it is busier than any phone of the
+                    // combination, is outside it: one phone cannot keep the part apart either.
+                    if t.busiest_device_failures > s.busiest_device_failures {
+                        out_f = out_f.saturating_sub(t.busiest_device_failures);
+                        out_j = out_j.saturating_sub(t.busiest_device_failures);
+                    }
                     let (t_f, t_j) = fj(&t_counts);
-                    !differs(outside, (all_failures - t_f, all_judged - t_j))
+                    !differs((out_f, out_j), (all_failures - t_f, all_judged - t_j))
                 }
             })
         })
