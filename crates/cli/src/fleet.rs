@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use pushtrace_fleet::{
     Aggregates, AnalysisOptions, BuildOptions, OutcomeRules, Report, Table, aggregates_file,
     analyze, build,
@@ -18,6 +18,7 @@ use pushtrace_model::parse_push_time;
 use pushtrace_records::{ReadSummary, RecordReader};
 
 use crate::clock_args::parse_duration;
+use crate::progress::{bytes_style, spinner};
 
 #[derive(Args, Debug)]
 pub struct FleetArgs {
@@ -247,13 +248,8 @@ fn read_files(
     let bar = if args.quiet || total == 0 {
         ProgressBar::hidden()
     } else {
-        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template(
-                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        )
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(bytes_style())
     };
     bar.set_message("reading");
     let make = || Table::new(rules).with_window(from, to);
@@ -325,19 +321,6 @@ fn store_table(
         table.add(record);
     }
     Ok(table)
-}
-
-fn spinner(quiet: bool, message: &'static str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(message);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
 }
 
 fn write_reports(args: &FleetArgs, report: &Report) -> Result<()> {

@@ -46,10 +46,7 @@ impl Progress for Bar {
             Some(total) => {
                 ProgressBar::with_draw_target(Some(total), target).with_style(bytes_style())
             }
-            None => ProgressBar::with_draw_target(None, target).with_style(
-                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            ),
+            None => ProgressBar::with_draw_target(None, target).with_style(spinner_style()),
         };
         bar.set_message(stage.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -70,7 +67,25 @@ impl Progress for Bar {
     }
 }
 
-fn bytes_style() -> ProgressStyle {
+/// A spinner with `message` and the time spent, on stderr (hidden when `hidden`), for a stage
+/// whose size is not known.
+pub fn spinner(hidden: bool, message: &'static str) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        .with_style(spinner_style());
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+pub fn bytes_style() -> ProgressStyle {
     ProgressStyle::with_template(
         "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     )

@@ -131,7 +131,7 @@ pub fn analyze(aggregates: &Aggregates, options: &AnalysisOptions) -> Report {
     }
 
     let whole = 0..aggregates.days;
-    let (differences, tested) = differences(aggregates, everyone, whole, options);
+    let (differences, tested) = differences_in(aggregates, everyone, whole, options);
     let since_change = changes
         .iter()
         .rev()
@@ -310,16 +310,7 @@ fn dispersion(aggregates: &Aggregates, range: &std::ops::Range<usize>) -> f64 {
     (deviations[deviations.len() / 2] / 0.454_936_4).max(1.0)
 }
 
-/// Candidates over days `range`: (aggregate, counts in range).
-fn differences(
-    aggregates: &Aggregates,
-    everyone: &CohortAggregate,
-    range: std::ops::Range<usize>,
-    options: &AnalysisOptions,
-) -> (Vec<Difference>, usize) {
-    differences_in(aggregates, everyone, range, options)
-}
-
+/// The differences over days `range`, and how many cohorts were tested.
 fn differences_in(
     aggregates: &Aggregates,
     everyone: &CohortAggregate,

@@ -32,6 +32,8 @@ pub mod stats;
 mod svg;
 pub mod synthetic;
 pub mod table;
+#[cfg(test)]
+mod test_random;
 pub mod text_report;
 
 pub use aggregates::{Aggregates, CohortAggregate};

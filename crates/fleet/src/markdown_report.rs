@@ -470,8 +470,8 @@ pub(crate) fn cohort(c: &Cohort) -> String {
     c.to_string()
 }
 
-// The formats below are the terminal report's (`text_report`), so a figure pasted from either
-// reads the same.
+// The formats below are every renderer's (this one, `text_report`, `html_report` and its
+// charts), so a figure pasted from any of them reads the same.
 
 /// A rate as a percentage with one decimal (`31.2 %`).
 pub(crate) fn percent(rate: f64) -> String {

@@ -7,8 +7,9 @@
 use std::fmt::Write;
 
 use crate::cohort::Cohort;
+use crate::markdown_report::{count, duration, interval, p_value, percent, regression_sentence};
 use crate::outcome::Outcome;
-use crate::report::{Regression, RegressionKind, Report};
+use crate::report::Report;
 use crate::stats::Interval;
 
 /// The summary of `report` as lines of text.
@@ -17,12 +18,12 @@ pub fn render_text(report: &Report) -> String {
     let o = &report.overall;
     let devices = o
         .devices
-        .map(|d| format!(" from {} devices", thousands(d)))
+        .map(|d| format!(" from {} devices", count(d)))
         .unwrap_or_default();
     let _ = writeln!(
         out,
         "Fleet: {} pushes{devices}, {} – {} ({} days, UTC)",
-        thousands(o.pushes),
+        count(o.pushes),
         report.window.first_day,
         report.window.last_day,
         report.window.days
@@ -63,11 +64,11 @@ pub fn render_text(report: &Report) -> String {
         let _ = writeln!(
             out,
             "Latency to the app: p50 {} · p90 {} · p99 {} (±{:.0} %, {} receipts)",
-            duration_ms(l.p50_ms),
-            duration_ms(l.p90_ms),
-            duration_ms(l.p99_ms),
+            duration(l.p50_ms),
+            duration(l.p90_ms),
+            duration(l.p99_ms),
             l.relative_error * 100.0,
-            thousands(l.receipts)
+            count(l.receipts)
         );
     }
     if report.changes.is_empty() {
@@ -90,10 +91,10 @@ pub fn render_text(report: &Report) -> String {
         out,
         "What is different ({} of {} cohorts tested; BH {:.0} %, risk ratio ≥ {}, ≥ {} failures, ≥ {} failing devices):",
         report.differences.len(),
-        thousands(t.tested as u64),
+        count(t.tested as u64),
         t.fdr * 100.0,
         t.min_risk_ratio,
-        thousands(t.min_failures),
+        count(t.min_failures),
         t.min_devices
     );
     if report.differences.is_empty() {
@@ -109,9 +110,9 @@ pub fn render_text(report: &Report) -> String {
             percent(d.rest_rate),
             d.risk_ratio,
             ratio_interval(&d.risk_ratio_interval),
-            thousands(d.excess_failures.max(0.0).round() as u64),
+            count(d.excess_failures.max(0.0).round() as u64),
             percent(d.share_of_failures),
-            thousands(d.failing_devices)
+            count(d.failing_devices)
         );
     }
     if let Some(since) = &report.since_change {
@@ -129,7 +130,7 @@ pub fn render_text(report: &Report) -> String {
                     cohort(&d.cohort),
                     percent(d.failure_rate),
                     percent(d.rest_rate),
-                    thousands(d.failing_devices)
+                    count(d.failing_devices)
                 );
             }
         }
@@ -137,13 +138,13 @@ pub fn render_text(report: &Report) -> String {
     if !report.regressions.is_empty() {
         out.push_str("\nSince when:\n");
         for r in &report.regressions {
-            let _ = writeln!(out, "  {}", regression_sentence(r));
+            let _ = writeln!(out, "  {}", escape(&regression_sentence(r)));
         }
     }
     if !report.latency_shifts.is_empty() {
         let slow = t
             .slow_ms
-            .map(|ms| format!(" (≥ {})", duration_ms(ms)))
+            .map(|ms| format!(" (≥ {})", duration(ms)))
             .unwrap_or_default();
         let _ = writeln!(out, "\nLatency shifts: share of slow receipts{slow}");
         for s in &report.latency_shifts {
@@ -161,33 +162,6 @@ pub fn render_text(report: &Report) -> String {
         let _ = writeln!(out, "note: {}", escape(note));
     }
     out
-}
-
-/// One sentence per regression: "since 2026-03-02, …: 31.2 % (30.1–32.3 %) vs 2.1 % before, 812
-/// devices".
-pub fn regression_sentence(r: &Regression) -> String {
-    let after = format!("{} {}", percent(r.rate_after), interval(&r.interval_after));
-    let devices = format!("{} failing devices", thousands(r.failing_devices));
-    match r.kind {
-        RegressionKind::Since => format!(
-            "since {}, {}: {after} vs {} before ({} for the rest), {devices}",
-            r.since,
-            cohort(&r.cohort),
-            percent(r.rate_before.unwrap_or(0.0)),
-            percent(r.rest_rate)
-        ),
-        RegressionKind::SinceFirstSeen => format!(
-            "since it first appeared on {}, {}: {after} vs {} for the rest, {devices}",
-            r.since,
-            cohort(&r.cohort),
-            percent(r.rest_rate)
-        ),
-        RegressionKind::AllAlong => format!(
-            "high all along (not a regression), {}: {after} vs {} for the rest, {devices}",
-            cohort(&r.cohort),
-            percent(r.rest_rate)
-        ),
-    }
 }
 
 fn cohort(c: &Cohort) -> String {
@@ -210,14 +184,6 @@ pub(crate) fn escape(text: &str) -> String {
         .collect()
 }
 
-pub(crate) fn percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
-}
-
-fn interval(i: &Interval) -> String {
-    format!("({:.1}–{:.1} %)", i.low * 100.0, i.high * 100.0)
-}
-
 fn ratio_interval(i: &Interval) -> String {
     if i.high.is_finite() {
         format!("({:.1}–{:.1})", i.low, i.high)
@@ -226,50 +192,18 @@ fn ratio_interval(i: &Interval) -> String {
     }
 }
 
-fn p_value(p: f64) -> String {
-    if p < 1e-10 {
-        "< 1e-10".to_string()
-    } else {
-        format!("{p:.1e}")
-    }
-}
-
-pub(crate) fn duration_ms(ms: f64) -> String {
-    if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else if ms < 60_000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else if ms < 3_600_000.0 {
-        format!("{:.1} min", ms / 60_000.0)
-    } else {
-        format!("{:.1} h", ms / 3_600_000.0)
-    }
-}
-
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn numbers_read_at_a_glance() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(percent(0.03125), "3.1 %");
-        assert_eq!(duration_ms(312.4), "312 ms");
-        assert_eq!(duration_ms(1900.0), "1.9 s");
-        assert_eq!(duration_ms(125_000.0), "2.1 min");
+        assert_eq!(duration(312.4), "312 ms");
+        assert_eq!(duration(1900.0), "1.9 s");
+        assert_eq!(duration(125_000.0), "2.1 min");
     }
 
     #[test]
