@@ -239,7 +239,10 @@ fn read_files(
     to: Option<i64>,
     notes: &mut Vec<String>,
 ) -> Result<Table> {
-    let reader = RecordReader::builder().strict(args.strict).build();
+    let reader = RecordReader::builder()
+        .strict(args.strict)
+        .fields(Table::FIELDS)
+        .build();
     let total: u64 = args
         .files
         .iter()

@@ -134,13 +134,13 @@ struct Pushes {
 }
 
 impl RecordSink for Pushes {
-    fn record(&mut self, record: PushRecord, at: RowLocation) {
+    fn record(&mut self, record: &PushRecord, at: RowLocation) {
         let line = match at {
             RowLocation::Line(line) => line,
             RowLocation::Row { row, .. } => row + 1,
         };
         self.pushes.push(Push {
-            record,
+            record: record.clone(),
             origin: Origin::Line {
                 file: self.file.clone(),
                 line,

@@ -35,7 +35,10 @@ mod verdict;
 pub use duration::{Human, human, since};
 pub use event::{DeviceEvent, EventKind, PolicyStage, policy_name};
 
-pub use push::{PushRecord, parse_push_time};
+pub use push::{
+    PushRecord, expiration_seconds, http_status, parse_push_time, push_time_from_micros,
+    push_time_from_millis,
+};
 pub use receipt::Receipt;
 pub use record::{Level, LogRecord, Origin};
 pub use time::{

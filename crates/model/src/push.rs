@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-pub use wire::parse_push_time;
+pub use wire::{
+    expiration_seconds, http_status, parse_push_time, push_time_from_micros, push_time_from_millis,
+};
 
 /// One push as sent, with APNs's answer and the app's receipt when there is one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,13 +4,18 @@
 //! or one `attrs` column (a MAP<string, string>, a LIST<STRUCT<key, value>> as BigQuery
 //! exports a repeated record, or a JSON string). The schema is checked once, before any row:
 //! an unknown column or a column of a type the field cannot hold stops the read with one
-//! message naming the column, its Parquet type and what is accepted. Each row then becomes the
-//! JSON object it stands for and goes through the contract's serde definition, like a CSV row.
+//! message naming the column, its Parquet type and what is accepted.
 //!
-//! Row groups are read in parallel, one at a time per worker, with the crate's row API (no
-//! arrow: see docs/architecture.md for the build cost). Only (physical, annotation) pairs that
-//! API converts are let through the schema check: others are refused, not decoded.
+//! Row groups are read in parallel, one at a time per worker, on one of two paths (no arrow:
+//! see docs/architecture.md for the build cost). A flat file of plainly typed columns, what
+//! warehouses export for a table with `attr.<name>` columns, takes the column path
+//! ([`columns`]): typed column readers, one reused record, only the columns asked for. Any
+//! other (an `attrs` MAP or LIST, times as text, UUIDs, INT96) takes the row path: each row
+//! becomes the JSON object it stands for and goes through the contract's serde definition,
+//! like a CSV row, with the crate's row API. Only (physical, annotation) pairs that API
+//! converts are let through the schema check: others are refused, not decoded.
 
+mod columns;
 mod schema;
 
 use std::fs::File;
@@ -46,7 +51,9 @@ pub(crate) fn read<S: RecordSink>(
         path: name.to_string(),
         why,
     })?;
-    let cols = schema::columns(name, reader.metadata().file_metadata().schema_descr())?;
+    let schema_descr = reader.metadata().file_metadata().schema_descr();
+    let cols = schema::columns(name, schema_descr)?;
+    let plan = columns::Plan::of(&cols, schema_descr, |field| options.wants(field));
     let groups = reader.num_row_groups();
     let mut summary = ReadSummary::new(name, RecordFormat::Parquet, false, false);
     summary.detected = options_detected(options);
@@ -90,8 +97,8 @@ pub(crate) fn read<S: RecordSink>(
             // The parquet crate panics on some corrupt row groups (60: "column start and
             // length should not be negative", an assert in its bit reader): this group's
             // data error, not a crash of the caller.
-            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                read_group(
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &plan {
+                Some(plan) => plan.read_group(
                     &own,
                     name,
                     &cols,
@@ -99,7 +106,16 @@ pub(crate) fn read<S: RecordSink>(
                     options.strict(),
                     &mut sink,
                     &mut tally,
-                )
+                ),
+                None => read_group(
+                    &own,
+                    name,
+                    &cols,
+                    group,
+                    options.strict(),
+                    &mut sink,
+                    &mut tally,
+                ),
             }));
             let result = read.unwrap_or_else(|_| {
                 Err(ReadError::ParquetData {
@@ -205,7 +221,7 @@ fn read_group<S: RecordSink>(
         match record(cols, &row) {
             Ok(record) => {
                 tally.rows += 1;
-                sink.record(record, at);
+                sink.record(&record, at);
             }
             Err(why) => {
                 let bad = BadRow {
@@ -235,16 +251,7 @@ fn record(cols: &[Col], row: &Row) -> Result<PushRecord, RowError> {
         if matches!(field, Field::Null) {
             continue;
         }
-        let bad = |what: String| {
-            RowError::new(
-                Some(col.name.clone()),
-                format!(
-                    "{what}: the column is {} in this file; accepted: {}",
-                    col.parquet_type,
-                    col.kind.accepted()
-                ),
-            )
-        };
+        let bad = |what: String| column_error(col, what);
         match &col.kind {
             Kind::Time(unit) => {
                 let value = match (field, unit) {
@@ -337,6 +344,18 @@ fn record(cols: &[Col], row: &Row) -> Result<PushRecord, RowError> {
     }
     merge_attrs(&mut object, attrs, attrs_column)?;
     record_from_object(object)
+}
+
+/// A value its column's field cannot take: what it is, the column's type, what is accepted.
+fn column_error(col: &Col, what: String) -> RowError {
+    RowError::new(
+        Some(col.name.clone()),
+        format!(
+            "{what}: the column is {} in this file; accepted: {}",
+            col.parquet_type,
+            col.kind.accepted()
+        ),
+    )
 }
 
 /// One attribute of an `attrs` map or list: a text key, a primitive value (null: not known).

@@ -39,6 +39,7 @@ pub struct RecordReader {
     threads: usize,
     max_bad_samples: usize,
     chunk_bytes: usize,
+    fields: Option<Vec<String>>,
 }
 
 impl Default for RecordReader {
@@ -49,6 +50,7 @@ impl Default for RecordReader {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_bad_samples: 5,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
+            fields: None,
         }
     }
 }
@@ -92,6 +94,15 @@ impl RecordReaderBuilder {
         self
     }
 
+    /// The fields the caller looks at (the contract's names, `attrs` for every attribute;
+    /// `sent_at` is always read). A Parquet file's other columns are then neither decoded nor
+    /// checked, and those fields stay empty in the records: the cost of a columnar file is the
+    /// columns read. Text formats parse every field whatever this says. Default: all fields.
+    pub fn fields<'a>(mut self, fields: impl IntoIterator<Item = &'a str>) -> Self {
+        self.reader.fields = Some(fields.into_iter().map(str::to_string).collect());
+        self
+    }
+
     pub fn build(self) -> RecordReader {
         self.reader
     }
@@ -116,6 +127,15 @@ impl RecordReader {
 
     pub fn max_bad_samples(&self) -> usize {
         self.max_bad_samples
+    }
+
+    /// Whether the caller asked for this field ([`RecordReaderBuilder::fields`]).
+    pub fn wants(&self, field: &str) -> bool {
+        field == "sent_at"
+            || self
+                .fields
+                .as_ref()
+                .is_none_or(|fields| fields.iter().any(|f| f == field))
     }
 
     /// Reads a file: JSONL or CSV (plain or gzip) or Parquet. `progress` is called on the
@@ -410,7 +430,7 @@ impl Text<'_> {
                     |line, row| match row {
                         Row::Record(record) => {
                             tally.rows += 1;
-                            sink.record(*record, RowLocation::Line(line));
+                            sink.record(&record, RowLocation::Line(line));
                             true
                         }
                         Row::Blank => {
@@ -440,7 +460,7 @@ impl Text<'_> {
                         object.then(|| serde_json::from_slice::<PushRecord>(raw))
                     {
                         tally.rows += 1;
-                        sink.record(record, RowLocation::Line(number));
+                        sink.record(&record, RowLocation::Line(number));
                         continue;
                     }
                     let Ok(text) = std::str::from_utf8(raw) else {
@@ -457,7 +477,7 @@ impl Text<'_> {
                     match jsonl::parse_line(text) {
                         Ok(record) => {
                             tally.rows += 1;
-                            sink.record(record, RowLocation::Line(number));
+                            sink.record(&record, RowLocation::Line(number));
                         }
                         Err(why) => {
                             if !bad(number, why, text, tally) {

@@ -8,8 +8,12 @@ use crate::error::RowLocation;
 
 /// Receives the records of one worker. Records of one chunk (or row group) come in file order;
 /// chunks are spread over the workers, so across sinks there is no order: use the location.
+///
+/// A record is lent, not given: a reader may refill one record for every row (the Parquet
+/// column path does, so a fleet's ten million rows cost no allocation each). A sink that keeps
+/// records clones them.
 pub trait RecordSink: Send + Sized {
-    fn record(&mut self, record: PushRecord, at: RowLocation);
+    fn record(&mut self, record: &PushRecord, at: RowLocation);
     /// Takes in the records another worker's sink received.
     fn merge(&mut self, other: Self);
 }
@@ -30,8 +34,8 @@ impl Collect {
 }
 
 impl RecordSink for Collect {
-    fn record(&mut self, record: PushRecord, at: RowLocation) {
-        self.records.push((record, at));
+    fn record(&mut self, record: &PushRecord, at: RowLocation) {
+        self.records.push((record.clone(), at));
     }
 
     fn merge(&mut self, other: Self) {
@@ -44,7 +48,7 @@ impl RecordSink for Collect {
 pub struct Count(pub u64);
 
 impl RecordSink for Count {
-    fn record(&mut self, _record: PushRecord, _at: RowLocation) {
+    fn record(&mut self, _record: &PushRecord, _at: RowLocation) {
         self.0 += 1;
     }
 

@@ -40,6 +40,46 @@ pub fn parse_push_time(text: &str) -> Result<Timestamp, String> {
     })
 }
 
+/// A typed time of a columnar file (a Parquet or Arrow TIMESTAMP, epoch microseconds) as the push
+/// time the same instant written as epoch milliseconds reads: the same range checks, whole or
+/// fractional milliseconds alike.
+pub fn push_time_from_micros(micros: i64) -> Result<Timestamp, String> {
+    if micros % 1000 == 0 {
+        from_epoch_millis(micros / 1000)
+    } else {
+        from_epoch_millis_f64(micros as f64 / 1000.0)
+    }
+}
+
+/// A push time given as a number of epoch milliseconds (a JSON number, a Parquet INT64).
+pub fn push_time_from_millis(ms: i64) -> Result<Timestamp, String> {
+    from_epoch_millis(ms)
+}
+
+/// `apns-expiration` as a number: epoch seconds (0: one attempt, no storage), refused when it
+/// looks like milliseconds.
+pub fn expiration_seconds(v: u64) -> Result<u64, String> {
+    if v >= MIN_EXPIRATION_MILLIS {
+        Err(format!(
+            "{v} looks like milliseconds: `apns-expiration` is in epoch seconds (0: one \
+             attempt, no storage); divide by 1000"
+        ))
+    } else {
+        Ok(v)
+    }
+}
+
+/// The HTTP `:status` APNs answered: 100–599.
+pub fn http_status(code: u16) -> Result<u16, String> {
+    if (100..=599).contains(&code) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "{code} is not an HTTP status: expected what APNs answered (200, 400, 403, 410, …)"
+        ))
+    }
+}
+
 fn looks_numeric(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     !digits.is_empty()
@@ -158,19 +198,6 @@ pub(super) fn expiration<'de, D: Deserializer<'de>>(
 /// `apns-expiration`: epoch seconds as a number or digits, or an RFC 3339 time.
 struct ExpirationVisitor;
 
-impl ExpirationVisitor {
-    fn seconds(v: u64) -> Result<u64, String> {
-        if v >= MIN_EXPIRATION_MILLIS {
-            Err(format!(
-                "{v} looks like milliseconds: `apns-expiration` is in epoch seconds (0: one \
-                 attempt, no storage); divide by 1000"
-            ))
-        } else {
-            Ok(v)
-        }
-    }
-}
-
 impl<'de> Visitor<'de> for ExpirationVisitor {
     type Value = u64;
 
@@ -181,7 +208,7 @@ impl<'de> Visitor<'de> for ExpirationVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-        Self::seconds(v).map_err(E::custom)
+        expiration_seconds(v).map_err(E::custom)
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
@@ -223,12 +250,10 @@ impl<'de> Visitor<'de> for ExpirationVisitor {
 
 pub(super) fn status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
     let status = Option::<u16>::deserialize(deserializer)?;
-    match status {
-        Some(code) if !(100..=599).contains(&code) => Err(de::Error::custom(format!(
-            "{code} is not an HTTP status: expected what APNs answered (200, 400, 403, 410, …)"
-        ))),
-        other => Ok(other),
-    }
+    status
+        .map(http_status)
+        .transpose()
+        .map_err(de::Error::custom)
 }
 
 pub(super) fn attrs<'de, D: Deserializer<'de>>(

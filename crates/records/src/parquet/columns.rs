@@ -1,0 +1,552 @@
+//! The column path. A Parquet file whose columns are flat and plainly typed (what DuckDB, Spark,
+//! ClickHouse and pandas write for a table of push records with `attr.<name>` columns) is read
+//! a batch of rows at a time, column by column, with the parquet crate's typed column readers,
+//! and each row fills one record that is reused for the next: no row object, no JSON, no
+//! allocation per row. Columns the caller did not ask for
+//! ([`RecordReaderBuilder::fields`](crate::RecordReaderBuilder::fields)) are not decoded.
+//!
+//! A value the fast conversion does not take as is (a time before 1973, a status of 999, bytes
+//! that are not UTF-8, a row without `sent_at`) sends its row through the JSON object and the
+//! contract's serde rules that the row path uses, so a bad row reads the same on either path.
+
+use std::fs::File;
+
+use parquet::basic::{ConvertedType, LogicalType, TimeUnit, TimestampType, Type as Physical};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl, get_typed_column_reader};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::errors::ParquetError;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::schema::types::SchemaDescriptor;
+use pushtrace_model::{
+    PushRecord, Timestamp, expiration_seconds, http_status, push_time_from_micros,
+    push_time_from_millis,
+};
+use serde_json::{Map, Value};
+
+use super::schema::{Col, Kind};
+use super::{column_error, millis};
+use crate::csv::merge_attrs;
+use crate::error::{BadRow, ReadError, RowLocation};
+use crate::fields::{RowError, record_from_object};
+use crate::format;
+use crate::sink::RecordSink;
+use crate::summary::Tally;
+
+/// Rows decoded per column before they are put together: small enough that a worker's buffers
+/// stay in the hundreds of kilobytes, large enough that a call per column costs nothing.
+const BATCH_ROWS: usize = 4096;
+
+/// Which field of the record a column fills.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Target {
+    SentAt,
+    QueuedAt,
+    ApnsTimestamp,
+    RespondedAt,
+    ReceivedAt,
+    ReportedAt,
+    Deadline,
+    Priority,
+    ApnsStatus,
+    Expiration,
+    MustReport,
+    PushId,
+    CallId,
+    Device,
+    Topic,
+    PushType,
+    ApnsReason,
+    ApnsId,
+    ApnsUniqueId,
+    Attr(String),
+}
+
+impl Target {
+    fn of(col: &Col) -> Option<Target> {
+        Some(match &col.kind {
+            Kind::Attr(name) => Target::Attr(name.clone()),
+            _ => match col.name.as_str() {
+                "sent_at" => Target::SentAt,
+                "queued_at" => Target::QueuedAt,
+                "apns_timestamp" => Target::ApnsTimestamp,
+                "responded_at" => Target::RespondedAt,
+                "received_at" => Target::ReceivedAt,
+                "reported_at" => Target::ReportedAt,
+                "deadline" => Target::Deadline,
+                "priority" => Target::Priority,
+                "apns_status" => Target::ApnsStatus,
+                "expiration" => Target::Expiration,
+                "must_report" => Target::MustReport,
+                "push_id" => Target::PushId,
+                "call_id" => Target::CallId,
+                "device" => Target::Device,
+                "topic" => Target::Topic,
+                "push_type" => Target::PushType,
+                "apns_reason" => Target::ApnsReason,
+                "apns_id" => Target::ApnsId,
+                "apns_unique_id" => Target::ApnsUniqueId,
+                _ => return None,
+            },
+        })
+    }
+
+    fn time<'r>(&self, record: &'r mut PushRecord) -> Option<&'r mut Option<Timestamp>> {
+        Some(match self {
+            Target::QueuedAt => &mut record.queued_at,
+            Target::ApnsTimestamp => &mut record.apns_timestamp,
+            Target::RespondedAt => &mut record.responded_at,
+            Target::ReceivedAt => &mut record.received_at,
+            Target::ReportedAt => &mut record.reported_at,
+            Target::Deadline => &mut record.deadline,
+            _ => return None,
+        })
+    }
+
+    fn text<'r>(&self, record: &'r mut PushRecord) -> Option<&'r mut Option<String>> {
+        Some(match self {
+            Target::PushId => &mut record.push_id,
+            Target::CallId => &mut record.call_id,
+            Target::Device => &mut record.device,
+            Target::Topic => &mut record.topic,
+            Target::PushType => &mut record.push_type,
+            Target::ApnsReason => &mut record.apns_reason,
+            Target::ApnsId => &mut record.apns_id,
+            Target::ApnsUniqueId => &mut record.apns_unique_id,
+            _ => return None,
+        })
+    }
+}
+
+/// What an INT64 time column counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scale {
+    Millis,
+    Micros,
+    Nanos,
+    /// A plain integer: epoch milliseconds, as a JSON number would be.
+    EpochMillis,
+}
+
+/// One column the path reads: where it goes and how its values are decoded.
+#[derive(Debug)]
+struct Slot {
+    /// Index of the column (top-level and leaf alike: the path takes flat files only).
+    column: usize,
+    target: Target,
+    scale: Scale,
+}
+
+/// The columns a file is read through, or `None` when a column the caller wants is not flat
+/// and plainly typed (a MAP or LIST of attributes, a time as text, a UUID, an INT96): such a
+/// file takes the row path.
+#[derive(Debug)]
+pub(super) struct Plan {
+    slots: Vec<Slot>,
+}
+
+impl Plan {
+    pub(super) fn of(
+        cols: &[Col],
+        schema: &SchemaDescriptor,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<Plan> {
+        if schema.num_columns() != cols.len() {
+            return None;
+        }
+        let mut slots = Vec::new();
+        for (column, col) in cols.iter().enumerate() {
+            let leaf = schema.column(column);
+            let field = match &col.kind {
+                Kind::Attr(_) | Kind::AttrsJson | Kind::AttrsMap | Kind::AttrsList => "attrs",
+                _ => col.name.as_str(),
+            };
+            if field != "sent_at" && !wanted(field) {
+                continue;
+            }
+            if leaf.max_rep_level() != 0 || leaf.path().parts().len() != 1 {
+                return None;
+            }
+            let physical = leaf.physical_type();
+            let converted = leaf.converted_type();
+            let logical = leaf.logical_type_ref();
+            let plain_integer = matches!(
+                (physical, converted),
+                (Physical::INT32, ConvertedType::NONE | ConvertedType::INT_32)
+                    | (Physical::INT64, ConvertedType::NONE | ConvertedType::INT_64)
+            ) && !matches!(logical, Some(LogicalType::Timestamp(_)));
+            let string = physical == Physical::BYTE_ARRAY
+                && matches!(
+                    converted,
+                    ConvertedType::NONE
+                        | ConvertedType::UTF8
+                        | ConvertedType::ENUM
+                        | ConvertedType::JSON
+                );
+            let mut scale = Scale::EpochMillis;
+            let plain = match &col.kind {
+                Kind::Time(_) => {
+                    scale = match (logical, converted) {
+                        (Some(LogicalType::Timestamp(TimestampType { unit, .. })), _) => match unit
+                        {
+                            TimeUnit::MILLIS => Scale::Millis,
+                            TimeUnit::MICROS => Scale::Micros,
+                            TimeUnit::NANOS => Scale::Nanos,
+                        },
+                        (_, ConvertedType::TIMESTAMP_MILLIS) => Scale::Millis,
+                        (_, ConvertedType::TIMESTAMP_MICROS) => Scale::Micros,
+                        _ if plain_integer => Scale::EpochMillis,
+                        _ => return None,
+                    };
+                    physical == Physical::INT64
+                }
+                Kind::Int => plain_integer,
+                Kind::Bool => physical == Physical::BOOLEAN,
+                Kind::Text => string && !col.uuid,
+                Kind::Attr(_) => string || plain_integer || physical == Physical::BOOLEAN,
+                Kind::AttrsJson | Kind::AttrsMap | Kind::AttrsList => false,
+            };
+            if !plain {
+                return None;
+            }
+            slots.push(Slot {
+                column,
+                target: Target::of(col)?,
+                scale,
+            });
+        }
+        Some(Plan { slots })
+    }
+
+    /// Reads row group `group` into the sink; `Ok(false)` when a strict read met a bad row.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn read_group<S: RecordSink>(
+        &self,
+        reader: &SerializedFileReader<File>,
+        name: &str,
+        cols: &[Col],
+        group: usize,
+        strict: bool,
+        sink: &mut S,
+        tally: &mut Tally,
+    ) -> Result<bool, ReadError> {
+        let data = |why: String| ReadError::ParquetData {
+            path: name.to_string(),
+            group,
+            why,
+        };
+        let rows_reader = reader
+            .get_row_group(group)
+            .map_err(|e| data(e.to_string()))?;
+        let rows = usize::try_from(rows_reader.metadata().num_rows()).unwrap_or(0);
+        let mut columns = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            let reader = rows_reader
+                .get_column_reader(slot.column)
+                .map_err(|e| data(e.to_string()))?;
+            let max_def = rows_reader
+                .metadata()
+                .column(slot.column)
+                .column_descr()
+                .max_def_level();
+            columns.push(Batch::new(reader, max_def));
+        }
+        let mut record = PushRecord::new(Timestamp::from_utc_micros(0));
+        let mut cursors = vec![Cursor::default(); columns.len()];
+        let mut done = 0;
+        while done < rows {
+            let want = BATCH_ROWS.min(rows - done);
+            for (batch, slot) in columns.iter_mut().zip(&self.slots) {
+                let got = batch.read(want).map_err(|e| data(e.to_string()))?;
+                if got != want {
+                    return Err(data(format!(
+                        "column `{}` holds {} rows where the row group says {rows}",
+                        cols[slot.column].name,
+                        done + got
+                    )));
+                }
+            }
+            cursors.fill(Cursor::default());
+            let mut cells = Vec::with_capacity(columns.len());
+            for i in 0..want {
+                cells.clear();
+                cells.extend(
+                    columns
+                        .iter()
+                        .zip(cursors.iter_mut())
+                        .map(|(batch, cursor)| batch.cell(cursor)),
+                );
+                let at = RowLocation::Row {
+                    group,
+                    row: (done + i) as u64,
+                };
+                if self.fill(&mut record, &cells).is_some() {
+                    tally.rows += 1;
+                    sink.record(&record, at);
+                    continue;
+                }
+                // The fast conversion left this row: the contract's rules say what it is.
+                match self.slow(cols, &cells) {
+                    Ok(slow) => {
+                        tally.rows += 1;
+                        sink.record(&slow, at);
+                    }
+                    Err((why, excerpt)) => {
+                        let bad = BadRow {
+                            file: name.to_string(),
+                            at,
+                            field: why.field,
+                            message: why.message,
+                            excerpt,
+                        };
+                        if strict {
+                            tally.stop(bad);
+                            return Ok(false);
+                        }
+                        tally.bad(bad);
+                    }
+                }
+            }
+            done += want;
+        }
+        Ok(true)
+    }
+
+    /// Fills the record from one row's cells; `None` when a value needs the contract's rules.
+    fn fill(&self, record: &mut PushRecord, cells: &[Cell<'_>]) -> Option<()> {
+        for (slot, cell) in self.slots.iter().zip(cells) {
+            match (&slot.target, *cell) {
+                (Target::SentAt, Cell::Int(v)) => record.sent_at = time(slot.scale, v)?,
+                (Target::SentAt, _) => return None,
+                (Target::Attr(name), Cell::Null) => {
+                    record.attrs.remove(name);
+                }
+                (Target::Attr(name), cell) => {
+                    let text = match cell {
+                        Cell::Text(bytes) => std::str::from_utf8(bytes).ok()?,
+                        _ => "",
+                    };
+                    let value = match record.attrs.get_mut(name) {
+                        Some(value) => value,
+                        None => record.attrs.entry(name.clone()).or_default(),
+                    };
+                    value.clear();
+                    match cell {
+                        Cell::Int(n) => {
+                            use std::fmt::Write;
+                            let _ = write!(value, "{n}");
+                        }
+                        Cell::Bool(b) => value.push_str(if b { "true" } else { "false" }),
+                        _ => value.push_str(text),
+                    }
+                }
+                (Target::Priority, Cell::Null) => record.priority = None,
+                (Target::Priority, Cell::Int(v)) => record.priority = Some(u8::try_from(v).ok()?),
+                (Target::ApnsStatus, Cell::Null) => record.apns_status = None,
+                (Target::ApnsStatus, Cell::Int(v)) => {
+                    record.apns_status = Some(http_status(u16::try_from(v).ok()?).ok()?);
+                }
+                (Target::Expiration, Cell::Null) => record.expiration = None,
+                (Target::Expiration, Cell::Int(v)) => {
+                    record.expiration = Some(expiration_seconds(u64::try_from(v).ok()?).ok()?);
+                }
+                (Target::MustReport, Cell::Null) => record.must_report = None,
+                (Target::MustReport, Cell::Bool(b)) => record.must_report = Some(b),
+                (target, cell) => {
+                    if let Some(field) = target.time(record) {
+                        *field = match cell {
+                            Cell::Null => None,
+                            Cell::Int(v) => Some(time(slot.scale, v)?),
+                            _ => return None,
+                        };
+                    } else if let Some(field) = target.text(record) {
+                        match cell {
+                            Cell::Null => *field = None,
+                            Cell::Text(bytes) => {
+                                let text = std::str::from_utf8(bytes).ok()?;
+                                let field = field.get_or_insert_with(String::new);
+                                field.clear();
+                                field.push_str(text);
+                            }
+                            _ => return None,
+                        }
+                    } else {
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// One row read as the row path reads it: the JSON object its cells stand for, through the
+    /// contract's serde rules. On error, the excerpt is that object.
+    fn slow(&self, cols: &[Col], cells: &[Cell<'_>]) -> Result<PushRecord, (RowError, String)> {
+        let mut object = Map::new();
+        let mut attrs = Map::new();
+        for (slot, cell) in self.slots.iter().zip(cells) {
+            let col = &cols[slot.column];
+            let value = match *cell {
+                Cell::Null => continue,
+                Cell::Bool(b) => Value::Bool(b),
+                Cell::Int(v) => match (&col.kind, slot.scale) {
+                    (Kind::Time(_), Scale::Millis) => millis(i128::from(v) * 1000),
+                    (Kind::Time(_), Scale::Micros) => millis(i128::from(v)),
+                    (Kind::Time(_), Scale::Nanos) => millis(i128::from(v.div_euclid(1000))),
+                    _ => Value::from(v),
+                },
+                Cell::Text(bytes) => match (&col.kind, std::str::from_utf8(bytes)) {
+                    (_, Ok(text)) => Value::String(text.to_string()),
+                    (Kind::Attr(_), Err(_)) => {
+                        Value::String(String::from_utf8_lossy(bytes).into_owned())
+                    }
+                    (_, Err(_)) => {
+                        let why = column_error(col, "not UTF-8 text".to_string());
+                        return Err((why, format::excerpt(&Value::Object(object).to_string())));
+                    }
+                },
+            };
+            match &slot.target {
+                Target::Attr(name) => {
+                    let text = match value {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    attrs.insert(name.clone(), Value::String(text));
+                }
+                _ => {
+                    object.insert(col.name.clone(), value);
+                }
+            }
+        }
+        let excerpt = |object: &Map<String, Value>, attrs: &Map<String, Value>| {
+            let mut whole = object.clone();
+            if !attrs.is_empty() {
+                whole.insert("attrs".to_string(), Value::Object(attrs.clone()));
+            }
+            format::excerpt(&Value::Object(whole).to_string())
+        };
+        let shown = excerpt(&object, &attrs);
+        merge_attrs(&mut object, attrs, None).map_err(|why| (why, shown.clone()))?;
+        record_from_object(object).map_err(|why| (why, shown))
+    }
+}
+
+/// A time column's value as a push time; `None` when out of the contract's range.
+fn time(scale: Scale, v: i64) -> Option<Timestamp> {
+    match scale {
+        Scale::Millis => push_time_from_micros(v.checked_mul(1000)?).ok(),
+        Scale::Micros => push_time_from_micros(v).ok(),
+        Scale::Nanos => push_time_from_micros(v.div_euclid(1000)).ok(),
+        Scale::EpochMillis => push_time_from_millis(v).ok(),
+    }
+}
+
+/// One row's value of one column.
+#[derive(Clone, Copy, Debug)]
+enum Cell<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(&'a [u8]),
+}
+
+/// A column's reader with the values of its current batch.
+enum Batch {
+    Bool(ColumnReaderImpl<BoolType>, Levels, Vec<bool>),
+    Int32(ColumnReaderImpl<Int32Type>, Levels, Vec<i32>),
+    Int64(ColumnReaderImpl<Int64Type>, Levels, Vec<i64>),
+    Bytes(ColumnReaderImpl<ByteArrayType>, Levels, Vec<ByteArray>),
+}
+
+/// The definition levels of a batch: a row has a value when its level is the column's maximum.
+struct Levels {
+    max_def: i16,
+    defs: Vec<i16>,
+}
+
+/// Where the next row of a batch is, and its value when it has one.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    row: usize,
+    value: usize,
+}
+
+impl Levels {
+    /// Whether the cursor's row has a value, moving past it; its index in the values when it has.
+    fn next(&self, cursor: &mut Cursor) -> Option<usize> {
+        let defined = self.max_def == 0 || self.defs.get(cursor.row) == Some(&self.max_def);
+        cursor.row += 1;
+        if defined {
+            cursor.value += 1;
+            Some(cursor.value - 1)
+        } else {
+            None
+        }
+    }
+}
+
+impl Batch {
+    fn new(reader: ColumnReader, max_def: i16) -> Batch {
+        let levels = Levels {
+            max_def,
+            defs: Vec::with_capacity(BATCH_ROWS),
+        };
+        match reader {
+            ColumnReader::BoolColumnReader(_) => {
+                Batch::Bool(get_typed_column_reader(reader), levels, Vec::new())
+            }
+            ColumnReader::Int32ColumnReader(_) => {
+                Batch::Int32(get_typed_column_reader(reader), levels, Vec::new())
+            }
+            ColumnReader::Int64ColumnReader(_) => {
+                Batch::Int64(get_typed_column_reader(reader), levels, Vec::new())
+            }
+            // The plan admits these four physical types only.
+            _ => Batch::Bytes(get_typed_column_reader(reader), levels, Vec::new()),
+        }
+    }
+
+    /// Decodes the next `rows` rows; how many the column had.
+    fn read(&mut self, rows: usize) -> Result<usize, ParquetError> {
+        fn refill<T: parquet::data_type::DataType>(
+            reader: &mut ColumnReaderImpl<T>,
+            levels: &mut Levels,
+            values: &mut Vec<T::T>,
+            rows: usize,
+        ) -> Result<usize, ParquetError> {
+            levels.defs.clear();
+            values.clear();
+            let (records, _, _) =
+                reader.read_records(rows, Some(&mut levels.defs), None, values)?;
+            Ok(records)
+        }
+        match self {
+            Batch::Bool(reader, levels, values) => refill(reader, levels, values, rows),
+            Batch::Int32(reader, levels, values) => refill(reader, levels, values, rows),
+            Batch::Int64(reader, levels, values) => refill(reader, levels, values, rows),
+            Batch::Bytes(reader, levels, values) => refill(reader, levels, values, rows),
+        }
+    }
+
+    /// The cursor's row, moving past it.
+    fn cell(&self, cursor: &mut Cursor) -> Cell<'_> {
+        match self {
+            Batch::Bool(_, levels, values) => levels
+                .next(cursor)
+                .and_then(|i| values.get(i))
+                .map_or(Cell::Null, |&b| Cell::Bool(b)),
+            Batch::Int32(_, levels, values) => levels
+                .next(cursor)
+                .and_then(|i| values.get(i))
+                .map_or(Cell::Null, |&v| Cell::Int(i64::from(v))),
+            Batch::Int64(_, levels, values) => levels
+                .next(cursor)
+                .and_then(|i| values.get(i))
+                .map_or(Cell::Null, |&v| Cell::Int(v)),
+            Batch::Bytes(_, levels, values) => levels
+                .next(cursor)
+                .and_then(|i| values.get(i))
+                .map_or(Cell::Null, |v| Cell::Text(v.data())),
+        }
+    }
+}
