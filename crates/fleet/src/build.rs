@@ -77,102 +77,63 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         };
     };
     let days = usize::from(last - first) + 1;
-    let day_of = |row: usize| usize::from(table.day[row] - first);
 
     let (slow_bucket, slow_threshold_micros) = slow_threshold(table);
     let singles = Singles::new(table);
-    let mut everyone = CohortAggregate {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let RowCounts {
+        daily,
+        slow_daily,
+        latency,
+        failing_device_seen,
+        single_daily,
+        single_slow,
+        single_latency,
+        failures_by_key,
+        mut key_devices,
+        mut failing_key_devices,
+        mut hour_devices,
+        mut failing_hour_devices,
+    } = RowCounts::of_rows(table, &singles, (first, days), slow_bucket, threads);
+    let everyone = CohortAggregate {
         cohort: Cohort::everyone(),
-        daily: vec![Counts::default(); days],
-        slow_daily: vec![Slow::default(); days],
-        latency: Some(LatencySketch::new()),
+        daily,
+        slow_daily,
+        latency: Some(latency),
         devices: Some(table.device_count() as u64),
-        failing_devices: 0,
+        failing_devices: failing_device_seen.iter().filter(|&&seen| seen).count() as u64,
         busiest_device_failures: 0,
     };
-    let mut single_daily = vec![Counts::default(); singles.len() * days];
-    let mut single_slow = vec![Slow::default(); singles.len() * days];
-    let mut single_latency = vec![LatencySketch::new(); singles.len()];
-    let mut failing_device_seen = vec![false; table.device_count()];
-    // Devices are counted from the distinct (key, device) pairs: far fewer than pushes.
-    let mut key_devices = Vec::with_capacity(table.len());
-    let mut failing_key_devices = Vec::new();
-    // The same per hour of day (the hour is not part of the key).
-    let mut hour_devices = Vec::with_capacity(table.len());
-    let mut failing_hour_devices = Vec::new();
-    let mut failures_by_key = vec![0u64; table.key_count()];
-    for row in 0..table.len() {
-        let day = day_of(row);
-        let outcome = table.row_outcome(row);
-        let key = table.key[row];
-        let fails = table.fails(row);
-        let latency = table.latency[row];
-        let device = table.device[row];
-        everyone.daily[day].add(outcome, 1);
-        if fails {
-            failures_by_key[key as usize] += 1;
-            if device != NO_DEVICE && !failing_device_seen[device as usize] {
-                failing_device_seen[device as usize] = true;
-                everyone.failing_devices += 1;
-            }
-        }
-        if latency != NO_LATENCY {
-            everyone.slow_daily[day].received += 1;
-            everyone.slow_daily[day].slow += u64::from(latency >= slow_bucket);
-            if let Some(sketch) = everyone.latency.as_mut() {
-                // Rows hold buckets `bucket_of` gave: always in range.
-                let _ = sketch.add_bucket(latency, 1);
-            }
-        }
-        let hour = (0, u16::from(table.hour[row]));
-        for (attribute, code) in table
-            .key_codes(key)
-            .iter()
-            .copied()
-            .enumerate()
-            .chain(std::iter::once(hour))
-        {
-            if code == 0 {
-                continue;
-            }
-            let single = singles.index(attribute, code);
-            single_daily[single * days + day].add(outcome, 1);
-            if latency != NO_LATENCY {
-                let slow = &mut single_slow[single * days + day];
-                slow.received += 1;
-                slow.slow += u64::from(latency >= slow_bucket);
-                let _ = single_latency[single].add_bucket(latency, 1);
-            }
-        }
-        if device != NO_DEVICE {
-            let pair = (u64::from(key) << 32) | u64::from(device);
-            key_devices.push(pair);
-            let by_hour = (u64::from(table.hour[row]) << 32) | u64::from(device);
-            hour_devices.push(by_hour);
-            if fails {
-                failing_key_devices.push(pair);
-                failing_hour_devices.push(by_hour);
-            }
-        }
-    }
-    // Failures per (device, key), to find each cohort's busiest failing device.
+    // Failures per (device, key), to find each cohort's busiest failing device; then the
+    // failing pairs made distinct (failures are a few percent of the pushes).
     let device_failures = per_device(&failing_key_devices);
     let hour_device_failures = per_device(&failing_hour_devices);
-    for pairs in [
-        &mut key_devices,
-        &mut failing_key_devices,
-        &mut hour_devices,
-        &mut failing_hour_devices,
-    ] {
+    for pairs in [&mut failing_key_devices, &mut failing_hour_devices] {
         pairs.sort_unstable();
         pairs.dedup();
     }
+    // The two big sorts side by side; then each pair list sorted by device, for the distinct
+    // devices of the single values and of the combinations alike.
+    let (key_by_device, hour_by_device) = join(
+        || {
+            key_devices.sort_unstable();
+            key_devices.dedup();
+            by_device(&key_devices)
+        },
+        || {
+            hour_devices.sort_unstable();
+            hour_devices.dedup();
+            by_device(&hour_devices)
+        },
+    );
+    drop((key_devices, hour_devices));
+    let failing_key_by_device = by_device(&failing_key_devices);
+    let failing_hour_by_device = by_device(&failing_hour_devices);
     let total_failures = everyone.total().failures(&rules);
     let floor = options.floor(total_failures);
 
-    let mut cohorts = vec![everyone];
-    let per_single = |pairs: &[u64]| {
-        distinct_devices(pairs, singles.len(), |key, add| {
+    let per_single = |by_device: &[u64]| {
+        distinct_devices(by_device, singles.len(), |key, add| {
             for (attribute, &code) in table.key_codes(key).iter().enumerate() {
                 if code != 0 {
                     add(singles.index(attribute, code));
@@ -180,33 +141,52 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
             }
         })
     };
-    let per_hour = |pairs: &[u64]| {
-        let mut out = DevicePairs::default();
-        for &pair in pairs {
-            out.push(singles.index(0, (pair >> 32) as u16), pair as u32);
-        }
-        out.distinct_per(singles.len())
+    let per_hour = |by_device: &[u64]| {
+        distinct_devices(by_device, singles.len(), |hour, add| {
+            add(singles.index(0, hour as u16));
+        })
     };
     // Hours and the other values are different singles: their counts add.
     let add =
         |a: Vec<u64>, b: Vec<u64>| -> Vec<u64> { a.iter().zip(&b).map(|(x, y)| x + y).collect() };
-    let devices = add(per_single(&key_devices), per_hour(&hour_devices));
-    let failing = add(
-        per_single(&failing_key_devices),
-        per_hour(&failing_hour_devices),
-    );
-    let busiest = add(
-        busiest_device(&device_failures, singles.len(), |key, add| {
-            for (attribute, &code) in table.key_codes(key).iter().enumerate() {
-                if code != 0 {
-                    add(singles.index(attribute, code));
-                }
+    let (single_devices, combination_cohorts) = join(
+        || {
+            let devices = add(per_single(&key_by_device), per_hour(&hour_by_device));
+            let failing = add(
+                per_single(&failing_key_by_device),
+                per_hour(&failing_hour_by_device),
+            );
+            let busiest = add(
+                busiest_device(&device_failures, singles.len(), |key, add| {
+                    for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+                        if code != 0 {
+                            add(singles.index(attribute, code));
+                        }
+                    }
+                }),
+                busiest_device(&hour_device_failures, singles.len(), |hour, add| {
+                    add(singles.index(0, hour as u16));
+                }),
+            );
+            (devices, failing, busiest)
+        },
+        || {
+            if options.max_combination < 2 {
+                return Vec::new();
             }
-        }),
-        busiest_device(&hour_device_failures, singles.len(), |hour, add| {
-            add(singles.index(0, hour as u16));
-        }),
+            combinations(
+                table,
+                &failures_by_key,
+                [&key_by_device, &failing_key_by_device],
+                &device_failures,
+                &singles,
+                (floor, options.max_combination),
+                (days, first),
+            )
+        },
     );
+    let (devices, failing, busiest) = single_devices;
+    let mut cohorts = vec![everyone];
     for (single, latency) in single_latency.into_iter().enumerate() {
         let (attribute, code) = singles.item(single);
         let daily = &single_daily[single * days..(single + 1) * days];
@@ -227,17 +207,7 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
             busiest_device_failures: busiest[single],
         });
     }
-    if options.max_combination >= 2 {
-        cohorts.extend(combinations(
-            table,
-            &failures_by_key,
-            [&key_devices, &failing_key_devices],
-            &device_failures,
-            &singles,
-            (floor, options.max_combination),
-            (days, first),
-        ));
-    }
+    cohorts.extend(combination_cohorts);
     let mut aggregates = Aggregates {
         rules,
         first_day: Day::from(first),
@@ -307,24 +277,178 @@ impl Singles {
     }
 }
 
-/// (cohort, device) pairs, counted distinct per cohort by sorting.
-#[derive(Default)]
-struct DevicePairs(Vec<u64>);
+/// What one pass over the rows counts: the fleet's and each single value's daily outcomes,
+/// slow receipts and latency, failures per key, and the (key, device) and (hour, device) pairs
+/// the distinct devices are counted from. Rows are split between threads, each counting its
+/// share; the shares add up.
+struct RowCounts {
+    daily: Vec<Counts>,
+    slow_daily: Vec<Slow>,
+    latency: LatencySketch,
+    failing_device_seen: Vec<bool>,
+    single_daily: Vec<Counts>,
+    single_slow: Vec<Slow>,
+    single_latency: Vec<LatencySketch>,
+    failures_by_key: Vec<u64>,
+    key_devices: Vec<u64>,
+    failing_key_devices: Vec<u64>,
+    hour_devices: Vec<u64>,
+    failing_hour_devices: Vec<u64>,
+}
 
-impl DevicePairs {
-    fn push(&mut self, cohort: usize, device: u32) {
-        self.0.push(((cohort as u64) << 32) | u64::from(device));
-    }
-
-    fn distinct_per(mut self, cohorts: usize) -> Vec<u64> {
-        self.0.sort_unstable();
-        self.0.dedup();
-        let mut out = vec![0u64; cohorts];
-        for pair in self.0 {
-            out[(pair >> 32) as usize] += 1;
+impl RowCounts {
+    fn of_rows(
+        table: &Table,
+        singles: &Singles,
+        (first, days): (u16, usize),
+        slow_bucket: u16,
+        threads: usize,
+    ) -> RowCounts {
+        let share = table.len().div_ceil(threads.max(1)).max(1);
+        let shares: Vec<RowCounts> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..table.len())
+                .step_by(share)
+                .map(|start| {
+                    let rows = start..(start + share).min(table.len());
+                    scope.spawn(move || {
+                        RowCounts::count(table, singles, (first, days), slow_bucket, rows)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut shares = shares.into_iter();
+        let Some(mut all) = shares.next() else {
+            return RowCounts::count(table, singles, (first, days), slow_bucket, 0..0);
+        };
+        for share in shares {
+            all.add(share);
         }
-        out
+        all
     }
+
+    fn count(
+        table: &Table,
+        singles: &Singles,
+        (first, days): (u16, usize),
+        slow_bucket: u16,
+        rows: std::ops::Range<usize>,
+    ) -> RowCounts {
+        let mut c = RowCounts {
+            daily: vec![Counts::default(); days],
+            slow_daily: vec![Slow::default(); days],
+            latency: LatencySketch::new(),
+            failing_device_seen: vec![false; table.device_count()],
+            single_daily: vec![Counts::default(); singles.len() * days],
+            single_slow: vec![Slow::default(); singles.len() * days],
+            single_latency: vec![LatencySketch::new(); singles.len()],
+            failures_by_key: vec![0u64; table.key_count()],
+            key_devices: Vec::with_capacity(rows.len()),
+            failing_key_devices: Vec::new(),
+            hour_devices: Vec::with_capacity(rows.len()),
+            failing_hour_devices: Vec::new(),
+        };
+        for row in rows {
+            let day = usize::from(table.day[row] - first);
+            let outcome = table.row_outcome(row);
+            let key = table.key[row];
+            let fails = table.fails(row);
+            let latency = table.latency[row];
+            let device = table.device[row];
+            c.daily[day].add(outcome, 1);
+            if fails {
+                c.failures_by_key[key as usize] += 1;
+                if device != NO_DEVICE {
+                    c.failing_device_seen[device as usize] = true;
+                }
+            }
+            if latency != NO_LATENCY {
+                c.slow_daily[day].received += 1;
+                c.slow_daily[day].slow += u64::from(latency >= slow_bucket);
+                // Rows hold buckets `bucket_of` gave: always in range.
+                let _ = c.latency.add_bucket(latency, 1);
+            }
+            let hour = (0, u16::from(table.hour[row]));
+            for (attribute, code) in table
+                .key_codes(key)
+                .iter()
+                .copied()
+                .enumerate()
+                .chain(std::iter::once(hour))
+            {
+                if code == 0 {
+                    continue;
+                }
+                let single = singles.index(attribute, code);
+                c.single_daily[single * days + day].add(outcome, 1);
+                if latency != NO_LATENCY {
+                    let slow = &mut c.single_slow[single * days + day];
+                    slow.received += 1;
+                    slow.slow += u64::from(latency >= slow_bucket);
+                    let _ = c.single_latency[single].add_bucket(latency, 1);
+                }
+            }
+            if device != NO_DEVICE {
+                let pair = (u64::from(key) << 32) | u64::from(device);
+                c.key_devices.push(pair);
+                let by_hour = (u64::from(table.hour[row]) << 32) | u64::from(device);
+                c.hour_devices.push(by_hour);
+                if fails {
+                    c.failing_key_devices.push(pair);
+                    c.failing_hour_devices.push(by_hour);
+                }
+            }
+        }
+        c
+    }
+
+    fn add(&mut self, other: RowCounts) {
+        let counts =
+            |a: &mut [Counts], b: &[Counts]| a.iter_mut().zip(b).for_each(|(a, b)| a.merge(b));
+        let slows = |a: &mut [Slow], b: &[Slow]| {
+            a.iter_mut().zip(b).for_each(|(a, b)| {
+                a.received += b.received;
+                a.slow += b.slow;
+            })
+        };
+        counts(&mut self.daily, &other.daily);
+        slows(&mut self.slow_daily, &other.slow_daily);
+        self.latency.merge(&other.latency);
+        for (seen, theirs) in self
+            .failing_device_seen
+            .iter_mut()
+            .zip(&other.failing_device_seen)
+        {
+            *seen |= *theirs;
+        }
+        counts(&mut self.single_daily, &other.single_daily);
+        slows(&mut self.single_slow, &other.single_slow);
+        for (mine, theirs) in self.single_latency.iter_mut().zip(&other.single_latency) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.failures_by_key.iter_mut().zip(&other.failures_by_key) {
+            *mine += theirs;
+        }
+        self.key_devices.extend_from_slice(&other.key_devices);
+        self.failing_key_devices
+            .extend_from_slice(&other.failing_key_devices);
+        self.hour_devices.extend_from_slice(&other.hour_devices);
+        self.failing_hour_devices
+            .extend_from_slice(&other.failing_hour_devices);
+    }
+}
+
+/// Runs `a` on a thread of its own and `b` on this one: the two halves of the counting that do
+/// not depend on each other.
+fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|scope| {
+        let a = scope.spawn(a);
+        let b = b();
+        (a.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), b)
+    })
 }
 
 /// Combinations of two or three values holding at least `floor` failures, with their daily
@@ -444,16 +568,21 @@ fn combinations(
         .collect()
 }
 
-/// Distinct devices per cohort from distinct `(key << 32 | device)` pairs, one device at a
-/// time: materializing every (cohort, device) pair would take tens of bytes per push and
-/// combination (half a gigabyte on 10 M pushes); this takes the pairs re-sorted by device.
+/// Distinct `(key << 32 | device)` pairs as `(device << 32 | key)`, sorted: by device.
+fn by_device(pairs: &[u64]) -> Vec<u64> {
+    let mut by_device: Vec<u64> = pairs.iter().map(|&pair| pair.rotate_left(32)).collect();
+    by_device.sort_unstable();
+    by_device
+}
+
+/// Distinct devices per cohort from distinct pairs sorted by device ([`by_device`]), one device
+/// at a time: materializing every (cohort, device) pair would take tens of bytes per push and
+/// combination (half a gigabyte on 10 M pushes).
 fn distinct_devices(
-    pairs: &[u64],
+    by_device: &[u64],
     cohorts: usize,
     members: impl Fn(u32, &mut dyn FnMut(usize)),
 ) -> Vec<u64> {
-    let mut by_device: Vec<u64> = pairs.iter().map(|&pair| pair.rotate_left(32)).collect();
-    by_device.sort_unstable();
     let mut counts = vec![0u64; cohorts];
     let mut mine: Vec<usize> = Vec::new();
     let mut start = 0;
