@@ -4,8 +4,8 @@
 //! # Brief overview
 //!
 //! A [`Table`] receives push records (it is a `pushtrace_records::RecordSink`, one per reading
-//! thread, merged at the end) and holds each push in 13 bytes: day, interned attribute tuple,
-//! [`Outcome`], device, latency bucket. [`build::aggregate`] counts it into [`Aggregates`]:
+//! thread, merged at the end) and holds each push in 14 bytes: day, interned attribute tuple,
+//! [`Outcome`], device, latency bucket, hour of day. [`build::aggregate`] counts it into [`Aggregates`]:
 //! daily outcome counts for every push, every attribute value and every combination of up to
 //! three values with enough failures, latency sketches and devices. The same aggregates come
 //! from PostgreSQL with the counting pushed down as SQL, or from an aggregates file a warehouse

@@ -142,6 +142,8 @@ struct Slot {
 #[derive(Debug)]
 pub(super) struct Plan {
     slots: Vec<Slot>,
+    /// The attribute slots in the order of their names: the order of a record's `attrs`.
+    attrs_by_name: Vec<usize>,
 }
 
 impl Plan {
@@ -214,7 +216,17 @@ impl Plan {
                 scale,
             });
         }
-        Some(Plan { slots })
+        let mut attrs_by_name: Vec<usize> = (0..slots.len())
+            .filter(|&i| matches!(slots[i].target, Target::Attr(_)))
+            .collect();
+        attrs_by_name.sort_by(|&a, &b| match (&slots[a].target, &slots[b].target) {
+            (Target::Attr(a), Target::Attr(b)) => a.cmp(b),
+            _ => std::cmp::Ordering::Equal,
+        });
+        Some(Plan {
+            slots,
+            attrs_by_name,
+        })
     }
 
     /// Reads row group `group` into the sink; `Ok(false)` when a strict read met a bad row.
@@ -313,32 +325,37 @@ impl Plan {
 
     /// Fills the record from one row's cells; `None` when a value needs the contract's rules.
     fn fill(&self, record: &mut PushRecord, cells: &[Cell<'_>]) -> Option<()> {
+        // The attributes: when the row has every one and so had the last (the common case),
+        // the record's values are overwritten in name order without a lookup.
+        let every = self
+            .attrs_by_name
+            .iter()
+            .all(|&i| !matches!(cells[i], Cell::Null));
+        if every && record.attrs.len() == self.attrs_by_name.len() {
+            for (value, &i) in record.attrs.values_mut().zip(&self.attrs_by_name) {
+                attr_text(value, cells[i])?;
+            }
+        } else {
+            for &i in &self.attrs_by_name {
+                let Target::Attr(name) = &self.slots[i].target else {
+                    continue;
+                };
+                if matches!(cells[i], Cell::Null) {
+                    record.attrs.remove(name);
+                    continue;
+                }
+                let value = match record.attrs.get_mut(name) {
+                    Some(value) => value,
+                    None => record.attrs.entry(name.clone()).or_default(),
+                };
+                attr_text(value, cells[i])?;
+            }
+        }
         for (slot, cell) in self.slots.iter().zip(cells) {
             match (&slot.target, *cell) {
                 (Target::SentAt, Cell::Int(v)) => record.sent_at = time(slot.scale, v)?,
                 (Target::SentAt, _) => return None,
-                (Target::Attr(name), Cell::Null) => {
-                    record.attrs.remove(name);
-                }
-                (Target::Attr(name), cell) => {
-                    let text = match cell {
-                        Cell::Text(bytes) => std::str::from_utf8(bytes).ok()?,
-                        _ => "",
-                    };
-                    let value = match record.attrs.get_mut(name) {
-                        Some(value) => value,
-                        None => record.attrs.entry(name.clone()).or_default(),
-                    };
-                    value.clear();
-                    match cell {
-                        Cell::Int(n) => {
-                            use std::fmt::Write;
-                            let _ = write!(value, "{n}");
-                        }
-                        Cell::Bool(b) => value.push_str(if b { "true" } else { "false" }),
-                        _ => value.push_str(text),
-                    }
-                }
+                (Target::Attr(_), _) => {}
                 (Target::Priority, Cell::Null) => record.priority = None,
                 (Target::Priority, Cell::Int(v)) => record.priority = Some(u8::try_from(v).ok()?),
                 (Target::ApnsStatus, Cell::Null) => record.apns_status = None,
@@ -429,6 +446,22 @@ impl Plan {
         merge_attrs(&mut object, attrs, None).map_err(|why| (why, shown.clone()))?;
         record_from_object(object).map_err(|why| (why, shown))
     }
+}
+
+/// An attribute's cell written over `value`: text as is, numbers and booleans as written;
+/// `None` for text that is not UTF-8 (the row path keeps it with replacement characters).
+fn attr_text(value: &mut String, cell: Cell<'_>) -> Option<()> {
+    value.clear();
+    match cell {
+        Cell::Text(bytes) => value.push_str(std::str::from_utf8(bytes).ok()?),
+        Cell::Int(n) => {
+            use std::fmt::Write;
+            let _ = write!(value, "{n}");
+        }
+        Cell::Bool(b) => value.push_str(if b { "true" } else { "false" }),
+        Cell::Null => return None,
+    }
+    Some(())
 }
 
 /// A time column's value as a push time; `None` when out of the contract's range.
