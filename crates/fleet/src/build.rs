@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use crate::aggregates::{Aggregates, CohortAggregate, Day, Slow};
 use crate::cohort::{Cohort, HOUR};
 use crate::counts::Counts;
@@ -90,9 +92,9 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         single_slow,
         single_latency,
         failures_by_key,
-        mut key_devices,
+        key_devices,
         mut failing_key_devices,
-        mut hour_devices,
+        hour_devices,
         mut failing_hour_devices,
     } = RowCounts::of_rows(table, &singles, (first, days), slow_bucket, threads);
     let everyone = CohortAggregate {
@@ -112,20 +114,10 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         pairs.sort_unstable();
         pairs.dedup();
     }
-    // The two big sorts side by side; then each pair list sorted by device, for the distinct
-    // devices of the single values and of the combinations alike.
-    let (key_by_device, hour_by_device) = join(
-        || {
-            key_devices.sort_unstable();
-            key_devices.dedup();
-            by_device(&key_devices)
-        },
-        || {
-            hour_devices.sort_unstable();
-            hour_devices.dedup();
-            by_device(&hour_devices)
-        },
-    );
+    // Each distinct pair list sorted by device, side by side, for the distinct devices of the
+    // single values and of the combinations alike.
+    let (key_by_device, hour_by_device) =
+        join(|| by_device(&key_devices), || by_device(&hour_devices));
     drop((key_devices, hour_devices));
     let failing_key_by_device = by_device(&failing_key_devices);
     let failing_hour_by_device = by_device(&failing_hour_devices);
@@ -290,8 +282,10 @@ struct RowCounts {
     single_slow: Vec<Slow>,
     single_latency: Vec<LatencySketch>,
     failures_by_key: Vec<u64>,
+    /// Distinct and sorted once counted.
     key_devices: Vec<u64>,
     failing_key_devices: Vec<u64>,
+    /// Distinct and sorted once counted.
     hour_devices: Vec<u64>,
     failing_hour_devices: Vec<u64>,
 }
@@ -402,6 +396,11 @@ impl RowCounts {
                 }
             }
         }
+        // Distinct on each thread: a device sends many pushes with one key.
+        for pairs in [&mut c.key_devices, &mut c.hour_devices] {
+            pairs.sort_unstable();
+            pairs.dedup();
+        }
         c
     }
 
@@ -432,13 +431,39 @@ impl RowCounts {
         for (mine, theirs) in self.failures_by_key.iter_mut().zip(&other.failures_by_key) {
             *mine += theirs;
         }
-        self.key_devices.extend_from_slice(&other.key_devices);
+        self.key_devices = union(&self.key_devices, &other.key_devices);
         self.failing_key_devices
             .extend_from_slice(&other.failing_key_devices);
-        self.hour_devices.extend_from_slice(&other.hour_devices);
+        self.hour_devices = union(&self.hour_devices, &other.hour_devices);
         self.failing_hour_devices
             .extend_from_slice(&other.failing_hour_devices);
     }
+}
+
+/// The distinct values of two sorted, distinct lists, sorted.
+fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Runs `a` on a thread of its own and `b` on this one: the two halves of the counting that do
@@ -488,7 +513,7 @@ fn combinations(
     };
     let max = max_combination.min(3);
     // Failures per combination, from the keys that hold failures.
-    let mut failures: HashMap<Combination, u64> = HashMap::new();
+    let mut failures: HashMap<Combination, u64, FixedState> = HashMap::default();
     let mut items = Vec::new();
     for (key, &f) in failures_by_key.iter().enumerate() {
         if f == 0 {
@@ -503,7 +528,7 @@ fn combinations(
         .map(|(c, _)| c)
         .collect();
     kept.sort_unstable();
-    let ids: HashMap<Combination, u32> = kept
+    let ids: HashMap<Combination, u32, FixedState> = kept
         .iter()
         .enumerate()
         .map(|(i, &c)| (c, i as u32))
@@ -521,18 +546,27 @@ fn combinations(
         });
     }
     starts.push(members.len());
-    let mut daily = vec![Counts::default(); kept.len() * days];
-    for row in 0..table.len() {
-        let key = table.key[row] as usize;
-        let of_key = &members[starts[key]..starts[key + 1]];
-        if of_key.is_empty() {
-            continue;
+    // Daily counts per combination: rows split between threads, the shares added.
+    let count_rows = |rows: std::ops::Range<usize>| {
+        let mut daily = vec![Counts::default(); kept.len() * days];
+        for row in rows {
+            let key = table.key[row] as usize;
+            let of_key = &members[starts[key]..starts[key + 1]];
+            if of_key.is_empty() {
+                continue;
+            }
+            let day = usize::from(table.day[row] - first);
+            let outcome = table.row_outcome(row);
+            for &id in of_key {
+                daily[id as usize * days + day].add(outcome, 1);
+            }
         }
-        let day = usize::from(table.day[row] - first);
-        let outcome = table.row_outcome(row);
-        for &id in of_key {
-            daily[id as usize * days + day].add(outcome, 1);
-        }
+        daily
+    };
+    let half = table.len() / 2;
+    let (mut daily, other) = join(|| count_rows(0..half), || count_rows(half..table.len()));
+    for (mine, theirs) in daily.iter_mut().zip(&other) {
+        mine.merge(theirs);
     }
     let per_combination = |pairs: &[u64]| {
         distinct_devices(pairs, kept.len(), |key, add| {
@@ -575,31 +609,27 @@ fn by_device(pairs: &[u64]) -> Vec<u64> {
     by_device
 }
 
-/// Distinct devices per cohort from distinct pairs sorted by device ([`by_device`]), one device
-/// at a time: materializing every (cohort, device) pair would take tens of bytes per push and
-/// combination (half a gigabyte on 10 M pushes).
+/// Distinct devices per cohort from distinct pairs sorted by device ([`by_device`]): a device's
+/// pairs are consecutive, so a cohort counts a device when the last device it counted was
+/// another. Materializing every (cohort, device) pair instead would take tens of bytes per push
+/// and combination (half a gigabyte on 10 M pushes), and sorting each device's cohorts took
+/// most of the counting's time.
 fn distinct_devices(
     by_device: &[u64],
     cohorts: usize,
     members: impl Fn(u32, &mut dyn FnMut(usize)),
 ) -> Vec<u64> {
     let mut counts = vec![0u64; cohorts];
-    let mut mine: Vec<usize> = Vec::new();
-    let mut start = 0;
-    while start < by_device.len() {
-        let device = by_device[start] >> 32;
-        let mut end = start;
-        mine.clear();
-        while end < by_device.len() && by_device[end] >> 32 == device {
-            members(by_device[end] as u32, &mut |cohort| mine.push(cohort));
-            end += 1;
-        }
-        mine.sort_unstable();
-        mine.dedup();
-        for &cohort in &mine {
-            counts[cohort] += 1;
-        }
-        start = end;
+    // The device that last counted in each cohort (device ids are below NO_DEVICE).
+    let mut counted_by = vec![NO_DEVICE; cohorts];
+    for &pair in by_device {
+        let device = (pair >> 32) as u32;
+        members(pair as u32, &mut |cohort| {
+            if counted_by[cohort] != device {
+                counted_by[cohort] = device;
+                counts[cohort] += 1;
+            }
+        });
     }
     counts
 }

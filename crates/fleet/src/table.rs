@@ -22,6 +22,29 @@ use crate::sketch;
 /// thousands of values (a user id put in `attrs`) is not a cohort.
 pub const MAX_VALUES: usize = 500;
 
+/// Bits a code takes in a packed key: codes go up to [`MAX_VALUES`] + 1.
+const CODE_BITS: u32 = 9;
+const _: () = assert!(MAX_VALUES < (1 << CODE_BITS) - 1);
+
+/// Attributes whose codes fit in one `u128` key.
+const PACKED_ATTRIBUTES: usize = (u128::BITS / CODE_BITS) as usize;
+
+/// A key's codes in one integer, each at its attribute's place, when there are few enough.
+/// Keys hold no trailing zeros, so two keys pack alike only when they are equal.
+fn pack(codes: &[u16]) -> Option<u128> {
+    if codes.len() > PACKED_ATTRIBUTES {
+        return None;
+    }
+    Some(
+        codes
+            .iter()
+            .enumerate()
+            .fold(0u128, |packed, (place, &code)| {
+                packed | (u128::from(code) << (place as u32 * CODE_BITS))
+            }),
+    )
+}
+
 /// The value standing for an attribute's values past [`MAX_VALUES`].
 pub const OTHER: &str = "(other)";
 
@@ -95,6 +118,10 @@ pub struct Table {
     /// Interned keys: `keys[k]` holds key `k`'s code per attribute (shorter when attributes
     /// were discovered after it was interned: missing trailing codes are 0).
     keys: Vec<Box<[u16]>>,
+    /// Keys of up to [`PACKED_ATTRIBUTES`] attributes, packed into one integer: no slice to
+    /// compare on every push.
+    packed_key_index: FastMap<u128, u32>,
+    /// Longer keys.
     key_index: FastMap<Box<[u16]>, u32>,
     device_ids: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
     device_hashes: Vec<u64>,
@@ -133,6 +160,7 @@ impl Table {
             name_index: FastMap::default(),
             dictionaries: Vec::new(),
             keys: Vec::new(),
+            packed_key_index: FastMap::default(),
             key_index: FastMap::default(),
             device_ids: HashMap::default(),
             device_hashes: Vec::new(),
@@ -277,6 +305,14 @@ impl Table {
     }
 
     fn intern_key(&mut self, codes: &[u16]) -> u32 {
+        if let Some(packed) = pack(codes) {
+            let next = self.keys.len() as u32;
+            let k = *self.packed_key_index.entry(packed).or_insert(next);
+            if k == next {
+                self.keys.push(codes.into());
+            }
+            return k;
+        }
         if let Some(&k) = self.key_index.get(codes) {
             return k;
         }
@@ -410,6 +446,44 @@ impl Hasher for IdentityHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_keys_keep_each_code_in_its_place() {
+        assert_ne!(pack(&[0, 5]), pack(&[0, 0, 5]));
+        assert_ne!(pack(&[0, 5, 1]), pack(&[0, 1, 5]));
+        assert_eq!(pack(&[0, 511, 3]), Some((511 << 9) | (3 << 18)));
+        assert!(pack(&[1; PACKED_ATTRIBUTES]).is_some());
+        assert_eq!(pack(&[1; PACKED_ATTRIBUTES + 1]), None);
+    }
+
+    #[test]
+    fn keys_with_absent_attributes_stay_apart() {
+        // carrier only, then os_version only, with the same code: two keys, not one.
+        let mut table = Table::new(OutcomeRules::default());
+        table.add(&push(
+            "a",
+            "2026-05-20T10:00:00Z",
+            &[("carrier", "X")],
+            Some(200),
+        ));
+        table.add(&push(
+            "a",
+            "2026-05-20T10:00:00Z",
+            &[("os_version", "X")],
+            Some(200),
+        ));
+        assert_eq!(table.key_count(), 2);
+        assert_ne!(table.key[0], table.key[1]);
+        // And more attributes than a packed key holds.
+        let many: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("a{i:02}"), "v".to_string()))
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        table.add(&push("b", "2026-05-20T10:00:00Z", &many, Some(200)));
+        table.add(&push("c", "2026-05-20T11:00:00Z", &many, Some(200)));
+        assert_eq!(table.key_count(), 3);
+        assert_eq!(table.key[2], table.key[3]);
+    }
     use pushtrace_model::Timestamp;
 
     fn push(device: &str, sent: &str, attrs: &[(&str, &str)], status: Option<u16>) -> PushRecord {
