@@ -14,7 +14,8 @@
 #      `attr.<name>` column per attribute), reused when present;
 #   3. times DuckDB (Python API, threads=2) on the single-attribute x day GROUP BYs, every
 #      attribute, counting each outcome (not_sent, rejected, on_time, late, no_receipt) and
-#      failures (not on_time), best of --runs;
+#      failures (not on_time), best of --runs: as seven queries, and as one query with
+#      GROUPING SETS (one scan: how a data team writes it once seven scans are slow);
 #   4. times `pushtrace fleet` (release) on the same files: single values only, and the full
 #      report from Parquet and from JSONL, with peak RSS;
 #   5. prints a Markdown table and appends it to benches/results/fleet-<date>.md.
