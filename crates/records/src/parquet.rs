@@ -97,25 +97,16 @@ pub(crate) fn read<S: RecordSink>(
             // The parquet crate panics on some corrupt row groups (60: "column start and
             // length should not be negative", an assert in its bit reader): this group's
             // data error, not a crash of the caller.
+            let at = GroupRead {
+                reader: &own,
+                name,
+                cols: &cols,
+                group,
+                strict: options.strict(),
+            };
             let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &plan {
-                Some(plan) => plan.read_group(
-                    &own,
-                    name,
-                    &cols,
-                    group,
-                    options.strict(),
-                    &mut sink,
-                    &mut tally,
-                ),
-                None => read_group(
-                    &own,
-                    name,
-                    &cols,
-                    group,
-                    options.strict(),
-                    &mut sink,
-                    &mut tally,
-                ),
+                Some(plan) => plan.read_group(&at, &mut sink, &mut tally),
+                None => read_group(&at, &mut sink, &mut tally),
             }));
             let result = read.unwrap_or_else(|_| {
                 Err(ReadError::ParquetData {
@@ -196,46 +187,76 @@ fn keep(options: &RecordReader) -> usize {
     options.max_bad_samples()
 }
 
-/// Reads one row group into the sink; `Ok(false)` when a strict read met a bad row.
-fn read_group<S: RecordSink>(
-    reader: &SerializedFileReader<File>,
-    name: &str,
-    cols: &[Col],
+/// The read of one row group, on either path: where it is, and what a bad row does.
+struct GroupRead<'a> {
+    reader: &'a SerializedFileReader<File>,
+    name: &'a str,
+    cols: &'a [Col],
     group: usize,
     strict: bool,
+}
+
+impl GroupRead<'_> {
+    /// The group cannot be decoded: its data error.
+    fn data_error(&self, why: impl ToString) -> ReadError {
+        ReadError::ParquetData {
+            path: self.name.to_string(),
+            group: self.group,
+            why: why.to_string(),
+        }
+    }
+
+    fn at(&self, row: usize) -> RowLocation {
+        RowLocation::Row {
+            group: self.group,
+            row: row as u64,
+        }
+    }
+
+    /// Counts a bad row; `false` when the read is strict and stops here.
+    fn bad_row(&self, tally: &mut Tally, row: usize, why: RowError, excerpt: String) -> bool {
+        let bad = BadRow {
+            file: self.name.to_string(),
+            at: self.at(row),
+            field: why.field,
+            message: why.message,
+            excerpt,
+        };
+        if self.strict {
+            tally.stop(bad);
+            return false;
+        }
+        tally.bad(bad);
+        true
+    }
+}
+
+/// Reads one row group into the sink through the row API; `Ok(false)` when a strict read met a
+/// bad row.
+fn read_group<S: RecordSink>(
+    at: &GroupRead<'_>,
     sink: &mut S,
     tally: &mut Tally,
 ) -> Result<bool, ReadError> {
-    let data = |e: parquet::errors::ParquetError| ReadError::ParquetData {
-        path: name.to_string(),
-        group,
-        why: e.to_string(),
-    };
-    let rows = reader.get_row_group(group).map_err(data)?;
-    for (i, row) in rows.get_row_iter(None).map_err(data)?.enumerate() {
-        let row = row.map_err(data)?;
-        let at = RowLocation::Row {
-            group,
-            row: i as u64,
-        };
-        match record(cols, &row) {
+    let rows = at
+        .reader
+        .get_row_group(at.group)
+        .map_err(|e| at.data_error(e))?;
+    for (i, row) in rows
+        .get_row_iter(None)
+        .map_err(|e| at.data_error(e))?
+        .enumerate()
+    {
+        let row = row.map_err(|e| at.data_error(e))?;
+        match record(at.cols, &row) {
             Ok(record) => {
                 tally.rows += 1;
-                sink.record(&record, at);
+                sink.record(&record, at.at(i));
             }
             Err(why) => {
-                let bad = BadRow {
-                    file: name.to_string(),
-                    at,
-                    field: why.field,
-                    message: why.message,
-                    excerpt: format::excerpt(&row.to_string()),
-                };
-                if strict {
-                    tally.stop(bad);
+                if !at.bad_row(tally, i, why, format::excerpt(&row.to_string())) {
                     return Ok(false);
                 }
-                tally.bad(bad);
             }
         }
     }

@@ -9,13 +9,11 @@
 //! that are not UTF-8, a row without `sent_at`) sends its row through the JSON object and the
 //! contract's serde rules that the row path uses, so a bad row reads the same on either path.
 
-use std::fs::File;
-
 use parquet::basic::{ConvertedType, LogicalType, TimeUnit, TimestampType, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl, get_typed_column_reader};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::reader::FileReader;
 use parquet::schema::types::SchemaDescriptor;
 use pushtrace_model::{
     PushRecord, Timestamp, expiration_seconds, http_status, push_time_from_micros,
@@ -24,9 +22,9 @@ use pushtrace_model::{
 use serde_json::{Map, Value};
 
 use super::schema::{Col, Kind};
-use super::{column_error, millis};
+use super::{GroupRead, column_error, millis};
 use crate::csv::merge_attrs;
-use crate::error::{BadRow, ReadError, RowLocation};
+use crate::error::ReadError;
 use crate::fields::{RowError, record_from_object};
 use crate::format;
 use crate::sink::RecordSink;
@@ -229,25 +227,18 @@ impl Plan {
         })
     }
 
-    /// Reads row group `group` into the sink; `Ok(false)` when a strict read met a bad row.
-    #[allow(clippy::too_many_arguments)]
+    /// Reads one row group into the sink; `Ok(false)` when a strict read met a bad row.
     pub(super) fn read_group<S: RecordSink>(
         &self,
-        reader: &SerializedFileReader<File>,
-        name: &str,
-        cols: &[Col],
-        group: usize,
-        strict: bool,
+        at: &GroupRead<'_>,
         sink: &mut S,
         tally: &mut Tally,
     ) -> Result<bool, ReadError> {
-        let data = |why: String| ReadError::ParquetData {
-            path: name.to_string(),
-            group,
-            why,
-        };
-        let rows_reader = reader
-            .get_row_group(group)
+        let cols = at.cols;
+        let data = |why: String| at.data_error(why);
+        let rows_reader = at
+            .reader
+            .get_row_group(at.group)
             .map_err(|e| data(e.to_string()))?;
         let rows = usize::try_from(rows_reader.metadata().num_rows()).unwrap_or(0);
         let mut columns = Vec::with_capacity(self.slots.len());
@@ -287,34 +278,22 @@ impl Plan {
                         .zip(cursors.iter_mut())
                         .map(|(batch, cursor)| batch.cell(cursor)),
                 );
-                let at = RowLocation::Row {
-                    group,
-                    row: (done + i) as u64,
-                };
+                let row = done + i;
                 if self.fill(&mut record, &cells).is_some() {
                     tally.rows += 1;
-                    sink.record(&record, at);
+                    sink.record(&record, at.at(row));
                     continue;
                 }
                 // The fast conversion left this row: the contract's rules say what it is.
                 match self.slow(cols, &cells) {
                     Ok(slow) => {
                         tally.rows += 1;
-                        sink.record(&slow, at);
+                        sink.record(&slow, at.at(row));
                     }
                     Err((why, excerpt)) => {
-                        let bad = BadRow {
-                            file: name.to_string(),
-                            at,
-                            field: why.field,
-                            message: why.message,
-                            excerpt,
-                        };
-                        if strict {
-                            tally.stop(bad);
+                        if !at.bad_row(tally, row, why, excerpt) {
                             return Ok(false);
                         }
-                        tally.bad(bad);
                     }
                 }
             }
