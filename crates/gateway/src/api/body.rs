@@ -42,10 +42,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Parses JSON, naming the field a type error is in.
+/// Parses one JSON value, naming the field a type error is in.
+///
+/// Anything but whitespace after the value is refused, as `serde_json::from_slice` would: a
+/// body of two values (`{…}{…}`) is a client bug, and acting on the first would hide it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let error = ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -56,5 +59,32 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             error.field(path)
         }
-    })
+    })?;
+    deserializer.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {e}; send one JSON value and nothing after it"),
+        )
+    })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn one_value_and_whitespace_only() {
+        let value: serde_json::Value = parse(b" {\"a\": 1}\r\n\t ").unwrap();
+        assert_eq!(value["a"], 1);
+        for body in [
+            &b"{\"a\": 1}{\"a\": 2}"[..],
+            b"{\"a\": 1} x",
+            b"{\"a\": 1},",
+        ] {
+            let error = parse::<serde_json::Value>(body).unwrap_err();
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        }
+    }
 }

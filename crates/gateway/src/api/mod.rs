@@ -7,6 +7,7 @@ mod body;
 mod calls;
 mod error;
 mod ops;
+mod path;
 mod receipts;
 mod tokens;
 
@@ -55,5 +56,6 @@ pub fn router(engine: Engine, token: ApiToken) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(engine)
 }

@@ -1,7 +1,7 @@
 //! `PUT|DELETE /v1/apps/{app}/tokens/{token}`, `GET /v1/apps/{app}/tokens/{token}/pushes`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::path::PathParams;
 use crate::engine::{Engine, TokenRequest};
 
 pub(super) async fn register(
     State(engine): State<Engine>,
-    Path((app, token)): Path<(String, String)>,
+    PathParams((app, token)): PathParams<(String, String)>,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Response, ApiError> {
     let (token, created) = engine.register_token(&app, &token, request).await?;
@@ -27,7 +28,7 @@ pub(super) async fn register(
 
 pub(super) async fn unregister(
     State(engine): State<Engine>,
-    Path((app, token)): Path<(String, String)>,
+    PathParams((app, token)): PathParams<(String, String)>,
 ) -> Result<Response, ApiError> {
     engine.unregister_token(&app, &token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -44,7 +45,7 @@ const MAX_HISTORY: usize = 1000;
 
 pub(super) async fn history(
     State(engine): State<Engine>,
-    Path((app, token)): Path<(String, String)>,
+    PathParams((app, token)): PathParams<(String, String)>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| {

@@ -13,6 +13,11 @@ pub enum EngineError {
     /// No call with that id.
     #[error("no call with id {0:?}")]
     UnknownCall(String),
+    /// A receipt's push is not in the store, though its token holds.
+    #[error(
+        "no push with id {0:?} is stored: the receipt is for a push this gateway's store does not have; do not send it again"
+    )]
+    UnknownPush(String),
     /// No token with that value for the app.
     #[error("no token {token:?} is registered for app {app:?}")]
     UnknownToken {

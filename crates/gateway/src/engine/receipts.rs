@@ -122,6 +122,12 @@ impl Engine {
         let Some(call) = store.call(&claims.call_id).await? else {
             return Err(EngineError::UnknownCall(claims.call_id));
         };
+        // The token proves we issued it, not that the store still has the push (the store
+        // was reset or restored while the receipt key stayed); without this the receipt's
+        // foreign key fails and the answer is a 503, which tells the app to retry.
+        let Some(attempt) = store.attempt(&claims.push_id).await? else {
+            return Err(EngineError::UnknownPush(claims.push_id));
+        };
         let late = now > call.deadline;
         let receipt = Receipt {
             push_id: claims.push_id.clone(),
@@ -151,9 +157,7 @@ impl Engine {
             self.0
                 .metrics
                 .receipt(if late { "late" } else { "on_time" });
-            if let Some(attempt) = store.attempt(&claims.push_id).await?
-                && let Some(sent_at) = attempt.sent_at
-            {
+            if let Some(sent_at) = attempt.sent_at {
                 self.0
                     .metrics
                     .stage("receipt", clock::elapsed(sent_at, now));
