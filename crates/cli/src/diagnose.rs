@@ -19,6 +19,7 @@ use pushtrace_diagnose::{
     DiagnoseOptions, LogClock, Push, PushReader, diagnose_all, is_ring, push_from_arg, sort_pushes,
 };
 use pushtrace_diagnose::{html_report, markdown_report};
+use pushtrace_model::terminal;
 use serde_json::json;
 
 use crate::input::InputArgs;
@@ -106,7 +107,7 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
                 .build()
                 .read(path)?;
             if !args.source.quiet {
-                eprint!("{}", read.summary);
+                eprint!("{}", terminal::escape_lines(&read.summary.to_string()));
             }
             read.pushes
         }
@@ -292,9 +293,11 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     } else if args.html {
         html()
     } else if args.markdown {
-        markdown_report::render(&name, &diagnosed) + "\n" + &clock_line
+        // The reports quote log lines and push ids; JSON and HTML have their own escaping.
+        terminal::escape_lines(&(markdown_report::render(&name, &diagnosed) + "\n" + &clock_line))
+            .into_owned()
     } else {
-        clock_line.clone() + &render(&diagnosed)
+        terminal::escape_lines(&(clock_line.clone() + &render(&diagnosed))).into_owned()
     };
     if let Some(path) = &args.output {
         write_file(path, &text)?;

@@ -282,7 +282,10 @@ fn report_bad_rows(summary: &ReadSummary, notes: &mut Vec<String>) {
     if summary.bad == 0 {
         return;
     }
-    eprint!("{summary}");
+    eprint!(
+        "{}",
+        pushtrace_model::terminal::escape_lines(&summary.to_string())
+    );
     notes.push(format!(
         "{}: {} bad rows skipped (not valid push records), {} read",
         summary.input, summary.bad, summary.rows

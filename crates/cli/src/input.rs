@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use pushtrace_devicelog::{Format, LocalClock, LogRead, LogReader, RecordFilter};
+use pushtrace_model::terminal;
 
 use crate::clock_args::ClockArgs;
 use crate::progress::Bar;
@@ -65,7 +66,7 @@ impl InputArgs {
             if !self.quiet {
                 let how = if detected { "detected" } else { "as given" };
                 let line = format!("{}: {} ({how})", self.input.display(), format.describe());
-                eprintln!("{line}");
+                eprintln!("{}", terminal::escape_lines(&line));
                 *self.announced.borrow_mut() = Some(line);
             }
             reader.read_as(&self.input, format, detected, &mut bar)?
@@ -82,8 +83,10 @@ impl InputArgs {
         let text = read.to_string();
         let announced = self.announced.borrow();
         match text.split_once('\n') {
-            Some((first, rest)) if announced.as_deref() == Some(first) => eprint!("{rest}"),
-            _ => eprint!("{text}"),
+            Some((first, rest)) if announced.as_deref() == Some(first) => {
+                eprint!("{}", terminal::escape_lines(rest));
+            }
+            _ => eprint!("{}", terminal::escape_lines(&text)),
         }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::{PUSH_SET, RecordFilter};
+use pushtrace_model::terminal;
 use regex::Regex;
 
 use crate::clock_args::parse_instant;
@@ -120,7 +121,9 @@ fn write_records(
             serde_json::to_writer(&mut *out, &record)?;
             out.write_all(b"\n")?;
         } else {
-            out.write_all(record.syslog_line().as_bytes())?;
+            // A multi-line message keeps its continuation lines, so the text reads back as the
+            // syslog style; every other control character is shown escaped.
+            out.write_all(terminal::escape_lines(&record.syslog_line()).as_bytes())?;
             out.write_all(b"\n")?;
         }
     }

@@ -75,7 +75,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", message(&error));
+            // Errors quote the input (a bad line, a file name inside an archive).
+            eprintln!(
+                "error: {}",
+                pushtrace_model::terminal::escape_lines(&message(&error))
+            );
             ExitCode::FAILURE
         }
     }

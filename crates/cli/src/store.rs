@@ -133,7 +133,10 @@ pub fn run(args: StoreArgs) -> Result<ExitCode> {
             }
             StoreCommand::Import { target, app, file } => {
                 let read = PushReader::builder().build().read(&file)?;
-                eprint!("{}", read.summary);
+                eprint!(
+                    "{}",
+                    pushtrace_model::terminal::escape_lines(&read.summary.to_string())
+                );
                 let records: Vec<_> = read.pushes.into_iter().map(|p| p.record).collect();
                 if records.is_empty() {
                     bail!("{}: no push record to import", file.display());
@@ -175,7 +178,10 @@ pub fn run(args: StoreArgs) -> Result<ExitCode> {
                             "{:<10} {:<12} {:<28} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
                             r.day,
                             r.app,
-                            format!("{}={}", r.cohort_key, r.cohort_value),
+                            pushtrace_model::terminal::escape(&format!(
+                                "{}={}",
+                                r.cohort_key, r.cohort_value
+                            )),
                             r.pushes,
                             r.accepted,
                             r.rejected,

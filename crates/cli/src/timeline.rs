@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use pushtrace_devicelog::rules::{OsVersion, RuleSet};
 use pushtrace_devicelog::timeline::{self, render, summary, unmatched::Unmatched};
-use pushtrace_model::Timestamp;
+use pushtrace_model::{Timestamp, terminal};
 use serde_json::json;
 
 use crate::clock_args::{parse_duration, parse_instant};
@@ -98,7 +98,7 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
             built.rule_error_count
         );
         for error in &built.rule_errors {
-            eprintln!("    {error}");
+            eprintln!("    {}", terminal::escape(error));
         }
     }
 
@@ -129,6 +129,12 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
             &built.timeline,
             &format!("Timeline of {input} ({})", format.describe()),
         ),
+    };
+    // The text quotes log lines; JSON carries them exactly.
+    let text = if args.json {
+        text.into()
+    } else {
+        terminal::escape_lines(&text)
     };
     match io::stdout().lock().write_all(text.as_bytes()) {
         Ok(()) => Ok(ExitCode::SUCCESS),

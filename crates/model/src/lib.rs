@@ -13,7 +13,8 @@
 //! push: [`Outcome`], [`Cause`] (DESIGN §5's taxonomy), [`Confidence`] and the [`Evidence`] lines.
 //!
 //! This crate does no I/O: readers live in `pushtrace-devicelog` (logs) and
-//! `pushtrace-diagnose` (push records).
+//! `pushtrace-diagnose` (push records). What it has for output is [`terminal`]: the one rule for
+//! showing input text on a terminal.
 //!
 //! ```
 //! use pushtrace_model::{LogRecord, Origin, Timestamp};
@@ -29,6 +30,7 @@ mod event;
 mod push;
 mod receipt;
 mod record;
+pub mod terminal;
 mod time;
 mod verdict;
 
