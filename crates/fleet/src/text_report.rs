@@ -6,6 +6,8 @@
 
 use std::fmt::Write;
 
+use pushtrace_model::terminal::escape;
+
 use crate::cohort::Cohort;
 use crate::markdown_report::{count, duration, interval, p_value, percent, regression_sentence};
 use crate::outcome::Outcome;
@@ -165,23 +167,7 @@ pub fn render_text(report: &Report) -> String {
 }
 
 fn cohort(c: &Cohort) -> String {
-    escape(&c.to_string())
-}
-
-/// Control characters (a terminal escape in a carrier name) shown as `\u{1b}`.
-pub(crate) fn escape(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    escape(&c.to_string()).into_owned()
 }
 
 fn ratio_interval(i: &Interval) -> String {
@@ -208,9 +194,10 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
+        // A terminal escape and a right-to-left override in attribute values.
         assert_eq!(
-            escape("Orange\u{1b}]0;owned\u{7}"),
-            "Orange\\u{1b}]0;owned\\u{7}"
+            escape("Orange\u{1b}]0;owned\u{7}\u{202e}"),
+            "Orange\\u{1b}]0;owned\\u{7}\\u{202e}"
         );
         assert_eq!(escape("plain"), "plain");
     }
