@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use pushtrace_devicelog::{Format, LocalClock, LogRead, LogReader, RecordFilter};
+use pushtrace_devicelog::{
+    ByteSize, ExtractLimit, Format, LocalClock, LogRead, LogReader, RecordFilter,
+};
 use pushtrace_model::terminal;
 
 use crate::clock_args::ClockArgs;
@@ -30,6 +32,12 @@ pub struct InputArgs {
     /// Stop at the first line that cannot be read instead of counting it as skipped.
     #[arg(long)]
     pub strict: bool,
+
+    /// At most this much disk for extracting a sysdiagnose archive, e.g. 500M or 40G (K, M, G,
+    /// T are powers of 1024). Default: the free space of the temporary directory (TMPDIR) less
+    /// 1 GiB, at most 20 GiB.
+    #[arg(long, value_name = "SIZE")]
+    pub max_extract: Option<ByteSize>,
 
     /// Print no progress bar and no account of the read on stderr.
     #[arg(long, short)]
@@ -55,7 +63,11 @@ impl InputArgs {
             .format(self.format)
             .clock(clock)
             .filter(filter)
-            .strict(self.strict);
+            .strict(self.strict)
+            .max_extract(
+                self.max_extract
+                    .map_or(ExtractLimit::FreeSpace, |s| ExtractLimit::Bytes(s.0)),
+            );
         let reader = tune(builder).build();
         let mut bar = Bar::new(self.quiet || !io::stderr().is_terminal());
         let read = if self.input.as_os_str() == "-" {
@@ -68,6 +80,9 @@ impl InputArgs {
                 let line = format!("{}: {} ({how})", self.input.display(), format.describe());
                 eprintln!("{}", terminal::escape_lines(&line));
                 *self.announced.borrow_mut() = Some(line);
+            }
+            if format == Format::Sysdiagnose {
+                crate::temp_cleanup::install()?;
             }
             reader.read_as(&self.input, format, detected, &mut bar)?
         };

@@ -24,6 +24,7 @@ mod send;
 mod serve;
 mod stop_signals;
 mod store;
+mod temp_cleanup;
 mod timeline;
 
 /// Find out why the phone didn't ring: read, trace and explain iOS VoIP pushes.

@@ -1,7 +1,26 @@
 //! Waiting for Ctrl-C (or SIGTERM on Unix): how the long-running verbs (`emulator`, `serve`)
-//! end cleanly.
+//! end cleanly, and how a read removes its extraction folder (`temp_cleanup`).
 
 use anyhow::{Context, Result};
+
+/// The signal that came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl Stop {
+    /// The status a shell reports for a process the signal ended: 128 + its number.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Stop::Interrupt => 130,
+            Stop::Terminate => 143,
+        }
+    }
+}
 
 /// Ctrl-C, or SIGTERM on Unix. Installed before anything is printed, so a script that sends
 /// SIGINT as soon as it has read the addresses stops the emulator cleanly rather than killing it.
@@ -21,10 +40,10 @@ impl StopSignals {
         })
     }
 
-    pub async fn wait(mut self) {
+    pub async fn wait(mut self) -> Stop {
         tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => Stop::Interrupt,
+            _ = self.terminate.recv() => Stop::Terminate,
         }
     }
 }
@@ -40,7 +59,8 @@ impl StopSignals {
         ))
     }
 
-    pub async fn wait(mut self) {
+    pub async fn wait(mut self) -> Stop {
         self.0.recv().await;
+        Stop::Interrupt
     }
 }

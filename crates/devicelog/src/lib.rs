@@ -45,7 +45,9 @@ mod text;
 pub mod timeline;
 
 pub use anywhere::MIN_LITERAL_BYTES;
-pub use archive::ArchiveError;
+pub use archive::{
+    ArchiveError, ByteSize, ExtractLimit, LimitOrigin, ParseSizeError, remove_temp_folders,
+};
 pub use clock::{LocalClock, Zone};
 pub use error::ReadError;
 pub use filter::{PUSH_SET, RecordFilter};

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicU64;
 use flate2::read::MultiGzDecoder;
 use pushtrace_model::LogRecord;
 
-use crate::archive::{logarchive, sysdiagnose};
+use crate::archive::{ExtractLimit, logarchive, sysdiagnose};
 use crate::clock::LocalClock;
 use crate::error::ReadError;
 use crate::filter::RecordFilter;
@@ -55,6 +55,7 @@ pub struct LogReader {
     strict: bool,
     sort_memory: usize,
     threads: usize,
+    max_extract: ExtractLimit,
 }
 
 /// Configures a [`LogReader`].
@@ -99,6 +100,13 @@ impl LogReaderBuilder {
         self
     }
 
+    /// How much extracting a sysdiagnose archive may write to disk (default: from the free
+    /// space of the temporary directory, see [`ExtractLimit::FreeSpace`]).
+    pub fn max_extract(mut self, limit: ExtractLimit) -> Self {
+        self.reader.max_extract = limit;
+        self
+    }
+
     pub fn build(self) -> LogReader {
         self.reader
     }
@@ -115,6 +123,7 @@ impl LogReader {
                 strict: false,
                 sort_memory: DEFAULT_SORT_MEMORY,
                 threads,
+                max_extract: ExtractLimit::default(),
             },
         }
     }
@@ -149,10 +158,11 @@ impl LogReader {
             Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
             Format::Sysdiagnose => {
                 progress.begin("extracting", None);
-                let located = sysdiagnose::locate_logarchive(path, &mut |done, total| {
-                    progress.begin("extracting", Some(total));
-                    progress.advance_to(done);
-                })?;
+                let located =
+                    sysdiagnose::locate_logarchive(path, self.max_extract, &mut |done, total| {
+                        progress.begin("extracting", Some(total));
+                        progress.advance_to(done);
+                    })?;
                 progress.end();
                 summary.inner = Some(located.inner_name().to_string());
                 self.read_archive(located.path(), Some(path), progress, summary, sink)

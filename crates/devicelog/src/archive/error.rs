@@ -4,6 +4,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use super::limit::{ByteSize, LimitOrigin};
+
 /// Why a sysdiagnose or logarchive could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -69,6 +71,16 @@ pub enum ArchiveError {
         entry: String,
         #[source]
         source: io::Error,
+    },
+    #[error(
+        "{} expands past {limit} when extracted ({origin}; stopped at {entry}): pass a larger --max-extract (e.g. --max-extract 40G) if the disk can take it, or extract the archive yourself and pass the extracted folder",
+        archive.display()
+    )]
+    TooLarge {
+        archive: PathBuf,
+        entry: String,
+        limit: ByteSize,
+        origin: LimitOrigin,
     },
 }
 

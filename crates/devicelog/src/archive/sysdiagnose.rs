@@ -4,7 +4,8 @@
 //! again, or extracted. For archives only the logarchive subtree is extracted, streaming, into a
 //! temporary folder that lives as long as the [`LocatedArchive`]. Entry names are never trusted:
 //! only plain path components are joined under the temporary folder (no `..`, no absolute
-//! paths, no symlinks or hard links are created), so nothing is written outside it.
+//! paths, no symlinks or hard links are created), so nothing is written outside it. What is
+//! written is counted against an [`ExtractLimit`], whatever the headers declare.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -13,10 +14,11 @@ use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
-use tempfile::TempDir;
 
 use super::ArchiveError;
+use super::limit::{Budget, ByteSize, ENTRY_COST, ExtractLimit};
 use super::logarchive::is_logarchive;
+use super::temp_folder::TempFolder;
 
 /// The logarchive inside every sysdiagnose.
 const LOGARCHIVE_NAME: &str = "system_logs.logarchive";
@@ -30,7 +32,7 @@ const COPY_BUFFER: usize = 256 * 1024;
 pub struct LocatedArchive {
     path: PathBuf,
     inner_name: String,
-    _temp: Option<TempDir>,
+    _temp: Option<TempFolder>,
 }
 
 impl LocatedArchive {
@@ -47,9 +49,11 @@ impl LocatedArchive {
 /// `input` is a sysdiagnose `.tar.gz` / `.tgz` / `.zip`, or an extracted sysdiagnose folder.
 /// Finds `system_logs.logarchive` inside (any depth up to 4, the usual layout is `sysdiagnose_<...>/system_logs.logarchive/`),
 /// extracting ONLY that subtree into a temp dir for archives (stream the tar; never load the whole archive in memory).
-/// `progress(done_compressed_bytes, total_compressed_bytes)` while extracting.
+/// `progress(done_compressed_bytes, total_compressed_bytes)` while extracting; extraction stops
+/// with [`ArchiveError::TooLarge`] when it would write more than `limit` allows.
 pub fn locate_logarchive(
     input: &Path,
+    limit: ExtractLimit,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<LocatedArchive, ArchiveError> {
     let metadata = std::fs::metadata(input).map_err(|e| ArchiveError::io(input, e))?;
@@ -69,11 +73,11 @@ pub fn locate_logarchive(
         || magic.starts_with(b"PK\x05\x06")
         || name.ends_with(".zip")
     {
-        extract_zip(input, total, progress)
+        extract_zip(input, limit, total, progress)
     } else if magic.starts_with(&[0x1f, 0x8b]) || name.ends_with(".gz") || name.ends_with(".tgz") {
-        extract_tar(input, true, total, progress)
+        extract_tar(input, true, limit, total, progress)
     } else if magic.get(257..262) == Some(b"ustar") || name.ends_with(".tar") {
-        extract_tar(input, false, total, progress)
+        extract_tar(input, false, limit, total, progress)
     } else {
         Err(ArchiveError::UnsupportedInput {
             path: input.to_path_buf(),
@@ -169,28 +173,42 @@ fn logarchive_index(parts: &[String]) -> Option<usize> {
         .position(|p| p == LOGARCHIVE_NAME)
 }
 
-/// Where an entry of the archive goes, once the logarchive prefix is known; `None` to skip it.
+/// Writes the logarchive's entries under a temporary folder, within a budget.
 struct Extractor {
     archive: PathBuf,
-    temp: TempDir,
+    temp: TempFolder,
     /// The components up to and including `system_logs.logarchive`.
     prefix: Option<Vec<String>>,
+    budget: Budget,
 }
 
 impl Extractor {
-    fn new(archive: &Path) -> Result<Extractor, ArchiveError> {
-        let temp = tempfile::Builder::new()
-            .prefix("pushtrace-sysdiagnose-")
-            .tempdir()
-            .map_err(|source| ArchiveError::Extract {
+    fn new(archive: &Path, limit: ExtractLimit) -> Result<Extractor, ArchiveError> {
+        let temp =
+            TempFolder::new("pushtrace-sysdiagnose-").map_err(|source| ArchiveError::Extract {
                 archive: archive.to_path_buf(),
                 entry: LOGARCHIVE_NAME.to_string(),
                 source,
             })?;
+        let budget = limit.budget(temp.path());
         Ok(Extractor {
             archive: archive.to_path_buf(),
             temp,
             prefix: None,
+            budget,
+        })
+    }
+
+    /// Counts `bytes` about to be written for `entry`, or stops the extraction.
+    fn spend(&mut self, bytes: u64, entry: &str) -> Result<(), ArchiveError> {
+        if self.budget.take(bytes) {
+            return Ok(());
+        }
+        Err(ArchiveError::TooLarge {
+            archive: self.archive.clone(),
+            entry: entry.to_string(),
+            limit: ByteSize(self.budget.max),
+            origin: self.budget.origin.clone(),
         })
     }
 
@@ -210,8 +228,15 @@ impl Extractor {
         Some(path)
     }
 
-    fn create_dir(&self, dir: &Path, entry: &str) -> Result<(), ArchiveError> {
-        std::fs::create_dir_all(dir).map_err(|source| self.extract_error(entry, source))
+    /// Creates the folder of a folder entry (`entry`) or of a file entry's parent.
+    fn create_dir(&mut self, dir: &Path, entry: &str) -> Result<(), ArchiveError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        self.spend(ENTRY_COST, entry)?;
+        self.temp
+            .create(|| std::fs::create_dir_all(dir))
+            .map_err(|source| self.extract_error(entry, source))
     }
 
     fn extract_error(&self, entry: &str, source: io::Error) -> ArchiveError {
@@ -224,7 +249,7 @@ impl Extractor {
 
     /// Copies one file; read errors become `read_error(e)`, write errors [`ArchiveError::Extract`].
     fn write_file(
-        &self,
+        &mut self,
         dest: &Path,
         entry: &str,
         reader: &mut dyn Read,
@@ -234,7 +259,11 @@ impl Extractor {
         if let Some(parent) = dest.parent() {
             self.create_dir(parent, entry)?;
         }
-        let mut out = File::create(dest).map_err(|e| self.extract_error(entry, e))?;
+        self.spend(ENTRY_COST, entry)?;
+        let mut out = self
+            .temp
+            .create(|| File::create(dest))
+            .map_err(|e| self.extract_error(entry, e))?;
         let mut buf = vec![0u8; COPY_BUFFER];
         loop {
             let n = match reader.read(&mut buf) {
@@ -243,6 +272,8 @@ impl Extractor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_error(e)),
             };
+            // What the decompressor yields, not what the header declares.
+            self.spend(n as u64, entry)?;
             out.write_all(&buf[..n])
                 .map_err(|e| self.extract_error(entry, e))?;
             after_chunk();
@@ -302,6 +333,7 @@ impl<R: Read> Read for FailureFlag<R> {
 fn extract_tar(
     input: &Path,
     gzip: bool,
+    limit: ExtractLimit,
     total: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<LocatedArchive, ArchiveError> {
@@ -334,7 +366,7 @@ fn extract_tar(
         }
     };
 
-    let mut extractor = Extractor::new(input)?;
+    let mut extractor = Extractor::new(input, limit)?;
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(error)?;
     for entry in entries {
@@ -368,6 +400,7 @@ fn extract_tar(
 
 fn extract_zip(
     input: &Path,
+    limit: ExtractLimit,
     total: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<LocatedArchive, ArchiveError> {
@@ -379,7 +412,7 @@ fn extract_zip(
     let mut archive = zip::ZipArchive::new(io::BufReader::new(file)).map_err(zip_error)?;
 
     // The central directory lists every name: pick the shallowest logarchive first.
-    let mut extractor = Extractor::new(input)?;
+    let mut extractor = Extractor::new(input, limit)?;
     let best = archive
         .file_names()
         .filter_map(|name| {
@@ -423,6 +456,7 @@ mod tests {
     use super::*;
     use crate::archive::logarchive::read_logarchive;
     use std::sync::OnceLock;
+    use tempfile::TempDir;
 
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -515,7 +549,8 @@ mod tests {
 
     #[test]
     fn extracted_folder() {
-        let found = locate_logarchive(subset(), &mut |_, _| {}).expect("found");
+        let found =
+            locate_logarchive(subset(), ExtractLimit::default(), &mut |_, _| {}).expect("found");
         assert_eq!(found.path(), subset().join(TOP).join(LOGARCHIVE_NAME));
         assert!(
             found
@@ -526,7 +561,8 @@ mod tests {
         );
         assert_eq!(count_entries(found.path()), SPECIAL_ENTRIES);
         // The logarchive folder itself is accepted too.
-        let direct = locate_logarchive(Path::new(FIXTURE), &mut |_, _| {}).expect("found");
+        let direct = locate_logarchive(Path::new(FIXTURE), ExtractLimit::default(), &mut |_, _| {})
+            .expect("found");
         assert_eq!(direct.path(), Path::new(FIXTURE));
     }
 
@@ -536,8 +572,10 @@ mod tests {
         let archive = dir.path().join("sysdiagnose.tar.gz");
         tar_gz_of(subset(), &archive);
         let mut steps = Vec::new();
-        let found = locate_logarchive(&archive, &mut |done, total| steps.push((done, total)))
-            .expect("found");
+        let found = locate_logarchive(&archive, ExtractLimit::default(), &mut |done, total| {
+            steps.push((done, total))
+        })
+        .expect("found");
         assert_eq!(found.inner_name(), format!("{TOP}/{LOGARCHIVE_NAME}"));
         assert_eq!(count_entries(found.path()), SPECIAL_ENTRIES);
         assert!(
@@ -561,7 +599,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let archive = dir.path().join("sysdiagnose.zip");
         zip_of(subset(), &archive, &[]);
-        let found = locate_logarchive(&archive, &mut |_, _| {}).expect("found");
+        let found =
+            locate_logarchive(&archive, ExtractLimit::default(), &mut |_, _| {}).expect("found");
         assert_eq!(found.inner_name(), format!("{TOP}/{LOGARCHIVE_NAME}"));
         assert_eq!(count_entries(found.path()), SPECIAL_ENTRIES);
     }
@@ -573,7 +612,7 @@ mod tests {
         tar_gz_of(subset(), &archive);
         let data = std::fs::read(&archive).expect("read");
         std::fs::write(&archive, &data[..data.len() / 2]).expect("write");
-        let err = locate_logarchive(&archive, &mut |_, _| {}).unwrap_err();
+        let err = locate_logarchive(&archive, ExtractLimit::default(), &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::Gzip { .. }), "{err}");
         assert!(
             err.to_string().contains("is truncated or not a gzip file"),
@@ -582,7 +621,7 @@ mod tests {
         assert!(err.to_string().contains("sysdiagnose.tar.gz"), "{err}");
         // Not gzip at all, under a .tar.gz name.
         std::fs::write(&archive, b"hello, this is not an archive").expect("write");
-        let err = locate_logarchive(&archive, &mut |_, _| {}).unwrap_err();
+        let err = locate_logarchive(&archive, ExtractLimit::default(), &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::Gzip { .. }), "{err}");
     }
 
@@ -598,7 +637,7 @@ mod tests {
         .expect("start");
         zip.write_all(b"no logs here").expect("write");
         zip.finish().expect("finish");
-        let err = locate_logarchive(&archive, &mut |_, _| {}).unwrap_err();
+        let err = locate_logarchive(&archive, ExtractLimit::default(), &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::NoLogarchive { .. }), "{err}");
         assert!(
             err.to_string()
@@ -606,7 +645,8 @@ mod tests {
             "{err}"
         );
         let empty = tempfile::tempdir().expect("tempdir");
-        let err = locate_logarchive(empty.path(), &mut |_, _| {}).unwrap_err();
+        let err =
+            locate_logarchive(empty.path(), ExtractLimit::default(), &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::NoLogarchive { .. }), "{err}");
     }
 
@@ -669,7 +709,8 @@ mod tests {
             );
             tar.finish().expect("finish");
         }
-        let found = locate_logarchive(&archive, &mut |_, _| {}).expect("found");
+        let found =
+            locate_logarchive(&archive, ExtractLimit::default(), &mut |_, _| {}).expect("found");
         let temp = found.path().parent().expect("temp dir");
         assert!(found.path().join("Info.plist").is_file());
         assert!(!found.path().join("link").exists());
@@ -696,7 +737,8 @@ mod tests {
                 (&format!("{TOP}/{LOGARCHIVE_NAME}/../../{evil}"), b"x"),
             ],
         );
-        let found = locate_logarchive(&zipped, &mut |_, _| {}).expect("found");
+        let found =
+            locate_logarchive(&zipped, ExtractLimit::default(), &mut |_, _| {}).expect("found");
         let temp = found.path().parent().expect("temp dir");
         for place in [temp, temp.parent().expect("tmp"), dir.path()] {
             assert!(
@@ -707,18 +749,85 @@ mod tests {
         }
     }
 
+    /// A stream of this many zeros, never held in memory.
+    struct Zeros(u64);
+
+    impl Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(usize::try_from(self.0).unwrap_or(usize::MAX));
+            buf[..n].fill(0);
+            self.0 -= n as u64;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn extraction_stops_past_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inside = format!("{TOP}/{LOGARCHIVE_NAME}/Persist/0000000000000001.tracev3");
+        let limit = ExtractLimit::Bytes(1 << 20);
+
+        let tarred = dir.path().join("bomb.tar.gz");
+        {
+            let gz = flate2::write::GzEncoder::new(
+                File::create(&tarred).expect("create"),
+                flate2::Compression::fast(),
+            );
+            let mut tar = tar::Builder::new(gz);
+            let mut header = tar::Header::new_gnu();
+            header.set_size(8 << 20);
+            header.set_mode(0o644);
+            tar.append_data(&mut header, &inside, Zeros(8 << 20))
+                .expect("append");
+            tar.into_inner().expect("tar").finish().expect("gzip");
+        }
+        let err = locate_logarchive(&tarred, limit, &mut |_, _| {}).unwrap_err();
+        assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
+        let message = err.to_string();
+        for part in [
+            "bomb.tar.gz expands past 1 MiB when extracted",
+            "stopped at sysdiagnose_",
+            "0000000000000001.tracev3",
+            "the limit given with --max-extract",
+            "pass a larger --max-extract",
+            "extract the archive yourself",
+        ] {
+            assert!(message.contains(part), "{part:?} not in {message}");
+        }
+
+        let zipped = dir.path().join("bomb.zip");
+        {
+            let mut zip = zip::ZipWriter::new(File::create(&zipped).expect("create"));
+            zip.start_file(&inside, zip::write::SimpleFileOptions::default())
+                .expect("start");
+            io::copy(&mut Zeros(8 << 20), &mut zip).expect("write");
+            zip.finish().expect("finish");
+        }
+        let err = locate_logarchive(&zipped, limit, &mut |_, _| {}).unwrap_err();
+        assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
+
+        // The same archive within a larger limit extracts.
+        let found = locate_logarchive(&zipped, ExtractLimit::Bytes(9 << 20), &mut |_, _| {})
+            .expect("within the limit");
+        assert!(found.path().join("Persist").is_dir());
+    }
+
     #[test]
     fn unsupported_input() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("notes.txt");
         std::fs::write(&file, "hello").expect("write");
-        let err = locate_logarchive(&file, &mut |_, _| {}).unwrap_err();
+        let err = locate_logarchive(&file, ExtractLimit::default(), &mut |_, _| {}).unwrap_err();
         assert!(
             matches!(err, ArchiveError::UnsupportedInput { .. }),
             "{err}"
         );
-        let err =
-            locate_logarchive(&dir.path().join("missing.tar.gz"), &mut |_, _| {}).unwrap_err();
+        let err = locate_logarchive(
+            &dir.path().join("missing.tar.gz"),
+            ExtractLimit::default(),
+            &mut |_, _| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, ArchiveError::Io { .. }), "{err}");
     }
 }
