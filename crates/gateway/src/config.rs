@@ -167,24 +167,31 @@ impl ExpirationStrategy {
     }
 }
 
-/// Retries of transient failures (429, 5xx, no answer), never past the call's deadline.
+/// Retries of transient failures (429, 5xx, no answer): with back-off, for as long as the next
+/// attempt can still go out inside the push's window (a ring's: before the call's deadline and
+/// the push's own `apns-expiration`), and no faster than the app's ceiling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
-    /// Attempts per device, the first included (default 4).
+    /// Attempts per device, the first included (default 1000): a safety ceiling only; the
+    /// window is what ends retries.
     pub max_attempts: u32,
     /// The first wait, ms (default 200); it doubles each time.
     pub first_backoff_ms: u64,
     /// The longest wait, ms (default 5000).
     pub max_backoff_ms: u64,
+    /// This app's retries put on the wire per second by one instance (default 100, 1 to
+    /// 1,000,000). A retry beyond it waits for the next free turn while its window allows.
+    pub max_retries_per_sec: u32,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 4,
+            max_attempts: 1000,
             first_backoff_ms: 200,
             max_backoff_ms: 5000,
+            max_retries_per_sec: 100,
         }
     }
 }
@@ -421,6 +428,15 @@ impl GatewayConfig {
                     "must be at least 1 (the first attempt counts)".into(),
                 ));
             }
+            if !(1..=1_000_000).contains(&app.retry.max_retries_per_sec) {
+                return Err(invalid(
+                    field("retry.max_retries_per_sec"),
+                    format!(
+                        "{} is not between 1 and 1000000 (retries a second, per instance)",
+                        app.retry.max_retries_per_sec
+                    ),
+                ));
+            }
             if app.retry.first_backoff_ms == 0
                 || app.retry.max_backoff_ms < app.retry.first_backoff_ms
             {
@@ -477,6 +493,10 @@ team_id = "DEF123GHIJ"
         assert_eq!(app.call_window(), Duration::from_secs(60));
         assert_eq!(app.expiration, ExpirationStrategy::Immediately);
         assert_eq!(app.retry, RetryPolicy::default());
+        assert_eq!(
+            (app.retry.max_attempts, app.retry.max_retries_per_sec),
+            (1000, 100)
+        );
         assert!(app.missed_call.enabled);
     }
 
@@ -497,9 +517,9 @@ team_id = "DEF123GHIJ"
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let policy = RetryPolicy {
-            max_attempts: 10,
             first_backoff_ms: 100,
             max_backoff_ms: 500,
+            ..RetryPolicy::default()
         };
         let waits: Vec<u64> = (2..7)
             .map(|n| policy.backoff(n).as_millis() as u64)
@@ -524,6 +544,16 @@ team_id = "DEF123GHIJ"
             .unwrap_err()
             .to_string();
         assert!(error.contains("colour"), "{error}");
+        for ceiling in ["0", "1000001"] {
+            let bad = format!("{MINIMAL}[apps.retry]\nmax_retries_per_sec = {ceiling}\n");
+            let error = GatewayConfig::from_toml(&bad, Path::new("g.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("apps[0].retry.max_retries_per_sec"),
+                "{error}"
+            );
+        }
         let none = GatewayConfig::from_toml("apps = []", Path::new("g.toml"))
             .unwrap_err()
             .to_string();

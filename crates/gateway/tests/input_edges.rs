@@ -2,21 +2,20 @@
 //! Errors): a body with more than one JSON value, a receipt for a push the store does not
 //! have, paths and methods no route takes. Every error answers JSON, and none is a 5xx.
 //!
-//! PostgreSQL is `PUSHTRACE_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`),
-//! a fresh schema per test; its tests fail, never skip, when the server is not there
-//! (`bash .ci/start-postgres.sh` starts it).
+//! PostgreSQL: a fresh schema per test (`support` says where, and how to start it).
+
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pushtrace_gateway::api::ApiToken;
 use pushtrace_gateway::receipt_token::ReceiptKey;
 use pushtrace_gateway::{GatewayConfig, GatewayHandle, start_with};
-use pushtrace_store::StoreBuilder;
 use serde_json::{Value, json};
+use support::{Backend, KEY_ID, TEAM_ID};
 
 const API_TOKEN: &str = "input-edges-api-token-0123";
 const RECEIPT_SECRET: [u8; 32] = [7; 32];
@@ -171,11 +170,6 @@ async fn oversized_heads_are_answered_by_hyper_without_a_body() {
     gateway.finish().await;
 }
 
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 /// A gateway on a real store, with one app (`acme`) whose APNs endpoint nothing listens on:
 /// these tests register no device, so nothing is sent.
 struct Gateway {
@@ -188,35 +182,14 @@ struct Gateway {
 impl Gateway {
     async fn start(backend: Backend) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
-        let (store, schema) = match backend {
-            Backend::Sqlite => {
-                let store = StoreBuilder::sqlite(dir.path().join("gateway.db"))
-                    .open()
-                    .await
-                    .unwrap();
-                (store, None)
-            }
-            Backend::Postgres => {
-                let schema = fresh_schema();
-                let store = StoreBuilder::postgres(postgres_url())
-                    .schema(&schema)
-                    .open()
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("PostgreSQL: {e}; start it with `bash .ci/start-postgres.sh`")
-                    });
-                (store, Some(schema))
-            }
-        };
-        let key_file =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../apns/testdata/test-AuthKey.p8");
+        let (store, schema) = support::open_store(backend, dir.path(), "gw_edges").await;
         let config = GatewayConfig::from_toml(
             &format!(
                 "listen = \"127.0.0.1:0\"\n\n[[apps]]\nname = \"acme\"\n\
                  bundle_id = \"com.example.edges\"\nenvironment = \"sandbox\"\n\
-                 key_file = \"{}\"\nkey_id = \"TESTKEY001\"\nteam_id = \"TESTTEAM01\"\n\
+                 key_file = \"{}\"\nkey_id = \"{KEY_ID}\"\nteam_id = \"{TEAM_ID}\"\n\
                  endpoint = \"https://127.0.0.1:9\"\n",
-                key_file.display()
+                support::key_file().display()
             ),
             Path::new("input-edges.toml"),
         )
@@ -240,16 +213,7 @@ impl Gateway {
 
     async fn finish(self) {
         self.handle.shutdown().await;
-        if let Some(schema) = self.schema {
-            // Best effort: a schema left behind only costs disk.
-            let _ = std::process::Command::new("psql")
-                .args([
-                    &postgres_url(),
-                    "-qc",
-                    &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-                ])
-                .output();
-        }
+        support::drop_schema(self.schema);
     }
 
     /// A backend request with the bearer token.
@@ -397,22 +361,4 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[end + 4 + size..];
     }
     out
-}
-
-fn postgres_url() -> String {
-    std::env::var("PUSHTRACE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn fresh_schema() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "gw_edges_{}_{nanos}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }

@@ -10,13 +10,16 @@
 //! twice.
 //!
 //! One app's trouble cannot stall another's: each app has its own APNs client (its own
-//! connections) and its own bound on pushes in flight, and a retry is a job for later, never a
-//! task sleeping on a slot.
+//! connections), its own bound on pushes in flight and its own ceiling on retries per second,
+//! and a retry is a job for later, never a task sleeping on a slot. The instance that schedules
+//! a retry claims it at its due time (a timer holding nothing); the worker loop takes it instead
+//! if that instance is gone.
 
 mod calls;
 mod deadline;
 mod error;
 mod receipts;
+mod retry_ceiling;
 mod send;
 mod tokens;
 mod worker;
@@ -33,6 +36,7 @@ use tokio::sync::Semaphore;
 use crate::config::{AppConfig, GatewayConfig};
 use crate::metrics::Metrics;
 use crate::receipt_token::ReceiptKey;
+use retry_ceiling::RetryCeiling;
 
 pub use calls::{CallCreated, CallRequest, CallTimeline};
 pub use error::EngineError;
@@ -53,6 +57,7 @@ pub(crate) struct AppRuntime {
     pub(crate) config: AppConfig,
     pub(crate) client: Client,
     pub(crate) slots: Arc<Semaphore>,
+    pub(crate) retry_ceiling: RetryCeiling,
 }
 
 pub(crate) struct Inner {
@@ -95,6 +100,7 @@ impl Engine {
                     config: app.clone(),
                     client,
                     slots: Arc::new(Semaphore::new(app.max_in_flight)),
+                    retry_ceiling: RetryCeiling::new(app.retry.max_retries_per_sec),
                 },
             );
         }

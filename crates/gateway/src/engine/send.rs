@@ -7,6 +7,7 @@ use pushtrace_model::Timestamp;
 use pushtrace_store::{Attempt, AttemptAnswer, Call, CallState, Job, JobKind, NewEvent, NewJob};
 use serde_json::json;
 
+use super::retry_ceiling::NoTurn;
 use super::{ALERT_RETRY_WINDOW, Engine, EngineError, MAX_CLAIMS, RECEIPT_GRACE};
 use crate::metrics::PushLabels;
 use crate::payload::{VoipPayload, missed_call_alert};
@@ -98,6 +99,16 @@ impl Engine {
         });
     }
 
+    /// [`Engine::run_claimed`] at `due`: a retry goes out on time rather than at the worker's
+    /// next poll, which still takes it if this instance stops first.
+    pub(crate) fn run_claimed_at(&self, job_id: i64, due: Timestamp) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(clock::elapsed(clock::now(), due)).await;
+            engine.run_claimed(job_id);
+        });
+    }
+
     /// Runs a claimed job; failures are logged and the job left to be claimed again when
     /// its lease lapses.
     pub(crate) async fn run_job(&self, job: Job) {
@@ -170,16 +181,28 @@ impl Engine {
             self.skip(job, &attempt, why, call.state.as_str()).await?;
             return Ok(());
         }
-        if is_voip && clock::now() >= call.deadline {
-            // Reclaimed after a crash, too late: a ring now would be a ghost call.
-            let why = "not sent: the call's deadline had passed".to_owned();
-            self.skip(job, &attempt, why, "past_deadline").await?;
-            return Ok(());
-        }
         let runtime = self.app(&attempt.app)?;
-        let _slot = runtime.slots.acquire().await;
+        let (window_end, end) = send_window(&attempt, &call);
+        let too_late = |at: Timestamp| is_voip && at >= window_end;
+        let slot = if too_late(clock::now()) {
+            None
+        } else {
+            Some(runtime.slots.acquire().await)
+        };
 
         let sent_at = clock::now();
+        if too_late(sent_at) {
+            // Reclaimed after a crash, or a retry whose turn came too late: a ring now would be
+            // a ghost call. Checked again against the time recorded as the push's `sent_at`.
+            drop(slot);
+            let why = format!("not sent: {} had passed", end.described());
+            self.skip(job, &attempt, why, end.skipped_label()).await?;
+            if end == WindowEnd::Expiration {
+                // Before the deadline, which would end the call: maybe nothing else can ring.
+                self.fail_if_nothing_can_ring(&call).await?;
+            }
+            return Ok(());
+        }
         let notification = match self.notification(&attempt, &call, sent_at) {
             Ok(n) => n,
             Err(message) => {
@@ -350,37 +373,42 @@ impl Engine {
         }
     }
 
-    /// Schedules the next attempt for the same device if the window and the policy allow.
+    /// Schedules the next attempt for the same device, due after its back-off or at the app's
+    /// next free retry turn, whichever is later, if that is still inside the push's window
+    /// ([`send_window`]) and under `max_attempts`; else writes why it gave up.
     async fn schedule_retry(
         &self,
         attempt: &Attempt,
         call: &Call,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        let policy = self.app(&attempt.app)?.config.retry;
+        let runtime = self.app(&attempt.app)?;
+        let policy = runtime.config.retry;
         let next = attempt.attempt + 1;
-        let due = clock::after(now, policy.backoff(next));
-        // The alert goes out at the deadline and may be retried for a while after it.
-        let window_end = if attempt.push_type == "voip" {
-            call.deadline
+        let wanted = clock::after(now, policy.backoff(next));
+        let (window_end, end) = send_window(attempt, call);
+        let due = if next > policy.max_attempts {
+            Err("max_attempts")
         } else {
-            clock::after(call.deadline, ALERT_RETRY_WINDOW)
+            let turn = runtime.retry_ceiling.reserve(now, wanted, window_end);
+            turn.map_err(|no_turn| match no_turn {
+                NoTurn::PastEnd => end.as_str(),
+                NoTurn::Full => "max_retries_per_sec",
+            })
         };
-        if next > policy.max_attempts || due >= window_end {
-            let why = if next > policy.max_attempts {
-                "max_attempts"
-            } else {
-                "deadline"
-            };
-            return self
-                .event(
-                    attempt,
-                    now,
-                    "push.gave_up",
-                    json!({ "why": why, "attempts": attempt.attempt }),
-                )
-                .await;
-        }
+        let due = match due {
+            Ok(due) => due,
+            Err(why) => {
+                return self
+                    .event(
+                        attempt,
+                        now,
+                        "push.gave_up",
+                        json!({ "why": why, "attempts": attempt.attempt }),
+                    )
+                    .await;
+            }
+        };
         let retry = Attempt {
             push_id: ids::new_uuid(),
             attempt: next,
@@ -397,7 +425,7 @@ impl Engine {
         };
         let store = &self.0.store;
         store.insert_attempt(&retry).await?;
-        store
+        let job_id = store
             .add_job(&NewJob {
                 call_id: call.call_id.clone(),
                 kind: JobKind::Send {
@@ -413,7 +441,9 @@ impl Engine {
             "push.retry_scheduled",
             json!({ "retry_push_id": retry.push_id, "attempt": next, "due_at": due }),
         )
-        .await
+        .await?;
+        self.run_claimed_at(job_id, due);
+        Ok(())
     }
 
     /// A VoIP push whose call ended (or whose deadline passed) before it went out.
@@ -458,6 +488,59 @@ impl Engine {
             })
             .await?;
         Ok(())
+    }
+}
+
+/// What ends the time a push may be sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WindowEnd {
+    /// The call's deadline (for the missed-call alert, 10 minutes after it).
+    Deadline,
+    /// The push's own `apns-expiration`, when that comes first.
+    Expiration,
+}
+
+impl WindowEnd {
+    /// `push.gave_up`'s `why` when a retry would come too late.
+    fn as_str(self) -> &'static str {
+        match self {
+            WindowEnd::Deadline => "deadline",
+            WindowEnd::Expiration => "expiration",
+        }
+    }
+
+    /// The `reason` label of a push skipped for it.
+    fn skipped_label(self) -> &'static str {
+        match self {
+            WindowEnd::Deadline => "past_deadline",
+            WindowEnd::Expiration => "past_expiration",
+        }
+    }
+
+    fn described(self) -> &'static str {
+        match self {
+            WindowEnd::Deadline => "the call's deadline",
+            WindowEnd::Expiration => "the push's apns-expiration",
+        }
+    }
+}
+
+/// The instant `attempt` must be sent before, and what sets it: the call's deadline for a ring
+/// (a ring after it would be a ghost call), 10 minutes after it for the missed-call alert; or
+/// the push's own `apns-expiration` when that comes first (`"<N>s"` counts from the call's
+/// creation): a push sent past it would be refused, or never delivered. A retry is scheduled
+/// only when due before it, and a ring is not sent at or after it.
+fn send_window(attempt: &Attempt, call: &Call) -> (Timestamp, WindowEnd) {
+    let end = if attempt.push_type == "voip" {
+        call.deadline
+    } else {
+        clock::after(call.deadline, ALERT_RETRY_WINDOW)
+    };
+    let expires = clock::from_millis(attempt.expiration.saturating_mul(1000));
+    if attempt.expiration != 0 && expires < end {
+        (expires, WindowEnd::Expiration)
+    } else {
+        (end, WindowEnd::Deadline)
     }
 }
 
