@@ -70,18 +70,22 @@ OUTCOME = """CASE
     ELSE 'unknown' END"""
 
 
-def query_for(parquet, attribute):
-    return f"""
-        WITH p AS (SELECT CAST(sent_at AS DATE) AS day, "attr.{attribute}" AS value,
-                          {OUTCOME} AS outcome
-                   FROM read_parquet('{parquet}'))
-        SELECT day, value, count(*) AS pushes,
+# Per group: pushes, failures (not on_time) and each outcome.
+COUNTS = """count(*) AS pushes,
                count(*) FILTER (WHERE outcome <> 'on_time') AS failures,
                count(*) FILTER (WHERE outcome = 'on_time') AS on_time,
                count(*) FILTER (WHERE outcome = 'late') AS late,
                count(*) FILTER (WHERE outcome = 'no_receipt') AS no_receipt,
                count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
-               count(*) FILTER (WHERE outcome = 'not_sent') AS not_sent
+               count(*) FILTER (WHERE outcome = 'not_sent') AS not_sent"""
+
+
+def query_for(parquet, attribute):
+    return f"""
+        WITH p AS (SELECT CAST(sent_at AS DATE) AS day, "attr.{attribute}" AS value,
+                          {OUTCOME} AS outcome
+                   FROM read_parquet('{parquet}'))
+        SELECT day, value, {COUNTS}
         FROM p GROUP BY day, value ORDER BY day, value"""
 
 
@@ -92,13 +96,7 @@ def grouping_sets_for(parquet):
     return f"""
         WITH p AS (SELECT CAST(sent_at AS DATE) AS day, {columns}, {OUTCOME} AS outcome
                    FROM read_parquet('{parquet}'))
-        SELECT day, {columns}, count(*) AS pushes,
-               count(*) FILTER (WHERE outcome <> 'on_time') AS failures,
-               count(*) FILTER (WHERE outcome = 'on_time') AS on_time,
-               count(*) FILTER (WHERE outcome = 'late') AS late,
-               count(*) FILTER (WHERE outcome = 'no_receipt') AS no_receipt,
-               count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
-               count(*) FILTER (WHERE outcome = 'not_sent') AS not_sent
+        SELECT day, {columns}, {COUNTS}
         FROM p GROUP BY GROUPING SETS ({sets})"""
 
 
