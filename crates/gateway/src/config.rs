@@ -27,6 +27,20 @@ pub struct GatewayConfig {
     /// The HTTP API's address (default `127.0.0.1:8080`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// How long a client has to send a request's head, ms (default 10000): a new connection
+    /// from its accept, a kept-alive one from the first byte of its next request.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// How long a client has to send a request's body once its head is read, ms
+    /// (default 30000); past it the request is answered 408.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// How long a kept-alive connection may wait for its next request, ms (default 60000).
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Connections served at once (default 10000, 1 to 1000000); more wait to be accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
     /// A path (SQLite), `sqlite:PATH` or `postgres://…` (default [`DEFAULT_STORE`]). A relative
     /// path, the default included, is relative to the config file's folder, like every other
     /// path in it.
@@ -267,6 +281,18 @@ pub enum ConfigError {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
+fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+fn default_max_connections() -> u32 {
+    10_000
+}
 fn default_store() -> String {
     DEFAULT_STORE.to_owned()
 }
@@ -306,6 +332,16 @@ impl GatewayConfig {
         })?;
         config.check(path)?;
         Ok(config)
+    }
+
+    /// The HTTP server's limits on slow clients and connections.
+    pub fn http_limits(&self) -> HttpLimits {
+        HttpLimits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections,
+        }
     }
 
     fn resolve_paths(&mut self, dir: &Path) {
@@ -368,6 +404,27 @@ impl GatewayConfig {
             return Err(invalid(
                 "poll_interval_ms / job_lease_ms".into(),
                 "poll_interval_ms must be at least 1 and job_lease_ms at least 1000".into(),
+            ));
+        }
+        for (field, ms) in [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            if ms == 0 {
+                return Err(invalid(
+                    field.into(),
+                    "must be at least 1 (ms): without a limit a slow client holds its connection for ever".into(),
+                ));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(invalid(
+                "max_connections".into(),
+                format!(
+                    "{} is not between 1 and 1000000 (connections served at once)",
+                    self.max_connections
+                ),
             ));
         }
         let mut names = BTreeSet::new();
@@ -456,6 +513,19 @@ impl GatewayConfig {
     }
 }
 
+/// What the HTTP server allows a client ([`GatewayConfig::http_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// `header_timeout_ms`.
+    pub header_timeout: Duration,
+    /// `body_timeout_ms`.
+    pub body_timeout: Duration,
+    /// `idle_timeout_ms`.
+    pub idle_timeout: Duration,
+    /// `max_connections`.
+    pub max_connections: u32,
+}
+
 impl AppConfig {
     /// The VoIP topic: `<bundle_id>.voip`.
     pub fn voip_topic(&self) -> String {
@@ -488,6 +558,20 @@ team_id = "DEF123GHIJ"
         let config = GatewayConfig::from_toml(MINIMAL, Path::new("g.toml")).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.store, "pushtrace.db");
+        let limits = config.http_limits();
+        assert_eq!(
+            (
+                limits.header_timeout,
+                limits.body_timeout,
+                limits.idle_timeout
+            ),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(30),
+                Duration::from_secs(60)
+            )
+        );
+        assert_eq!(limits.max_connections, 10_000);
         let app = &config.apps[0];
         assert_eq!(app.voip_topic(), "com.acme.call.voip");
         assert_eq!(app.call_window(), Duration::from_secs(60));
@@ -553,6 +637,19 @@ team_id = "DEF123GHIJ"
                 error.contains("apps[0].retry.max_retries_per_sec"),
                 "{error}"
             );
+        }
+        for (key, value) in [
+            ("header_timeout_ms", "0"),
+            ("body_timeout_ms", "0"),
+            ("idle_timeout_ms", "0"),
+            ("max_connections", "0"),
+            ("max_connections", "1000001"),
+        ] {
+            let bad = format!("{key} = {value}\n{MINIMAL}");
+            let error = GatewayConfig::from_toml(&bad, Path::new("g.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(&format!("g.toml: {key}: ")), "{error}");
         }
         let none = GatewayConfig::from_toml("apps = []", Path::new("g.toml"))
             .unwrap_err()

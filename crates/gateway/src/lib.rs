@@ -32,6 +32,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod engine;
+mod http;
 mod ids;
 pub mod metrics;
 pub mod payload;

@@ -180,18 +180,12 @@ pub async fn start_with(
     })?;
     let (stop, stopped) = watch::channel(false);
     let app = api::router(engine.clone(), token);
-    let mut server_stop = stopped.clone();
-    let server = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = server_stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            eprintln!("pushtrace-gateway: the HTTP server stopped: {e}");
-        }
-    });
+    let server = tokio::spawn(crate::http::serve(
+        listener,
+        app,
+        config.http_limits(),
+        stopped.clone(),
+    ));
     let interval = std::time::Duration::from_millis(config.poll_interval_ms);
     let worker = tokio::spawn(engine.clone().run_worker(interval, stopped));
     Ok(GatewayHandle {

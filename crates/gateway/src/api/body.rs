@@ -2,11 +2,13 @@
 //! rejections.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::http::BodyTimeout;
 
 /// The largest request body read (a receipt or a call is a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -32,13 +34,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("cannot read the body ({e}); bodies are limited to {MAX_BODY} bytes"),
-            )
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(unreadable)?;
         parse(&bytes).map(JsonBody)
+    }
+}
+
+/// A body that could not be read: too slow (408) or too large (413).
+fn unreadable(rejection: BytesRejection) -> ApiError {
+    match BodyTimeout::find(&rejection) {
+        Some(timeout) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("{timeout}; send the whole body at once"),
+        ),
+        None => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("cannot read the body ({rejection}); bodies are limited to {MAX_BODY} bytes"),
+        ),
     }
 }
 
