@@ -67,6 +67,19 @@ pub struct Slow {
     pub slow: u64,
 }
 
+impl Slow {
+    /// One more receipt, slow or not.
+    pub(crate) fn add(&mut self, slow: bool) {
+        self.received += 1;
+        self.slow += u64::from(slow);
+    }
+
+    pub(crate) fn merge(&mut self, other: &Slow) {
+        self.received += other.received;
+        self.slow += other.slow;
+    }
+}
+
 impl CohortAggregate {
     pub fn total(&self) -> Counts {
         let mut total = Counts::default();

@@ -93,9 +93,9 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         single_latency,
         failures_by_key,
         key_devices,
-        mut failing_key_devices,
+        failing_key_devices,
         hour_devices,
-        mut failing_hour_devices,
+        failing_hour_devices,
     } = RowCounts::of_rows(table, &singles, (first, days), slow_bucket, threads);
     let everyone = CohortAggregate {
         cohort: Cohort::everyone(),
@@ -106,59 +106,52 @@ pub fn aggregate(table: &Table, options: &BuildOptions) -> Aggregates {
         failing_devices: failing_device_seen.iter().filter(|&&seen| seen).count() as u64,
         busiest_device_failures: 0,
     };
-    // Failures per (device, key), to find each cohort's busiest failing device; then the
-    // failing pairs made distinct (failures are a few percent of the pushes).
+    // Failures per (device, key), to find each cohort's busiest failing device; its pairs are
+    // the failing pairs, distinct and by device.
     let device_failures = per_device(&failing_key_devices);
     let hour_device_failures = per_device(&failing_hour_devices);
-    for pairs in [&mut failing_key_devices, &mut failing_hour_devices] {
-        pairs.sort_unstable();
-        pairs.dedup();
-    }
+    let failing_key_by_device: Vec<u64> = device_failures.iter().map(|&(pair, _)| pair).collect();
+    let failing_hour_by_device: Vec<u64> =
+        hour_device_failures.iter().map(|&(pair, _)| pair).collect();
     // Each distinct pair list sorted by device, side by side, for the distinct devices of the
     // single values and of the combinations alike.
     let (key_by_device, hour_by_device) =
         join(|| by_device(&key_devices), || by_device(&hour_devices));
-    drop((key_devices, hour_devices));
-    let failing_key_by_device = by_device(&failing_key_devices);
-    let failing_hour_by_device = by_device(&failing_hour_devices);
+    drop((
+        key_devices,
+        hour_devices,
+        failing_key_devices,
+        failing_hour_devices,
+    ));
     let total_failures = everyone.total().failures(&rules);
     let floor = options.floor(total_failures);
 
-    let per_single = |by_device: &[u64]| {
-        distinct_devices(by_device, singles.len(), |key, add| {
-            for (attribute, &code) in table.key_codes(key).iter().enumerate() {
-                if code != 0 {
-                    add(singles.index(attribute, code));
-                }
+    // The single values a key holds, and the one an hour is.
+    let key_singles = |key: u32, add: &mut dyn FnMut(usize)| {
+        for (attribute, &code) in table.key_codes(key).iter().enumerate() {
+            if code != 0 {
+                add(singles.index(attribute, code));
             }
-        })
+        }
     };
-    let per_hour = |by_device: &[u64]| {
-        distinct_devices(by_device, singles.len(), |hour, add| {
-            add(singles.index(0, hour as u16));
-        })
-    };
+    let hour_single = |hour: u32, add: &mut dyn FnMut(usize)| add(singles.index(0, hour as u16));
     // Hours and the other values are different singles: their counts add.
     let add =
         |a: Vec<u64>, b: Vec<u64>| -> Vec<u64> { a.iter().zip(&b).map(|(x, y)| x + y).collect() };
     let (single_devices, combination_cohorts) = join(
         || {
-            let devices = add(per_single(&key_by_device), per_hour(&hour_by_device));
+            let n = singles.len();
+            let devices = add(
+                distinct_devices(&key_by_device, n, key_singles),
+                distinct_devices(&hour_by_device, n, hour_single),
+            );
             let failing = add(
-                per_single(&failing_key_by_device),
-                per_hour(&failing_hour_by_device),
+                distinct_devices(&failing_key_by_device, n, key_singles),
+                distinct_devices(&failing_hour_by_device, n, hour_single),
             );
             let busiest = add(
-                busiest_device(&device_failures, singles.len(), |key, add| {
-                    for (attribute, &code) in table.key_codes(key).iter().enumerate() {
-                        if code != 0 {
-                            add(singles.index(attribute, code));
-                        }
-                    }
-                }),
-                busiest_device(&hour_device_failures, singles.len(), |hour, add| {
-                    add(singles.index(0, hour as u16));
-                }),
+                busiest_device(&device_failures, n, key_singles),
+                busiest_device(&hour_device_failures, n, hour_single),
             );
             (devices, failing, busiest)
         },
@@ -360,8 +353,7 @@ impl RowCounts {
                 }
             }
             if latency != NO_LATENCY {
-                c.slow_daily[day].received += 1;
-                c.slow_daily[day].slow += u64::from(latency >= slow_bucket);
+                c.slow_daily[day].add(latency >= slow_bucket);
                 // Rows hold buckets `bucket_of` gave: always in range.
                 let _ = c.latency.add_bucket(latency, 1);
             }
@@ -379,9 +371,7 @@ impl RowCounts {
                 let single = singles.index(attribute, code);
                 c.single_daily[single * days + day].add(outcome, 1);
                 if latency != NO_LATENCY {
-                    let slow = &mut c.single_slow[single * days + day];
-                    slow.received += 1;
-                    slow.slow += u64::from(latency >= slow_bucket);
+                    c.single_slow[single * days + day].add(latency >= slow_bucket);
                     let _ = c.single_latency[single].add_bucket(latency, 1);
                 }
             }
@@ -407,12 +397,7 @@ impl RowCounts {
     fn add(&mut self, other: RowCounts) {
         let counts =
             |a: &mut [Counts], b: &[Counts]| a.iter_mut().zip(b).for_each(|(a, b)| a.merge(b));
-        let slows = |a: &mut [Slow], b: &[Slow]| {
-            a.iter_mut().zip(b).for_each(|(a, b)| {
-                a.received += b.received;
-                a.slow += b.slow;
-            })
-        };
+        let slows = |a: &mut [Slow], b: &[Slow]| a.iter_mut().zip(b).for_each(|(a, b)| a.merge(b));
         counts(&mut self.daily, &other.daily);
         slows(&mut self.slow_daily, &other.slow_daily);
         self.latency.merge(&other.latency);
@@ -568,20 +553,14 @@ fn combinations(
     for (mine, theirs) in daily.iter_mut().zip(&other) {
         mine.merge(theirs);
     }
-    let per_combination = |pairs: &[u64]| {
-        distinct_devices(pairs, kept.len(), |key, add| {
-            for &id in &members[starts[key as usize]..starts[key as usize + 1]] {
-                add(id as usize);
-            }
-        })
-    };
-    let devices = per_combination(key_devices);
-    let failing = per_combination(failing_key_devices);
-    let busiest = busiest_device(device_failures, kept.len(), |key, add| {
+    let key_members = |key: u32, add: &mut dyn FnMut(usize)| {
         for &id in &members[starts[key as usize]..starts[key as usize + 1]] {
             add(id as usize);
         }
-    });
+    };
+    let devices = distinct_devices(key_devices, kept.len(), key_members);
+    let failing = distinct_devices(failing_key_devices, kept.len(), key_members);
+    let busiest = busiest_device(device_failures, kept.len(), key_members);
     kept.iter()
         .enumerate()
         .map(|(id, combination)| CohortAggregate {
@@ -602,7 +581,7 @@ fn combinations(
         .collect()
 }
 
-/// Distinct `(key << 32 | device)` pairs as `(device << 32 | key)`, sorted: by device.
+/// `(key << 32 | device)` pairs as `(device << 32 | key)`, sorted: by device.
 fn by_device(pairs: &[u64]) -> Vec<u64> {
     let mut by_device: Vec<u64> = pairs.iter().map(|&pair| pair.rotate_left(32)).collect();
     by_device.sort_unstable();
@@ -637,10 +616,8 @@ fn distinct_devices(
 /// `(id << 32 | device)` pairs of failing pushes, counted per `(device << 32 | id)` in that
 /// order (by device, for [`busiest_device`]).
 fn per_device(failing: &[u64]) -> Vec<(u64, u64)> {
-    let mut by_device: Vec<u64> = failing.iter().map(|&pair| pair.rotate_left(32)).collect();
-    by_device.sort_unstable();
     let mut out: Vec<(u64, u64)> = Vec::new();
-    for pair in by_device {
+    for pair in by_device(failing) {
         match out.last_mut() {
             Some((last, n)) if *last == pair => *n += 1,
             _ => out.push((pair, 1)),
