@@ -4,7 +4,7 @@
 #
 #   bash benches/chaos.sh [--seconds 60] [--rate 20] [--kills 3] [--faults 5] [--latency-ms 400]
 #                         [--window 60] [--stores "sqlite postgresql"] [--seed 1] [--json]
-#                         [--pushtrace BINARY] [--keep]
+#                         [--pushtrace BINARY [--commit LABEL]] [--keep]
 #
 # The APNs emulator answers after --latency-ms and answers --faults % of pushes with 500 or 503
 # (half each); its simulated devices post their receipts to the gateway (delivery_hook_body =
@@ -27,7 +27,8 @@
 # Targets: 0 lost, 0 stuck, 0 avoidable duplicates, >= 99.9 % inside the window; the exit code
 # is 1 when one is missed. Writes the table to benches/results/chaos-<date>.md; --json prints
 # the figures as JSON instead of the table. --pushtrace uses a binary already built (else
-# `cargo build --release -p pushtrace`); --keep keeps the logs' folder.
+# `cargo build --release -p pushtrace`), --commit names what it was built from (else the
+# report says HEAD and "+dirty" when crates/ has uncommitted changes); --keep keeps the logs.
 set -euo pipefail
 
 SECONDS_PER_STORE=60
@@ -40,6 +41,7 @@ STORES="sqlite postgresql"
 SEED=1
 JSON=0
 BINARY=
+COMMIT=
 KEEP=0
 usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
@@ -54,6 +56,7 @@ while (($#)); do
         --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
         --json) JSON=1; shift ;;
         --pushtrace) BINARY=${2:?--pushtrace needs a path}; shift 2 ;;
+        --commit) COMMIT=${2:?--commit needs a label}; shift 2 ;;
         --keep) KEEP=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "chaos.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
@@ -83,7 +86,10 @@ if [[ -z $BINARY ]]; then
     BINARY="${CARGO_TARGET_DIR:-$ROOT/target}/release/pushtrace"
 fi
 [[ -x $BINARY ]] || die "$BINARY is not an executable"
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -z $COMMIT ]]; then
+    COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    [[ -z $(git status --porcelain -- crates Cargo.lock Cargo.toml 2>/dev/null) ]] || COMMIT="$COMMIT+dirty"
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
