@@ -200,6 +200,7 @@ fn zero_config_prints_a_working_request_and_an_admin_api_and_stops_on_ctrl_c() {
     let reply = push(&info, Some(&far));
     assert_eq!(reply.status, 200, "{}", reply.body);
     let (_, stored) = admin(&info, "GET", "/v1/deliveries?stored=true", None);
+    assert!(stored["next"].is_null(), "one page: {stored}");
     let stored = stored["deliveries"].as_array().unwrap().clone();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(
@@ -231,6 +232,7 @@ fn the_example_config_is_used_as_written() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let (status, devices) = admin(&info, "GET", "/v1/devices", None);
     assert_eq!(status, 200);
+    assert!(devices["next"].is_null(), "one page: {devices}");
     let devices = devices["devices"].as_array().unwrap();
     assert!(
         devices.iter().any(|d| d["state"] == "power_restricted"),
@@ -353,6 +355,7 @@ fn a_manual_clock_signs_the_example_by_its_time_and_moves_only_through_the_admin
     assert_eq!(status, 200);
     let (_, log) = admin(&info, "GET", "/v1/deliveries", None);
     assert_eq!(log["deliveries"], json!([]));
+    assert!(log["next"].is_null(), "{log}");
     let (code, stderr) = running.interrupt();
     assert_eq!(code, Some(0), "{stderr}");
 }

@@ -347,7 +347,9 @@ impl EmulatorBuilder {
             .settings
             .delivery_log_retention
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let mut store = Store::new(delay_ms, schedule).with_retention(retention_ms);
+        let mut store = Store::new(delay_ms, schedule)
+            .with_retention(retention_ms)
+            .with_max_records(self.settings.delivery_log_max_records);
         for (environment, token, state) in &self.device_states {
             store.set_state(*environment, token, *state, start_ms, &mut Vec::new());
         }

@@ -185,6 +185,8 @@ pub struct EmulatorConfig {
     /// How long the delivery and accepted logs keep a push after its latest event, seconds
     /// (default 7 days; 0 keeps everything).
     pub delivery_log_retention_secs: Option<u64>,
+    /// At most this many pushes in each log, oldest dropped first (default 100 000; 0: no cap).
+    pub delivery_log_max_records: Option<u64>,
     /// Run on a manual clock starting at this time (ms since the epoch), moved only through
     /// the admin API (`POST /v1/clock/advance`); default: the system clock.
     pub manual_clock_start_ms: Option<u64>,
@@ -354,6 +356,10 @@ impl EmulatorConfig {
         }
         if let Some(secs) = self.delivery_log_retention_secs {
             settings.delivery_log_retention = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+        if let Some(max) = self.delivery_log_max_records {
+            settings.delivery_log_max_records =
+                (max > 0).then(|| usize::try_from(max).unwrap_or(usize::MAX));
         }
         builder = builder.settings(settings);
         for (index, rule) in self.faults.into_iter().enumerate() {

@@ -199,6 +199,10 @@ use server::{Shared, lock};
 /// [`Settings::delivery_log_retention`].
 pub const DELIVERY_LOG_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 
+/// The default of [`Settings::delivery_log_max_records`]: enough for a long test run, small
+/// enough to keep the emulator's memory bounded (`docs/emulator.md` gives the measured figure).
+pub const DELIVERY_LOG_MAX_RECORDS: usize = 100_000;
+
 /// What to do with a new stream over the connection's limit in force (1 before the first valid
 /// token, 1 after a rejection with [`Settings::drop_limit_after_rejection`], else
 /// [`Settings::max_concurrent_streams`]).
@@ -266,6 +270,10 @@ pub struct Settings {
     /// Console keeps 7 days, reference §4.3); a push still stored is kept whatever its age.
     /// `None`: forever. Default 7 days.
     pub delivery_log_retention: Option<Duration>,
+    /// At most this many pushes in the delivery log and in the accepted log each; past it the
+    /// oldest go first (a push still stored stays in the delivery log). `None`: no cap.
+    /// Default [`DELIVERY_LOG_MAX_RECORDS`].
+    pub delivery_log_max_records: Option<usize>,
 }
 
 impl Default for Settings {
@@ -287,6 +295,7 @@ impl Default for Settings {
             immediate_delivery_delay: Duration::ZERO,
             tick_interval: Duration::from_millis(100),
             delivery_log_retention: Some(Duration::from_secs(DELIVERY_LOG_RETENTION_SECS)),
+            delivery_log_max_records: Some(DELIVERY_LOG_MAX_RECORDS),
         }
     }
 }

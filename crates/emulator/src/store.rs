@@ -13,6 +13,15 @@
 //! by a sixteenth of the retention (at least a second): records may outlive the retention by that
 //! much, and a busy emulator scans its log once per such period, not on every request.
 //! [`Store::counts`] is not reduced by retention: it counts every event since start.
+//!
+//! Count cap: the logs hold at most `max_records` pushes each, so memory stays bounded however
+//! fast pushes arrive within the retention. Past it, the oldest finished record (and the oldest
+//! accepted push) goes first, on the push that crossed the cap; records of pushes still stored
+//! or waiting are kept, as for retention, so the delivery log may exceed the cap by their
+//! number. What either rule dropped is counted in [`LogDrops`].
+//!
+//! An accepted push and its record share their number, which is the admin API's page cursor:
+//! numbers only grow, so a page "after n" neither repeats nor skips what arrives meanwhile.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -76,8 +85,8 @@ pub(crate) struct Store {
     /// By record number, which only grows (see the module docs).
     records: BTreeMap<usize, DeliveryRecord>,
     next_record: usize,
-    /// Every accepted push, in arrival order.
-    accepted: VecDeque<AcceptedPush>,
+    /// Every accepted push with its record's number, in arrival order.
+    accepted: VecDeque<(usize, AcceptedPush)>,
     counts: BTreeMap<Category, u64>,
     /// Delay of the one attempt of an `apns-expiration: 0` push.
     immediate_delay_ms: u64,
@@ -85,6 +94,22 @@ pub(crate) struct Store {
     retention_ms: Option<u64>,
     /// No finished record's latest event, and no accepted push, is older than this.
     oldest_ms: u64,
+    /// At most this many records and accepted pushes (see the module docs); `None`: no cap.
+    max_records: Option<usize>,
+    dropped: LogDrops,
+}
+
+/// What the logs dropped since start, by rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LogDrops {
+    /// Delivery records older than the retention.
+    pub(crate) records_by_age: u64,
+    /// Delivery records past the count cap.
+    pub(crate) records_by_count: u64,
+    /// Accepted pushes older than the retention.
+    pub(crate) pushes_by_age: u64,
+    /// Accepted pushes past the count cap.
+    pub(crate) pushes_by_count: u64,
 }
 
 fn waking(push: &AcceptedPush) -> bool {
@@ -114,14 +139,44 @@ impl Store {
         self
     }
 
+    /// Caps the logs at `max` pushes each (`None`: no cap; see the module docs).
+    pub(crate) fn with_max_records(mut self, max: Option<usize>) -> Store {
+        self.max_records = max;
+        self
+    }
+
     /// The delivery log, in arrival order.
     pub(crate) fn records(&self) -> impl DoubleEndedIterator<Item = &DeliveryRecord> {
         self.records.values()
     }
 
+    /// The delivery log after record `after` (from the start with `None`), with each record's
+    /// number, in arrival order.
+    pub(crate) fn records_after(
+        &self,
+        after: Option<usize>,
+    ) -> impl Iterator<Item = (usize, &DeliveryRecord)> {
+        let from = after.map_or(0, |n| n.saturating_add(1));
+        self.records.range(from..).map(|(n, record)| (*n, record))
+    }
+
     /// The accepted pushes, in arrival order.
     pub(crate) fn accepted(&self) -> impl DoubleEndedIterator<Item = &AcceptedPush> {
-        self.accepted.iter()
+        self.accepted.iter().map(|(_, push)| push)
+    }
+
+    /// The accepted pushes after number `after` (from the start with `None`), with each push's
+    /// number, in arrival order.
+    pub(crate) fn accepted_after(
+        &self,
+        after: Option<usize>,
+    ) -> impl Iterator<Item = (usize, &AcceptedPush)> {
+        let start = after.map_or(0, |n| self.accepted.partition_point(|(m, _)| *m <= n));
+        self.accepted.range(start..).map(|(n, push)| (*n, push))
+    }
+
+    pub(crate) fn dropped(&self) -> LogDrops {
+        self.dropped
     }
 
     pub(crate) fn counts(&self) -> &BTreeMap<Category, u64> {
@@ -179,11 +234,16 @@ impl Store {
     /// A push that passed every check, at its `received_at_ms` (call [`Store::advance`] up to
     /// that time first).
     pub(crate) fn receive(&mut self, push: AcceptedPush, out: &mut Vec<Delivery>) {
+        self.log_push(push, out);
+        self.cap_logs();
+    }
+
+    fn log_push(&mut self, push: AcceptedPush, out: &mut Vec<Delivery>) {
         let now = push.received_at_ms;
         self.oldest_ms = self.oldest_ms.min(now);
-        self.accepted.push_back(push.clone());
         let record = self.next_record;
         self.next_record += 1;
+        self.accepted.push_back((record, push.clone()));
         self.records.insert(
             record,
             DeliveryRecord {
@@ -368,6 +428,7 @@ impl Store {
             .chain(self.pending.iter().map(|p| p.record))
             .collect();
         let mut oldest = u64::MAX;
+        let (records, pushes) = (self.records.len(), self.accepted.len());
         self.records.retain(|id, record| {
             if live.contains(id) {
                 return true;
@@ -379,7 +440,7 @@ impl Store {
             }
             keep
         });
-        self.accepted.retain(|push| {
+        self.accepted.retain(|(_, push)| {
             let keep = push.received_at_ms >= cutoff;
             if keep {
                 oldest = oldest.min(push.received_at_ms);
@@ -387,6 +448,43 @@ impl Store {
             keep
         });
         self.oldest_ms = oldest;
+        self.dropped.records_by_age += (records - self.records.len()) as u64;
+        self.dropped.pushes_by_age += (pushes - self.accepted.len()) as u64;
+    }
+
+    /// Drops the oldest accepted pushes and finished records past the count cap (see the
+    /// module docs).
+    fn cap_logs(&mut self) {
+        let Some(max) = self.max_records else {
+            return;
+        };
+        while self.accepted.len() > max {
+            self.accepted.pop_front();
+            self.dropped.pushes_by_count += 1;
+        }
+        let excess = self.records.len().saturating_sub(max);
+        if excess == 0 {
+            return;
+        }
+        // A record is finished unless its push is stored (latest event a storage event) or
+        // waiting for its delayed attempt (nothing logged after "Received"). Live records are
+        // few (one stored push per topic per device), so skipping them costs little.
+        let finished: Vec<usize> = self
+            .records
+            .iter()
+            .filter(|(_, record)| {
+                !(record.is_stored()
+                    || record
+                        .last()
+                        .is_some_and(|e| e.category == Category::Received))
+            })
+            .map(|(n, _)| *n)
+            .take(excess)
+            .collect();
+        for n in finished {
+            self.records.remove(&n);
+            self.dropped.records_by_count += 1;
+        }
     }
 }
 

@@ -280,3 +280,34 @@ fn records_and_accepted_pushes_are_dropped_after_the_retention_unless_still_stor
     // Counts are not reduced by retention.
     assert_eq!(store.counts()[&Received], 3);
 }
+
+#[test]
+fn the_count_cap_drops_the_oldest_finished_records_and_pushes_and_counts_them() {
+    let mut store = Store::new(500, Vec::new()).with_max_records(Some(3));
+    let mut out = Vec::new();
+    // Record 0 waits for its delayed attempt: live, so the cap passes over it.
+    store.receive(push(0, "a", T0, Some(0)), &mut out);
+    for n in 1..=4 {
+        store.receive(push(n, "b", T0 + u64::from(n), None), &mut out);
+    }
+    let ids: Vec<u8> = store.records().map(|r| r.apns_id.as_bytes()[0]).collect();
+    assert_eq!(ids, [0, 3, 4]);
+    let pushes: Vec<u8> = store.accepted().map(|p| p.apns_id.as_bytes()[0]).collect();
+    assert_eq!(pushes, [2, 3, 4]);
+    let dropped = store.dropped();
+    assert_eq!((dropped.records_by_count, dropped.pushes_by_count), (2, 2));
+
+    // Pages start after a number, which outlives what the cap dropped.
+    let after: Vec<usize> = store.records_after(Some(1)).map(|(n, _)| n).collect();
+    assert_eq!(after, [3, 4]);
+    let after: Vec<usize> = store.accepted_after(Some(2)).map(|(n, _)| n).collect();
+    assert_eq!(after, [3, 4]);
+    assert_eq!(store.accepted_after(None).count(), 3);
+
+    // Once attempted, record 0 is finished and the oldest: the next push drops it.
+    store.advance(T0 + 500, &live, &mut out);
+    store.receive(push(5, "b", T0 + 600, None), &mut out);
+    let ids: Vec<u8> = store.records().map(|r| r.apns_id.as_bytes()[0]).collect();
+    assert_eq!(ids, [3, 4, 5]);
+    assert_eq!(store.counts()[&Received], 6);
+}

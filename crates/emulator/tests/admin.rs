@@ -8,79 +8,14 @@ use std::time::Duration;
 
 use axum::extract::State;
 use bytes::Bytes;
+use common::admin::{ADMIN_TOKEN, Admin, admin_options};
 use common::{NOW_MS, NOW_SECS, Req, TOKEN, TOPIC, bearer, send_once};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use pushtrace_emulator::{AdminOptions, AdminToken, EmulatorHandle, HttpHookConfig, TokenSource};
+use pushtrace_emulator::HttpHookConfig;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 const NEW_TOKEN: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-
-fn admin_options() -> AdminOptions {
-    AdminOptions {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        token: AdminToken::new(ADMIN_TOKEN, TokenSource::Generated).unwrap(),
-    }
-}
-
-/// A plain HTTP/1.1 client for the admin API.
-struct Admin {
-    client: Client<HttpConnector, Full<Bytes>>,
-    base: String,
-}
-
-impl Admin {
-    fn new(emulator: &EmulatorHandle) -> Admin {
-        Admin {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            base: format!("http://{}", emulator.admin_addr().unwrap()),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: &str,
-    ) -> (u16, Value) {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        if !body.is_empty() {
-            request = request.header("content-type", "application/json");
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .unwrap();
-        let response = self.client.request(request).await.unwrap();
-        let status = response.status().as_u16();
-        assert_eq!(
-            response.headers().get("content-type").unwrap(),
-            "application/json",
-            "{method} {path}"
-        );
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call("GET", path, Some(ADMIN_TOKEN), "").await
-    }
-
-    async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        self.call(method, path, Some(ADMIN_TOKEN), &body.to_string())
-            .await
-    }
-}
 
 /// A local receipt sink: every POSTed body goes to the channel; answers 204.
 async fn receipt_sink() -> (SocketAddr, mpsc::UnboundedReceiver<Value>) {

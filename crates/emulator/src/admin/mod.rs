@@ -16,6 +16,7 @@
 
 mod fault_routes;
 mod json;
+mod page;
 mod routes;
 mod token;
 

@@ -4,12 +4,12 @@
 //! | Method and path | What |
 //! |---|---|
 //! | `GET /healthz` | liveness, no token |
-//! | `GET /v1/devices` | registered devices with their states |
+//! | `GET /v1/devices` | registered devices with their states (paged, `page`) |
 //! | `POST /v1/devices` | register (or re-register) a device |
 //! | `DELETE /v1/devices/{environment}/{token}/{topic}` | unregister (`?at_ms=`, default now) |
 //! | `GET`, `PUT /v1/devices/{environment}/{token}/state` | a device's state |
-//! | `GET /v1/pushes` | accepted pushes |
-//! | `GET /v1/deliveries` | the delivery log (`?stored=true`: stored now) |
+//! | `GET /v1/pushes` | accepted pushes (paged) |
+//! | `GET /v1/deliveries` | the delivery log (paged; `?stored=true`: stored now) |
 //! | `GET /v1/deliveries/{id}` | one record, by `apns-unique-id` or `apns-id` |
 //! | `GET /v1/counts` | events per category |
 //! | `GET /v1/clock`, `POST /v1/clock/advance` | the clock; move a manual one |
@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::json::{ClockJson, DeviceJson, PushJson, RecordJson};
-use super::{AdminState, ApiError, require_token};
+use super::{AdminState, ApiError, page, require_token};
 use crate::devices::Lookup;
 use crate::server::lock;
 use crate::{Category, Clock, Device, DeviceState};
@@ -152,12 +152,27 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
+/// A query string, with serde's message and, for an unknown or badly typed parameter, its name
+/// as `field`.
 fn query<T>(
     query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::bad("query", format!("bad query string: {}", e.body_text())))
+    query.map(|Query(q)| q).map_err(|e| {
+        let message = e.body_text();
+        let field = message
+            .split_once("field `")
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map_or("query", |(name, _)| name);
+        ApiError::bad(field, format!("bad query string: {message}"))
+    })
+}
+
+/// `?limit=&after=`, the paging of every list.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<String>,
+    after: Option<String>,
 }
 
 fn path<T>(path: Result<Path<T>, axum::extract::rejection::PathRejection>) -> Result<T, ApiError> {
@@ -173,10 +188,56 @@ fn device_json(state: &AdminState, device: &Device) -> DeviceJson {
     DeviceJson::new(device, current, now_ms)
 }
 
-async fn list_devices(State(state): State<AdminState>) -> Answer {
+/// A device's place in the list's order, which is also its cursor: `environment/token/topic`.
+fn device_cursor(device: &Device) -> String {
+    format!("{}/{}/{}", device.environment, device.token, device.topic)
+}
+
+fn device_key(device: &Device) -> (bool, String, &str) {
+    (
+        device.environment == Environment::Production,
+        device.token.to_string(),
+        &device.topic,
+    )
+}
+
+async fn list_devices(
+    State(state): State<AdminState>,
+    paging: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let paging = query(paging)?;
+    let limit = page::limit(paging.limit.as_deref())?;
+    let after = paging
+        .after
+        .as_deref()
+        .map(|text| {
+            let bad = || {
+                ApiError::bad(
+                    "after",
+                    format!("after {text:?} is not a device cursor (environment/token/topic); pass the `next` of the previous page"),
+                )
+            };
+            let mut parts = text.splitn(3, '/');
+            let (Some(env), Some(hex), Some(topic)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad());
+            };
+            let environment = environment(env).map_err(|_| bad())?;
+            let token = DeviceToken::parse(hex).map_err(|_| bad())?;
+            Ok(Device::new(environment, topic, token))
+        })
+        .transpose()?;
     let devices = lock(&state.shared.devices).devices();
-    let devices: Vec<DeviceJson> = devices.iter().map(|d| device_json(&state, d)).collect();
-    Ok(Json(json!({ "devices": devices })).into_response())
+    let after_key = after.as_ref().map(device_key);
+    let rest = devices
+        .iter()
+        .filter(|d| after_key.as_ref().is_none_or(|key| device_key(d) > *key));
+    let (devices, next) = page::take(rest, limit, |d| device_cursor(d));
+    let devices: Vec<DeviceJson> = devices
+        .into_iter()
+        .map(|d| device_json(&state, d))
+        .collect();
+    Ok(Json(json!({ "devices": devices, "next": next })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -305,18 +366,33 @@ async fn set_device_state(
 
 // ---- logs ----------------------------------------------------------------------------------
 
-async fn pushes(State(state): State<AdminState>) -> Answer {
+async fn pushes(
+    State(state): State<AdminState>,
+    paging: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let paging = query(paging)?;
+    let limit = page::limit(paging.limit.as_deref())?;
+    let after = page::log_cursor(paging.after.as_deref())?;
     state.shared.tick();
     let store = lock(&state.shared.store);
-    let pushes: Vec<PushJson> = store.accepted().map(PushJson::from).collect();
-    Ok(Json(json!({ "pushes": pushes })).into_response())
+    let (pushes, next) = page::take(store.accepted_after(after), limit, |(n, _)| n.to_string());
+    let pushes: Vec<PushJson> = pushes.into_iter().map(|(_, p)| PushJson::from(p)).collect();
+    let dropped = store.dropped();
+    Ok(Json(json!({
+        "pushes": pushes,
+        "next": next,
+        "max_records": state.shared.settings.delivery_log_max_records,
+        "dropped": { "by_age": dropped.pushes_by_age, "by_count": dropped.pushes_by_count },
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeliveriesQuery {
-    #[serde(default)]
-    stored: bool,
+    stored: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
 }
 
 async fn deliveries(
@@ -324,19 +400,38 @@ async fn deliveries(
     filter: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer {
     let filter = query(filter)?;
+    let stored = match filter.stored.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "stored",
+                format!("stored {other:?} must be \"true\" or \"false\""),
+            ));
+        }
+    };
+    let limit = page::limit(filter.limit.as_deref())?;
+    let after = page::log_cursor(filter.after.as_deref())?;
     state.shared.tick();
     let store = lock(&state.shared.store);
-    let records: Vec<RecordJson> = store
-        .records()
-        .filter(|r| !filter.stored || r.is_stored())
-        .map(RecordJson::from)
+    let matching = store
+        .records_after(after)
+        .filter(|(_, r)| !stored || r.is_stored());
+    let (records, next) = page::take(matching, limit, |(n, _)| n.to_string());
+    let records: Vec<RecordJson> = records
+        .into_iter()
+        .map(|(_, r)| RecordJson::from(r))
         .collect();
-    let retention_secs = state
-        .shared
-        .settings
-        .delivery_log_retention
-        .map(|d| d.as_secs());
-    Ok(Json(json!({ "deliveries": records, "retention_secs": retention_secs })).into_response())
+    let settings = &state.shared.settings;
+    let dropped = store.dropped();
+    Ok(Json(json!({
+        "deliveries": records,
+        "next": next,
+        "retention_secs": settings.delivery_log_retention.map(|d| d.as_secs()),
+        "max_records": settings.delivery_log_max_records,
+        "dropped": { "by_age": dropped.records_by_age, "by_count": dropped.records_by_count },
+    }))
+    .into_response())
 }
 
 async fn delivery(
