@@ -1,6 +1,7 @@
 //! The API's answers to input at its edges, over the real server on both stores (`docs/api.md`,
 //! Errors): a body with more than one JSON value, a receipt for a push the store does not
-//! have, paths and methods no route takes. Every error answers JSON, and none is a 5xx.
+//! have, paths and methods no route takes. Every error answers JSON with its `code`
+//! (`every_error_class_answers_its_code` walks the list), and none is a 5xx.
 //!
 //! PostgreSQL: a fresh schema per test (`support` says where, and how to start it).
 
@@ -11,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pushtrace_gateway::api::ApiToken;
+use pushtrace_gateway::api::{ApiToken, ErrorCode};
 use pushtrace_gateway::receipt_token::ReceiptKey;
 use pushtrace_gateway::{GatewayConfig, GatewayHandle, start_with};
 use serde_json::{Value, json};
@@ -51,6 +52,7 @@ on_both_stores!(
     trailing_data_is_a_400_and_creates_no_call,
     receipt_for_a_push_the_store_does_not_have_is_a_404,
     paths_and_methods_no_route_takes_answer_json,
+    every_error_class_answers_its_code,
 );
 
 async fn trailing_data_is_a_400_and_creates_no_call(gateway: &Gateway) {
@@ -64,7 +66,7 @@ async fn trailing_data_is_a_400_and_creates_no_call(gateway: &Gateway) {
                 Some(&format!("{call}{trailing}")),
             )
             .await;
-        let error = answer.error(400);
+        let error = answer.error(400, "trailing_data");
         let message = error["error"].as_str().unwrap();
         assert!(message.contains("trailing"), "{message}");
     }
@@ -72,7 +74,7 @@ async fn trailing_data_is_a_400_and_creates_no_call(gateway: &Gateway) {
         let answer = gateway
             .request("GET", &format!("/v1/apps/acme/calls/{id}"), None)
             .await;
-        answer.error(404);
+        answer.error(404, "unknown_call");
     }
     // The first value alone, with whitespace after it, creates the call.
     let answer = gateway
@@ -94,18 +96,21 @@ async fn receipt_for_a_push_the_store_does_not_have_is_a_404(gateway: &Gateway) 
 
     // Signed with the gateway's key, for a call it has and a push it does not.
     let answer = gateway.receipt(UNKNOWN_PUSH, &call_id).await;
-    let error = answer.error(404);
+    let error = answer.error(404, "unknown_push");
     assert!(
         error["error"].as_str().unwrap().contains(UNKNOWN_PUSH),
         "{error}"
     );
     // The same again: still a 404 (nothing was half recorded).
-    gateway.receipt(UNKNOWN_PUSH, &call_id).await.error(404);
+    gateway
+        .receipt(UNKNOWN_PUSH, &call_id)
+        .await
+        .error(404, "unknown_push");
     // And a call it does not have.
     let answer = gateway
         .receipt(UNKNOWN_PUSH, "00000000-0000-4000-8000-000000000001")
         .await;
-    answer.error(404);
+    answer.error(404, "unknown_call");
 }
 
 async fn paths_and_methods_no_route_takes_answer_json(gateway: &Gateway) {
@@ -121,28 +126,200 @@ async fn paths_and_methods_no_route_takes_answer_json(gateway: &Gateway) {
         } else {
             "GET"
         };
-        let error = gateway.request(method, path, None).await.error(400);
+        let error = gateway
+            .request(method, path, None)
+            .await
+            .error(400, "invalid_path");
         assert_eq!(error["field"], field, "{path}: {error}");
     }
     // Without the bearer token, the token is what is wrong.
     let answer = gateway.send("GET", "/v1/calls/%ff", &[], None).await;
-    answer.error(401);
+    answer.error(401, "unauthorized");
     // An escape that is not one is kept as text: no such call.
     gateway
         .request("GET", "/v1/calls/%zz", None)
         .await
-        .error(404);
+        .error(404, "unknown_call");
 
     gateway
         .request("GET", "/v1/nothing-here", None)
         .await
-        .error(404);
-    gateway.request("GET", "/%ff", None).await.error(404);
+        .error(404, "not_found");
+    gateway
+        .request("GET", "/%ff", None)
+        .await
+        .error(404, "not_found");
 
     let answer = gateway.request("DELETE", "/v1/receipts", None).await;
-    answer.error(405);
+    answer.error(405, "method_not_allowed");
     let answer = gateway.request("PATCH", "/v1/calls/x", None).await;
-    answer.error(405);
+    answer.error(405, "method_not_allowed");
+}
+
+/// One request for each code a request can earn (`store_unavailable` and `internal` aside: no
+/// request may earn those), each answered with its status and code.
+async fn every_error_class_answers_its_code(gateway: &Gateway) {
+    let call = |extra: Value| {
+        let mut body = json!({"call_id": "codes-1", "caller": "Bob", "callee": "alice"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body.to_string()
+    };
+    let calls = "/v1/apps/acme/calls";
+
+    let error = gateway
+        .request("POST", calls, Some(r#"{"call_id": 1}"#))
+        .await
+        .error(400, "invalid_body");
+    assert_eq!(error["field"], "call_id", "{error}");
+    gateway
+        .request("POST", calls, Some("{"))
+        .await
+        .error(400, "invalid_body");
+    let error = gateway
+        .request("POST", calls, Some(&call(json!({"window_secs": 0}))))
+        .await
+        .error(400, "invalid_field");
+    assert_eq!(error["field"], "window_secs", "{error}");
+    let token = "/v1/apps/acme/tokens/a1b2c3d4";
+    for query in ["limit=0", "limit=x", "other=1"] {
+        let error = gateway
+            .request("GET", &format!("{token}/pushes?{query}"), None)
+            .await
+            .error(400, "invalid_query");
+        assert_eq!(error["field"], "limit", "{query}: {error}");
+    }
+    // No id holds a control character, and PostgreSQL refuses a NUL outright: the request's
+    // fault, never the store's.
+    for (path, field) in [
+        ("/v1/calls/%00", "call_id"),
+        ("/v1/apps/acme/calls/a%00b", "client_call_id"),
+        ("/v1/apps/acme/calls/%1b%5b2J", "client_call_id"),
+        ("/v1/apps/%00/calls/x", "app"),
+    ] {
+        let error = gateway
+            .request("GET", path, None)
+            .await
+            .error(400, "invalid_path");
+        assert_eq!(error["field"], field, "{path}: {error}");
+    }
+    // The same for a NUL inside a body's text.
+    let nul_user = r#"{"user": "al\u0000ice", "attrs": {"model": "a\u0000b"}}"#;
+    let answer = gateway.request("PUT", token, Some(nul_user)).await;
+    answer.error(400, "invalid_field");
+    let nul_attr = r#"{"user": "alice", "attrs": {"model": "a\u0000b"}}"#;
+    let answer = gateway
+        .request("PUT", "/v1/apps/acme/tokens/b1b2c3d4", Some(nul_attr))
+        .await;
+    assert!(answer.status < 500, "{}\n\n{}", answer.head, answer.text());
+
+    let answer = gateway.send("GET", "/v1/calls/x", &[], None).await;
+    answer.error(401, "unauthorized");
+    let wrong = [("Authorization", "Bearer not-the-token-at-all")];
+    let answer = gateway.send("GET", "/v1/calls/x", &wrong, None).await;
+    answer.error(401, "unauthorized");
+    let receipt = json!({
+        "push_id": UNKNOWN_PUSH,
+        "receipt_token": "forged",
+        "device_received_at": 1_795_500_000_000_i64,
+    });
+    let error = gateway
+        .send("POST", "/v1/receipts", &[], Some(&receipt.to_string()))
+        .await
+        .error(401, "receipt_refused");
+    assert_eq!(error["field"], "receipt_token", "{error}");
+
+    gateway
+        .request("POST", "/v1/apps/nope/calls", Some(&call(json!({}))))
+        .await
+        .error(404, "unknown_app");
+    gateway
+        .request(
+            "GET",
+            "/v1/calls/00000000-0000-4000-8000-000000000002",
+            None,
+        )
+        .await
+        .error(404, "unknown_call");
+    gateway
+        .request("DELETE", token, None)
+        .await
+        .error(404, "unknown_token");
+    gateway
+        .request("GET", &format!("{token}/pushes"), None)
+        .await
+        .error(404, "unknown_token");
+
+    let created = gateway.request("POST", calls, Some(&call(json!({})))).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let call_id = created.json()["call"]["call_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancelled = gateway
+        .request("POST", &format!("/v1/calls/{call_id}/cancel"), None)
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text());
+    gateway
+        .request("POST", &format!("/v1/calls/{call_id}/answered"), None)
+        .await
+        .error(409, "call_already_ended");
+
+    let large = call(json!({"attrs": {"pad": "x".repeat(70_000)}}));
+    gateway
+        .request("POST", calls, Some(&large))
+        .await
+        .error(413, "body_too_large");
+    let bearer = format!("Bearer {API_TOKEN}");
+    let request = format!(
+        "POST {calls} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Authorization: {bearer}\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{{}}"
+    );
+    gateway
+        .send_raw(request)
+        .await
+        .error(415, "unsupported_media_type");
+    // A body shorter than its Content-Length: answered once body_timeout_ms (500) has passed.
+    let request = "POST /v1/receipts HTTP/1.1\r\nHost: test\r\n\
+                   Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"push_id\""
+        .to_owned();
+    gateway
+        .send_raw(request)
+        .await
+        .error(408, "request_timeout");
+
+    gateway
+        .request("GET", "/v1/nothing-here", None)
+        .await
+        .error(404, "not_found");
+    gateway
+        .request("PUT", calls, None)
+        .await
+        .error(405, "method_not_allowed");
+}
+
+/// `docs/openapi.yaml` lists every code in its `Error` schema, and `docs/api.md` has a row for
+/// each: the list clients read is the gateway's.
+#[test]
+fn the_docs_list_every_code() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let openapi = std::fs::read_to_string(docs.join("openapi.yaml")).unwrap();
+    let listed = openapi
+        .split("\n    Error:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n    Time:\n").next())
+        .and_then(|schema| schema.split("enum: [").nth(1))
+        .and_then(|list| list.split(']').next())
+        .expect("docs/openapi.yaml: an enum under the Error schema");
+    let listed: Vec<&str> = listed.split(',').map(str::trim).collect();
+    let ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(listed, ours, "docs/openapi.yaml, Error.code");
+    let api = std::fs::read_to_string(docs.join("api.md")).unwrap();
+    for code in ErrorCode::ALL {
+        let row = format!("| `{code}` | {} |", code.status().as_u16());
+        assert!(api.contains(&row), "docs/api.md has no row {row}");
+    }
 }
 
 /// Heads too large for hyper (a request target over 65,534 bytes, more than 100 headers) are
@@ -185,7 +362,7 @@ impl Gateway {
         let (store, schema) = support::open_store(backend, dir.path(), "gw_edges").await;
         let config = GatewayConfig::from_toml(
             &format!(
-                "listen = \"127.0.0.1:0\"\n\n[[apps]]\nname = \"acme\"\n\
+                "listen = \"127.0.0.1:0\"\nbody_timeout_ms = 500\n\n[[apps]]\nname = \"acme\"\n\
                  bundle_id = \"com.example.edges\"\nenvironment = \"sandbox\"\n\
                  key_file = \"{}\"\nkey_id = \"{KEY_ID}\"\nteam_id = \"{TEAM_ID}\"\n\
                  endpoint = \"https://127.0.0.1:9\"\n",
@@ -262,6 +439,11 @@ impl Gateway {
         } else {
             request.push_str("\r\n");
         }
+        self.send_raw(request).await
+    }
+
+    /// `request` as it is.
+    async fn send_raw(&self, request: String) -> Answer {
         let addr = self.handle.addr;
         tokio::task::spawn_blocking(move || exchange(addr, request.as_bytes()))
             .await
@@ -337,10 +519,11 @@ impl Answer {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
     }
 
-    /// The error body, checked: `status`, JSON, an `error` message.
-    fn error(&self, status: u16) -> Value {
+    /// The error body, checked: `status`, JSON, `code`, an `error` message.
+    fn error(&self, status: u16, code: &str) -> Value {
         assert_eq!(self.status, status, "{}\n\n{}", self.head, self.text());
         let body = self.json();
+        assert_eq!(body["code"], code, "{body}");
         assert!(
             body["error"].as_str().is_some_and(|e| !e.is_empty()),
             "no error message: {body}"

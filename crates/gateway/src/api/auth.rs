@@ -7,12 +7,12 @@ use std::fmt;
 use std::path::Path;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ring::hmac;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// The shortest token accepted.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -104,9 +104,9 @@ pub async fn require_token(
         });
     match given {
         Some(given) if token.matches(given.trim()) => next.run(request).await,
-        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "the bearer token is wrong").into_response(),
+        Some(_) => ApiError::new(ErrorCode::Unauthorized, "the bearer token is wrong").into_response(),
         None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
             "send the API token as `Authorization: Bearer <token>` (api_token_file or PUSHTRACE_API_TOKEN)",
         )
         .into_response(),

@@ -4,10 +4,10 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::http::BodyTimeout;
 
 /// The largest request body read (a receipt or a call is a few hundred bytes).
@@ -30,7 +30,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             });
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
@@ -45,11 +45,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 fn unreadable(rejection: BytesRejection) -> ApiError {
     match BodyTimeout::find(&rejection) {
         Some(timeout) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::RequestTimeout,
             format!("{timeout}; send the whole body at once"),
         ),
         None => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::BodyTooLarge,
             format!("cannot read the body ({rejection}); bodies are limited to {MAX_BODY} bytes"),
         ),
     }
@@ -64,7 +64,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let error = ApiError::new(
-            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidBody,
             format!("invalid JSON body: {}", e.inner()),
         );
         if path == "." {
@@ -75,7 +75,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     deserializer.end().map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
+            ErrorCode::TrailingData,
             format!("invalid JSON body: {e}; send one JSON value and nothing after it"),
         )
     })?;
@@ -85,7 +85,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::parse;
-    use axum::http::StatusCode;
+    use crate::api::ErrorCode;
 
     #[test]
     fn one_value_and_whitespace_only() {
@@ -97,7 +97,7 @@ mod tests {
             b"{\"a\": 1},",
         ] {
             let error = parse::<serde_json::Value>(body).unwrap_err();
-            assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(error.code(), ErrorCode::TrailingData);
         }
     }
 }

@@ -13,11 +13,10 @@ mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 
 pub use auth::{ApiToken, ApiTokenError, MIN_TOKEN_LEN};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 
 use crate::engine::Engine;
 
@@ -46,12 +45,10 @@ pub fn router(engine: Engine, token: ApiToken) -> Router {
         .route("/v1/receipts", post(receipts::post))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "no such route; see docs/api.md")
-        })
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; see docs/api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
                 "this route does not take that method; see docs/api.md",
             )
         })

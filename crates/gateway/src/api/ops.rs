@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::error::ErrorCode;
 use crate::engine::Engine;
 
 pub(super) async fn metrics(State(engine): State<Engine>) -> Response {
@@ -34,6 +35,7 @@ pub(super) async fn healthz(State(engine): State<Engine>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({
                 "status": "store unavailable",
+                "code": ErrorCode::StoreUnavailable,
                 "instance": engine.instance(),
                 "error": e.to_string(),
             })),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::JsonBody;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::path::PathParams;
 use crate::engine::{Engine, TokenRequest};
 
@@ -50,7 +50,7 @@ pub(super) async fn history(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
             format!("{e}; the only parameter is limit=1..{MAX_HISTORY}"),
         )
         .field("limit")
@@ -58,7 +58,7 @@ pub(super) async fn history(
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_HISTORY).contains(&limit) {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
             format!("limit must be 1..{MAX_HISTORY}"),
         )
         .field("limit"));
