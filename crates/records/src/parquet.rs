@@ -7,12 +7,12 @@
 //! message naming the column, its Parquet type and what is accepted.
 //!
 //! Row groups are read in parallel, one at a time per worker, on one of two paths (no arrow:
-//! see docs/architecture.md for the build cost). A flat file of plainly typed columns, what
-//! warehouses export for a table with `attr.<name>` columns, takes the column path
-//! ([`columns`]): typed column readers, one reused record, only the columns asked for. Any
-//! other (an `attrs` MAP or LIST, times as text, UUIDs, INT96) takes the row path: each row
-//! becomes the JSON object it stands for and goes through the contract's serde definition,
-//! like a CSV row, with the crate's row API. Only (physical, annotation) pairs that API
+//! see docs/architecture.md for the build cost). A file of plainly typed columns, what
+//! warehouses export for a table with `attr.<name>` columns or an `attrs` MAP or LIST, takes the
+//! column path ([`columns`]): typed column readers, one reused record, only the columns asked
+//! for. Any other (an `attrs` JSON string, times as text, UUIDs, INT96) takes the row path:
+//! each row becomes the JSON object it stands for and goes through the contract's serde
+//! definition, like a CSV row, with the crate's row API. Only (physical, annotation) pairs that API
 //! converts are let through the schema check: others are refused, not decoded.
 
 mod columns;
@@ -344,7 +344,14 @@ fn record(cols: &[Col], row: &Row) -> Result<PushRecord, RowError> {
                     return Err(bad(format!("{field} is not a list")));
                 };
                 let mut found = Map::new();
-                for element in list.elements() {
+                // The row API reads a two-level LIST (its repeated group is the struct itself,
+                // as the spec's backward-compatibility rules say) as a list of one-struct
+                // lists: those are the entries.
+                let elements = list.elements().iter().flat_map(|element| match element {
+                    Field::ListInternal(inner) => inner.elements().iter().collect::<Vec<_>>(),
+                    other => vec![other],
+                });
+                for element in elements {
                     let Field::Group(entry) = element else {
                         return Err(bad(format!("{element} is not a {{key, value}} struct")));
                     };
@@ -380,7 +387,11 @@ fn column_error(col: &Col, what: String) -> RowError {
 }
 
 /// One attribute of an `attrs` map or list: a text key, a primitive value (null: not known).
-fn pair(found: &mut Map<String, Value>, key: &Field, value: &Field) -> Result<(), String> {
+pub(super) fn pair(
+    found: &mut Map<String, Value>,
+    key: &Field,
+    value: &Field,
+) -> Result<(), String> {
     let Some(key) = text_of(key) else {
         return Err("an attribute without a key".to_string());
     };

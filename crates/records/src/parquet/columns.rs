@@ -1,8 +1,9 @@
-//! The column path. A Parquet file whose columns are flat and plainly typed (what DuckDB, Spark,
-//! ClickHouse and pandas write for a table of push records with `attr.<name>` columns) is read
-//! a batch of rows at a time, column by column, with the parquet crate's typed column readers,
-//! and each row fills one record that is reused for the next: no row object, no JSON, no
-//! allocation per row. Columns the caller did not ask for
+//! The column path. A Parquet file whose columns are plainly typed (what DuckDB, Spark,
+//! ClickHouse, BigQuery and pandas write for a table of push records, with `attr.<name>` columns
+//! or one `attrs` MAP or LIST of {key, value}) is read a batch of rows at a time, column by
+//! column, with the parquet crate's typed column readers, and each row fills one record that is
+//! reused for the next: no row object, no JSON, no allocation per row once the attribute names
+//! are known. Columns the caller did not ask for
 //! ([`RecordReaderBuilder::fields`](crate::RecordReaderBuilder::fields)) are not decoded.
 //!
 //! A value the fast conversion does not take as is (a time before 1973, a status of 999, bytes
@@ -10,16 +11,16 @@
 //! contract's serde rules that the row path uses, so a bad row reads the same on either path.
 
 use parquet::basic::{ConvertedType, LogicalType, TimeUnit, TimestampType, Type as Physical};
-use parquet::column::reader::{ColumnReader, ColumnReaderImpl, get_typed_column_reader};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int32Type, Int64Type};
-use parquet::errors::ParquetError;
 use parquet::file::reader::FileReader;
-use parquet::schema::types::SchemaDescriptor;
+use parquet::schema::types::{ColumnDescriptor, SchemaDescriptor};
 use pushtrace_model::{
     PushRecord, Timestamp, expiration_seconds, http_status, push_time_from_micros,
     push_time_from_millis,
 };
 use serde_json::{Map, Value};
+
+mod batch;
+mod pairs;
 
 use super::schema::{Col, Kind};
 use super::{GroupRead, column_error, millis};
@@ -29,6 +30,8 @@ use crate::fields::{RowError, record_from_object};
 use crate::format;
 use crate::sink::RecordSink;
 use crate::summary::Tally;
+use batch::{Batch, Cell, Cursor, Reader};
+use pairs::{PairsShape, fill_pairs, pairs_object};
 
 /// Rows decoded per column before they are put together: small enough that a worker's buffers
 /// stay in the hundreds of kilobytes, large enough that a call per column costs nothing.
@@ -57,6 +60,8 @@ enum Target {
     ApnsId,
     ApnsUniqueId,
     Attr(String),
+    /// Every attribute, from an `attrs` MAP or LIST.
+    AttrsPairs,
 }
 
 impl Target {
@@ -128,20 +133,67 @@ enum Scale {
 /// One column the path reads: where it goes and how its values are decoded.
 #[derive(Debug)]
 struct Slot {
-    /// Index of the column (top-level and leaf alike: the path takes flat files only).
+    /// Index of the top-level column.
     column: usize,
+    /// Index of its leaf (of the key leaf, for an `attrs` MAP or LIST).
+    leaf: usize,
     target: Target,
     scale: Scale,
+    /// Where the key and value leaves of an `attrs` MAP or LIST are, and what its levels mean.
+    pairs: Option<PairsShape>,
 }
 
-/// The columns a file is read through, or `None` when a column the caller wants is not flat
-/// and plainly typed (a MAP or LIST of attributes, a time as text, a UUID, an INT96): such a
-/// file takes the row path.
+/// The columns a file is read through, or `None` when a column the caller wants is not plainly
+/// typed (a time as text, a UUID, an INT96, a map of non-text keys): such a file takes the row
+/// path.
 #[derive(Debug)]
 pub(super) struct Plan {
     slots: Vec<Slot>,
     /// The attribute slots in the order of their names: the order of a record's `attrs`.
     attrs_by_name: Vec<usize>,
+    /// The slot of an `attrs` MAP or LIST, when the file has one.
+    pairs: Option<usize>,
+}
+
+/// An integer column read as the number it holds.
+fn plain_integer(leaf: &ColumnDescriptor) -> bool {
+    matches!(
+        (leaf.physical_type(), leaf.converted_type()),
+        (Physical::INT32, ConvertedType::NONE | ConvertedType::INT_32)
+            | (Physical::INT64, ConvertedType::NONE | ConvertedType::INT_64)
+    ) && !matches!(leaf.logical_type_ref(), Some(LogicalType::Timestamp(_)))
+}
+
+/// A BYTE_ARRAY column of text.
+fn string(leaf: &ColumnDescriptor) -> bool {
+    leaf.physical_type() == Physical::BYTE_ARRAY
+        && matches!(
+            leaf.converted_type(),
+            ConvertedType::NONE | ConvertedType::UTF8 | ConvertedType::ENUM | ConvertedType::JSON
+        )
+}
+
+/// An attribute's value the path decodes: text, a plain integer or a boolean.
+fn attr_value(leaf: &ColumnDescriptor) -> bool {
+    string(leaf) || plain_integer(leaf) || leaf.physical_type() == Physical::BOOLEAN
+}
+
+/// What an INT64 time column counts; `None` for times the path leaves to the row path.
+fn time_scale(leaf: &ColumnDescriptor) -> Option<Scale> {
+    if leaf.physical_type() != Physical::INT64 {
+        return None;
+    }
+    Some(match (leaf.logical_type_ref(), leaf.converted_type()) {
+        (Some(LogicalType::Timestamp(TimestampType { unit, .. })), _) => match unit {
+            TimeUnit::MILLIS => Scale::Millis,
+            TimeUnit::MICROS => Scale::Micros,
+            TimeUnit::NANOS => Scale::Nanos,
+        },
+        (_, ConvertedType::TIMESTAMP_MILLIS) => Scale::Millis,
+        (_, ConvertedType::TIMESTAMP_MICROS) => Scale::Micros,
+        _ if plain_integer(leaf) => Scale::EpochMillis,
+        _ => return None,
+    })
 }
 
 impl Plan {
@@ -150,12 +202,8 @@ impl Plan {
         schema: &SchemaDescriptor,
         wanted: impl Fn(&str) -> bool,
     ) -> Option<Plan> {
-        if schema.num_columns() != cols.len() {
-            return None;
-        }
         let mut slots = Vec::new();
         for (column, col) in cols.iter().enumerate() {
-            let leaf = schema.column(column);
             let field = match &col.kind {
                 Kind::Attr(_) | Kind::AttrsJson | Kind::AttrsMap | Kind::AttrsList => "attrs",
                 _ => col.name.as_str(),
@@ -163,60 +211,51 @@ impl Plan {
             if field != "sent_at" && !wanted(field) {
                 continue;
             }
-            if leaf.max_rep_level() != 0 || leaf.path().parts().len() != 1 {
+            let mut leaves =
+                (0..schema.num_columns()).filter(|&l| schema.get_column_root_idx(l) == column);
+            if matches!(col.kind, Kind::AttrsMap | Kind::AttrsList) {
+                let shape = PairsShape::of(schema, column)?;
+                slots.push(Slot {
+                    column,
+                    leaf: shape.key,
+                    target: Target::AttrsPairs,
+                    scale: Scale::EpochMillis,
+                    pairs: Some(shape),
+                });
+                continue;
+            }
+            let leaf = leaves.next()?;
+            let flat = schema.column(leaf);
+            if leaves.next().is_some()
+                || flat.max_rep_level() != 0
+                || flat.path().parts().len() != 1
+            {
                 return None;
             }
-            let physical = leaf.physical_type();
-            let converted = leaf.converted_type();
-            let logical = leaf.logical_type_ref();
-            let plain_integer = matches!(
-                (physical, converted),
-                (Physical::INT32, ConvertedType::NONE | ConvertedType::INT_32)
-                    | (Physical::INT64, ConvertedType::NONE | ConvertedType::INT_64)
-            ) && !matches!(logical, Some(LogicalType::Timestamp(_)));
-            let string = physical == Physical::BYTE_ARRAY
-                && matches!(
-                    converted,
-                    ConvertedType::NONE
-                        | ConvertedType::UTF8
-                        | ConvertedType::ENUM
-                        | ConvertedType::JSON
-                );
-            let mut scale = Scale::EpochMillis;
-            let plain = match &col.kind {
-                Kind::Time(_) => {
-                    scale = match (logical, converted) {
-                        (Some(LogicalType::Timestamp(TimestampType { unit, .. })), _) => match unit
-                        {
-                            TimeUnit::MILLIS => Scale::Millis,
-                            TimeUnit::MICROS => Scale::Micros,
-                            TimeUnit::NANOS => Scale::Nanos,
-                        },
-                        (_, ConvertedType::TIMESTAMP_MILLIS) => Scale::Millis,
-                        (_, ConvertedType::TIMESTAMP_MICROS) => Scale::Micros,
-                        _ if plain_integer => Scale::EpochMillis,
-                        _ => return None,
-                    };
-                    physical == Physical::INT64
-                }
-                Kind::Int => plain_integer,
-                Kind::Bool => physical == Physical::BOOLEAN,
-                Kind::Text => string && !col.uuid,
-                Kind::Attr(_) => string || plain_integer || physical == Physical::BOOLEAN,
-                Kind::AttrsJson | Kind::AttrsMap | Kind::AttrsList => false,
+            let scale = match &col.kind {
+                Kind::Time(_) => time_scale(&flat)?,
+                Kind::Int if plain_integer(&flat) => Scale::EpochMillis,
+                Kind::Bool if flat.physical_type() == Physical::BOOLEAN => Scale::EpochMillis,
+                Kind::Text if string(&flat) && !col.uuid => Scale::EpochMillis,
+                Kind::Attr(_) if attr_value(&flat) => Scale::EpochMillis,
+                _ => return None,
             };
-            if !plain {
-                return None;
-            }
             slots.push(Slot {
                 column,
+                leaf,
                 target: Target::of(col)?,
                 scale,
+                pairs: None,
             });
         }
         let mut attrs_by_name: Vec<usize> = (0..slots.len())
             .filter(|&i| matches!(slots[i].target, Target::Attr(_)))
             .collect();
+        let pairs = slots.iter().position(|s| s.target == Target::AttrsPairs);
+        // Attributes given both ways take the row path, which names the clash.
+        if pairs.is_some() && !attrs_by_name.is_empty() {
+            return None;
+        }
         attrs_by_name.sort_by(|&a, &b| match (&slots[a].target, &slots[b].target) {
             (Target::Attr(a), Target::Attr(b)) => a.cmp(b),
             _ => std::cmp::Ordering::Equal,
@@ -224,6 +263,7 @@ impl Plan {
         Some(Plan {
             slots,
             attrs_by_name,
+            pairs,
         })
     }
 
@@ -241,17 +281,27 @@ impl Plan {
             .get_row_group(at.group)
             .map_err(|e| data(e.to_string()))?;
         let rows = usize::try_from(rows_reader.metadata().num_rows()).unwrap_or(0);
-        let mut columns = Vec::with_capacity(self.slots.len());
-        for slot in &self.slots {
+        let batch = |leaf: usize, repeated: bool| -> Result<Batch, ReadError> {
             let reader = rows_reader
-                .get_column_reader(slot.column)
+                .get_column_reader(leaf)
                 .map_err(|e| data(e.to_string()))?;
             let max_def = rows_reader
                 .metadata()
-                .column(slot.column)
+                .column(leaf)
                 .column_descr()
                 .max_def_level();
-            columns.push(Batch::new(reader, max_def));
+            Ok(Batch::new(reader, max_def, repeated))
+        };
+        let mut columns = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            columns.push(match slot.pairs {
+                None => Reader::Flat(batch(slot.leaf, false)?),
+                Some(shape) => Reader::Pairs {
+                    key: batch(shape.key, true)?,
+                    value: Box::new(batch(shape.value, true)?),
+                    shape,
+                },
+            });
         }
         let mut record = PushRecord::new(Timestamp::from_utc_micros(0));
         let mut cursors = vec![Cursor::default(); columns.len()];
@@ -259,7 +309,7 @@ impl Plan {
         while done < rows {
             let want = BATCH_ROWS.min(rows - done);
             for (batch, slot) in columns.iter_mut().zip(&self.slots) {
-                let got = batch.read(want).map_err(|e| data(e.to_string()))?;
+                let got = batch.read(want).map_err(data)?;
                 if got != want {
                     return Err(data(format!(
                         "column `{}` holds {} rows where the row group says {rows}",
@@ -306,6 +356,12 @@ impl Plan {
     fn fill(&self, record: &mut PushRecord, cells: &[Cell<'_>]) -> Option<()> {
         // The attributes: when the row has every one and so had the last (the common case),
         // the record's values are overwritten in name order without a lookup.
+        if let Some(pairs) = self.pairs {
+            let Cell::Pairs(row) = cells[pairs] else {
+                return None;
+            };
+            fill_pairs(&mut record.attrs, row)?;
+        }
         let every = self
             .attrs_by_name
             .iter()
@@ -334,7 +390,7 @@ impl Plan {
             match (&slot.target, *cell) {
                 (Target::SentAt, Cell::Int(v)) => record.sent_at = time(slot.scale, v)?,
                 (Target::SentAt, _) => return None,
-                (Target::Attr(_), _) => {}
+                (Target::Attr(_) | Target::AttrsPairs, _) => {}
                 (Target::Priority, Cell::Null) => record.priority = None,
                 (Target::Priority, Cell::Int(v)) => record.priority = Some(u8::try_from(v).ok()?),
                 (Target::ApnsStatus, Cell::Null) => record.apns_status = None,
@@ -379,10 +435,21 @@ impl Plan {
     fn slow(&self, cols: &[Col], cells: &[Cell<'_>]) -> Result<PushRecord, (RowError, String)> {
         let mut object = Map::new();
         let mut attrs = Map::new();
+        let mut attrs_column = None;
         for (slot, cell) in self.slots.iter().zip(cells) {
             let col = &cols[slot.column];
             let value = match *cell {
                 Cell::Null => continue,
+                Cell::Pairs(row) => {
+                    if !row.is_null() {
+                        let found = pairs_object(row).map_err(|what| {
+                            let shown = format::excerpt(&Value::Object(object.clone()).to_string());
+                            (column_error(col, what), shown)
+                        })?;
+                        attrs_column = Some(found);
+                    }
+                    continue;
+                }
                 Cell::Bool(b) => Value::Bool(b),
                 Cell::Int(v) => match (&col.kind, slot.scale) {
                     (Kind::Time(_), Scale::Millis) => millis(i128::from(v) * 1000),
@@ -422,7 +489,7 @@ impl Plan {
             format::excerpt(&Value::Object(whole).to_string())
         };
         let shown = excerpt(&object, &attrs);
-        merge_attrs(&mut object, attrs, None).map_err(|why| (why, shown.clone()))?;
+        merge_attrs(&mut object, attrs, attrs_column).map_err(|why| (why, shown.clone()))?;
         record_from_object(object).map_err(|why| (why, shown))
     }
 }
@@ -438,7 +505,7 @@ fn attr_text(value: &mut String, cell: Cell<'_>) -> Option<()> {
             let _ = write!(value, "{n}");
         }
         Cell::Bool(b) => value.push_str(if b { "true" } else { "false" }),
-        Cell::Null => return None,
+        Cell::Null | Cell::Pairs(_) => return None,
     }
     Some(())
 }
@@ -450,115 +517,5 @@ fn time(scale: Scale, v: i64) -> Option<Timestamp> {
         Scale::Micros => push_time_from_micros(v).ok(),
         Scale::Nanos => push_time_from_micros(v.div_euclid(1000)).ok(),
         Scale::EpochMillis => push_time_from_millis(v).ok(),
-    }
-}
-
-/// One row's value of one column.
-#[derive(Clone, Copy, Debug)]
-enum Cell<'a> {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Text(&'a [u8]),
-}
-
-/// A column's reader with the values of its current batch.
-enum Batch {
-    Bool(ColumnReaderImpl<BoolType>, Levels, Vec<bool>),
-    Int32(ColumnReaderImpl<Int32Type>, Levels, Vec<i32>),
-    Int64(ColumnReaderImpl<Int64Type>, Levels, Vec<i64>),
-    Bytes(ColumnReaderImpl<ByteArrayType>, Levels, Vec<ByteArray>),
-}
-
-/// The definition levels of a batch: a row has a value when its level is the column's maximum.
-struct Levels {
-    max_def: i16,
-    defs: Vec<i16>,
-}
-
-/// Where the next row of a batch is, and its value when it has one.
-#[derive(Clone, Copy, Debug, Default)]
-struct Cursor {
-    row: usize,
-    value: usize,
-}
-
-impl Levels {
-    /// Whether the cursor's row has a value, moving past it; its index in the values when it has.
-    fn next(&self, cursor: &mut Cursor) -> Option<usize> {
-        let defined = self.max_def == 0 || self.defs.get(cursor.row) == Some(&self.max_def);
-        cursor.row += 1;
-        if defined {
-            cursor.value += 1;
-            Some(cursor.value - 1)
-        } else {
-            None
-        }
-    }
-}
-
-impl Batch {
-    fn new(reader: ColumnReader, max_def: i16) -> Batch {
-        let levels = Levels {
-            max_def,
-            defs: Vec::with_capacity(BATCH_ROWS),
-        };
-        match reader {
-            ColumnReader::BoolColumnReader(_) => {
-                Batch::Bool(get_typed_column_reader(reader), levels, Vec::new())
-            }
-            ColumnReader::Int32ColumnReader(_) => {
-                Batch::Int32(get_typed_column_reader(reader), levels, Vec::new())
-            }
-            ColumnReader::Int64ColumnReader(_) => {
-                Batch::Int64(get_typed_column_reader(reader), levels, Vec::new())
-            }
-            // The plan admits these four physical types only.
-            _ => Batch::Bytes(get_typed_column_reader(reader), levels, Vec::new()),
-        }
-    }
-
-    /// Decodes the next `rows` rows; how many the column had.
-    fn read(&mut self, rows: usize) -> Result<usize, ParquetError> {
-        fn refill<T: parquet::data_type::DataType>(
-            reader: &mut ColumnReaderImpl<T>,
-            levels: &mut Levels,
-            values: &mut Vec<T::T>,
-            rows: usize,
-        ) -> Result<usize, ParquetError> {
-            levels.defs.clear();
-            values.clear();
-            let (records, _, _) =
-                reader.read_records(rows, Some(&mut levels.defs), None, values)?;
-            Ok(records)
-        }
-        match self {
-            Batch::Bool(reader, levels, values) => refill(reader, levels, values, rows),
-            Batch::Int32(reader, levels, values) => refill(reader, levels, values, rows),
-            Batch::Int64(reader, levels, values) => refill(reader, levels, values, rows),
-            Batch::Bytes(reader, levels, values) => refill(reader, levels, values, rows),
-        }
-    }
-
-    /// The cursor's row, moving past it.
-    fn cell(&self, cursor: &mut Cursor) -> Cell<'_> {
-        match self {
-            Batch::Bool(_, levels, values) => levels
-                .next(cursor)
-                .and_then(|i| values.get(i))
-                .map_or(Cell::Null, |&b| Cell::Bool(b)),
-            Batch::Int32(_, levels, values) => levels
-                .next(cursor)
-                .and_then(|i| values.get(i))
-                .map_or(Cell::Null, |&v| Cell::Int(i64::from(v))),
-            Batch::Int64(_, levels, values) => levels
-                .next(cursor)
-                .and_then(|i| values.get(i))
-                .map_or(Cell::Null, |&v| Cell::Int(v)),
-            Batch::Bytes(_, levels, values) => levels
-                .next(cursor)
-                .and_then(|i| values.get(i))
-                .map_or(Cell::Null, |v| Cell::Text(v.data())),
-        }
     }
 }
