@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import tomllib
+import urllib.parse
 
 APP = "acme"
 BUNDLE = "com.acme.call"
@@ -130,15 +131,17 @@ def get_json(url, token, path):
 
 
 def admin_list(url, token, path, key):
-    """Every item of an emulator admin list, following `next` when the list is paged."""
+    """Every item of an emulator admin list, following `next` when the list is paged, and how
+    many items the emulator dropped (by age or by count) before they could be read."""
     items, query = [], ""
     while True:
         page = get_json(url, token, path + query)
         items.extend(page[key])
         cursor = page.get("next")
         if cursor is None:
-            return items
-        query = f"?limit=1000&after={cursor}"
+            dropped = page.get("dropped") or {}
+            return items, sum(dropped.values())
+        query = f"?limit=1000&after={urllib.parse.quote(str(cursor), safe='')}"
 
 
 # ---- the gateway instances ---------------------------------------------------------------------
@@ -300,8 +303,8 @@ def run(args):
             time.sleep(max(0.0, wait))
         timelines = read_timelines(balancer, auth, created)
         pending = balancer.request("GET", "/healthz")[1]
-        pushes = admin_list(admin_url, admin_token, "/v1/pushes", "pushes")
-        deliveries = admin_list(admin_url, admin_token, "/v1/deliveries", "deliveries")
+        pushes, dropped_pushes = admin_list(admin_url, admin_token, "/v1/pushes", "pushes")
+        deliveries, dropped_records = admin_list(admin_url, admin_token, "/v1/deliveries", "deliveries")
         hook = get_json(admin_url, admin_token, "/v1/hook")
         faults = get_json(admin_url, admin_token, "/v1/faults")
     finally:
@@ -320,6 +323,7 @@ def run(args):
         "hook": hook.get("stats"),
         "receipt_proxy": proxy.stats,
         "faults_fired": [r.get("fired") for r in faults.get("rules", [])],
+        "emulator_dropped": dropped_pushes + dropped_records,
     })
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
@@ -531,6 +535,8 @@ def missed_targets(r):
     missed = []
     if r["accepted"] == 0:
         missed.append("no call accepted")
+    if r.get("emulator_dropped"):
+        missed.append(f"incomplete: the emulator dropped {r['emulator_dropped']} log entries")
     for key in ("lost", "stuck", "rung_twice_avoidable"):
         if r[key]:
             missed.append(f"{key.replace('_', ' ')}: {r[key]}")
