@@ -420,7 +420,7 @@ impl EmulatorBuilder {
             production: addrs[1],
             ca_pem: tls.ca_pem,
             ca_pem_path: self.ca_pem_path,
-            client_ca: crate::ClientCa(tls.ca),
+            client_ca: crate::handle::ClientCa(tls.ca),
         })
     }
 }

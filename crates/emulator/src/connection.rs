@@ -1,50 +1,37 @@
-//! One HTTP/2 connection: its JWT state or certificate, the stream gate and the frame shim, the
-//! faults that hit its requests, and the pipeline `validate → authenticate → validate headers →
-//! accept` for each stream.
+//! One HTTP/2 connection, the transport: the stream gate and the frame shim, the faults that
+//! hit its requests, the error budget and GOAWAY. What each request is checked against
+//! (authentication, headers, payload) is the connection's `Policy`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
-use http::{HeaderMap, Request, Response};
-use pushtrace_apns::{
-    ApnsId, Environment, ErrorBody, MAX_AGE_SECS, MIN_REFRESH_SECS, Reason, VerifyContext,
-};
+use http::{Request, Response};
+use pushtrace_apns::{Environment, ErrorBody, Reason};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::ExcessStreams;
 use crate::cert_auth::CertConnection;
-use crate::devices::AcceptedPush;
 use crate::faults::{Fault, MAX_STREAMS_VIOLATED, NO_ERROR, PROTOCOL_ERROR};
 use crate::frame_shim::{FrameShim, ShimControl};
-use crate::server::{Outcome, Shared, lock};
+use crate::policy::{Policy, RequestContext};
+use crate::server::{Outcome, Shared};
 use crate::stream_gate::{Admission, StreamGate};
-use crate::validate::{self, ValidPush};
+use crate::sync::lock;
+use crate::validate;
 
 /// Bytes of body kept; more is read and dropped (anything this long is `PayloadTooLarge`).
 const BODY_CAP: usize = 16 * 1024;
 
-/// JWT state of one connection (reference §2.1).
-#[derive(Debug, Default)]
-struct Auth {
-    /// `kid` of the first authenticated push.
-    first_key_id: Option<String>,
-    /// The token in use (the `authorization` value, trimmed), since when (ms), and its `iat`.
-    token: Option<(String, u64, u64)>,
-    /// `TooManyProviderTokenUpdates` until this time (ms).
-    locked_until_ms: Option<u64>,
-}
-
 struct Connection {
     environment: Environment,
     shared: Arc<Shared>,
-    auth: Mutex<Auth>,
-    /// Set by the first valid token.
-    authenticated: AtomicBool,
+    /// What this connection's requests are checked against (its authentication state too).
+    policy: Policy,
     /// The limit in force on concurrent streams.
     gate: Arc<StreamGate>,
     /// Frames `h2` cannot send: SETTINGS changes and our GOAWAY.
@@ -63,8 +50,6 @@ struct Connection {
     close: watch::Sender<bool>,
     /// `true`: drop the TCP connection now.
     abort: watch::Sender<bool>,
-    /// Set on a certificate connection: it replaces the JWT state.
-    cert: Option<CertConnection>,
 }
 
 impl Connection {
@@ -91,10 +76,19 @@ impl Connection {
         lock(&self.goaway_last).is_some_and(|last| stream_id > last)
     }
 
+    /// After the first valid token: the full limit, advertised when 1 was.
+    fn lift_pre_auth_limit(&self) {
+        let settings = &self.shared.settings;
+        self.gate.set_limit(settings.max_concurrent_streams);
+        if settings.advertise_pre_auth_limit {
+            self.control.advertise(settings.max_concurrent_streams);
+        }
+    }
+
     /// The 2016 mode: down to 1 after a rejection, back up after a success.
     fn follow_outcome(&self, accepted: bool) {
         let settings = &self.shared.settings;
-        if !settings.drop_limit_after_rejection || !self.authenticated.load(Ordering::SeqCst) {
+        if !settings.drop_limit_after_rejection || !self.policy.is_authenticated() {
             return;
         }
         let mut dropped = lock(&self.dropped);
@@ -168,9 +162,8 @@ async fn serve_h2<T>(
         } else {
             1
         }),
+        policy: Policy::new(environment, Arc::clone(&shared), cert),
         shared,
-        auth: Mutex::new(Auth::default()),
-        authenticated: AtomicBool::new(cert.is_some()),
         control,
         dropped: Mutex::new(false),
         highest_processed: AtomicU32::new(0),
@@ -179,7 +172,6 @@ async fn serve_h2<T>(
         errors: Mutex::new(0),
         close,
         abort,
-        cert,
     });
     loop {
         let idle_at = idle_timeout.map(|t| *lock(&connection.last_activity) + t);
@@ -333,17 +325,20 @@ async fn handle(
             connection
                 .highest_processed
                 .fetch_max(stream_id, Ordering::SeqCst);
-            process(
-                &connection,
-                parts.method.as_str(),
-                parts.uri.path(),
-                &parts.headers,
+            let verdict = connection.policy.decide(RequestContext {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                headers: &parts.headers,
                 request_id,
-                Bytes::from(payload),
+                payload: Bytes::from(payload),
                 apns_id,
                 unique_id,
                 now_ms,
-            )
+            });
+            if verdict.first_authentication {
+                connection.lift_pre_auth_limit();
+            }
+            verdict.outcome
         }
     };
     let delay = lock(&connection.shared.faults).delay();
@@ -386,141 +381,6 @@ async fn handle(
             }
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn process(
-    connection: &Connection,
-    method: &str,
-    path: &str,
-    headers: &HeaderMap,
-    request_id: Option<Result<ApnsId, Reason>>,
-    payload: Bytes,
-    apns_id: ApnsId,
-    unique_id: Option<ApnsId>,
-    now_ms: u64,
-) -> Outcome {
-    let reject = |reason: Reason| Outcome::Rejected(ErrorBody::new(reason));
-    if let Err(reason) = validate::check_duplicates(headers) {
-        return reject(reason);
-    }
-    let token = match validate::check_request_line(method, path) {
-        Ok(token) => token,
-        Err(reason) => return reject(reason),
-    };
-    let authenticated = match &connection.cert {
-        Some(cert) => cert.authenticate(connection.environment),
-        None => authenticate(connection, headers, now_ms),
-    };
-    if let Err(reason) = authenticated {
-        return reject(reason);
-    }
-    let headers = match &connection.cert {
-        Some(cert) => cert.with_default_topic(headers),
-        None => std::borrow::Cow::Borrowed(headers),
-    };
-    let headers = headers.as_ref();
-    if let Some(Err(reason)) = request_id {
-        return reject(reason);
-    }
-    let ValidPush {
-        notification,
-        push_type_header,
-    } = match validate::check_push(headers, token, &payload) {
-        Ok(push) => push,
-        Err(reason) => return reject(reason),
-    };
-    if let Some(Err(reason)) = connection
-        .cert
-        .as_ref()
-        .map(|cert| cert.check_topic(notification.topic()))
-    {
-        return reject(reason);
-    }
-    let expiration = match notification.expiration() {
-        pushtrace_apns::Expiration::None => None,
-        pushtrace_apns::Expiration::Immediately => Some(0),
-        pushtrace_apns::Expiration::At(at) => Some(at),
-    };
-    connection.shared.accept(AcceptedPush {
-        environment: connection.environment,
-        apns_id,
-        unique_id,
-        token: notification.device_token().clone(),
-        topic: notification.topic().to_owned(),
-        push_type: push_type_header,
-        priority: notification.priority(),
-        expiration,
-        collapse_id: notification.collapse_id().map(str::to_owned),
-        payload_len: payload.len(),
-        payload,
-        received_at_ms: now_ms,
-    })
-}
-
-/// The JWT check with the connection's state: first key ID, the 20-minute token-update rule and
-/// its lock-out (reference §2.1, F-675879).
-fn authenticate(connection: &Connection, headers: &HeaderMap, now_ms: u64) -> Result<(), Reason> {
-    let mut auth = lock(&connection.auth);
-    if let Some(until) = auth.locked_until_ms {
-        if now_ms < until {
-            return Err(Reason::TooManyProviderTokenUpdates);
-        }
-        auth.locked_until_ms = None;
-    }
-    let header = match headers.get("authorization").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(text)) => Some(text),
-        Some(Err(_)) => return Err(Reason::InvalidProviderToken),
-    };
-    let now_secs = now_ms / 1000;
-    let text = header.unwrap_or_default().trim();
-    match &auth.token {
-        // Verified on this connection already: signature, key and team cannot have changed, only
-        // the token's age (the same rules as `KeyRing::verify`). This keeps one ECDSA check per
-        // token per connection, not one per request.
-        Some((current, _, issued_at)) if !text.is_empty() && current == text => {
-            if now_secs.saturating_sub(*issued_at) > MAX_AGE_SECS {
-                return Err(Reason::ExpiredProviderToken);
-            }
-            if issued_at.saturating_sub(now_secs) > MAX_AGE_SECS {
-                return Err(Reason::InvalidProviderToken);
-            }
-        }
-        _ => {
-            let context = VerifyContext {
-                environment: connection.environment,
-                connection_key_id: auth.first_key_id.as_deref(),
-            };
-            let claims = connection
-                .shared
-                .keys
-                .verify_authorization(header, &context, now_secs)
-                .map_err(|e| e.reason())?;
-            if let Some((_, since, _)) = &auth.token
-                && now_ms.saturating_sub(*since) < MIN_REFRESH_SECS * 1000
-            {
-                let lockout =
-                    u64::try_from(connection.shared.settings.token_update_lockout.as_millis())
-                        .unwrap_or(u64::MAX);
-                auth.locked_until_ms = Some(now_ms.saturating_add(lockout));
-                return Err(Reason::TooManyProviderTokenUpdates);
-            }
-            auth.token = Some((text.to_owned(), now_ms, claims.issued_at));
-            if auth.first_key_id.is_none() {
-                auth.first_key_id = Some(claims.key_id);
-            }
-        }
-    }
-    if !connection.authenticated.swap(true, Ordering::SeqCst) {
-        // Lift the one-stream rule.
-        let limit = connection.shared.settings.max_concurrent_streams;
-        connection.gate.set_limit(limit);
-        if connection.shared.settings.advertise_pre_auth_limit {
-            connection.control.advertise(limit);
-        }
-    }
-    Ok(())
 }
 
 /// Adds a rejection to the connection's error count; at the limit, GOAWAY.

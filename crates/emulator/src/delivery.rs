@@ -1,16 +1,13 @@
 //! The delivery model's public types: device states, Apple's delivery-log categories, the
 //! per-push log, the schedule, and the seam for the delivery hook (reference §4, §6.9–§6.11).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use pushtrace_apns::{ApnsId, DeviceToken, Environment};
 use serde::{Deserialize, Serialize};
 
-use crate::server::lock;
-use crate::{AcceptedPush, EmulatorHandle};
+use crate::AcceptedPush;
 
 /// How long APNs keeps a stored push at most, and what a push without `apns-expiration` gets
 /// (reference §4.1: "30 days or less").
@@ -244,68 +241,5 @@ impl fmt::Debug for HookSlot {
         } else {
             "None"
         })
-    }
-}
-
-/// The delivery model's run-time API.
-impl EmulatorHandle {
-    /// Sets a device's state now (by the emulator's clock), after applying what was due. Coming
-    /// online delivers its stored pushes in arrival order; leaving power restriction for
-    /// online delivers the ones stored for power.
-    pub fn set_device_state(
-        &self,
-        environment: Environment,
-        token: &DeviceToken,
-        state: DeviceState,
-    ) {
-        self.shared.set_device_state(environment, token, state);
-    }
-
-    /// A device's current state (as of the last processing; see [`EmulatorHandle::tick`]).
-    pub fn device_state(&self, environment: Environment, token: &DeviceToken) -> DeviceState {
-        lock(&self.shared.store).state(environment, token)
-    }
-
-    /// Applies everything due by the clock's now, in time order: scheduled state changes,
-    /// expirations, unregistrations of stored tokens, delayed attempts. Requests and the
-    /// system-clock ticker do this too; with a manual clock, tests call it (or
-    /// [`EmulatorHandle::advance`]).
-    pub fn tick(&self) {
-        self.shared.tick();
-    }
-
-    /// Moves a manual clock forward and [ticks](EmulatorHandle::tick); returns `false` for
-    /// the system clock (which is not moved, but still ticked).
-    pub fn advance(&self, by: Duration) -> bool {
-        let moved = self.shared.clock.advance(by);
-        self.shared.tick();
-        moved
-    }
-
-    /// The delivery log: one record per accepted push, in arrival order, for
-    /// [`Settings::delivery_log_retention`](crate::Settings::delivery_log_retention).
-    pub fn delivery_log(&self) -> Vec<DeliveryRecord> {
-        lock(&self.shared.store).records().cloned().collect()
-    }
-
-    /// The record of the push answered with this `apns-unique-id` (sandbox) or, failing that,
-    /// this `apns-id` (the latest such push).
-    pub fn delivery_record(&self, id: &ApnsId) -> Option<DeliveryRecord> {
-        let store = lock(&self.shared.store);
-        store
-            .records()
-            .find(|r| r.unique_id.as_ref() == Some(id))
-            .or_else(|| store.records().rev().find(|r| r.apns_id == *id))
-            .cloned()
-    }
-
-    /// The pushes stored now, in arrival order.
-    pub fn stored(&self) -> Vec<DeliveryRecord> {
-        lock(&self.shared.store).stored()
-    }
-
-    /// Events per category over the whole log (categories never seen are absent).
-    pub fn counts(&self) -> BTreeMap<Category, u64> {
-        lock(&self.shared.store).counts().clone()
     }
 }

@@ -18,9 +18,7 @@ use std::time::Duration;
 use pushtrace_apns::{Environment, Reason};
 use serde::{Deserialize, Serialize};
 
-use crate::EmulatorHandle;
 use crate::config::EnvironmentName;
-use crate::server::lock;
 
 /// HTTP/2 error code `NO_ERROR` (RFC 9113 §7).
 pub const NO_ERROR: u32 = 0x0;
@@ -330,38 +328,6 @@ impl FaultPlan {
     pub(crate) fn delay(&mut self) -> Option<Duration> {
         let latency = self.latency.as_ref()?;
         Some(latency.draw(&mut self.rng)).filter(|d| !d.is_zero())
-    }
-}
-
-impl EmulatorHandle {
-    /// Replaces the fault rules (all are checked first; on an error nothing changes).
-    pub fn set_faults(&self, rules: Vec<FaultRule>) -> Result<(), FaultError> {
-        lock(&self.shared.faults).set_rules(rules)
-    }
-
-    /// Adds a rule after the others (which keep their counts).
-    pub fn add_fault(&self, rule: FaultRule) -> Result<(), FaultError> {
-        lock(&self.shared.faults).add_rule(rule)
-    }
-
-    /// Removes every rule.
-    pub fn clear_faults(&self) {
-        lock(&self.shared.faults).clear();
-    }
-
-    /// The rules in force and how many requests each has hit.
-    pub fn faults(&self) -> Vec<FaultStatus> {
-        lock(&self.shared.faults).rules()
-    }
-
-    /// Sets (or with `None` removes) the added response latency.
-    pub fn set_latency(&self, latency: Option<Latency>) -> Result<(), FaultError> {
-        lock(&self.shared.faults).set_latency(latency)
-    }
-
-    /// The added response latency in force.
-    pub fn latency(&self) -> Option<Latency> {
-        lock(&self.shared.faults).latency()
     }
 }
 

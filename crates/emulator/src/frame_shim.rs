@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::server::lock;
+use crate::sync::lock;
 
 const FRAME_HEADER: usize = 9;
 const SETTINGS: u8 = 0x4;

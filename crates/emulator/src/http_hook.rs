@@ -8,7 +8,8 @@
 //! carries its times). A POST that fails (connection error, timeout, or a status other than
 //! 2xx) is retried [`HttpHookConfig::retries`] times with doubling backoff from 100 ms, then
 //! counted as failed; a receipt that finds the queue full is counted as dropped. Losses are
-//! logged to stderr (the first, then every power of two, so a dead gateway does not flood it).
+//! logged as `tracing` warnings (the first, then every power of two, so a dead gateway does not
+//! flood the log).
 //!
 //! The client is hyper's (through `hyper-util`'s pooled "legacy" client, HTTP/1.1 only, keeping
 //! connections alive): axum, which serves the admin API, already brings hyper and hyper-util,
@@ -385,9 +386,10 @@ impl DeliveryHook for HttpHook {
         if self.queue.try_send(body).is_err() {
             let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
-                eprintln!(
-                    "pushtrace-emulator: delivery hook queue full (or stopped), receipt for apns-id {} dropped ({dropped} dropped so far)",
-                    delivery.push.apns_id
+                tracing::warn!(
+                    apns_id = %delivery.push.apns_id,
+                    dropped,
+                    "delivery hook queue full (or stopped): receipt dropped"
                 );
             }
         }
@@ -444,10 +446,12 @@ async fn post_with_retries(
         if attempt >= config.retries {
             let failed = counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
             if failed.is_power_of_two() {
-                eprintln!(
-                    "pushtrace-emulator: delivery hook POST to {} failed after {} attempts: {error} ({failed} receipts lost so far)",
-                    config.url,
-                    attempt + 1
+                tracing::warn!(
+                    url = %config.url,
+                    attempts = attempt + 1,
+                    %error,
+                    lost = failed,
+                    "delivery hook POST failed: receipt lost"
                 );
             }
             return;

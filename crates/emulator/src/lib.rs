@@ -155,20 +155,21 @@ mod delivery;
 mod devices;
 mod faults;
 mod frame_shim;
+mod handle;
 mod http_hook;
+mod policy;
 mod server;
 mod store;
 mod stream_gate;
+mod sync;
 mod tls;
 mod validate;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use pushtrace_apns::{DeviceToken, Environment, MIN_REFRESH_SECS};
-use tokio::sync::watch;
+use pushtrace_apns::{Environment, MIN_REFRESH_SECS};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminOptions, AdminToken, AdminTokenError, TokenSource};
 pub use builder::{Emulator, EmulatorBuilder};
@@ -187,13 +188,12 @@ pub use faults::{
     Fault, FaultError, FaultRule, FaultStatus, Latency, MAX_LATENCY, MAX_STREAMS_VIOLATED,
     NO_ERROR, PROTOCOL_ERROR,
 };
+pub use handle::EmulatorHandle;
 pub use http_hook::{
     AppReceipt, CALL_ID_KEYS, DEFAULT_MUST_REPORT_MAX_AGE_MS, HookBody, HookStats, HookUrlError,
     HttpHookConfig, PUSH_ID_KEYS, RECEIPT_TOKEN_KEYS, Receipt,
 };
 pub use tls::SERVER_NAMES;
-
-use server::{Shared, lock};
 
 /// The Console's delivery-log retention, 7 days (reference §4.3): the default of
 /// [`Settings::delivery_log_retention`].
@@ -356,119 +356,4 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
-}
-
-/// A running emulator. Dropping it stops the listeners and closes open connections with a GOAWAY.
-#[derive(Debug)]
-pub struct EmulatorHandle {
-    shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    sandbox: (SocketAddr, Option<SocketAddr>),
-    production: (SocketAddr, Option<SocketAddr>),
-    ca_pem: String,
-    ca_pem_path: Option<PathBuf>,
-    client_ca: ClientCa,
-    admin: Option<admin::AdminInfo>,
-    hook_view: Option<admin::HookView>,
-}
-
-/// The CA kept to issue client certificates (its key is not printed).
-#[derive(Clone)]
-struct ClientCa(Arc<rcgen::CertifiedIssuer<'static, rcgen::KeyPair>>);
-
-impl std::fmt::Debug for ClientCa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientCa(..)")
-    }
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EmulatorHandle {
-    /// The TLS listener of an environment.
-    pub fn addr(&self, environment: Environment) -> SocketAddr {
-        match environment {
-            Environment::Sandbox => self.sandbox.0,
-            Environment::Production => self.production.0,
-        }
-    }
-
-    /// The h2c (cleartext) listener of an environment, when enabled.
-    pub fn h2c_addr(&self, environment: Environment) -> Option<SocketAddr> {
-        match environment {
-            Environment::Sandbox => self.sandbox.1,
-            Environment::Production => self.production.1,
-        }
-    }
-
-    /// The CA certificate (PEM) that signed the server certificate: trust it in clients.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Where the CA was written, if a path was given.
-    pub fn ca_pem_path(&self) -> Option<&Path> {
-        self.ca_pem_path.as_deref()
-    }
-
-    /// Issues a provider (client) certificate signed by the emulator's CA, shaped like Apple's
-    /// push certificates (see [`ClientCertificateRequest`]). Present it in the TLS handshake to
-    /// open a certificate connection.
-    pub fn issue_client_certificate(
-        &self,
-        request: &ClientCertificateRequest,
-    ) -> Result<ClientCertificate, IssueError> {
-        client_cert::issue(&self.client_ca.0, request)
-    }
-
-    /// The settings in force.
-    pub fn settings(&self) -> &Settings {
-        &self.shared.settings
-    }
-
-    /// The emulator's clock (move a manual one to age tokens and windows).
-    pub fn clock(&self) -> &Clock {
-        &self.shared.clock
-    }
-
-    /// Every push answered 200 so far, oldest first (for
-    /// [`Settings::delivery_log_retention`]).
-    pub fn accepted(&self) -> Vec<AcceptedPush> {
-        lock(&self.shared.store).accepted().cloned().collect()
-    }
-
-    /// Registers (or re-registers, making it live again) a device at run time. Stored pushes
-    /// for a token unregistered by now are discarded ("token unregistered").
-    pub fn register_device(&self, device: Device) {
-        lock(&self.shared.devices).insert(device);
-        self.shared.tick();
-    }
-
-    /// Marks a registered (or new) token unregistered for `topic` from `at_ms`.
-    pub fn unregister_device(
-        &self,
-        environment: Environment,
-        topic: impl Into<String>,
-        token: DeviceToken,
-        at_ms: u64,
-    ) {
-        self.register_device(Device::new(environment, topic, token).unregistered_at(at_ms));
-    }
-
-    /// Stops the listeners and sends GOAWAY on open connections.
-    pub fn shutdown(self) {
-        drop(self);
-    }
-}
-
-impl Drop for EmulatorHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
 }

@@ -3,7 +3,7 @@
 //! served by `connection`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use pushtrace_apns::{ApnsId, DeviceToken, Environment, ErrorBody, KeyRing, Reason};
 use tokio::net::TcpListener;
@@ -15,6 +15,7 @@ use crate::delivery::{Delivery, DeviceState, HookSlot};
 use crate::devices::{AcceptedPush, Lookup, Registry};
 use crate::faults::FaultPlan;
 use crate::store::Store;
+use crate::sync::lock;
 use crate::{Clock, Settings};
 
 /// Everything the listeners share. Nothing here is shared with a client.
@@ -30,8 +31,12 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultPlan>,
 }
 
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the last stage answers for a push that passed every check. Later stages (store and

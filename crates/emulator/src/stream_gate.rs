@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::ExcessStreams;
-use crate::server::lock;
+use crate::sync::lock;
 
 #[derive(Debug)]
 struct GateState {

@@ -1,5 +1,5 @@
 //! Request checks with APNs's exact reasons (reference §1.2, §1.3, §6.3). Pure functions: the
-//! connection code calls them in this order, with the JWT check between the request line and the
+//! `policy` module calls them in this order, with the JWT check between the request line and the
 //! headers.
 //!
 //! | order | check | reason |
@@ -8,7 +8,7 @@
 //! | 2 | `:method` is not `POST` | 405 `MethodNotAllowed` |
 //! | 3 | `:path` is `/3/device/` or `/3/device` | 400 `MissingDeviceToken` |
 //! | 3 | any other `:path` not under `/3/device/` (or with a further `/`) | 404 `BadPath` |
-//! | 4 | `authorization` (in `server`, with [`pushtrace_apns::KeyRing`]) | 403 / 429 |
+//! | 4 | `authorization` (in `policy`, with [`pushtrace_apns::KeyRing`]) | 403 / 429 |
 //! | 5 | `apns-id` not a lowercase canonical UUID | 400 `BadMessageId` |
 //! | 6 | `apns-push-type` not a documented type | 400 `InvalidPushType` |
 //! | 7 | `apns-priority` not 10, 5 or 1 | 400 `BadPriority` |

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::routes::body;
 use super::{AdminState, ApiError};
 use crate::faults::FaultError;
-use crate::server::lock;
+use crate::sync::lock;
 use crate::{FaultRule, Latency};
 
 type Answer = Result<Response, ApiError>;

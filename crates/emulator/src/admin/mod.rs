@@ -34,7 +34,7 @@ use tokio::sync::watch;
 
 use crate::http_hook::Counters;
 use crate::server::Shared;
-use crate::{Device, EmulatorHandle, HookStats, StartError};
+use crate::{HookStats, StartError};
 
 pub use token::{ADMIN_TOKEN_ENV, AdminToken, AdminTokenError, TokenSource};
 
@@ -101,7 +101,7 @@ pub(crate) async fn serve(
             .with_graceful_shutdown(shutdown)
             .await
         {
-            eprintln!("pushtrace-emulator: the admin API on {bound} stopped: {error}");
+            tracing::error!(addr = %bound, %error, "the emulator's admin API stopped");
         }
     });
     Ok(AdminInfo { addr: bound, token })
@@ -187,29 +187,5 @@ pub(crate) async fn require_token(
             "missing admin token; send `Authorization: Bearer <token>` (its source is printed by `pushtrace emulator`)",
         )
         .into_response(),
-    }
-}
-
-/// The admin API and the hook, seen from the handle.
-impl EmulatorHandle {
-    /// Where the admin API listens, when it was enabled.
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin.as_ref().map(|admin| admin.addr)
-    }
-
-    /// The admin API's token (its secret and where it came from), when it was enabled.
-    pub fn admin_token(&self) -> Option<&AdminToken> {
-        self.admin.as_ref().map(|admin| admin.token.as_ref())
-    }
-
-    /// The HTTP delivery hook's counters, when one is configured.
-    pub fn hook_stats(&self) -> Option<HookStats> {
-        self.hook_view.as_ref().map(HookView::stats)
-    }
-
-    /// Every registered (token, topic), unregistered ones included, sorted by environment
-    /// (sandbox first), token and topic.
-    pub fn devices(&self) -> Vec<Device> {
-        crate::server::lock(&self.shared.devices).devices()
     }
 }

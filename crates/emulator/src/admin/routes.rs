@@ -33,7 +33,7 @@ use serde_json::json;
 use super::json::{ClockJson, DeviceJson, PushJson, RecordJson};
 use super::{AdminState, ApiError, page, require_token};
 use crate::devices::Lookup;
-use crate::server::lock;
+use crate::sync::lock;
 use crate::{Category, Clock, Device, DeviceState};
 
 type Answer = Result<Response, ApiError>;
