@@ -205,6 +205,17 @@ impl Store {
         dispatch!(self.record_receipt(receipt))
     }
 
+    /// The first receipt (by received_at, then push_id) of any push of `call_id` to `token`:
+    /// the device has the call, so nothing more may be sent to it for this call. One indexed
+    /// read, cheap enough to run right before every re-send.
+    pub async fn device_receipt(
+        &self,
+        call_id: &str,
+        token: &str,
+    ) -> Result<Option<Receipt>, StoreError> {
+        dispatch!(self.device_receipt(call_id, token))
+    }
+
     /// The call's receipts by received_at, then push_id.
     pub async fn receipts_for_call(&self, call_id: &str) -> Result<Vec<Receipt>, StoreError> {
         dispatch!(self.receipts_for_call(call_id))
@@ -388,6 +399,7 @@ mod tests {
         send(s.attempt(""));
         send(s.attempts_for_call(""));
         send(s.receipts_for_call(""));
+        send(s.device_receipt("", ""));
         send(s.events_for_call(""));
         send(s.token_history("", "", 1));
         send(s.add_job(&job));

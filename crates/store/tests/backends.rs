@@ -49,6 +49,7 @@ on_both_backends!(
     pushes::attempt_lifecycle,
     pushes::unknown_push_ids_are_refused_clearly,
     pushes::second_receipt_is_a_duplicate,
+    pushes::device_receipt_covers_every_push_of_the_call_to_the_token,
     pushes::events_are_appended_in_order,
     pushes::concurrent_writes_fail_alone,
     pushes::token_history_is_newest_first_with_receipts,

@@ -14,6 +14,10 @@
 //! and a retry is a job for later, never a task sleeping on a slot. The instance that schedules
 //! a retry claims it at its due time (a timer holding nothing); the worker loop takes it instead
 //! if that instance is gone.
+//!
+//! A device that has the call is never pushed again for it: a re-send (a retry, or a push
+//! reclaimed on the wire without an answer) reads the store for the device's receipt right
+//! before it would go out, and is recorded as not sent when the receipt is in.
 
 mod calls;
 mod deadline;

@@ -212,6 +212,11 @@ impl Engine {
                 return Ok(());
             }
         };
+        if let Some(held) = self.resend_held_back(&attempt, &call).await? {
+            drop(slot);
+            self.skip(job, &attempt, held.why(), held.label()).await?;
+            return Ok(());
+        }
         store.mark_sent(&attempt.push_id, sent_at).await?;
         let result = runtime.client.send(&notification).await;
         let responded_at = clock::now();
@@ -251,6 +256,37 @@ impl Engine {
             self.fail_if_nothing_can_ring(&call).await?;
         }
         Ok(())
+    }
+
+    /// Why a VoIP re-send must not go out, read from the store right before it would: the
+    /// device's receipt, or the end of the call, may have come in while the job waited (a
+    /// retry's back-off, a slot, a dead instance's lease). A re-send is a retry, or a push that
+    /// went on the wire without a recorded answer (its instance died, or its lease lapsed while
+    /// APNs was slow): the phone may well have it. A first attempt never sent needs no read: no
+    /// push of the call has gone to its token.
+    async fn resend_held_back(
+        &self,
+        attempt: &Attempt,
+        call: &Call,
+    ) -> Result<Option<HeldBack>, EngineError> {
+        let first_send = attempt.attempt == 1 && attempt.sent_at.is_none();
+        if attempt.push_type != "voip" || first_send {
+            return Ok(None);
+        }
+        let store = &self.0.store;
+        if store
+            .device_receipt(&call.call_id, &attempt.token)
+            .await?
+            .is_some()
+        {
+            return Ok(Some(HeldBack::Received));
+        }
+        Ok(match store.call(&call.call_id).await? {
+            Some(now) if !matches!(now.state, CallState::Ringing | CallState::Delivered) => {
+                Some(HeldBack::CallEnded(now.state))
+            }
+            _ => None,
+        })
     }
 
     fn notification(
@@ -446,7 +482,8 @@ impl Engine {
         Ok(())
     }
 
-    /// A VoIP push whose call ended (or whose deadline passed) before it went out.
+    /// A VoIP push whose call ended, whose window passed or whose device has the call before
+    /// it went out.
     async fn skip(
         &self,
         job: &Job,
@@ -488,6 +525,34 @@ impl Engine {
             })
             .await?;
         Ok(())
+    }
+}
+
+/// Why a re-send found, right before going out, that it must not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldBack {
+    /// A push of the call to the same token has its receipt: the phone has the call, and a
+    /// second push would ring it again.
+    Received,
+    /// The call ended while the re-send waited.
+    CallEnded(CallState),
+}
+
+impl HeldBack {
+    /// The push's `error`.
+    fn why(self) -> String {
+        match self {
+            HeldBack::Received => "not sent again: the device's receipt is in".to_owned(),
+            HeldBack::CallEnded(state) => format!("not sent: the call was already {state}"),
+        }
+    }
+
+    /// The `reason` label of the skipped push.
+    fn label(self) -> &'static str {
+        match self {
+            HeldBack::Received => "received",
+            HeldBack::CallEnded(state) => state.as_str(),
+        }
     }
 }
 

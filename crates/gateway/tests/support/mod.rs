@@ -1,5 +1,5 @@
 //! What the gateway's integration tests share: the store each runs on (SQLite in a temporary
-//! folder, or a fresh PostgreSQL schema) and the test signing key.
+//! folder, or a fresh PostgreSQL schema), the test signing key, and the app's receipt.
 //!
 //! PostgreSQL is `PUSHTRACE_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! its tests fail, never skip, when the server is not there (`bash .ci/start-postgres.sh`
@@ -7,10 +7,13 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pushtrace_gateway::receipt_token::ReceiptKey;
 use pushtrace_store::{Store, StoreBuilder};
 
 /// The test key's id and team, as the emulator and the gateway's config name them.
@@ -50,6 +53,66 @@ pub async fn open_store(backend: Backend, dir: &Path, prefix: &str) -> (Store, O
             (store, Some(schema))
         }
     }
+}
+
+/// A second handle on the store [`open_store`] opened in `dir` (and `schema`): what another
+/// instance, or the same one restarted, opens.
+pub async fn reopen_store(backend: Backend, dir: &Path, schema: Option<&str>) -> Store {
+    match (backend, schema) {
+        (Backend::Sqlite, _) => StoreBuilder::sqlite(dir.join("gateway.db"))
+            .open()
+            .await
+            .unwrap(),
+        (Backend::Postgres, Some(schema)) => StoreBuilder::postgres(postgres_url())
+            .schema(schema)
+            .open()
+            .await
+            .unwrap(),
+        (Backend::Postgres, None) => panic!("a PostgreSQL store is reopened by its schema"),
+    }
+}
+
+/// Posts the receipt an app that got `push_id` of `call_id` sends, its token signed with
+/// `key` (the gateway's), over HTTP/1.1 to the gateway at `addr`; the status and body.
+pub async fn post_receipt(
+    addr: SocketAddr,
+    key: &ReceiptKey,
+    push_id: &str,
+    call_id: &str,
+) -> (u16, String) {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = serde_json::json!({
+        "push_id": push_id,
+        "call_id": call_id,
+        "receipt_token": key.issue(push_id, call_id, now_ms + 3_600_000),
+        "device_received_at": now_ms,
+    })
+    .to_string();
+    let request = format!(
+        "POST /v1/receipts HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {answer:?}"));
+        (status, answer)
+    })
+    .await
+    .unwrap()
 }
 
 /// Best effort: a schema left behind only costs disk.

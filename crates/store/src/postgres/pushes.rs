@@ -123,6 +123,23 @@ impl PgStore {
         Ok(rows.iter().filter_map(|row| receipt_row(row, 0)).collect())
     }
 
+    pub(crate) async fn device_receipt(
+        &self,
+        call_id: &str,
+        token: &str,
+    ) -> Result<Option<Receipt>, StoreError> {
+        const OP: &str = "device_receipt";
+        let client = self.client(OP).await?;
+        let sql = format!(
+            "SELECT {} FROM receipts r JOIN attempts a ON a.push_id = r.push_id \
+             WHERE a.call_id = $1 AND a.token = $2 ORDER BY r.received_at, r.push_id LIMIT 1",
+            columns::RECEIPT
+        );
+        let stmt = client.prepare_cached(&sql).await.op(OP)?;
+        let row = client.query_opt(&stmt, &[&call_id, &token]).await.op(OP)?;
+        Ok(row.and_then(|row| receipt_row(&row, 0)))
+    }
+
     pub(crate) async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError> {
         const OP: &str = "append_event";
         let client = self.client(OP).await?;

@@ -137,6 +137,29 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn device_receipt(
+        &self,
+        call_id: &str,
+        token: &str,
+    ) -> Result<Option<Receipt>, StoreError> {
+        let (call_id, token) = (call_id.to_string(), token.to_string());
+        self.run(move |conn| {
+            const OP: &str = "device_receipt";
+            let sql = format!(
+                "SELECT {} FROM receipts r JOIN attempts a ON a.push_id = r.push_id \
+                 WHERE a.call_id = ?1 AND a.token = ?2 ORDER BY r.received_at, r.push_id LIMIT 1",
+                columns::RECEIPT
+            );
+            let mut stmt = conn.prepare_cached(&sql).op(OP)?;
+            let mut rows = stmt.query(params![call_id, token]).op(OP)?;
+            match rows.next().op(OP)? {
+                Some(row) => receipt_row(row, 0, OP),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
     pub(crate) async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError> {
         let event = event.clone();
         self.run(move |conn| {

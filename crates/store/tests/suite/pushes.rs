@@ -142,6 +142,43 @@ pub async fn second_receipt_is_a_duplicate(h: &Harness) {
     assert!(store.receipts_for_call("c-none").await.unwrap().is_empty());
 }
 
+/// Whether a device has the call: a receipt for any push of the call to its token, the first
+/// attempt's or a retry's, and only for that call and that token.
+pub async fn device_receipt_covers_every_push_of_the_call_to_the_token(h: &Harness) {
+    let store = &h.store;
+    store
+        .create_call(&new_call("c1", "b1"), &[], &[])
+        .await
+        .unwrap();
+    store
+        .create_call(&new_call("c2", "b2"), &[], &[])
+        .await
+        .unwrap();
+    let mut retry = attempt("p1-2", Some("c1"), "t1", 1);
+    retry.attempt = 2;
+    for a in [
+        attempt("p1-1", Some("c1"), "t1", 0),
+        retry,
+        attempt("p2", Some("c1"), "t2", 0),
+        attempt("p3", Some("c2"), "t1", 0),
+    ] {
+        store.insert_attempt(&a).await.unwrap();
+    }
+    assert_eq!(store.device_receipt("c1", "t1").await.unwrap(), None);
+
+    // The retry's receipt, then the first attempt's arriving later: the first recorded wins.
+    let first = receipt("p1-2", Some("c1"), 3);
+    store.record_receipt(&first).await.unwrap();
+    store
+        .record_receipt(&receipt("p1-1", Some("c1"), 5))
+        .await
+        .unwrap();
+    assert_eq!(store.device_receipt("c1", "t1").await.unwrap(), Some(first));
+    assert_eq!(store.device_receipt("c1", "t2").await.unwrap(), None);
+    assert_eq!(store.device_receipt("c2", "t1").await.unwrap(), None);
+    assert_eq!(store.device_receipt("c-none", "t1").await.unwrap(), None);
+}
+
 pub async fn events_are_appended_in_order(h: &Harness) {
     let store = &h.store;
     let mut seqs = Vec::new();
