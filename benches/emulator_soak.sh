@@ -81,7 +81,7 @@ if record:
         "",
         f"`bash benches/emulator_soak.sh` on {cores} shared cores: the emulator (library defaults,",
         f"count cap {cap if cap is not None else 'none'}, no per-token rate limit) in its own process;",
-        f"{report['pushes_sent']:,} VoIP pushes over TLS + HTTP/2 ({report['connections']} connections,",
+        f"{report['pushes_sent']:,} VoIP pushes of 123 bytes over TLS + HTTP/2 ({report['connections']} connections,",
         f"{report['window']} in flight each) to 100 devices; the admin lists paged with `limit=1000`",
         "while the second half was sent and again at the end. Memory: the server's /proc status.",
         "",
