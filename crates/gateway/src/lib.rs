@@ -41,4 +41,4 @@ mod server;
 
 pub use config::{AppConfig, ConfigError, GatewayConfig};
 pub use engine::Engine;
-pub use server::{GatewayHandle, StartError, redact, start, start_with};
+pub use server::{GatewayHandle, StartError, build_engine, redact, start, start_with};

@@ -148,15 +148,14 @@ pub async fn start(config: &GatewayConfig) -> Result<GatewayHandle, StartError> 
     start_with(config, store, token, receipt_key, ephemeral).await
 }
 
-/// [`start`] with the store and secrets given (several gateways in one process share a
-/// PostgreSQL schema this way).
-pub async fn start_with(
+/// The engine [`start_with`] serves: `config`'s apps over `store`, each recorded in it. For a
+/// program that serves [`api::router`] itself (mounted in its own axum app, or called in
+/// process) and runs [`Engine::run_worker`] as it sees fit.
+pub async fn build_engine(
     config: &GatewayConfig,
     store: Store,
-    token: ApiToken,
     receipt_key: ReceiptKey,
-    ephemeral_receipt_key: bool,
-) -> Result<GatewayHandle, StartError> {
+) -> Result<Engine, StartError> {
     let instance = config.instance.clone().unwrap_or_else(default_instance);
     let engine = Engine::new(config, store, receipt_key, instance)?;
     for app in &config.apps {
@@ -168,6 +167,19 @@ pub async fn start_with(
                 source,
             })?;
     }
+    Ok(engine)
+}
+
+/// [`start`] with the store and secrets given (several gateways in one process share a
+/// PostgreSQL schema this way).
+pub async fn start_with(
+    config: &GatewayConfig,
+    store: Store,
+    token: ApiToken,
+    receipt_key: ReceiptKey,
+    ephemeral_receipt_key: bool,
+) -> Result<GatewayHandle, StartError> {
+    let engine = build_engine(config, store, receipt_key).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen {
