@@ -70,7 +70,8 @@ fn run() -> Result<(), String> {
         TokenSigner::new(key, &get("key-id")?, &get("team-id")?).map_err(|e| e.to_string())?;
     let topic = get("topic")?;
     let token = get("token")?;
-    // A 1 KiB JSON payload by default (the benchmark protocol, push-anchors §10).
+    // A 1 KiB JSON payload by default (the benchmark protocol of docs/performance.md, after
+    // Pushy's).
     let filler = "x".repeat(payload_bytes.saturating_sub(40));
     let payload = format!(r#"{{"aps":{{}},"call_id":"c-1","pad":"{filler}"}}"#);
 

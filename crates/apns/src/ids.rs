@@ -5,8 +5,8 @@ use std::fmt;
 
 /// A device token as it appears in `:path`: hex bytes, normalised to lowercase.
 ///
-/// Apple says not to assume a token length (reference §5.5), so any non-empty whole number of
-/// bytes is accepted.
+/// Apple says not to assume a token length (docs/reference/apns.md §5.5), so any non-empty whole
+/// number of bytes is accepted.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeviceToken(String);
 
@@ -85,7 +85,7 @@ impl fmt::Debug for DeviceToken {
 }
 
 /// An `apns-id`: a canonical UUID, 32 **lowercase** hex digits in 8-4-4-4-12 form
-/// (reference §1.2). Anything else is 400 `BadMessageId`.
+/// (docs/reference/apns.md §1.2). Anything else is 400 `BadMessageId`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ApnsId([u8; 16]);
 

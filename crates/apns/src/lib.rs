@@ -11,7 +11,7 @@
 //! with a [`KeyRing`], whose [`JwtError`]s map to APNs's 403 reasons. Whatever APNs answers is a
 //! [`Reason`] (from an [`ErrorBody`]) with its status, meaning and [`Retry`] class.
 //!
-//! Facts come from `shared/reference/apns-pushkit.md` (§1 provider API, §2 authentication,
+//! Facts come from `docs/reference/apns.md` (§1 provider API, §2 authentication,
 //! §7 what a sender must do); each module cites its sections.
 //!
 //! ```

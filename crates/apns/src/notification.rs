@@ -2,7 +2,7 @@
 //! refuses what APNs would reject (and a few things it would accept but nobody means), and a
 //! built [`Notification`] knows its exact `:path` and headers.
 //!
-//! Rules come from `reference/apns-pushkit.md` §1.2 (headers, topics), §1.3 (payload) and §5.5
+//! Rules come from `docs/reference/apns.md` §1.2 (headers, topics), §1.3 (payload) and §5.5
 //! (tokens). Each [`BuildError`] names the field, the rule, and the APNs reason a server would
 //! answer with, when the reference knows it ([`BuildError::reason`]).
 
@@ -10,10 +10,10 @@ use crate::ids::{ApnsId, ApnsIdError, DeviceToken, TokenError};
 use crate::push_type::{Priority, PushType, TopicRule};
 use crate::reason::Reason;
 
-/// Longest `apns-collapse-id`, in bytes (reference §1.2).
+/// Longest `apns-collapse-id`, in bytes (docs/reference/apns.md §1.2).
 pub const MAX_COLLAPSE_ID: usize = 64;
 
-/// The `apns-expiration` header (reference §1.2, §4.1).
+/// The `apns-expiration` header (docs/reference/apns.md §1.2, §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Expiration {
     /// No header: APNs's storage policy applies (up to 30 days).
@@ -144,7 +144,7 @@ pub enum BuildError {
         /// The topic as given.
         topic: String,
     },
-    /// The topic does not fit the push type (reference §1.2).
+    /// The topic does not fit the push type (docs/reference/apns.md §1.2).
     #[error("apns-topic {topic:?} does not fit apns-push-type {push_type}: {rule}")]
     TopicMismatch {
         /// The push type.
@@ -154,7 +154,7 @@ pub enum BuildError {
         /// The rule, in words (e.g. `a voip push needs the topic <bundle ID>.voip`).
         rule: String,
     },
-    /// The priority is not allowed for the push type (reference §1.2).
+    /// The priority is not allowed for the push type (docs/reference/apns.md §1.2).
     #[error(
         "apns-priority {priority} is not allowed for apns-push-type {push_type}: allowed {allowed}"
     )]
@@ -189,7 +189,7 @@ pub enum BuildError {
     /// The payload is empty.
     #[error("payload: empty; APNs refuses an empty body (PayloadEmpty)")]
     PayloadEmpty,
-    /// The payload is over the type's limit (reference §1.3).
+    /// The payload is over the type's limit (docs/reference/apns.md §1.3).
     #[error("payload: {size} bytes is over the {max}-byte limit of {push_type} pushes")]
     PayloadTooLarge {
         /// The push type.

@@ -1,14 +1,14 @@
 //! The `apns-push-type` header: which push types exist, which topic each one needs, which
 //! priorities it may use and how large its payload may be.
 //!
-//! Every rule here comes from `reference/apns-pushkit.md` §1.2 (push types and topics) and §1.3
+//! Every rule here comes from `docs/reference/apns.md` §1.2 (push types and topics) and §1.3
 //! (payload sizes). Where the reference gives no rule, the type says so
 //! ([`TopicRule::Unspecified`]) rather than inventing one.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// The value of the `apns-priority` header (reference §1.2).
+/// The value of the `apns-priority` header (docs/reference/apns.md §1.2).
 ///
 /// Omitting the header means [`Priority::Immediate`]; the builder always sends it explicitly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,7 +65,8 @@ impl fmt::Display for Priority {
     }
 }
 
-/// How the `apns-topic` of a push type relates to the app's bundle ID (reference §1.2).
+/// How the `apns-topic` of a push type relates to the app's bundle ID (docs/reference/apns.md
+/// §1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopicRule {
     /// The topic is the bundle ID itself (`alert`, `background`).
@@ -79,8 +80,8 @@ pub enum TopicRule {
 
 /// The value of the `apns-push-type` header.
 ///
-/// The set is exactly Apple's current list (reference §1.2): alert, background, complication,
-/// controls, fileprovider, liveactivity, location, mdm, pushtotalk, voip, widgets.
+/// The set is exactly Apple's current list (docs/reference/apns.md §1.2): alert, background,
+/// complication, controls, fileprovider, liveactivity, location, mdm, pushtotalk, voip, widgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PushType {
     /// `alert`: a notification shown to the user.
@@ -107,9 +108,9 @@ pub enum PushType {
     Widgets,
 }
 
-/// Payload limit of every push type but `voip` (reference §1.3).
+/// Payload limit of every push type but `voip` (docs/reference/apns.md §1.3).
 pub const MAX_PAYLOAD: usize = 4096;
-/// Payload limit of `voip` pushes (reference §1.3, §5.4).
+/// Payload limit of `voip` pushes (docs/reference/apns.md §1.3, §5.4).
 pub const MAX_VOIP_PAYLOAD: usize = 5120;
 
 const IMMEDIATE_OR_CONSERVE: &[Priority] = &[Priority::Immediate, Priority::ConservePower];
@@ -156,7 +157,7 @@ impl PushType {
             .find(|t| t.header_value() == value)
     }
 
-    /// How this type's topic relates to the bundle ID (reference §1.2).
+    /// How this type's topic relates to the bundle ID (docs/reference/apns.md §1.2).
     pub fn topic_rule(self) -> TopicRule {
         match self {
             PushType::Alert | PushType::Background => TopicRule::BundleId,
@@ -189,7 +190,7 @@ impl PushType {
 
     /// The priorities this type may be sent with.
     ///
-    /// - `background`: only 5 ("priority 10 is an error", reference §1.2).
+    /// - `background`: only 5 ("priority 10 is an error", docs/reference/apns.md §1.2).
     /// - `location`: 10 or 5 (§1.2).
     /// - every other type: 10, 5 or 1. Apple documents no priority rule for `voip`; a call push
     ///   should use 10 (§7, an inference), which is [`PushType::default_priority`].
@@ -215,8 +216,8 @@ impl PushType {
         }
     }
 
-    /// The largest payload in bytes APNs accepts for this type (reference §1.3): 5120 for `voip`,
-    /// 4096 for every other type. Larger is 413 `PayloadTooLarge`.
+    /// The largest payload in bytes APNs accepts for this type (docs/reference/apns.md §1.3): 5120
+    /// for `voip`, 4096 for every other type. Larger is 413 `PayloadTooLarge`.
     pub fn max_payload(self) -> usize {
         match self {
             PushType::Voip => MAX_VOIP_PAYLOAD,

@@ -1,12 +1,12 @@
 //! Every `reason` APNs answers with, its HTTP status, and what a sender should do about it.
 //!
-//! The table is `reference/apns-pushkit.md` §1.7 (Apple's current A-RESP table), row for row. The
+//! The table is `docs/reference/apns.md` §1.7 (Apple's current A-RESP table), row for row. The
 //! same JSON body arrives in error responses and in the debug data of a `GOAWAY` frame (§1.5, §3);
 //! [`ErrorBody::parse`] reads both.
 
 use std::fmt;
 
-/// When a push rejected with a given reason may be sent again (reference §1.7).
+/// When a push rejected with a given reason may be sent again (docs/reference/apns.md §1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Retry {
     /// Never resend this push. Apple's six: `BadDeviceToken`, `DeviceTokenNotForTopic`,
@@ -35,7 +35,7 @@ impl Retry {
 
 macro_rules! reasons {
     ($( $variant:ident, $status:literal, $retry:ident, $meaning:literal, $action:literal; )*) => {
-        /// A `reason` string from an APNs error body (reference §1.7).
+        /// A `reason` string from an APNs error body (docs/reference/apns.md §1.7).
         ///
         /// Unknown strings are kept in [`Reason::Other`]: a new code from Apple is data, not an
         /// error.
@@ -143,7 +143,7 @@ reasons! {
 
 impl Reason {
     /// Whether APNs counts this rejection as an error condition that slows the connection: every
-    /// rejection except a 410 (reference §1.7).
+    /// rejection except a 410 (docs/reference/apns.md §1.7).
     pub fn counts_as_error(&self) -> bool {
         self.status() != Some(410)
     }
@@ -162,7 +162,7 @@ impl From<&str> for Reason {
 }
 
 /// The JSON body of an APNs error response or `GOAWAY` frame:
-/// `{"reason":"Unregistered","timestamp":1700000000000}` (reference §1.5).
+/// `{"reason":"Unregistered","timestamp":1700000000000}` (docs/reference/apns.md §1.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorBody {
     /// The `reason` string.

@@ -75,7 +75,7 @@ impl Connection {
             message,
         };
         let connect = async {
-            // A fresh DNS lookup per connection (reference §7: no cached DNS).
+            // A fresh DNS lookup per connection (docs/reference/apns.md §7: no cached DNS).
             let tcp = TcpStream::connect((endpoint.host(), endpoint.port()))
                 .await
                 .map_err(|e| error(format!("TCP: {e}")))?;

@@ -1,7 +1,7 @@
 //! How the client proves who it is: a provider token shared by every connection of a pool, or a
-//! TLS client certificate (reference §2).
+//! TLS client certificate (docs/reference/apns.md §2).
 //!
-//! One token per signing key, cached (reference §7: "cache one token per key, shared
+//! One token per signing key, cached (docs/reference/apns.md §7: "cache one token per key, shared
 //! fleet-wide"): every request of every connection carries the same `authorization` until the
 //! token is [`TokenSigner::refresh_after`] old (default 50 minutes, kept within Apple's 20–55
 //! minute window), so no connection ever sees its token change more often than once per 20
@@ -131,8 +131,8 @@ impl TokenSigner {
     }
 }
 
-/// A TLS client certificate for certificate-based auth (reference §2.2): the certificate chain
-/// and its private key, DER.
+/// A TLS client certificate for certificate-based auth (docs/reference/apns.md §2.2): the
+/// certificate chain and its private key, DER.
 #[derive(Debug, Clone)]
 pub struct ClientCertificate {
     pub(crate) chain: Vec<rustls::pki_types::CertificateDer<'static>>,

@@ -1,5 +1,5 @@
-//! Where pushes go: Apple's two hosts on port 443 or 2197 (reference §1.1), or any URL (the
-//! emulator, a proxy).
+//! Where pushes go: Apple's two hosts on port 443 or 2197 (docs/reference/apns.md §1.1), or any URL
+//! (the emulator, a proxy).
 
 use std::fmt;
 

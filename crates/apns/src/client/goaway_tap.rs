@@ -1,6 +1,7 @@
 //! Reads the server's GOAWAY frames as they pass to `h2`, which reports a GOAWAY to the streams
 //! it ends but exposes neither its last-stream-id nor its debug data (where APNs puts
-//! `{"reason": …}`, reference §3). The tap only looks: every byte reaches `h2` unchanged.
+//! `{"reason": …}`, docs/reference/apns.md §3). The tap only looks: every byte reaches `h2`
+//! unchanged.
 
 use super::lock;
 use std::io;

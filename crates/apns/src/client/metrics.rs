@@ -1,6 +1,7 @@
 //! Metrics hooks: every send result goes to a [`SendObserver`]; [`ClientStats`] is the built-in
 //! one, with counters by push type, outcome and reason, and latency histograms per stage
-//! (reference push-anchors §9: peers offer counters only, or nothing).
+//! (peers offer counters only, or nothing: gorush counts without latency, reason or push-type
+//! labels, Pushy needs Micrometer plumbing).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

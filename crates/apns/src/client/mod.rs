@@ -12,7 +12,7 @@
 //! reason, 410 timestamp) or failed (no answer), with [`Timings`] for queueing, connecting and
 //! the round trip.
 //!
-//! What it does for you (reference §3 and §7, and the peers' bug trackers):
+//! What it does for you (docs/reference/apns.md §3 and §7, and the peers' bug trackers):
 //! - resends a push the server did not process: reset with `REFUSED_STREAM`, or above a GOAWAY's
 //!   last-stream-id (the GOAWAY's JSON reason is kept, [`Client::last_goaway`]); the connection
 //!   that sent the GOAWAY gets no new streams;

@@ -9,7 +9,7 @@ use crate::{ApnsId, Reason};
 /// The answer to one push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// APNs answered 200: accepted (not delivered: reference §1.5).
+    /// APNs answered 200: accepted (not delivered: docs/reference/apns.md §4.1, §7).
     Accepted {
         /// The `apns-id` APNs answered (ours, echoed, or one it made).
         apns_id: ApnsId,
@@ -121,7 +121,7 @@ pub struct SendResult {
     /// Attempts made (resends after `REFUSED_STREAM`, GOAWAY or `ExpiredProviderToken`).
     pub attempts: u32,
     /// The connection (a number unique in this process) and HTTP/2 stream of the last attempt,
-    /// for tracing (reference §7).
+    /// for tracing (docs/reference/apns.md §7).
     pub connection_id: Option<u64>,
     /// See [`SendResult::connection_id`].
     pub stream_id: Option<u32>,

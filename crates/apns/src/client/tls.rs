@@ -1,8 +1,8 @@
-//! The client's TLS: the APNs root (reference §1.1: "USERTrust RSA Certification Authority",
-//! behind both environments since February 2025), taken from Mozilla's store as packaged by
-//! `webpki-roots`, plus any CA the user adds (the emulator's). Only that: a pool that talks to
-//! APNs has no business trusting 150 other roots. The previous root, "AAA Certificate Services"
-//! (2021), is no longer in Mozilla's store; a host still served by it needs it added with
+//! The client's TLS: the APNs root (docs/reference/apns.md §1.1: "USERTrust RSA Certification
+//! Authority", behind both environments since February 2025), taken from Mozilla's store as
+//! packaged by `webpki-roots`, plus any CA the user adds (the emulator's). Only that: a pool that
+//! talks to APNs has no business trusting 150 other roots. The previous root, "AAA Certificate
+//! Services" (2021), is no longer in Mozilla's store; a host still served by it needs it added with
 //! [`add_pem`].
 
 use std::sync::Arc;

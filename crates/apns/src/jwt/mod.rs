@@ -1,6 +1,6 @@
 //! ES256 provider tokens: signing them for a client, verifying them for the emulator.
 //!
-//! A provider token (reference `apns-pushkit.md` §2.1) is a compact JWT: header
+//! A provider token (`docs/reference/apns.md` §2.1) is a compact JWT: header
 //! `{"alg":"ES256","kid":"<10-char key ID>"}`, claims `{"iss":"<10-char team ID>","iat":<epoch
 //! seconds>}`, signed with the team's `.p8` key (ECDSA P-256 with SHA-256) and sent as
 //! `authorization: bearer <JWT>`. APNs rejects a token whose `iat` is more than one hour old with
