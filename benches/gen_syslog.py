@@ -4,19 +4,19 @@ log-reading benchmark (benches/logs.sh).
 
     python3 benches/gen_syslog.py --size 2G --out benches/data/syslog-2g.log [--seed 1]
 
-Row shape (shared/reference/ios-logs.md §1.2):
+Row shape (docs/reference/ios-logs.md §1.2):
 
     2026-05-20 17:48:41.248113+0300  localhost apsd[112]: (IOKit) [com.apple.apsd:power] Update assertion policy 3
 
 The file opens with the header `Timestamp                       (process)[PID]`. About 5 % of the
 records come from the push-relevant processes (pushtrace's `--push-set`) and use the message
-shapes catalogued in ios-logs.md §3; the rest is noise from the daemons and apps an iPhone logs
-the most, with varied lengths (40-400 bytes, a few up to 2 KB), senders and subsystems. Some
+shapes catalogued in docs/reference/ios-logs.md §3; the rest is noise from the daemons and apps
+an iPhone logs the most, with varied lengths (40-400 bytes, a few up to 2 KB), senders and subsystems. Some
 noise messages name a push-set process inside their text (as real logs do: "client pid: 112
 (apsd)", "com.apple.powerd.assertionpolicy"), so `rg -F` with the push-set names matches a few
 more lines than pushtrace reports. About one record in 5000 is PushKit's warning or kill message
-logged inside a VoIP app's own process (ios-logs.md §3.7), which pushtrace keeps from any
-process and rg's name list does not match. A few messages span several lines (continuation lines carry no
+logged inside a VoIP app's own process (docs/reference/ios-logs.md §3.7), which pushtrace keeps
+from any process and rg's name list does not match. A few messages span several lines (continuation lines carry no
 timestamp), and now and then a row is a few hundred microseconds earlier than the one before.
 
 Speed: bodies (everything after the timestamp) are precomputed into a pool once; the hot loop only
@@ -139,7 +139,8 @@ def noise_length(r: random.Random) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Push-set processes: message shapes from ios-logs.md §3 (exact strings where it gives them).
+# Push-set processes: message shapes from docs/reference/ios-logs.md §3 (exact strings where it
+# gives them).
 
 def m_apsd(r):
     app, _ = r.choice(APPS)
@@ -374,8 +375,8 @@ CONTINUATIONS = [
 ]
 MULTILINE_SHARE = 0.004
 
-# PushKit logs inside the app's own process (ios-logs.md §3.7): the warning before the kill and
-# the kill itself, as the app's uncaught-exception line. pushtrace keeps them from any process
+# PushKit logs inside the app's own process (docs/reference/ios-logs.md §3.7): the warning before
+# the kill and the kill itself, as the app's uncaught-exception line. pushtrace keeps them from any process
 # (the `process = "*"` rules' literals), so they are in the output of `--push-set`. A kill is
 # rare: one record in 5000.
 PUSHKIT = [

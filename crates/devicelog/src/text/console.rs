@@ -16,7 +16,7 @@
 //! optional library column, and the message. Rows carry no date and no pid: `--date` (and
 //! `--tz` when the zone is absent) supply them. Lines that do not begin a row continue the
 //! message above (Console indents them with a TAB); they are joined with `\n` without their
-//! indentation. Sources: `docs/formats.md`, /work/shared/reference/ios-logs.md §1.5.
+//! indentation. Sources: `docs/formats.md`, `docs/reference/ios-logs.md` §1.5.
 //!
 //! Decisions:
 //! - A type word Console prints but [`Level::from_word`] does not know (another language) is

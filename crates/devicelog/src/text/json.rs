@@ -21,7 +21,7 @@
 //! and nested objects (`backtrace`, `source`) indented, so a chunk can be cut before any line
 //! that opens a top-level object and every object parsed on its own. The ndjson trailer (a
 //! dictionary with `finished`) is not an event and is counted as ignored. Sources:
-//! `docs/formats.md`, /work/shared/reference/ios-logs.md §1.4.
+//! `docs/formats.md`, `docs/reference/ios-logs.md` §1.4.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -435,7 +435,7 @@ mod tests {
     // which reproduces it (`[{`, `},{`, `}]`), and the records quoted in
     // https://github.com/EC-DIGIT-CSIRC/sysdiagnose/blob/main/tests/test_parsers_logarchive.py and
     // https://github.com/EC-DIGIT-CSIRC/sysdiagnose/blob/b2f66ba08f52fa328e4db0d291d7d7886f225447/analyzers/sysdiagnose-timeliner.py
-    // (iPhone `wifid` record, reference ios-logs.md §1.4).
+    // (iPhone `wifid` record, docs/reference/ios-logs.md §1.4).
     const ARRAY: &str = r#"Filtering the log data using "process == \"wifid\""
 [{
   "traceID" : 1158816569950212,
@@ -588,7 +588,7 @@ mod tests {
 
     // The trailer is quoted in https://github.com/macadmins/osquery-extension/issues/120; the
     // record is the iOS kernel record of EC-DIGIT-CSIRC/sysdiagnose tests/test_parsers_logarchive.py
-    // as one line, the way ndjson prints it (ios-logs.md §1.4).
+    // as one line, the way ndjson prints it (docs/reference/ios-logs.md §1.4).
     const NDJSON: &str = r#"{"traceID":0,"eventMessage":"necp_process_defunct_list: necp_update_client abort nexus error (2) for pid 1518 Comera","eventType":"logEvent","source":null,"formatString":"%s","subsystem":"","category":"","threadID":2137,"processImagePath":"\/kernel","senderImagePath":"\/kernel","timestamp":"2026-05-20 17:48:42.669000+0300","messageType":"Default","processID":0,"backtrace":{"frames":[{"imageOffset":1,"imageUUID":"X"}]}}
 {"traceID":1,"eventMessage":"Sending com.apple.powerd.assertionpolicy 3","eventType":"logEvent","subsystem":"com.apple.powerd","category":"assertions","threadID":99,"processImagePath":"\/usr\/sbin\/powerd","senderImagePath":"\/usr\/lib\/libIOKit.dylib","timestamp":"2026-05-20 17:48:41.248002+0300","messageType":"Info","processID":63}
 {"count":5467,"finished":1}

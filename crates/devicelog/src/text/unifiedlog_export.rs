@@ -337,7 +337,7 @@ mod tests {
     // Shape of `LogData` as serialized by the crate (src/unified_log.rs of
     // https://github.com/mandiant/macos-UnifiedLogs; a real line is in PR #118,
     // https://github.com/mandiant/macos-UnifiedLogs/pull/118), with push-relevant content
-    // (reference ios-logs.md §1.7).
+    // (docs/reference/ios-logs.md §1.7).
     const JSONL: &str = r#"{"subsystem":"com.apple.apsd","thread_id":4242,"pid":112,"euid":501,"library":"/System/Library/PrivateFrameworks/ApplePushService.framework/ApplePushService","library_uuid":"A1","activity_id":0,"parent_activity_id":0,"time":1.779288361330123e18,"category":"connection","event_type":"Log","log_type":"Default","process":"/System/Library/PrivateFrameworks/ApplePushService.framework/apsd","process_uuid":"B2","message":"Connection established\nwith courier","raw_message":"%{public}@","boot_uuid":"C3","timezone_name":"","message_entries":[{"message_strings":"x","item_type":34,"item_size":0}],"timestamp":"2026-05-20T14:46:01.330123000Z","message_flags":[],"evidence":"Persist/0000000000000001.tracev3"}
 {"subsystem":"","thread_id":7,"pid":0,"euid":0,"library":"/kernel","library_uuid":"","activity_id":0,"parent_activity_id":0,"category":"","event_type":"Activity","log_type":"Create","process":"/kernel","process_uuid":"","message":"","raw_message":"","boot_uuid":"","timezone_name":"","message_entries":[],"timestamp":"2026-05-20T14:48:42.669000000Z","message_flags":[],"evidence":""}
 {"process":"/usr/sbin/powerd","message":"no time"}
