@@ -274,7 +274,9 @@ fn print_human(result: &SendResult, endpoint: &Endpoint) {
         if result.attempts == 1 { "" } else { "s" }
     );
     if matches!(result.outcome, Outcome::Accepted { .. }) {
-        println!("accepted means APNs took it, not that the device got it (reference §1.5)");
+        println!(
+            "accepted means APNs took it, not that the device got it (docs/reference/apns.md §4.1, §7)"
+        );
     }
 }
 

@@ -111,6 +111,8 @@ async fn an_accepted_push_prints_ids_and_timings() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("accepted (apns-id "), "{text}");
     assert!(text.contains("not that the device got it"), "{text}");
+    // ... and cites a page that ships with the repository.
+    assert!(text.contains("(docs/reference/apns.md §4.1, §7)"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
