@@ -25,7 +25,7 @@ use pushtrace_gateway::api::ApiToken;
 use pushtrace_gateway::engine::{CallRequest, TokenKind, TokenRequest};
 use pushtrace_gateway::receipt_token::ReceiptKey;
 use pushtrace_gateway::{GatewayConfig, GatewayHandle, start_with};
-use pushtrace_store::{Attempt, CallState, Store};
+use pushtrace_store::{Attempt, CallState, PushType, Store};
 use support::{Backend, KEY_ID, TEAM_ID};
 use tokio::runtime::Runtime;
 
@@ -309,7 +309,7 @@ async fn call(gateway: &GatewayHandle, id: &str, callee: &str) -> String {
 
 async fn voip_pushes(store: &Store, call_id: &str) -> Vec<Attempt> {
     let mut pushes = store.attempts_for_call(call_id).await.unwrap();
-    pushes.retain(|p| p.push_type == "voip");
+    pushes.retain(|p| p.push_type == PushType::Voip);
     pushes.sort_by_key(|p| p.attempt);
     pushes
 }

@@ -70,7 +70,7 @@ pub use error::StoreError;
 pub use pushtrace_model::{PushRecord, Receipt};
 pub use records::{
     App, Attempt, AttemptAnswer, Call, CallState, CreatedCall, Event, Job, JobKind, NewCall,
-    NewEvent, NewJob, ReceiptInsert, Token, TokenRegistration,
+    NewEvent, NewJob, PushType, ReceiptInsert, Token, TokenRegistration,
 };
 pub use rollup::Rollup;
 pub use store::{Backend, Store};

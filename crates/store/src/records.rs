@@ -148,6 +148,84 @@ pub struct CreatedCall {
     pub job_ids: Vec<i64>,
 }
 
+/// What a push is, as its `apns-push-type` header names it; stored as that text. The gateway
+/// sends two types (the ring and the missed-call alert); a push imported from elsewhere may be of
+/// any other, or not say, and is kept as written.
+///
+/// Not `pushtrace_apns::PushType`: that one knows only Apple's types and would make the store
+/// depend on the APNs client, while an imported push may name a type this build does not know.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum PushType {
+    /// `voip`: the call itself (PushKit).
+    Voip,
+    /// `alert`: the missed-call notification.
+    Alert,
+    /// Any other type as stored, `""` when an imported push did not say.
+    Other(String),
+}
+
+impl PushType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            PushType::Voip => "voip",
+            PushType::Alert => "alert",
+            PushType::Other(text) => text,
+        }
+    }
+}
+
+impl fmt::Display for PushType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PushType {
+    type Err = std::convert::Infallible;
+
+    /// Every text is a push type: the ones the gateway sends are recognised, others kept.
+    fn from_str(text: &str) -> Result<PushType, Self::Err> {
+        Ok(PushType::from(text))
+    }
+}
+
+impl From<&str> for PushType {
+    fn from(text: &str) -> PushType {
+        match text {
+            "voip" => PushType::Voip,
+            "alert" => PushType::Alert,
+            other => PushType::Other(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for PushType {
+    fn from(text: String) -> PushType {
+        match text.as_str() {
+            "voip" => PushType::Voip,
+            "alert" => PushType::Alert,
+            _ => PushType::Other(text),
+        }
+    }
+}
+
+impl From<PushType> for String {
+    fn from(push_type: PushType) -> String {
+        match push_type {
+            PushType::Other(text) => text,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+/// So JSON fixtures and tests can say `push.push_type == "voip"`.
+impl PartialEq<&str> for PushType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One push to APNs (a retry is a new push_id with `attempt` + 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -156,7 +234,7 @@ pub struct Attempt {
     pub app: String,
     pub token: String,
     pub topic: String,
-    pub push_type: String,
+    pub push_type: PushType,
     pub priority: u8,
     pub expiration: u64,
     pub collapse_id: Option<String>,
@@ -298,6 +376,7 @@ pub(crate) fn time(micros: i64) -> Timestamp {
 /// Column lists shared by both backends (the schemas use the same names), in the order the
 /// row readers expect.
 pub(crate) mod columns {
+    pub const APP: &str = "name, bundle_id, environment";
     pub const TOKEN: &str = "app, token, user_id, environment, topic, registered_at, attrs, \
                              invalidated_at, invalidated_reason";
     pub const CALL: &str = "call_id, app, client_call_id, caller, callee, created_at, deadline, \

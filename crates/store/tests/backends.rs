@@ -46,6 +46,7 @@ on_both_backends!(
     calls::concurrent_duplicates_create_one_call,
     calls::transition_is_compare_and_set,
     calls::times_come_back_as_the_same_instants_in_utc,
+    calls::a_hand_edited_row_is_an_error_not_a_panic,
     pushes::attempt_lifecycle,
     pushes::unknown_push_ids_are_refused_clearly,
     pushes::second_receipt_is_a_duplicate,

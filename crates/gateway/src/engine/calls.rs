@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pushtrace_model::Receipt;
-use pushtrace_store::{Attempt, Call, CallState, Event, JobKind, NewCall, NewEvent, NewJob};
+use pushtrace_store::{
+    Attempt, Call, CallState, Event, JobKind, NewCall, NewEvent, NewJob, PushType,
+};
 use serde::{Deserialize as _, Serialize};
 
 use super::tokens::{check_attrs, check_text};
@@ -121,7 +123,7 @@ impl Engine {
                 app: app.to_owned(),
                 token: t.token.clone(),
                 topic: voip_topic.clone(),
-                push_type: "voip".into(),
+                push_type: PushType::Voip,
                 priority: 10,
                 expiration,
                 collapse_id: None,

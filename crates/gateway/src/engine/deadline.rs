@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use pushtrace_model::Timestamp;
-use pushtrace_store::{Attempt, Call, CallState, Job, JobKind, NewEvent, NewJob};
+use pushtrace_store::{Attempt, Call, CallState, Job, JobKind, NewEvent, NewJob, PushType};
 
 use super::{Engine, EngineError};
 use crate::{clock, ids};
@@ -50,7 +50,7 @@ impl Engine {
         let store = &self.0.store;
         let attempts = store.attempts_for_call(&call.call_id).await?;
         let mut latest: HashMap<&str, &Attempt> = HashMap::new();
-        for attempt in attempts.iter().filter(|a| a.push_type == "voip") {
+        for attempt in attempts.iter().filter(|a| a.push_type == PushType::Voip) {
             let entry = latest.entry(attempt.token.as_str()).or_insert(attempt);
             if attempt.attempt > entry.attempt {
                 *entry = attempt;
@@ -106,7 +106,7 @@ impl Engine {
                     app: call.app.clone(),
                     token: token.token,
                     topic: topic.clone(),
-                    push_type: "alert".into(),
+                    push_type: PushType::Alert,
                     priority: 10,
                     expiration,
                     // One missed-call notification per call, whatever retries do.

@@ -2,9 +2,11 @@
 //! decide what follows — nothing, a retry inside the window, or the token's invalidation.
 
 use pushtrace_apns::client::{Outcome, SendResult};
-use pushtrace_apns::{Expiration, Notification, Priority, PushType, Reason, Retry};
+use pushtrace_apns::{Expiration, Notification, Priority, Reason, Retry};
 use pushtrace_model::Timestamp;
-use pushtrace_store::{Attempt, AttemptAnswer, Call, CallState, Job, JobKind, NewEvent, NewJob};
+use pushtrace_store::{
+    Attempt, AttemptAnswer, Call, CallState, Job, JobKind, NewEvent, NewJob, PushType,
+};
 use serde_json::json;
 
 use super::retry_ceiling::NoTurn;
@@ -175,7 +177,7 @@ impl Engine {
         call: Call,
     ) -> Result<(), EngineError> {
         let store = &self.0.store;
-        let is_voip = attempt.push_type == "voip";
+        let is_voip = attempt.push_type == PushType::Voip;
         if is_voip && !matches!(call.state, CallState::Ringing | CallState::Delivered) {
             let why = format!("not sent: the call was already {}", call.state);
             self.skip(job, &attempt, why, call.state.as_str()).await?;
@@ -270,7 +272,7 @@ impl Engine {
         call: &Call,
     ) -> Result<Option<HeldBack>, EngineError> {
         let first_send = attempt.attempt == 1 && attempt.sent_at.is_none();
-        if attempt.push_type != "voip" || first_send {
+        if attempt.push_type != PushType::Voip || first_send {
             return Ok(None);
         }
         let store = &self.0.store;
@@ -296,31 +298,40 @@ impl Engine {
         sent_at: Timestamp,
     ) -> Result<Notification, String> {
         let runtime = self.app(&attempt.app).map_err(|e| e.to_string())?;
-        let (push_type, payload) = if attempt.push_type == "voip" {
-            let receipt_token = self.0.receipt_key.issue(
-                &attempt.push_id,
-                &call.call_id,
-                clock::millis(clock::after(call.deadline, RECEIPT_GRACE)),
-            );
-            let payload = VoipPayload {
-                push_id: &attempt.push_id,
-                call_id: &call.call_id,
-                caller: &call.caller,
-                sent_at_ms: clock::millis(sent_at),
-                deadline_ms: clock::millis(call.deadline),
-                receipt_token: &receipt_token,
-            };
-            (PushType::Voip, payload.to_bytes())
-        } else {
-            let missed = &runtime.config.missed_call;
-            let payload = missed_call_alert(
-                &missed.title,
-                &missed.body,
-                &call.caller,
-                &call.call_id,
-                &attempt.push_id,
-            );
-            (PushType::Alert, payload)
+        let (push_type, payload) = match &attempt.push_type {
+            PushType::Voip => {
+                let receipt_token = self.0.receipt_key.issue(
+                    &attempt.push_id,
+                    &call.call_id,
+                    clock::millis(clock::after(call.deadline, RECEIPT_GRACE)),
+                );
+                let payload = VoipPayload {
+                    push_id: &attempt.push_id,
+                    call_id: &call.call_id,
+                    caller: &call.caller,
+                    sent_at_ms: clock::millis(sent_at),
+                    deadline_ms: clock::millis(call.deadline),
+                    receipt_token: &receipt_token,
+                };
+                (pushtrace_apns::PushType::Voip, payload.to_bytes())
+            }
+            PushType::Alert => {
+                let missed = &runtime.config.missed_call;
+                let payload = missed_call_alert(
+                    &missed.title,
+                    &missed.body,
+                    &call.caller,
+                    &call.call_id,
+                    &attempt.push_id,
+                );
+                (pushtrace_apns::PushType::Alert, payload)
+            }
+            // The gateway queues only the two above; anything else came from outside it.
+            PushType::Other(other) => {
+                return Err(format!(
+                    "push type {other:?} is not one the gateway sends (voip, alert)"
+                ));
+            }
         };
         let expiration = match attempt.expiration {
             0 => Expiration::Immediately,
@@ -397,14 +408,14 @@ impl Engine {
             .pushes
             .get_or_create(&PushLabels {
                 app: attempt.app.clone(),
-                push_type: attempt.push_type.clone(),
+                push_type: attempt.push_type.to_string(),
                 outcome,
                 reason,
             })
             .inc();
         metrics.stage("queue", clock::elapsed(attempt.queued_at, sent_at));
         metrics.stage("apns", clock::elapsed(sent_at, at));
-        if attempt.attempt == 1 && attempt.push_type == "voip" {
+        if attempt.attempt == 1 && attempt.push_type == PushType::Voip {
             metrics.stage("create_to_answer", clock::elapsed(attempt.queued_at, at));
         }
     }
@@ -498,7 +509,7 @@ impl Engine {
             .pushes
             .get_or_create(&PushLabels {
                 app: attempt.app.clone(),
-                push_type: attempt.push_type.clone(),
+                push_type: attempt.push_type.to_string(),
                 outcome: "skipped",
                 reason: label.to_owned(),
             })
@@ -596,7 +607,7 @@ impl WindowEnd {
 /// creation): a push sent past it would be refused, or never delivered. A retry is scheduled
 /// only when due before it, and a ring is not sent at or after it.
 fn send_window(attempt: &Attempt, call: &Call) -> (Timestamp, WindowEnd) {
-    let end = if attempt.push_type == "voip" {
+    let end = if attempt.push_type == PushType::Voip {
         call.deadline
     } else {
         clock::after(call.deadline, ALERT_RETRY_WINDOW)

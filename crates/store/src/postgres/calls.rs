@@ -4,7 +4,7 @@ use pushtrace_model::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::PgStore;
+use super::{PgStore, get};
 use crate::error::QueryContext;
 use crate::records::{attrs_from_json, attrs_to_json, columns, micros, time};
 use crate::{App, Call, CallState, StoreError, Token, TokenRegistration};
@@ -32,18 +32,11 @@ impl PgStore {
         const OP: &str = "apps";
         let client = self.client(OP).await?;
         let stmt = client
-            .prepare_cached("SELECT name, bundle_id, environment FROM apps ORDER BY name")
+            .prepare_cached(&format!("SELECT {} FROM apps ORDER BY name", columns::APP))
             .await
             .op(OP)?;
         let rows = client.query(&stmt, &[]).await.op(OP)?;
-        Ok(rows
-            .iter()
-            .map(|row| App {
-                name: row.get(0),
-                bundle_id: row.get(1),
-                environment: row.get(2),
-            })
-            .collect())
+        rows.iter().map(|row| app_row(row, OP)).collect()
     }
 
     pub(crate) async fn register_token(
@@ -78,7 +71,7 @@ impl PgStore {
             )
             .await
             .op(OP)?;
-        token_row(&row)
+        token_row(&row, OP)
     }
 
     pub(crate) async fn unregister_token(
@@ -136,7 +129,7 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let row = client.query_opt(&stmt, &[&app, &token]).await.op(OP)?;
-        row.as_ref().map(token_row).transpose()
+        row.as_ref().map(|row| token_row(row, OP)).transpose()
     }
 
     pub(crate) async fn active_tokens(
@@ -154,7 +147,7 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let rows = client.query(&stmt, &[&app, &user]).await.op(OP)?;
-        rows.iter().map(token_row).collect()
+        rows.iter().map(|row| token_row(row, OP)).collect()
     }
 
     pub(crate) async fn call(&self, call_id: &str) -> Result<Option<Call>, StoreError> {
@@ -204,7 +197,7 @@ impl PgStore {
             .query_opt(&stmt, &[&call_id, &to.as_str(), &micros(at), &from])
             .await
             .op(OP)?;
-        row.as_ref().map(call_row).transpose()
+        row.as_ref().map(|row| call_row(row, OP)).transpose()
     }
 }
 
@@ -217,34 +210,42 @@ pub(super) async fn select_call(
     let sql = format!("SELECT {} FROM calls WHERE {filter}", columns::CALL);
     let stmt = client.prepare_cached(&sql).await.op(op)?;
     let row = client.query_opt(&stmt, params).await.op(op)?;
-    row.as_ref().map(call_row).transpose()
+    row.as_ref().map(|row| call_row(row, op)).transpose()
 }
 
-fn token_row(row: &Row) -> Result<Token, StoreError> {
-    Ok(Token {
-        app: row.get(0),
-        token: row.get(1),
-        user: row.get(2),
-        environment: row.get(3),
-        topic: row.get(4),
-        registered_at: time(row.get(5)),
-        attrs: attrs_from_json(row.get(6))?,
-        invalidated_at: row.get::<_, Option<i64>>(7).map(time),
-        invalidated_reason: row.get(8),
+fn app_row(row: &Row, op: &'static str) -> Result<App, StoreError> {
+    Ok(App {
+        name: get(row, 0, op)?,
+        bundle_id: get(row, 1, op)?,
+        environment: get(row, 2, op)?,
     })
 }
 
-fn call_row(row: &Row) -> Result<Call, StoreError> {
+fn token_row(row: &Row, op: &'static str) -> Result<Token, StoreError> {
+    Ok(Token {
+        app: get(row, 0, op)?,
+        token: get(row, 1, op)?,
+        user: get(row, 2, op)?,
+        environment: get(row, 3, op)?,
+        topic: get(row, 4, op)?,
+        registered_at: time(get(row, 5, op)?),
+        attrs: attrs_from_json(get(row, 6, op)?)?,
+        invalidated_at: get::<Option<i64>>(row, 7, op)?.map(time),
+        invalidated_reason: get(row, 8, op)?,
+    })
+}
+
+fn call_row(row: &Row, op: &'static str) -> Result<Call, StoreError> {
     Ok(Call {
-        call_id: row.get(0),
-        app: row.get(1),
-        client_call_id: row.get(2),
-        caller: row.get(3),
-        callee: row.get(4),
-        created_at: time(row.get(5)),
-        deadline: time(row.get(6)),
-        attrs: attrs_from_json(row.get(7))?,
-        state: row.get::<_, &str>(8).parse()?,
-        state_at: time(row.get(9)),
+        call_id: get(row, 0, op)?,
+        app: get(row, 1, op)?,
+        client_call_id: get(row, 2, op)?,
+        caller: get(row, 3, op)?,
+        callee: get(row, 4, op)?,
+        created_at: time(get(row, 5, op)?),
+        deadline: time(get(row, 6, op)?),
+        attrs: attrs_from_json(get(row, 7, op)?)?,
+        state: get::<&str>(row, 8, op)?.parse()?,
+        state_at: time(get(row, 9, op)?),
     })
 }

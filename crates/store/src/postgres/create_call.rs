@@ -11,7 +11,7 @@ use deadpool_postgres::Client;
 use tokio_postgres::types::ToSql;
 
 use super::calls::select_call;
-use super::{PgStore, constraint};
+use super::{PgStore, constraint, get};
 use crate::error::QueryContext;
 use crate::records::{attrs_to_json, micros, time, to_i64};
 use crate::{Attempt, Call, CallState, CreatedCall, NewCall, NewJob, StoreError};
@@ -80,7 +80,7 @@ impl AttemptColumns {
             c.app.push(a.app.clone());
             c.token.push(a.token.clone());
             c.topic.push(a.topic.clone());
-            c.push_type.push(a.push_type.clone());
+            c.push_type.push(a.push_type.to_string());
             c.priority.push(i32::from(a.priority));
             c.expiration.push(to_i64("expiration", a.expiration)?);
             c.collapse_id.push(a.collapse_id.clone());
@@ -159,12 +159,12 @@ impl PgStore {
                 "call (its call_id, or a push_id, is already stored; or a job names another call)",
             )
         })?;
-        let created: i64 = row.get(0);
+        let created: i64 = get(&row, 0, OP)?;
         if created == 0 {
             return existing(&client, call).await;
         }
         // Identity values are handed out in insertion order, which follows `n`.
-        let job_ids: Vec<i64> = row.get::<_, Option<Vec<i64>>>(1).unwrap_or_default();
+        let job_ids: Vec<i64> = get::<Option<Vec<i64>>>(&row, 1, OP)?.unwrap_or_default();
         Ok(CreatedCall {
             call: Call {
                 call_id: call.call_id.clone(),

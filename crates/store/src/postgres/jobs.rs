@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use pushtrace_model::Timestamp;
 use tokio_postgres::Row;
 
-use super::{PgStore, constraint};
+use super::{PgStore, constraint, get};
 use crate::error::QueryContext;
 use crate::records::{columns, from_i64, lease_end, micros, time};
 use crate::{Job, JobKind, NewJob, StoreError};
@@ -48,7 +48,10 @@ impl PgStore {
             )
             .await
             .op(OP)?;
-        let mut jobs = rows.iter().map(job_row).collect::<Result<Vec<_>, _>>()?;
+        let mut jobs = rows
+            .iter()
+            .map(|row| job_row(row, OP))
+            .collect::<Result<Vec<_>, _>>()?;
         // RETURNING gives no order; callers run the earliest first.
         jobs.sort_by_key(|job| (job.due_at, job.id));
         Ok(jobs)
@@ -74,7 +77,7 @@ impl PgStore {
             .query_opt(&stmt, &[&id, &owner, &lease_end(now, lease), &micros(now)])
             .await
             .op(OP)?;
-        row.as_ref().map(job_row).transpose()
+        row.as_ref().map(|row| job_row(row, OP)).transpose()
     }
 
     pub(crate) async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, StoreError> {
@@ -117,7 +120,7 @@ impl PgStore {
             .await
             .op(OP)?;
         let row = client.query_one(&stmt, &[]).await.op(OP)?;
-        Ok(row.get::<_, Option<i64>>(0).map(time))
+        Ok(get::<Option<i64>>(&row, 0, OP)?.map(time))
     }
 
     pub(crate) async fn pending_jobs(&self) -> Result<u64, StoreError> {
@@ -128,7 +131,7 @@ impl PgStore {
             .await
             .op(OP)?;
         let row = client.query_one(&stmt, &[]).await.op(OP)?;
-        from_i64("pending job count", row.get::<_, i64>(0))
+        from_i64("pending job count", get::<i64>(&row, 0, OP)?)
     }
 }
 
@@ -155,7 +158,7 @@ pub(super) async fn insert_job<C: GenericClient>(
                 &format!("job for call {:?} (no such call)", job.call_id),
             )
         })?;
-    Ok(row.get(0))
+    get(&row, 0, op)
 }
 
 /// The job columns qualified with the table (the claim joins `jobs` with its CTE).
@@ -167,12 +170,12 @@ fn prefixed_job_columns() -> String {
         .join(", ")
 }
 
-fn job_row(row: &Row) -> Result<Job, StoreError> {
+fn job_row(row: &Row, op: &'static str) -> Result<Job, StoreError> {
     Ok(Job {
-        id: row.get(0),
-        call_id: row.get(1),
-        kind: JobKind::from_parts(row.get(2), row.get(3))?,
-        due_at: time(row.get(4)),
-        claims: from_i64("claims", i64::from(row.get::<_, i32>(5)))?,
+        id: get(row, 0, op)?,
+        call_id: get(row, 1, op)?,
+        kind: JobKind::from_parts(get(row, 2, op)?, get(row, 3, op)?)?,
+        due_at: time(get(row, 4, op)?),
+        claims: from_i64("claims", i64::from(get::<i32>(row, 5, op)?))?,
     })
 }

@@ -17,10 +17,11 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::types::FromSql;
+use tokio_postgres::{Config, NoTls, Row};
 
 use crate::builder::redact;
-use crate::error::pg_message;
+use crate::error::{QueryContext, pg_message};
 use crate::{Backend, StoreError, migrations};
 
 /// How long to wait for a new connection (an unreachable host must fail, not hang).
@@ -79,7 +80,6 @@ impl PgStore {
     }
 
     async fn client(&self, op: &'static str) -> Result<deadpool_postgres::Client, StoreError> {
-        use crate::error::QueryContext;
         self.pool.get().await.op(op)
     }
 
@@ -129,8 +129,8 @@ impl PgStore {
                 &[],
             )
             .await
-            .map_err(setup)?
-            .get(0);
+            .and_then(|row| row.try_get(0))
+            .map_err(setup)?;
         let current = u32::try_from(current).unwrap_or(0);
         for migration in migrations::pending(Backend::Postgres, current)? {
             let fail = |e: tokio_postgres::Error| {
@@ -202,4 +202,14 @@ fn constraint(error: tokio_postgres::Error, op: &'static str, what: &str) -> Sto
         op,
         message: format!("postgresql: {}", pg_message(&error)),
     }
+}
+
+/// Column `i` of `row`: a NULL where a value is due, or a value of another type, is an error of
+/// `op` (as SQLite's reader gives), never the panic of `Row::get`.
+pub(super) fn get<'r, T: FromSql<'r>>(
+    row: &'r Row,
+    i: usize,
+    op: &'static str,
+) -> Result<T, StoreError> {
+    row.try_get(i).op(op)
 }

@@ -5,7 +5,7 @@ use pushtrace_model::{Receipt, Timestamp};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PgStore, constraint};
+use super::{PgStore, constraint, get};
 use crate::error::QueryContext;
 use crate::push_records::{ExportRow, ImportRow};
 use crate::records::{attrs_from_json, attrs_to_json, columns, from_i64, micros, time, to_i64};
@@ -78,7 +78,7 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let row = client.query_opt(&stmt, &[&push_id]).await.op(OP)?;
-        row.as_ref().map(attempt_row).transpose()
+        row.as_ref().map(|row| attempt_row(row, OP)).transpose()
     }
 
     pub(crate) async fn attempts_for_call(
@@ -93,7 +93,7 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let rows = client.query(&stmt, &[&call_id]).await.op(OP)?;
-        rows.iter().map(attempt_row).collect()
+        rows.iter().map(|row| attempt_row(row, OP)).collect()
     }
 
     pub(crate) async fn record_receipt(
@@ -120,7 +120,11 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let rows = client.query(&stmt, &[&call_id]).await.op(OP)?;
-        Ok(rows.iter().filter_map(|row| receipt_row(row, 0)).collect())
+        let mut receipts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            receipts.extend(receipt_row(row, 0, OP)?);
+        }
+        Ok(receipts)
     }
 
     pub(crate) async fn device_receipt(
@@ -137,7 +141,10 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let row = client.query_opt(&stmt, &[&call_id, &token]).await.op(OP)?;
-        Ok(row.and_then(|row| receipt_row(&row, 0)))
+        match row {
+            Some(row) => receipt_row(&row, 0, OP),
+            None => Ok(None),
+        }
     }
 
     pub(crate) async fn append_event(&self, event: &NewEvent) -> Result<i64, StoreError> {
@@ -163,7 +170,7 @@ impl PgStore {
             )
             .await
             .op(OP)?;
-        Ok(row.get(0))
+        get(&row, 0, OP)
     }
 
     pub(crate) async fn events_for_call(&self, call_id: &str) -> Result<Vec<Event>, StoreError> {
@@ -175,17 +182,7 @@ impl PgStore {
         );
         let stmt = client.prepare_cached(&sql).await.op(OP)?;
         let rows = client.query(&stmt, &[&call_id]).await.op(OP)?;
-        Ok(rows
-            .iter()
-            .map(|row| Event {
-                seq: row.get(0),
-                at: time(row.get(1)),
-                call_id: row.get(2),
-                push_id: row.get(3),
-                kind: row.get(4),
-                detail: row.get(5),
-            })
-            .collect())
+        rows.iter().map(|row| event_row(row, OP)).collect()
     }
 
     pub(crate) async fn token_history(
@@ -233,7 +230,12 @@ impl PgStore {
         let stmt = client.prepare_cached(&sql).await.op(op)?;
         let rows = client.query(&stmt, params).await.op(op)?;
         rows.iter()
-            .map(|row| Ok((attempt_row(row)?, receipt_row(row, columns::ATTEMPT_COUNT))))
+            .map(|row| {
+                Ok((
+                    attempt_row(row, op)?,
+                    receipt_row(row, columns::ATTEMPT_COUNT, op)?,
+                ))
+            })
             .collect()
     }
 
@@ -259,7 +261,7 @@ impl PgStore {
             .query(&stmt, &[&app, &from.map(micros), &to.map(micros)])
             .await
             .op(OP)?;
-        rows.iter().map(export_row).collect()
+        rows.iter().map(|row| export_row(row, OP)).collect()
     }
 
     pub(crate) async fn import_rows(
@@ -354,7 +356,7 @@ pub(super) async fn insert_attempt<C: GenericClient>(
                 &a.app,
                 &a.token,
                 &a.topic,
-                &a.push_type,
+                &a.push_type.as_str(),
                 &i32::from(a.priority),
                 &expiration,
                 &a.collapse_id,
@@ -437,74 +439,90 @@ fn small<T: TryFrom<i64>>(column: &str, value: Option<i32>) -> Result<Option<T>,
     value.map(|v| from_i64(column, i64::from(v))).transpose()
 }
 
-fn attempt_row(row: &Row) -> Result<Attempt, StoreError> {
+fn attempt_row(row: &Row, op: &'static str) -> Result<Attempt, StoreError> {
     // NULL token/topic/push_type/priority/expiration: an imported push that did not say.
     Ok(Attempt {
-        push_id: row.get(0),
-        call_id: row.get(1),
-        app: row.get(2),
-        token: row.get::<_, Option<String>>(3).unwrap_or_default(),
-        topic: row.get::<_, Option<String>>(4).unwrap_or_default(),
-        push_type: row.get::<_, Option<String>>(5).unwrap_or_default(),
-        priority: small("priority", row.get(6))?.unwrap_or_default(),
-        expiration: from_i64("expiration", row.get::<_, Option<i64>>(7).unwrap_or(0))?,
-        collapse_id: row.get(8),
-        attempt: from_i64("attempt", i64::from(row.get::<_, i32>(9)))?,
-        queued_at: time(row.get(10)),
-        sent_at: row.get::<_, Option<i64>>(11).map(time),
-        responded_at: row.get::<_, Option<i64>>(12).map(time),
-        apns_status: small("apns_status", row.get(13))?,
-        apns_reason: row.get(14),
-        apns_id: row.get(15),
-        apns_unique_id: row.get(16),
-        apns_timestamp: row.get::<_, Option<i64>>(17).map(time),
-        error: row.get(18),
-        attrs: attrs_from_json(row.get(19))?,
+        push_id: get(row, 0, op)?,
+        call_id: get(row, 1, op)?,
+        app: get(row, 2, op)?,
+        token: get::<Option<String>>(row, 3, op)?.unwrap_or_default(),
+        topic: get::<Option<String>>(row, 4, op)?.unwrap_or_default(),
+        push_type: get::<Option<String>>(row, 5, op)?
+            .unwrap_or_default()
+            .into(),
+        priority: small("priority", get(row, 6, op)?)?.unwrap_or_default(),
+        expiration: from_i64("expiration", get::<Option<i64>>(row, 7, op)?.unwrap_or(0))?,
+        collapse_id: get(row, 8, op)?,
+        attempt: from_i64("attempt", i64::from(get::<i32>(row, 9, op)?))?,
+        queued_at: time(get(row, 10, op)?),
+        sent_at: get::<Option<i64>>(row, 11, op)?.map(time),
+        responded_at: get::<Option<i64>>(row, 12, op)?.map(time),
+        apns_status: small("apns_status", get(row, 13, op)?)?,
+        apns_reason: get(row, 14, op)?,
+        apns_id: get(row, 15, op)?,
+        apns_unique_id: get(row, 16, op)?,
+        apns_timestamp: get::<Option<i64>>(row, 17, op)?.map(time),
+        error: get(row, 18, op)?,
+        attrs: attrs_from_json(get(row, 19, op)?)?,
     })
 }
 
 /// The receipt whose columns start at `at`, or None when they are NULL (no receipt joined).
-fn receipt_row(row: &Row, at: usize) -> Option<Receipt> {
-    let push_id: String = row.get::<_, Option<String>>(at)?;
-    Some(Receipt {
+fn receipt_row(row: &Row, at: usize, op: &'static str) -> Result<Option<Receipt>, StoreError> {
+    let Some(push_id) = get::<Option<String>>(row, at, op)? else {
+        return Ok(None);
+    };
+    Ok(Some(Receipt {
         push_id,
-        call_id: row.get(at + 1),
-        received_at: time(row.get(at + 2)),
-        device_received_at: row.get::<_, Option<i64>>(at + 3).map(time),
-        reported_at: row.get::<_, Option<i64>>(at + 4).map(time),
-        must_report: row.get(at + 5),
-        app_state: row.get(at + 6),
-        network: row.get(at + 7),
-        late: row.get(at + 8),
+        call_id: get(row, at + 1, op)?,
+        received_at: time(get(row, at + 2, op)?),
+        device_received_at: get::<Option<i64>>(row, at + 3, op)?.map(time),
+        reported_at: get::<Option<i64>>(row, at + 4, op)?.map(time),
+        must_report: get(row, at + 5, op)?,
+        app_state: get(row, at + 6, op)?,
+        network: get(row, at + 7, op)?,
+        late: get(row, at + 8, op)?,
+    }))
+}
+
+fn event_row(row: &Row, op: &'static str) -> Result<Event, StoreError> {
+    Ok(Event {
+        seq: get(row, 0, op)?,
+        at: time(get(row, 1, op)?),
+        call_id: get(row, 2, op)?,
+        push_id: get(row, 3, op)?,
+        kind: get(row, 4, op)?,
+        detail: get(row, 5, op)?,
     })
 }
 
-fn export_row(row: &Row) -> Result<ExportRow, StoreError> {
-    let t = |i: usize| row.get::<_, Option<i64>>(i).map(time);
+fn export_row(row: &Row, op: &'static str) -> Result<ExportRow, StoreError> {
+    let t = |i: usize| -> Result<Option<Timestamp>, StoreError> {
+        Ok(get::<Option<i64>>(row, i, op)?.map(time))
+    };
     Ok(ExportRow {
-        push_id: row.get(0),
-        call_id: row.get(1),
-        token: row.get(2),
-        topic: row.get(3),
-        push_type: row.get(4),
-        priority: small("priority", row.get(5))?,
-        expiration: row
-            .get::<_, Option<i64>>(6)
+        push_id: get(row, 0, op)?,
+        call_id: get(row, 1, op)?,
+        token: get(row, 2, op)?,
+        topic: get(row, 3, op)?,
+        push_type: get(row, 4, op)?,
+        priority: small("priority", get(row, 5, op)?)?,
+        expiration: get::<Option<i64>>(row, 6, op)?
             .map(|e| from_i64("expiration", e))
             .transpose()?,
-        queued_at: time(row.get(7)),
-        sent_at: t(8),
-        responded_at: t(9),
-        apns_status: small("apns_status", row.get(10))?,
-        apns_reason: row.get(11),
-        apns_id: row.get(12),
-        apns_unique_id: row.get(13),
-        apns_timestamp: t(14),
-        attrs: attrs_from_json(row.get(15))?,
-        deadline: t(16),
-        receipt_received_at: t(17),
-        device_received_at: t(18),
-        reported_at: t(19),
-        must_report: row.get(20),
+        queued_at: time(get(row, 7, op)?),
+        sent_at: t(8)?,
+        responded_at: t(9)?,
+        apns_status: small("apns_status", get(row, 10, op)?)?,
+        apns_reason: get(row, 11, op)?,
+        apns_id: get(row, 12, op)?,
+        apns_unique_id: get(row, 13, op)?,
+        apns_timestamp: t(14)?,
+        attrs: attrs_from_json(get(row, 15, op)?)?,
+        deadline: t(16)?,
+        receipt_received_at: t(17)?,
+        device_received_at: t(18)?,
+        reported_at: t(19)?,
+        must_report: get(row, 20, op)?,
     })
 }

@@ -2,7 +2,7 @@
 
 use tokio_postgres::Row;
 
-use super::PgStore;
+use super::{PgStore, get};
 use crate::error::QueryContext;
 use crate::records::{columns, from_i64, to_i64};
 use crate::{Rollup, StoreError};
@@ -68,17 +68,17 @@ impl PgStore {
             .query(&stmt, &[&from_day, &to_day, &app])
             .await
             .op(OP)?;
-        rows.iter().map(rollup_row).collect()
+        rows.iter().map(|row| rollup_row(row, OP)).collect()
     }
 }
 
-fn rollup_row(row: &Row) -> Result<Rollup, StoreError> {
-    let n = |i: usize, column: &str| from_i64::<u64>(column, row.get::<_, i64>(i));
+fn rollup_row(row: &Row, op: &'static str) -> Result<Rollup, StoreError> {
+    let n = |i: usize, column: &str| from_i64::<u64>(column, get::<i64>(row, i, op)?);
     Ok(Rollup {
-        day: row.get(0),
-        app: row.get(1),
-        cohort_key: row.get(2),
-        cohort_value: row.get(3),
+        day: get(row, 0, op)?,
+        app: get(row, 1, op)?,
+        cohort_key: get(row, 2, op)?,
+        cohort_value: get(row, 3, op)?,
         pushes: n(4, "pushes")?,
         accepted: n(5, "accepted")?,
         rejected: n(6, "rejected")?,

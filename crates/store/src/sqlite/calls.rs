@@ -30,19 +30,15 @@ impl SqliteStore {
 
     pub(crate) async fn apps(&self) -> Result<Vec<App>, StoreError> {
         self.run(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT name, bundle_id, environment FROM apps ORDER BY name")
-                .op("apps")?;
-            let rows = stmt
-                .query_map([], |row| {
-                    Ok(App {
-                        name: row.get(0)?,
-                        bundle_id: row.get(1)?,
-                        environment: row.get(2)?,
-                    })
-                })
-                .op("apps")?;
-            rows.collect::<Result<_, _>>().op("apps")
+            const OP: &str = "apps";
+            let sql = format!("SELECT {} FROM apps ORDER BY name", columns::APP);
+            let mut stmt = conn.prepare_cached(&sql).op(OP)?;
+            let mut rows = stmt.query([]).op(OP)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().op(OP)? {
+                out.push(app_row(row, OP)?);
+            }
+            Ok(out)
         })
         .await
     }
@@ -314,6 +310,14 @@ pub(super) fn select_call<P: rusqlite::Params>(
         Some(row) => call_row(row, op).map(Some),
         None => Ok(None),
     }
+}
+
+fn app_row(row: &Row<'_>, op: &'static str) -> Result<App, StoreError> {
+    Ok(App {
+        name: row.get(0).op(op)?,
+        bundle_id: row.get(1).op(op)?,
+        environment: row.get(2).op(op)?,
+    })
 }
 
 fn token_row(row: &Row<'_>, op: &'static str) -> Result<Token, StoreError> {

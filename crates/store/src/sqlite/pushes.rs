@@ -196,17 +196,7 @@ impl SqliteStore {
             let mut rows = stmt.query(params![call_id]).op(OP)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().op(OP)? {
-                let detail: String = row.get(5).op(OP)?;
-                out.push(Event {
-                    seq: row.get(0).op(OP)?,
-                    at: time(row.get(1).op(OP)?),
-                    call_id: row.get(2).op(OP)?,
-                    push_id: row.get(3).op(OP)?,
-                    kind: row.get(4).op(OP)?,
-                    detail: serde_json::from_str(&detail).map_err(|e| {
-                        StoreError::invalid("stored event detail", format!("{detail:?}: {e}"))
-                    })?,
-                });
+                out.push(event_row(row, OP)?);
             }
             Ok(out)
         })
@@ -354,7 +344,7 @@ pub(super) fn insert_attempt(
             a.app,
             a.token,
             a.topic,
-            a.push_type,
+            a.push_type.as_str(),
             a.priority,
             expiration,
             a.collapse_id,
@@ -455,7 +445,11 @@ fn attempt_row(row: &Row<'_>, op: &'static str) -> Result<Attempt, StoreError> {
         app: row.get(2).op(op)?,
         token: row.get::<_, Option<String>>(3).op(op)?.unwrap_or_default(),
         topic: row.get::<_, Option<String>>(4).op(op)?.unwrap_or_default(),
-        push_type: row.get::<_, Option<String>>(5).op(op)?.unwrap_or_default(),
+        push_type: row
+            .get::<_, Option<String>>(5)
+            .op(op)?
+            .unwrap_or_default()
+            .into(),
         priority: row.get::<_, Option<u8>>(6).op(op)?.unwrap_or_default(),
         expiration: from_i64(
             "expiration",
@@ -492,6 +486,19 @@ fn receipt_row(row: &Row<'_>, at: usize, op: &'static str) -> Result<Option<Rece
         network: row.get(at + 7).op(op)?,
         late: row.get(at + 8).op(op)?,
     }))
+}
+
+fn event_row(row: &Row<'_>, op: &'static str) -> Result<Event, StoreError> {
+    let detail: String = row.get(5).op(op)?;
+    Ok(Event {
+        seq: row.get(0).op(op)?,
+        at: time(row.get(1).op(op)?),
+        call_id: row.get(2).op(op)?,
+        push_id: row.get(3).op(op)?,
+        kind: row.get(4).op(op)?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::invalid("stored event detail", format!("{detail:?}: {e}")))?,
+    })
 }
 
 fn export_row(row: &Row<'_>) -> Result<ExportRow, StoreError> {

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use pushtrace_model::{Timestamp, UtcOffset};
-use pushtrace_store::{CallState, StoreError};
+use pushtrace_store::{Backend, CallState, StoreError};
 
 use super::{at, attempt, deadline_job, new_call, send_job};
 use crate::harness::Harness;
@@ -228,4 +228,27 @@ pub async fn times_come_back_as_the_same_instants_in_utc(h: &Harness) {
     assert_eq!(read.created_at.utc_micros(), call.created_at.utc_micros());
     assert_eq!(read.created_at.offset(), UtcOffset::UTC);
     assert_eq!(read.deadline.utc_micros(), call.deadline.utc_micros());
+}
+
+/// A row the store's own writes never leave (a NULL caller, a text deadline: a hand edit) is
+/// an error naming the operation on both backends, never a panic of the row reader.
+pub async fn a_hand_edited_row_is_an_error_not_a_panic(h: &Harness) {
+    let store = &h.store;
+    store
+        .create_call(&new_call("c1", "b1"), &[], &[])
+        .await
+        .unwrap();
+    let edit = match store.backend() {
+        // SQLite keeps a text the column cannot convert; PostgreSQL needs the constraint gone.
+        Backend::Sqlite => "UPDATE calls SET deadline = 'tomorrow'",
+        Backend::Postgres => {
+            "ALTER TABLE calls ALTER COLUMN caller DROP NOT NULL; UPDATE calls SET caller = NULL"
+        }
+    };
+    h.execute(edit).await.unwrap();
+    let err = store.call("c1").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Query { op: "call", .. }),
+        "{err:?}"
+    );
 }
