@@ -90,8 +90,8 @@ impl EmulatorHandle {
         &self.shared.clock
     }
 
-    /// Every push answered 200 so far, oldest first (for
-    /// [`Settings::delivery_log_retention`]).
+    /// Every push answered 200 so far, oldest first, within
+    /// [`Settings::delivery_log_retention`] and [`Settings::delivery_log_max_records`].
     pub fn accepted(&self) -> Vec<AcceptedPush> {
         lock(&self.shared.store).accepted().cloned().collect()
     }
@@ -179,8 +179,9 @@ impl EmulatorHandle {
         moved
     }
 
-    /// The delivery log: one record per accepted push, in arrival order, for
-    /// [`Settings::delivery_log_retention`](crate::Settings::delivery_log_retention).
+    /// The delivery log: one record per accepted push, in arrival order, within
+    /// [`Settings::delivery_log_retention`] and [`Settings::delivery_log_max_records`] (a push
+    /// still stored is kept past both).
     pub fn delivery_log(&self) -> Vec<DeliveryRecord> {
         lock(&self.shared.store).records().cloned().collect()
     }

@@ -4,7 +4,7 @@
 //! | Method and path | What |
 //! |---|---|
 //! | `GET /healthz` | liveness, no token |
-//! | `GET /v1/devices` | registered devices with their states (paged, `page`) |
+//! | `GET /v1/devices` | registered devices with their states (paged) |
 //! | `POST /v1/devices` | register (or re-register) a device |
 //! | `DELETE /v1/devices/{environment}/{token}/{topic}` | unregister (`?at_ms=`, default now) |
 //! | `GET`, `PUT /v1/devices/{environment}/{token}/state` | a device's state |
@@ -374,10 +374,15 @@ async fn pushes(
     let limit = page::limit(paging.limit.as_deref())?;
     let after = page::log_cursor(paging.after.as_deref())?;
     state.shared.tick();
-    let store = lock(&state.shared.store);
-    let (pushes, next) = page::take(store.accepted_after(after), limit, |(n, _)| n.to_string());
-    let pushes: Vec<PushJson> = pushes.into_iter().map(|(_, p)| PushJson::from(p)).collect();
-    let dropped = store.dropped();
+    // Copied out (a payload is shared, not copied), so pushes are not held up while the page
+    // is rendered.
+    let (pushes, next, dropped) = {
+        let store = lock(&state.shared.store);
+        let pushes = store.accepted_after(after).map(|(n, p)| (n, p.clone()));
+        let (pushes, next) = page::take(pushes, limit, |(n, _)| n.to_string());
+        (pushes, next, store.dropped())
+    };
+    let pushes: Vec<PushJson> = pushes.iter().map(|(_, p)| PushJson::from(p)).collect();
     Ok(Json(json!({
         "pushes": pushes,
         "next": next,
@@ -413,17 +418,17 @@ async fn deliveries(
     let limit = page::limit(filter.limit.as_deref())?;
     let after = page::log_cursor(filter.after.as_deref())?;
     state.shared.tick();
-    let store = lock(&state.shared.store);
-    let matching = store
-        .records_after(after)
-        .filter(|(_, r)| !stored || r.is_stored());
-    let (records, next) = page::take(matching, limit, |(n, _)| n.to_string());
-    let records: Vec<RecordJson> = records
-        .into_iter()
-        .map(|(_, r)| RecordJson::from(r))
-        .collect();
+    let (records, next, dropped) = {
+        let store = lock(&state.shared.store);
+        let matching = store
+            .records_after(after)
+            .filter(|(_, r)| !stored || r.is_stored())
+            .map(|(n, r)| (n, r.clone()));
+        let (records, next) = page::take(matching, limit, |(n, _)| n.to_string());
+        (records, next, store.dropped())
+    };
+    let records: Vec<RecordJson> = records.iter().map(|(_, r)| RecordJson::from(r)).collect();
     let settings = &state.shared.settings;
-    let dropped = store.dropped();
     Ok(Json(json!({
         "deliveries": records,
         "next": next,
