@@ -117,6 +117,41 @@ async fn pages_are_complete_and_never_repeat_while_pushes_arrive() {
 }
 
 #[tokio::test]
+async fn a_pager_behind_a_steady_stream_of_pushes_reads_each_once_and_catches_up() {
+    let emulator = start(None).await;
+    let admin = Admin::new(&emulator);
+    let client = connect(&emulator, Environment::Sandbox).await;
+    let mut sent = 0;
+    for _ in 0..20 {
+        assert_eq!(push(sent).send(&client).await.unwrap().status, 200);
+        sent += 1;
+    }
+    // Three new pushes between every two pages of five: the pager is always behind the log's
+    // end, and new pushes land after its cursor.
+    let (mut seen, mut after) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &after {
+            Some(after) => format!("/v1/pushes?limit=5&after={after}"),
+            None => "/v1/pushes?limit=5".to_owned(),
+        };
+        let (status, page) = admin.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(push_ids(page["pushes"].as_array().unwrap()));
+        let Some(next) = page["next"].as_str() else {
+            break;
+        };
+        after = Some(next.to_owned());
+        for _ in 0..3 {
+            assert_eq!(push(sent).send(&client).await.unwrap().status, 200);
+            sent += 1;
+        }
+    }
+    let expected: Vec<String> = (0..sent).map(|n| format!("p-{n}")).collect();
+    assert_eq!(seen, expected);
+    assert!(sent > 40, "{sent} pushes");
+}
+
+#[tokio::test]
 async fn devices_page_in_their_order_and_stored_deliveries_filter_across_pages() {
     let emulator = start(None).await;
     let admin = Admin::new(&emulator);
