@@ -11,7 +11,7 @@
 #   calls/s            calls answered 201 per second of the create phase (each committed to the
 #                      store before the answer: call, push, jobs);
 #   create request     p50/p99 of the API round trip seen by the client;
-#   accepted → wire    p50/p99 of queued_at → sent_at, read back from the store (DESIGN §6);
+#   accepted → wire    p50/p99 of queued_at → sent_at, read back from the store (docs/performance.md);
 #   create → APNs      p50/p99 of queued_at → responded_at: the issue's "create-call to APNs
 #                      answer" (sampled: --sample timelines, default 2000).
 # Prints a Markdown table and writes it to benches/results/gateway-<date>.md.

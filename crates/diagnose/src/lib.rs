@@ -15,7 +15,7 @@
 //!
 //! [`diagnose`] then joins each push with the device's timeline
 //! (`pushtrace_devicelog::timeline`) into a [`Verdict`](pushtrace_model::Verdict): outcome,
-//! cause from DESIGN §5's taxonomy, confidence, the log lines it rests on, what ended the outage,
+//! cause from the taxonomy, confidence, the log lines it rests on, what ended the outage,
 //! and one sentence (`docs/diagnosis.md`).
 //!
 //! ```

@@ -10,7 +10,8 @@
 //! such line understood by a rule. A [`PushRecord`] is one push as the server that sent it saw it
 //! (sent at, APNs's answer, the app's receipt): the contract any push server exports for
 //! diagnosis, placed on the same UTC axis. A [`Verdict`] is what a diagnosis concludes about one
-//! push: [`Outcome`], [`Cause`] (DESIGN §5's taxonomy), [`Confidence`] and the [`Evidence`] lines.
+//! push: [`Outcome`], [`Cause`] (the taxonomy of `docs/diagnosis.md`), [`Confidence`] and the
+//! [`Evidence`] lines.
 //!
 //! This crate does no I/O: readers live in `pushtrace-devicelog` (logs) and
 //! `pushtrace-diagnose` (push records). What it has for output is [`terminal`]: the one rule for

@@ -1,8 +1,8 @@
 //! What the app reports when a push reaches it: the device's receipt, as the gateway stored it.
 //!
-//! The app posts one receipt per push (DESIGN §3 `received_at`, `reported_at`, `must_report`).
-//! It carries two clocks on purpose: `received_at` is the server's clock when the receipt
-//! arrived (always known, comparable with `sent_at`), while `device_received_at` and
+//! The app posts one receipt per push (`PushRecord` fields `received_at`, `reported_at`,
+//! `must_report`). It carries two clocks on purpose: `received_at` is the server's clock when the
+//! receipt arrived (always known, comparable with `sent_at`), while `device_received_at` and
 //! `reported_at` are the phone's clock, which may be skewed but is the only witness of when
 //! PushKit actually woke the app.
 

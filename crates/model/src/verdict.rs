@@ -1,5 +1,5 @@
-//! What happened to one push, and why: the [`Verdict`] a diagnosis gives each push (DESIGN §3),
-//! with its [`Cause`] from the taxonomy (DESIGN §5) and the log lines it rests on.
+//! What happened to one push, and why: the [`Verdict`] a diagnosis gives each push,
+//! with its [`Cause`] from the taxonomy (`docs/diagnosis.md`) and the log lines it rests on.
 //!
 //! A verdict never claims more than its evidence: a cause comes with a [`Confidence`], the
 //! lines that support it and those that contradict it ([`EvidenceRole`]), and `Unknown` is a
@@ -52,7 +52,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Why: a code of the diagnosis taxonomy (DESIGN §5, `docs/diagnosis.md`).
+/// Why: a code of the diagnosis taxonomy (`docs/diagnosis.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
@@ -140,7 +140,7 @@ impl Confidence {
     }
 }
 
-/// What ended the outage, when something did (DESIGN §5).
+/// What ended the outage, when something did (`docs/diagnosis.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Recovery {

@@ -1,4 +1,4 @@
-//! Attempts and receipts as DESIGN §3 `PushRecord`s, both ways.
+//! Attempts and receipts as `PushRecord`s (`docs/formats.md`), both ways.
 //!
 //! Export reads the raw columns (not [`Attempt`](crate::Attempt)) because an imported push may
 //! not know its token, topic, push type, priority or expiration, and unknown must come back
@@ -102,7 +102,7 @@ impl ImportRow {
             .clone()
             .unwrap_or_else(|| format!("import-{index}-{:016x}", fingerprint(record)));
         // An imported receipt knows one clock only: the record's received_at is the device's
-        // (DESIGN §3), and it also stands for the server's since nothing else is known.
+        // (`docs/formats.md`), and it also stands for the server's since nothing else is known.
         let receipt = record.received_at.map(|received| Receipt {
             push_id: push_id.clone(),
             call_id: record.call_id.clone(),

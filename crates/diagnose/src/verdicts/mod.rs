@@ -1,7 +1,8 @@
 //! One [`Verdict`] per push: what became of it, why, how sure, on which log lines.
 //!
 //! The diagnosis reads each push's record ([`PushRecord`]: what the server knows) against the
-//! device's [`DeviceTimeline`] and asks DESIGN §5's questions in a fixed order, one module each:
+//! device's [`DeviceTimeline`] and asks `docs/diagnosis.md`'s questions in a fixed order, one
+//! module each:
 //!
 //! 1. `rejected`: APNs refused it → `rejected` (`token_invalid` or `apns_rejected`); no log
 //!    needed.
