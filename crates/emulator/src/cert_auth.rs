@@ -1,6 +1,6 @@
 //! Certificate (mTLS) connections: what a verified client certificate allows, read the way APNs
 //! reads an Apple push certificate, and the per-request checks that replace the JWT on such a
-//! connection (reference §1.2 `apns-topic`, §2.2, §1.7).
+//! connection (docs/reference/apns.md §1.2 `apns-topic`, §2.2, §1.7).
 //!
 //! What is read from the certificate (the verified end-entity certificate the client presented):
 //!
@@ -27,12 +27,12 @@
 //! | `apns-topic` omitted, certificate with several topics | 400 `MissingTopic` (at the builder's step, as for a token connection) |
 //! | `apns-topic` not among the certificate's topics | 400 `TopicDisallowed` |
 //!
-//! `authorization` is ignored on a certificate connection (reference §1.2: "ignored when the
-//! connection uses a client certificate"): a request that carries one is judged by the
+//! `authorization` is ignored on a certificate connection (docs/reference/apns.md §1.2: "ignored
+//! when the connection uses a client certificate"): a request that carries one is judged by the
 //! certificate alone, whether the token is valid or not.
 //!
-//! The `MissingTopic` rule is Apple's (reference §1.2 and §1.7: the header is required "for
-//! certificates with several topics; otherwise the certificate subject is the default").
+//! The `MissingTopic` rule is Apple's (docs/reference/apns.md §1.2 and §1.7: the header is required
+//! "for certificates with several topics; otherwise the certificate subject is the default").
 //!
 //! Model choices: Apple names no reason for a topic outside the certificate. The emulator answers
 //! `TopicDisallowed` ("pushing to this topic is not allowed"), which providers report from APNs

@@ -155,8 +155,8 @@ async fn serve_h2<T>(
     let idle_timeout = settings.idle_timeout;
     let connection = Arc::new(Connection {
         environment,
-        // One stream until the first valid token, whatever is advertised (reference §2.1); a
-        // certificate connection is authenticated from the start.
+        // One stream until the first valid token, whatever is advertised (docs/reference/apns.md
+        // §2.1); a certificate connection is authenticated from the start.
         gate: StreamGate::new(if cert.is_some() {
             settings.max_concurrent_streams
         } else {

@@ -1,5 +1,6 @@
-//! The delivery model's public types: device states, Apple's delivery-log categories, the
-//! per-push log, the schedule, and the seam for the delivery hook (reference §4, §6.9–§6.11).
+//! The delivery model's public types: device states, Apple's delivery-log categories, the per-push
+//! log, the schedule, and the seam for the delivery hook (docs/reference/apns.md §4, §6 items
+//! 9–11).
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::AcceptedPush;
 
 /// How long APNs keeps a stored push at most, and what a push without `apns-expiration` gets
-/// (reference §4.1: "30 days or less").
+/// (docs/reference/apns.md §4.1: "30 days or less").
 pub const MAX_STORAGE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
 /// A simulated device's reachability.
@@ -23,8 +24,8 @@ pub enum DeviceState {
     /// Not connected: pushes are stored (one per topic) until it comes back, or expire.
     Offline,
     /// Connected, but in a restricted power state (Low Power Mode). The emulator's model
-    /// (reference §4.1 says only "may defer and store"): priority 10 pushes, which wake the
-    /// device, are delivered at once; priority 5 and 1 pushes are stored with
+    /// (docs/reference/apns.md §4.1 says only "may defer and store"): priority 10 pushes, which
+    /// wake the device, are delivered at once; priority 5 and 1 pushes are stored with
     /// [`Category::StoredPowerConsiderations`] until the device leaves the state.
     PowerRestricted,
 }
@@ -41,8 +42,8 @@ impl DeviceState {
 }
 
 /// A delivery-log category, as named by Apple's Push Notifications Console metrics
-/// (reference §4.3), plus one emulator-only category for a stored push replaced by a newer one.
-/// [`fmt::Display`] gives the exact label.
+/// (docs/reference/apns.md §4.3), plus one emulator-only category for a stored push replaced by a
+/// newer one. [`fmt::Display`] gives the exact label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     /// "Received by APNs".
@@ -68,9 +69,9 @@ pub enum Category {
     DiscardedDisabled,
     /// "Discarded - Disabled (From Storage)". Never emitted (see above).
     DiscardedDisabledFromStorage,
-    /// "Discarded - Replaced (emulator)": **not an Apple category**. A stored push overwritten
-    /// by a newer one for the same topic and device (reference §4.1: one stored push per app);
-    /// Apple does not say how that shows in its metrics.
+    /// "Discarded - Replaced (emulator)": **not an Apple category**. A stored push overwritten by a
+    /// newer one for the same topic and device (docs/reference/apns.md §4.1: one stored push per
+    /// app); Apple does not say how that shows in its metrics.
     DiscardedReplaced,
 }
 

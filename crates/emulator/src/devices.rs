@@ -1,5 +1,5 @@
 //! The device registry: which tokens exist, per environment and topic, and since when a token is
-//! no longer valid (reference §6.6), plus the log of accepted pushes.
+//! no longer valid (docs/reference/apns.md §6 item 6), plus the log of accepted pushes.
 
 use std::collections::HashMap;
 

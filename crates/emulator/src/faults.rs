@@ -1,6 +1,6 @@
-//! Fault injection (reference §6 item 8): answers APNs gives when it is unwell (500, 503
-//! `ServiceUnavailable`/`Shutdown`), connection endings (GOAWAY with JSON debug data and a chosen
-//! last-stream-id, a bare TCP close), and a response-latency distribution.
+//! Fault injection (docs/reference/apns.md §6 item 8): answers APNs gives when it is unwell (500,
+//! 503 `ServiceUnavailable`/`Shutdown`), connection endings (GOAWAY with JSON debug data and a
+//! chosen last-stream-id, a bare TCP close), and a response-latency distribution.
 //!
 //! A [`FaultRule`] says which requests a [`Fault`] hits: a probability, an optional number of
 //! times, and optional environment and topic filters. Rules are tried in order for every request,
@@ -26,7 +26,7 @@ pub const NO_ERROR: u32 = 0x0;
 pub const PROTOCOL_ERROR: u32 = 0x1;
 
 /// The debug text of APNs's GOAWAY for a client that exceeds `MAX_CONCURRENT_STREAMS`
-/// (reference §3, observed by Pushy users in 2016).
+/// (docs/reference/apns.md §3, observed by Pushy users in 2016).
 pub const MAX_STREAMS_VIOLATED: &str = "Maximum active streams violated for this endpoint.";
 
 /// What happens to a request a rule hits.

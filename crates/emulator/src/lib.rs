@@ -26,19 +26,19 @@
 //!
 //! # Certificate connections
 //!
-//! The TLS listeners ask for a client certificate without requiring one. A client that presents
-//! a certificate chaining to the emulator's CA or to a CA trusted with
-//! [`EmulatorBuilder::client_ca_pem`] (`client_ca_file` in the config file) opens a
-//! **certificate connection** (reference §2.2); any other certificate fails the TLS handshake
-//! (APNs trusts only Apple's CA), and no certificate means a token connection. Certificates
-//! shaped like Apple's come from [`EmulatorHandle::issue_client_certificate`], or are written
-//! to a PEM file at start by [`EmulatorBuilder::write_client_certificate`]
-//! (`client_certificates` in the config file).
+//! The TLS listeners ask for a client certificate without requiring one. A client that presents a
+//! certificate chaining to the emulator's CA or to a CA trusted with
+//! [`EmulatorBuilder::client_ca_pem`] (`client_ca_file` in the config file) opens a **certificate
+//! connection** (docs/reference/apns.md §2.2); any other certificate fails the TLS handshake (APNs
+//! trusts only Apple's CA), and no certificate means a token connection. Certificates shaped like
+//! Apple's come from [`EmulatorHandle::issue_client_certificate`], or are written to a PEM file at
+//! start by [`EmulatorBuilder::write_client_certificate`] (`client_certificates` in the config
+//! file).
 //!
 //! On a certificate connection the JWT check is replaced by the certificate's: 403
 //! `BadCertificate` for a certificate without APNs topics or environment extensions, 403
 //! `BadCertificateEnvironment` for one not issued for this environment; `authorization` is
-//! ignored (reference §1.2). The topics come from the subject `UID` and extension
+//! ignored (docs/reference/apns.md §1.2). The topics come from the subject `UID` and extension
 //! 1.2.840.113635.100.6.3.6: `apns-topic` outside them is 400 `TopicDisallowed` (Apple names no
 //! reason; see `cert_auth` for why this one), and an omitted `apns-topic` takes the
 //! certificate's only topic, or is 400 `MissingTopic` when it has several. There is no token to
@@ -49,18 +49,17 @@
 //!
 //! # Store and forward, and the delivery log
 //!
-//! An accepted push then reaches a simulated device (reference §4.1, §6.9–§6.11). Each device
-//! (environment + token) is [`DeviceState::Online`], [`DeviceState::Offline`] or
-//! [`DeviceState::PowerRestricted`], set at start ([`EmulatorBuilder::device_state`]), at run
-//! time ([`EmulatorHandle::set_device_state`]) or by a schedule applied by the clock
-//! ([`EmulatorBuilder::schedule`], [`EmulatorBuilder::schedule_after`], `schedule` in the
-//! config file). A push the device cannot receive now is stored, **one per topic per device**
-//! (a newer one replaces it), until `min(apns-expiration, receipt + 30 days)` (30 days without
-//! the header); `apns-expiration: 0` is one attempt, at once or after
-//! [`Settings::immediate_delivery_delay`], and never stored. Coming online delivers the stored
-//! pushes in arrival order. Every push gets a [`DeliveryRecord`] of timestamped [`Category`]
-//! events (Apple's metric names) and [`EmulatorHandle::counts`] sums them; every delivery is
-//! handed to the [`DeliveryHook`], if any.
+//! An accepted push then reaches a simulated device (docs/reference/apns.md §4.1, §6 items 9–11).
+//! Each device (environment + token) is [`DeviceState::Online`], [`DeviceState::Offline`] or
+//! [`DeviceState::PowerRestricted`], set at start ([`EmulatorBuilder::device_state`]), at run time
+//! ([`EmulatorHandle::set_device_state`]) or by a schedule applied by the clock
+//! ([`EmulatorBuilder::schedule`], [`EmulatorBuilder::schedule_after`], `schedule` in the config
+//! file). A push the device cannot receive now is stored, **one per topic per device** (a newer one
+//! replaces it), until `min(apns-expiration, receipt + 30 days)` (30 days without the header);
+//! `apns-expiration: 0` is one attempt, at once or after [`Settings::immediate_delivery_delay`],
+//! and never stored. Coming online delivers the stored pushes in arrival order. Every push gets a
+//! [`DeliveryRecord`] of timestamped [`Category`] events (Apple's metric names) and
+//! [`EmulatorHandle::counts`] sums them; every delivery is handed to the [`DeliveryHook`], if any.
 //!
 //! Time is the emulator's [`Clock`]. Whatever is due (schedule entries, expirations,
 //! unregistrations of stored tokens, delayed attempts) is applied in time order, each event
@@ -195,7 +194,7 @@ pub use http_hook::{
 };
 pub use tls::SERVER_NAMES;
 
-/// The Console's delivery-log retention, 7 days (reference §4.3): the default of
+/// The Console's delivery-log retention, 7 days (docs/reference/apns.md §4.3): the default of
 /// [`Settings::delivery_log_retention`].
 pub const DELIVERY_LOG_RETENTION_SECS: u64 = 7 * 24 * 60 * 60;
 
@@ -216,7 +215,7 @@ pub enum ExcessStreams {
     /// Reset it with `REFUSED_STREAM` (RFC 9113 §8.7: not processed, safe to retry), as most
     /// HTTP/2 servers do.
     Refuse,
-    /// What APNs did (reference §3): a GOAWAY (`PROTOCOL_ERROR`, debug text
+    /// What APNs did (docs/reference/apns.md §3): a GOAWAY (`PROTOCOL_ERROR`, debug text
     /// "Maximum active streams violated for this endpoint."), once the client has acknowledged
     /// the limit it broke.
     Goaway,
@@ -242,11 +241,13 @@ pub struct Settings {
     pub advertise_pre_auth_limit: bool,
     /// New streams over the limit in force. Default [`ExcessStreams::Serialize`].
     pub excess_streams: ExcessStreams,
-    /// The 2016 behaviour (reference §3): after a rejected request the connection's limit drops
-    /// to 1 (a SETTINGS frame), and the next accepted push restores it. Default `false`.
+    /// The 2016 behaviour (docs/reference/apns.md §3): after a rejected request the connection's
+    /// limit drops to 1 (a SETTINGS frame), and the next accepted push restores it. Default
+    /// `false`.
     pub drop_limit_after_rejection: bool,
     /// Close a connection with no open stream for this long with a GOAWAY
-    /// `{"reason":"IdleTimeout"}`. Apple gives no value (reference §8); default `None` (never).
+    /// `{"reason":"IdleTimeout"}`. Apple gives no value (docs/reference/apns.md §8); default `None`
+    /// (never).
     pub idle_timeout: Option<Duration>,
     /// Seed of the generator behind fault probabilities and latency draws. Default 0.
     pub fault_seed: u64,
@@ -267,8 +268,8 @@ pub struct Settings {
     /// [`EmulatorHandle::advance`] or [`EmulatorHandle::tick`].
     pub tick_interval: Duration,
     /// How long the delivery log and the accepted log keep a push after its latest event (the
-    /// Console keeps 7 days, reference §4.3); a push still stored is kept whatever its age.
-    /// `None`: forever. Default 7 days.
+    /// Console keeps 7 days, docs/reference/apns.md §4.3); a push still stored is kept whatever its
+    /// age. `None`: forever. Default 7 days.
     pub delivery_log_retention: Option<Duration>,
     /// At most this many pushes in the delivery log and in the accepted log each; past it the
     /// oldest go first (a push still stored stays in the delivery log). `None`: no cap.

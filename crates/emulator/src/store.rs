@@ -1,18 +1,18 @@
-//! Store and forward (reference §4.1, §6.9–§6.11): device states, one stored push per topic per
-//! device, expiration, the schedule, and the delivery log. Pure state driven by explicit times:
-//! [`Store::advance`] processes everything due up to a time in time order, so a manual clock
-//! makes it deterministic.
+//! Store and forward (docs/reference/apns.md §4.1, §6 items 9–11): device states, one stored push
+//! per topic per device, expiration, the schedule, and the delivery log. Pure state driven by
+//! explicit times: [`Store::advance`] processes everything due up to a time in time order, so a
+//! manual clock makes it deterministic.
 //!
-//! Retention (reference §4.3, §6.11: the Console keeps 7 days of delivery logs): a record whose
-//! latest event is older than the retention is dropped when the store is next brought up to
-//! date, and so is an accepted push received before then. A record whose push is still stored
-//! or waiting for its attempt is kept whatever its age, since it has events to come. Records
-//! are keyed by an ever-growing number, so dropping one never renumbers the others. To keep a
-//! request from scanning the whole log, the store keeps a lower bound of the latest-event times
-//! (every logged time lowers it; a scan raises it) and scans only when that bound has aged out
-//! by a sixteenth of the retention (at least a second): records may outlive the retention by that
-//! much, and a busy emulator scans its log once per such period, not on every request.
-//! [`Store::counts`] is not reduced by retention: it counts every event since start.
+//! Retention (docs/reference/apns.md §4.3, §6 item 11: the Console keeps 7 days of delivery logs):
+//! a record whose latest event is older than the retention is dropped when the store is next
+//! brought up to date, and so is an accepted push received before then. A record whose push is
+//! still stored or waiting for its attempt is kept whatever its age, since it has events to come.
+//! Records are keyed by an ever-growing number, so dropping one never renumbers the others. To keep
+//! a request from scanning the whole log, the store keeps a lower bound of the latest-event times
+//! (every logged time lowers it; a scan raises it) and scans only when that bound has aged out by a
+//! sixteenth of the retention (at least a second): records may outlive the retention by that much,
+//! and a busy emulator scans its log once per such period, not on every request. [`Store::counts`]
+//! is not reduced by retention: it counts every event since start.
 //!
 //! Count cap: the logs hold at most `max_records` pushes each, so memory stays bounded however
 //! fast pushes arrive within the retention. Past it, the oldest finished record (and the oldest
@@ -260,7 +260,8 @@ impl Store {
         let reached = state.reaches(waking(&push));
         let expires_at_ms = match push.expiration {
             Some(0) => {
-                // One attempt, never stored (reference §4.1), optionally a little later.
+                // One attempt, never stored (docs/reference/apns.md §4.1), optionally a little
+                // later.
                 if self.immediate_delay_ms > 0 {
                     let due_ms = now.saturating_add(self.immediate_delay_ms);
                     self.pending.push(Pending {

@@ -1,6 +1,6 @@
-//! Request checks with APNs's exact reasons (reference §1.2, §1.3, §6.3). Pure functions: the
-//! `policy` module calls them in this order, with the JWT check between the request line and the
-//! headers.
+//! Request checks with APNs's exact reasons (docs/reference/apns.md §1.2, §1.3, §6 item 3). Pure
+//! functions: the `policy` module calls them in this order, with the JWT check between the request
+//! line and the headers.
 //!
 //! | order | check | reason |
 //! |---|---|---|
