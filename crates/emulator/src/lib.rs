@@ -22,7 +22,7 @@
 //! A connection whose weighted error count reaches [`Settings::error_limit`] gets a GOAWAY (410s
 //! do not count; `BadDeviceToken` counts [`Settings::bad_device_token_weight`]).
 //!
-//! Facts come from `shared/reference/apns-pushkit.md` §1–§4 and §6.
+//! Facts come from `docs/reference/apns.md` §1–§4 and §6.
 //!
 //! # Certificate connections
 //!

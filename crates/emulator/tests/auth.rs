@@ -1,4 +1,4 @@
-//! Provider-token checks (apns-pushkit.md §2.1): every 403 reason and the per-connection
+//! Provider-token checks (docs/reference/apns.md §2.1): every 403 reason and the per-connection
 //! 20-minute token-update rule, with a manual clock instead of sleeps.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Certificate (mTLS) connections over real TLS (apns-pushkit.md §2.2, §1.2 `apns-topic`):
+//! Certificate (mTLS) connections over real TLS (docs/reference/apns.md §2.2, §1.2 `apns-topic`):
 //! client certificates issued like Apple's, topics from the certificate, the environment check,
 //! foreign and expired certificates, and the stream limit advertised at once.
 

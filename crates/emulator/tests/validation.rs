@@ -1,5 +1,5 @@
-//! One test per row of the reference table (apns-pushkit.md §1.2, §1.3, §1.7, §6.3): the exact
-//! `:status` and `reason`, over real TLS and HTTP/2.
+//! One test per row of the reference table (docs/reference/apns.md §1.2, §1.3, §1.7, §6 item
+//! 3): the exact `:status` and `reason`, over real TLS and HTTP/2.
 
 mod common;
 
