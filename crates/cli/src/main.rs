@@ -63,6 +63,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The libraries log through `tracing` (a job the gateway will retry, a receipt the
+    // emulator's hook lost); the binary says where: stderr, warnings and errors.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .init();
     let result = match cli.command {
         Command::Logs(args) => logs::run(args),
         Command::Timeline(args) => timeline::run(args),

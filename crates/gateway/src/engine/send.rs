@@ -94,9 +94,7 @@ impl Engine {
                 (Err(e), _) => Err(e.into()),
             };
             if let Err(e) = result {
-                eprintln!(
-                    "pushtrace-gateway: job {job_id} failed, retried when its lease lapses: {e}"
-                );
+                tracing::warn!(job_id, error = %e, "job failed; retried when its lease lapses");
             }
         });
     }
@@ -118,7 +116,7 @@ impl Engine {
             // Failed every time it was claimed (the log says why): stop retrying it forever.
             let result = self.abandon(&job).await;
             if let Err(e) = result {
-                eprintln!("pushtrace-gateway: abandoning job {}: {e}", job.id);
+                tracing::error!(job_id = job.id, error = %e, "abandoning the job failed");
             }
             return;
         }
@@ -127,9 +125,11 @@ impl Engine {
             JobKind::Deadline => self.deadline_job(&job).await,
         };
         if let Err(e) = result {
-            eprintln!(
-                "pushtrace-gateway: job {} of call {} failed, retried when its lease lapses: {e}",
-                job.id, job.call_id
+            tracing::warn!(
+                job_id = job.id,
+                call_id = %job.call_id,
+                error = %e,
+                "job failed; retried when its lease lapses"
             );
         }
     }

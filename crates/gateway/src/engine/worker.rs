@@ -34,7 +34,7 @@ impl Engine {
                     full
                 }
                 Err(e) => {
-                    eprintln!("pushtrace-gateway: looking for due jobs: {e}");
+                    tracing::error!(error = %e, "looking for due jobs failed; polling again");
                     false
                 }
             };
