@@ -9,7 +9,7 @@ use super::ApiError;
 
 /// Items per page when `limit` is not given.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
-/// The largest `limit` taken: a page stays a few hundred kilobytes of JSON.
+/// The largest `limit` taken: a page of VoIP pushes stays about 500 KiB of JSON.
 pub(crate) const MAX_LIMIT: usize = 1000;
 
 /// `?limit=` as given, checked.
