@@ -4,7 +4,8 @@
 //!
 //! - **after a crash**: an instance dies while APNs is slow to answer a push the phone already
 //!   has (its receipt recorded); a second instance on the same store reclaims the job when the
-//!   lease lapses and must not send it again;
+//!   lease lapses and must not send it again; likewise when the first instance is alive but
+//!   APNs's answer takes longer than the lease;
 //! - **after a 5xx**: APNs answers 503 to a push the phone nonetheless reports (a 5xx does not
 //!   prove the push was not delivered), and the receipt comes in while the retry waits out its
 //!   back-off: the retry must not go out.
@@ -61,6 +62,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     a_push_reclaimed_after_a_crash_is_not_sent_again_once_its_receipt_is_in,
+    a_push_whose_lease_lapses_while_apns_is_slow_is_not_sent_again,
     a_retry_after_a_5xx_is_not_sent_once_the_receipt_is_in,
 );
 
@@ -133,6 +135,47 @@ fn a_push_reclaimed_after_a_crash_is_not_sent_again_once_its_receipt_is_in(backe
         support::drop_schema(schema);
     });
     drop(emulator);
+}
+
+/// Two live instances: `first` sends, APNs takes 3 s to answer, and the 1 s lease lapses while
+/// it waits; `second`'s worker claims the job. The receipt is in by then, so `second` records
+/// the push as not sent again; `first`'s 200 still arrives and is recorded.
+fn a_push_whose_lease_lapses_while_apns_is_slow_is_not_sent_again(backend: Backend) {
+    let main = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let token = voip_token(2);
+    main.block_on(async {
+        let port = free_port();
+        let slow = Some(Latency::Fixed { ms: SLOW_ANSWER_MS });
+        let emulator = start_emulator(&token, port, slow, None).await;
+        let ca_file = dir.path().join("emulator-ca.pem");
+        std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
+        let (store, schema) = support::open_store(backend, dir.path(), "gw_dup").await;
+        let first = start(
+            &gateway_config(&emulator, &ca_file, "first", port, ""),
+            store.clone(),
+        )
+        .await;
+        let other = support::reopen_store(backend, dir.path(), schema.as_deref()).await;
+        let second = start(&gateway_config(&emulator, &ca_file, "second", 0, ""), other).await;
+        register(&first, "carol", &token).await;
+        let call_id = call(&first, "lapse", "carol").await;
+
+        let push = wait_for("APNs's answer", || async {
+            let pushes = voip_pushes(&store, &call_id).await;
+            pushes.first().filter(|p| p.apns_status.is_some()).cloned()
+        })
+        .await;
+        let rung = rings(&emulator, &token);
+        assert_eq!(rung, 1, "the phone was rung {rung} times: {push:#?}");
+        assert_eq!(push.apns_status, Some(200), "{push:#?}");
+        let call = store.call(&call_id).await.unwrap().unwrap();
+        assert_eq!(call.state, CallState::Delivered);
+        second.shutdown().await;
+        first.shutdown().await;
+        emulator.shutdown();
+        support::drop_schema(schema);
+    });
 }
 
 /// The first push is answered 503 and a retry scheduled 1.5 s later; the receipt for the first
