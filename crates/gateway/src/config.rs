@@ -145,7 +145,7 @@ impl EnvironmentName {
 /// What `apns-expiration` a VoIP push carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExpirationStrategy {
-    /// `0`: one delivery attempt, never stored. Apple's advice for VoIP (reference §5.4).
+    /// `0`: one delivery attempt, never stored. Apple's advice for VoIP (docs/reference/apns.md §5.4).
     #[default]
     Immediately,
     /// The call's deadline: APNs keeps the push while the phone could still ring.

@@ -1,8 +1,8 @@
 //! Ids the gateway makes: call ids and push ids, both random UUIDs (v4).
 //!
 //! A push id doubles as the push's `apns-id`, so the id in our store, in APNs's answer and in
-//! Apple's delivery tools is one and the same string (reference §1.3: the provider may set
-//! `apns-id`). Random rather than sequential so several instances never collide without
+//! Apple's delivery tools is one and the same string (docs/reference/apns.md §1.2: the provider
+//! may set `apns-id`). Random rather than sequential so several instances never collide without
 //! coordinating.
 
 use pushtrace_apns::ApnsId;

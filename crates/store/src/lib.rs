@@ -11,7 +11,7 @@
 //! [`Attempt`] per push sent with APNs's [`AttemptAnswer`]; the app's [`Receipt`]s (at most one
 //! per push); an append-only log of [`Event`]s; the due work ([`Job`]s, [`JobKind`]) that
 //! several gateway instances share through leases; and daily [`Rollup`]s per cohort. Pushes go
-//! out and come in as DESIGN §3 [`PushRecord`]s ([`Store::export_push_records`],
+//! out and come in as [`PushRecord`]s (docs/formats.md, "Push records") ([`Store::export_push_records`],
 //! [`Store::import_push_records`]).
 //!
 //! Both [`Backend`]s pass one test suite. SQLite (bundled, WAL) is the zero-setup default for

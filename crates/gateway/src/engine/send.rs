@@ -27,7 +27,7 @@ pub(crate) enum Next {
     Invalidate(Timestamp),
 }
 
-/// Apple's rules (reference §7): 429 and 5xx back off; no answer is retried unless the client
+/// Apple's rules (docs/reference/apns.md §7): 429 and 5xx back off; no answer is retried unless the client
 /// was shut down; every 4xx is final (a request or configuration fault will not heal by
 /// resending); 410 invalidates the token (from APNs's timestamp), and so do `BadDeviceToken`
 /// and `DeviceTokenNotForTopic` (from now): sending to them again only spends the
