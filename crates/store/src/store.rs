@@ -324,9 +324,9 @@ impl Store {
         dispatch!(self.rollups(app, from_day, to_day))
     }
 
-    /// Attempts (with their receipt) of `app` (or all) queued in [from, to), as push
-    /// records (docs/formats.md) ordered by queued_at: device = token, sent_at = queued_at if never sent,
-    /// received_at = the receipt's device clock else its server clock, deadline = the call's.
+    /// Attempts (with their receipt) of `app` (or all) queued in [from, to), as push records
+    /// (docs/formats.md) ordered by queued_at: device = token, sent_at = queued_at if never
+    /// sent, received_at = the receipt's device clock else its server clock, deadline = the call's.
     pub async fn export_push_records(
         &self,
         app: Option<&str>,
