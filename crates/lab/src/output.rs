@@ -32,7 +32,7 @@ pub struct WriteError {
 
 #[derive(Serialize)]
 struct TruthLine<'a> {
-    push_id: &'a str,
+    push_id: String,
     device: &'a str,
     outcome: &'a str,
     cause: &'a str,
@@ -88,7 +88,7 @@ pub fn write_run(scenario: &Scenario, threads: usize, dir: &Path) -> Result<Writ
         };
     write_lines(&pushes_path, &|run, out| {
         for p in &run.pushes {
-            serde_json::to_writer(&mut *out, &p.record)?;
+            serde_json::to_writer(&mut *out, &run.record(scenario, p))?;
             out.write_all(b"\n")?;
         }
         Ok(())
@@ -96,7 +96,7 @@ pub fn write_run(scenario: &Scenario, threads: usize, dir: &Path) -> Result<Writ
     write_lines(&truth_path, &|run, out| {
         for p in &run.pushes {
             let line = TruthLine {
-                push_id: p.record.push_id.as_deref().unwrap_or_default(),
+                push_id: format!("{}-{}", run.device, p.seq),
                 device: &run.device,
                 outcome: p.outcome.as_str(),
                 cause: p.cause.as_str(),

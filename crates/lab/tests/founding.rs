@@ -42,12 +42,13 @@ fn the_founding_incident_keeps_its_timeline() {
         assert!(text.contains(line), "missing {line}\n{text}");
     }
     let push = &run.pushes[0];
+    let record = run.record(&sc, push);
     assert_eq!(
-        push.record.sent_at.to_string(),
+        record.sent_at.to_string(),
         "2026-05-20T17:47:00.000000+03:00"
     );
     assert_eq!(
-        push.record.received_at.map(|t| t.to_string()).as_deref(),
+        record.received_at.map(|t| t.to_string()).as_deref(),
         Some("2026-05-20T17:50:05.000000+03:00")
     );
     assert_eq!(

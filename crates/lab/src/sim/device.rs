@@ -5,6 +5,8 @@
 //! connection is viable, the device sleeps, and a later wake with a working network (often an
 //! incoming cellular call) lets apsd reconnect and APNs deliver what it stored.
 
+use pushtrace_model::PushRecord;
+
 use super::apns::{Reach, Stored};
 use super::event::Event;
 use super::queue::Queue;
@@ -37,10 +39,20 @@ enum Apsd {
 /// What one device did over the simulation.
 #[derive(Debug, Default)]
 pub struct DeviceRun {
+    /// `lab-000042`: the device id its push records carry.
     pub device: String,
+    pub os: String,
+    pub interface: &'static str,
     pub pushes: Vec<PushTruth>,
     /// Its log, when asked for.
     pub log: Vec<LogLine>,
+}
+
+impl DeviceRun {
+    /// The push record of `push` as its server would export it.
+    pub fn record(&self, sc: &Scenario, push: &PushTruth) -> PushRecord {
+        push.record(sc, &self.device, &self.os, self.interface)
+    }
 }
 
 pub(crate) struct Device<'s> {
@@ -52,7 +64,6 @@ pub(crate) struct Device<'s> {
     logging: bool,
     run: DeviceRun,
     interface: Interface,
-    os: String,
     must_report_os: bool,
     unregistered: bool,
     net: Net,
@@ -66,7 +77,6 @@ pub(crate) struct Device<'s> {
     display_gen: u64,
     policy: u8,
     wake_until: i64,
-    wake_gen: u64,
     lost_at: Option<i64>,
     apns_gen: u64,
     apns_noticed: bool,
@@ -76,7 +86,7 @@ pub(crate) struct Device<'s> {
     waiting: Vec<Option<Waiting>>,
     app_failures: u32,
     blocked: bool,
-    pushes_sent: u64,
+    pushes_sent: u32,
 }
 
 impl<'s> Device<'s> {
@@ -100,10 +110,11 @@ impl<'s> Device<'s> {
             logging,
             run: DeviceRun {
                 device: format!("lab-{index:06}"),
+                os,
+                interface: interface.as_str(),
                 ..DeviceRun::default()
             },
             interface,
-            os,
             must_report_os,
             unregistered,
             net: Net::Up,
@@ -116,7 +127,6 @@ impl<'s> Device<'s> {
             display_gen: 0,
             policy: if display_on { 0 } else { 3 },
             wake_until: start,
-            wake_gen: 0,
             lost_at: None,
             apns_gen: 0,
             apns_noticed: false,
@@ -132,6 +142,8 @@ impl<'s> Device<'s> {
 
     /// Runs to the end of the scenario; `script` applies to this device.
     pub(crate) fn run(mut self, script: bool) -> DeviceRun {
+        // The log opens on the state the phone starts in, so a reader need not guess it.
+        self.log(0, Message::Connected(self.interface));
         for event in [
             Event::NextOutage,
             Event::NextSilentDrop,
@@ -244,7 +256,10 @@ impl<'s> Device<'s> {
                 self.next_arrival(self.sc.calls.per_day, Event::NextCall);
             }
             Event::ScheduledWake => {
-                self.wake(self.sc.powerd.wake_hold);
+                // A timer wake changes nothing on a phone that is already awake.
+                if self.dark() {
+                    self.wake(self.sc.powerd.wake_hold);
+                }
                 let every = self.sc.powerd.scheduled_wake_every;
                 self.queue
                     .push(self.now + every.micros(), Event::ScheduledWake);
@@ -305,7 +320,6 @@ impl<'s> Device<'s> {
                 self.log(0, Message::CallWake);
                 self.wake(self.sc.powerd.wake_hold);
             }
-            Event::WakeEnd { epoch } if epoch == self.wake_gen => self.schedule_restrict(),
             Event::ApnsNotices { epoch } if epoch == self.apns_gen => self.apns_noticed = true,
             Event::SilentDrop if self.apsd == Apsd::Connected && !self.severed => {
                 self.severed = true;
@@ -477,19 +491,22 @@ impl<'s> Device<'s> {
     /// A call or timer wake: policy 0 for `hold`, and a working network for apsd.
     fn wake(&mut self, hold: Span) {
         self.wake_until = self.wake_until.max(self.now + hold.micros());
-        self.wake_gen += 1;
         if self.policy == 3 {
             self.policy = 0;
             self.log(466_000, Message::PolicySent(0));
             self.log(570_000, Message::PolicyApplied(0));
         }
         self.recover();
-        self.queue.push(
-            self.wake_until,
-            Event::WakeEnd {
-                epoch: self.wake_gen,
-            },
-        );
+        // Policy 3 returns once the wake is over, unless the display or an assertion holds.
+        if !self.display_on {
+            let at = self.wake_until + self.sc.powerd.restrict_after.micros();
+            self.queue.push(
+                at,
+                Event::Restrict {
+                    epoch: self.display_gen,
+                },
+            );
+        }
     }
 
     /// After a wake, a weak link works again and an abandoned apsd retries.

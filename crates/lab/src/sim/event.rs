@@ -46,9 +46,6 @@ pub enum Event {
         epoch: u64,
     },
     CellularCall,
-    WakeEnd {
-        epoch: u64,
-    },
     /// APNs's side of a lost connection times out.
     ApnsNotices {
         epoch: u64,

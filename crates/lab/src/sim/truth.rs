@@ -1,13 +1,35 @@
-//! What really happened to one push: the record its server would export, and the truth the
-//! diagnosis is scored against.
+//! What really happened to one push: the facts its server's record is made from, and the truth
+//! the diagnosis is scored against.
+//!
+//! A fleet run makes millions of pushes, most of them only counted: a [`PushTruth`] is a few
+//! numbers, and [`DeviceRun::record`](super::DeviceRun::record) builds the
+//! [`PushRecord`] a server would export only when it is written.
 
-use pushtrace_model::{Cause, Outcome, PushRecord};
+use std::collections::BTreeMap;
 
-/// One push with its ground truth.
+use pushtrace_model::{Cause, Outcome, PushRecord, Timestamp};
+
+use super::apns::MAX_STORAGE_MICROS;
+use crate::scenario::{Expiration, Scenario};
+
+/// One push with its ground truth. Times are UTC microseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PushTruth {
-    /// The push as its server saw it, with the app's receipt when it posted one.
-    pub record: PushRecord,
+    /// 1 for the device's first push.
+    pub seq: u32,
+    pub sent_at: i64,
+    pub responded_at: i64,
+    pub deadline: i64,
+    /// APNs's answer: 200, or 410 for an unregistered token.
+    pub status: u16,
+    /// When the app was handed the push (its receipt).
+    pub received_at: Option<i64>,
+    /// When the app reported the call to CallKit.
+    pub reported_at: Option<i64>,
+    /// `mustReport` as the app saw it (iOS 26.4+).
+    pub must_report: Option<bool>,
+    /// The random bits of the push's `apns-id`.
+    pub id_bits: (u64, u64),
     pub outcome: Outcome,
     /// Why it failed or was late (`Cause::None` when it rang in time).
     pub cause: Cause,
@@ -19,10 +41,68 @@ pub struct PushTruth {
     pub missed_call_notice: bool,
 }
 
+impl PushTruth {
+    /// `apns-id`: a UUID (version 4 layout) from the push's random bits.
+    pub fn apns_id(&self) -> String {
+        let (a, b) = self.id_bits;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            (b >> 48) & 0x3fff | 0x8000,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    /// `apns-expiration` as the scenario's strategy sets it (epoch seconds, 0 for none).
+    pub fn expiration(&self, strategy: Expiration) -> u64 {
+        let seconds = |micros: i64| u64::try_from(micros / 1_000_000).unwrap_or(0);
+        match strategy {
+            Expiration::Zero => 0,
+            Expiration::Deadline => seconds(self.deadline),
+            Expiration::Max => seconds(self.sent_at + MAX_STORAGE_MICROS),
+        }
+    }
+
+    /// The push record its server would export, for `device` running iOS `os` on `interface`.
+    pub fn record(&self, sc: &Scenario, device: &str, os: &str, interface: &str) -> PushRecord {
+        let at = |micros: i64| Timestamp::new(micros, sc.fleet.start.offset());
+        let rejected = self.status == 410;
+        let attrs = BTreeMap::from([
+            ("interface".to_string(), interface.to_string()),
+            ("os_version".to_string(), os.to_string()),
+        ]);
+        PushRecord {
+            push_id: Some(format!("{device}-{}", self.seq)),
+            call_id: Some(format!("call-{device}-{}", self.seq)),
+            device: Some(device.to_string()),
+            topic: Some(format!("{}.voip", sc.app.bundle)),
+            push_type: Some("voip".into()),
+            priority: Some(sc.calls.priority),
+            expiration: Some(self.expiration(sc.calls.expiration)),
+            queued_at: None,
+            sent_at: at(self.sent_at),
+            apns_status: Some(self.status),
+            apns_reason: rejected.then(|| "Unregistered".to_string()),
+            apns_id: Some(self.apns_id()),
+            apns_unique_id: None,
+            apns_timestamp: rejected.then_some(sc.fleet.start),
+            responded_at: Some(at(self.responded_at)),
+            received_at: self.received_at.map(at),
+            reported_at: self.reported_at.map(at),
+            must_report: self.must_report,
+            deadline: Some(at(self.deadline)),
+            attrs,
+        }
+    }
+}
+
 /// Why a push waited at APNs: decided when it was sent, sharpened when it resolves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Waiting {
-    /// The device was off the network (or reconnecting).
+    /// The device was off the network (or reconnecting); `abandons` reconnects had been
+    /// abandoned before it started waiting.
     Offline { abandons: u32 },
     /// Connected but power-restricted, and the push does not wake.
     PowerRestricted,
@@ -30,10 +110,10 @@ pub enum Waiting {
 
 impl Waiting {
     /// The cause, given how many reconnects had been abandoned by the time it resolved.
-    pub fn cause(self, abandons_now: u32, abandoned_now: bool) -> Cause {
+    pub fn cause(self, abandons_now: u32) -> Cause {
         match self {
             Waiting::PowerRestricted => Cause::PowerDeferred,
-            Waiting::Offline { abandons } if abandons_now > abandons || abandoned_now => {
+            Waiting::Offline { abandons } if abandons_now > abandons => {
                 Cause::ReconnectAbandonedPowerPolicy
             }
             Waiting::Offline { .. } => Cause::DeviceOfflineRadio,

@@ -1,88 +1,46 @@
 //! The pushes of one device: sent, answered, stored or delivered, reported or not, and why.
 
-use pushtrace_model::{Cause, Outcome, PushRecord, Timestamp};
+use pushtrace_model::{Cause, Outcome};
 
 use super::{Apsd, Device};
 use crate::log::Message;
-use crate::scenario::Expiration;
 use crate::sim::apns::{Reach, Stored, expires_at};
 use crate::sim::truth::{PushTruth, Waiting};
 
 impl Device<'_> {
-    fn stamp(&self, micros: i64) -> Timestamp {
-        Timestamp::new(micros, self.sc.fleet.start.offset())
-    }
-
-    fn uuid(&mut self) -> String {
-        let (a, b) = (self.rng.u64(..), self.rng.u64(..));
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            (b >> 48) & 0x3fff | 0x8000,
-            b & 0xffff_ffff_ffff
-        )
-    }
-
     pub(super) fn send(&mut self) {
         let sc = self.sc;
         let calls = &sc.calls;
         self.pushes_sent += 1;
         let answer = calls.apns_answer.sample(&mut self.rng).micros();
         let deadline = self.now + calls.ring_window.micros();
-        let expiration = match calls.expiration {
-            Expiration::Zero => 0,
-            Expiration::Deadline => (deadline / 1_000_000) as u64,
-            Expiration::Max => {
-                ((self.now + super::super::apns::MAX_STORAGE_MICROS) / 1_000_000) as u64
-            }
-        };
-        let mut attrs = std::collections::BTreeMap::new();
-        attrs.insert("os_version".to_string(), self.os.clone());
-        attrs.insert("interface".to_string(), self.interface.as_str().to_string());
-        let index = self.run.pushes.len();
-        let record = PushRecord {
-            push_id: Some(format!("{}-{}", self.run.device, self.pushes_sent)),
-            call_id: Some(format!("call-{}-{}", self.run.device, self.pushes_sent)),
-            device: Some(self.run.device.clone()),
-            topic: Some(format!("{}.voip", sc.app.bundle)),
-            push_type: Some("voip".into()),
-            priority: Some(calls.priority),
-            expiration: Some(expiration),
-            queued_at: None,
-            sent_at: self.stamp(self.now),
-            apns_status: Some(200),
-            apns_reason: None,
-            apns_id: Some(self.uuid()),
-            apns_unique_id: None,
-            apns_timestamp: None,
-            responded_at: Some(self.stamp(self.now + answer)),
+        let mut truth = PushTruth {
+            seq: self.pushes_sent,
+            sent_at: self.now,
+            responded_at: self.now + answer,
+            deadline,
+            status: 200,
             received_at: None,
             reported_at: None,
             must_report: None,
-            deadline: Some(self.stamp(deadline)),
-            attrs,
-        };
-        let mut truth = PushTruth {
-            record,
+            id_bits: (self.rng.u64(..), self.rng.u64(..)),
             outcome: Outcome::NotDelivered,
             cause: Cause::Unknown,
             rang: false,
             stale_ring: false,
             missed_call_notice: false,
         };
+        let index = self.run.pushes.len();
         self.waiting.push(None);
         if self.unregistered {
-            truth.record.apns_status = Some(410);
-            truth.record.apns_reason = Some("Unregistered".into());
-            truth.record.apns_timestamp = Some(sc.fleet.start);
+            truth.status = 410;
             truth.outcome = Outcome::Rejected;
             truth.cause = Cause::TokenInvalid;
             self.run.pushes.push(truth);
             return;
         }
         self.run.pushes.push(truth);
+        let expiration = self.run.pushes[index].expiration(calls.expiration);
         let waking = calls.priority == 10;
         let reach = self.reach();
         if reach.reaches(waking) {
@@ -148,39 +106,30 @@ impl Device<'_> {
     }
 
     fn waiting_cause(&self, push: usize) -> Cause {
-        self.waiting[push].map_or(Cause::Unknown, |w| {
-            w.cause(self.abandons, self.apsd == Apsd::Abandoned)
-        })
+        self.waiting[push].map_or(Cause::Unknown, |w| w.cause(self.abandons))
     }
 
     fn deliver(&mut self, push: usize) {
         let sc = self.sc;
-        let topic = format!("{}.voip", sc.app.bundle);
-        self.log(
-            0,
-            Message::PushReceived {
-                topic: topic.clone(),
-                interface: self.interface,
-                priority: sc.calls.priority,
-            },
-        );
         let handoff = sc.app.handoff.micros();
-        self.log(
-            handoff / 2,
-            Message::VoipToApp {
-                bundle: sc.app.bundle.clone(),
-                topic,
-            },
-        );
+        if self.logging {
+            let topic = format!("{}.voip", sc.app.bundle);
+            self.log(
+                0,
+                Message::PushReceived {
+                    topic: topic.clone(),
+                    interface: self.interface,
+                    priority: sc.calls.priority,
+                },
+            );
+            let bundle = sc.app.bundle.clone();
+            self.log(handoff / 2, Message::VoipToApp { bundle, topic });
+        }
         let received = self.now + handoff;
-        let latency = received - self.run.pushes[push].record.sent_at.utc_micros();
+        let latency = received - self.run.pushes[push].sent_at;
         let late_cause = self.waiting_cause(push);
-        let deadline = self.run.pushes[push]
-            .record
-            .deadline
-            .map_or(i64::MAX, |d| d.utc_micros());
+        let deadline = self.run.pushes[push].deadline;
         let late = received > deadline;
-        let stamp = self.stamp(received);
         let truth = &mut self.run.pushes[push];
         truth.cause = if late { late_cause } else { Cause::None };
         if self.blocked {
@@ -195,10 +144,10 @@ impl Device<'_> {
             truth.cause = Cause::VoipBlocked;
             return;
         }
-        truth.record.received_at = Some(stamp);
+        truth.received_at = Some(received);
         if self.must_report_os {
             let must = latency <= sc.app.must_report_within.micros();
-            truth.record.must_report = Some(must);
+            truth.must_report = Some(must);
             if !must && sc.app.honours_must_report {
                 truth.missed_call_notice = true;
                 truth.outcome = if late { Outcome::Late } else { Outcome::OnTime };
@@ -223,14 +172,17 @@ impl Device<'_> {
             return;
         }
         self.app_failures = 0;
-        let uuid = self.uuid().to_uppercase();
-        self.log(delay, Message::CallReported { uuid });
+        if self.logging {
+            // The app's call UUID; taken from the push so the random stream does not depend on
+            // whether logs are kept.
+            let uuid = self.run.pushes[push].apns_id().to_uppercase();
+            self.log(delay, Message::CallReported { uuid });
+        }
         let reported = self.now + delay;
-        let stamp = self.stamp(reported);
         let truth = &mut self.run.pushes[push];
-        truth.record.reported_at = Some(stamp);
+        truth.reported_at = Some(reported);
         truth.rang = true;
-        let deadline = truth.record.deadline.map_or(i64::MAX, |d| d.utc_micros());
+        let deadline = truth.deadline;
         truth.stale_ring = reported > deadline;
         truth.outcome = if truth.cause == Cause::None {
             Outcome::OnTime
