@@ -119,6 +119,7 @@ fn every_message_is_read_by_its_catalogue_rule() {
             uuid: "745FF3D3-FBA9-4793-95F4-3DD3FF67A7C0".into(),
         },
         Message::AppKilled,
+        Message::InternetSharing,
         Message::VoipBlocked {
             bundle: "com.acme.call".into(),
         },
@@ -161,6 +162,16 @@ fn a_bad_scenario_names_the_file_and_field() {
         "{err}"
     );
     assert!(err.contains("docs/lab.md"), "{err}");
+    let err = Scenario::parse(
+        &text.replace("weak_share = 0.3", "weak_share = 30"),
+        "x.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "x.toml: `cellular.weak_share`: 30 is not a share: use 0 to 1"
+    );
 }
 
 #[test]

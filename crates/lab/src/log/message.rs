@@ -58,6 +58,8 @@ pub enum Message {
     },
     /// callservicesd: the app did not report in time.
     AppKilled,
+    /// dasd: Personal Hotspot is on.
+    InternetSharing,
     /// callservicesd: iOS no longer launches the app for VoIP pushes.
     VoipBlocked {
         bundle: String,
@@ -87,6 +89,7 @@ impl Message {
             Message::CallReported { .. } => "cxprovider.report_new_incoming_call",
             Message::AppKilled => "callservicesd.killing_voip_app",
             Message::VoipBlocked { .. } => "callservicesd.voip_blocked",
+            Message::InternetSharing => "dasd.internet_sharing_active",
         }
     }
 
@@ -108,6 +111,7 @@ impl Message {
             | Message::Display { .. }
             | Message::CallWake => "powerd",
             Message::NecpDefunct { .. } => "kernel",
+            Message::InternetSharing => "dasd",
             Message::VoipToApp { .. } | Message::AppKilled | Message::VoipBlocked { .. } => {
                 "callservicesd"
             }
@@ -209,6 +213,7 @@ impl Message {
                 "Provider <CXProvider 0x281d2c0a0> was asked to report a new incoming call with \
                  UUID: {uuid} update: <CXCallUpdate 0x283f1c000 hasVideo=0>"
             ),
+            Message::InternetSharing => write!(out, "InternetSharingActive = 1"),
             Message::AppKilled => {
                 write!(
                     out,

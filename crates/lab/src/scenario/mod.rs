@@ -319,17 +319,8 @@ impl Scenario {
             os_version(&os.value).map_err(|why| ("fleet.os", why))?;
         }
         share("fleet.unregistered_share", f.unregistered_share)?;
-        for (name, link) in [("cellular", &self.cellular), ("wifi", &self.wifi)] {
-            let field = if name == "cellular" {
-                "cellular"
-            } else {
-                "wifi"
-            };
-            rate(field, link.outages_per_day)?;
-            rate(field, link.silent_drops_per_day)?;
-            share(field, link.weak_share)?;
-            link.outage.check().map_err(|why| (field, why))?;
-        }
+        check_link(&self.cellular, CELLULAR_FIELDS)?;
+        check_link(&self.wifi, WIFI_FIELDS)?;
         self.apsd
             .connect
             .check()
@@ -401,6 +392,28 @@ pub fn os_version(text: &str) -> Result<(u32, u32), String> {
             "`{text}` is not an iOS version: write it like \"26.4\""
         )),
     }
+}
+
+/// A link's field names, for errors: outages_per_day, silent_drops_per_day, weak_share, outage.
+type LinkFields = [&'static str; 4];
+const CELLULAR_FIELDS: LinkFields = [
+    "cellular.outages_per_day",
+    "cellular.silent_drops_per_day",
+    "cellular.weak_share",
+    "cellular.outage",
+];
+const WIFI_FIELDS: LinkFields = [
+    "wifi.outages_per_day",
+    "wifi.silent_drops_per_day",
+    "wifi.weak_share",
+    "wifi.outage",
+];
+
+fn check_link(link: &Link, fields: LinkFields) -> Result<(), (&'static str, String)> {
+    rate(fields[0], link.outages_per_day)?;
+    rate(fields[1], link.silent_drops_per_day)?;
+    share(fields[2], link.weak_share)?;
+    link.outage.check().map_err(|why| (fields[3], why))
 }
 
 fn weights<T>(field: &'static str, list: &[Weighted<T>]) -> Result<(), (&'static str, String)> {

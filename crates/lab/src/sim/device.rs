@@ -144,6 +144,9 @@ impl<'s> Device<'s> {
     pub(crate) fn run(mut self, script: bool) -> DeviceRun {
         // The log opens on the state the phone starts in, so a reader need not guess it.
         self.log(0, Message::Connected(self.interface));
+        if self.interface == Interface::Hotspot {
+            self.log(0, Message::InternetSharing);
+        }
         for event in [
             Event::NextOutage,
             Event::NextSilentDrop,
@@ -196,6 +199,7 @@ impl<'s> Device<'s> {
                 "powerd" => 63,
                 "kernel" => 0,
                 "callservicesd" => 143,
+                "dasd" => 98,
                 _ => PID_APP,
             };
             self.run.log.push(LogLine {
@@ -422,6 +426,9 @@ impl<'s> Device<'s> {
         if self.net == Net::Up {
             self.apsd = Apsd::Connected;
             self.log(0, Message::Connected(self.interface));
+            if self.interface == Interface::Hotspot {
+                self.log(0, Message::InternetSharing);
+            }
             self.apns_gen += 1;
             self.lost_at = None;
             self.attempt = 0;
