@@ -66,6 +66,17 @@ fn diagnose_finds_the_true_cause_in_the_written_log() {
     let pushes = PushReader::builder().build().read(&written.pushes).unwrap();
     let truth = simulate_device(&sc, 0, false).pushes;
     assert_eq!(pushes.pushes.len(), truth.len());
+    let truth_file = std::fs::read_to_string(&written.truth).unwrap();
+    assert_eq!(
+        truth_file,
+        "{\"push_id\":\"lab-000000-1\",\"device\":\"lab-000000\",\"outcome\":\"late\",\
+         \"cause\":\"reconnect_abandoned_power_policy\",\"rang\":true,\"stale_ring\":true,\
+         \"missed_call_notice\":false}\n"
+    );
+    assert_eq!(
+        pushes.pushes[0].record.push_id.as_deref(),
+        Some("lab-000000-1")
+    );
     let log = written.logs.join("lab-000000.log");
     let read = LogReader::builder()
         .build()
