@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes every text reader (the pushes reader and the gateway's inputs too) for a bounded time: `bash fuzz/run.sh [--seconds N] [target…]`.
+# Fuzzes every reader, the gateway's HTTP API end to end and sysdiagnose extraction for a bounded time: `bash fuzz/run.sh [--seconds N] [target…]`.
 #
 # cargo-fuzz needs unstable rustc flags (-Zsanitizer); the stable toolchain accepts them with
-# RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed. Seeds come from testdata/ and from the
-# documented line forms in fuzz/seeds/. A crash leaves its input in fuzz/artifacts/<target>/ and
-# fails the run.
+# RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed. A target with a folder fuzz/seeds/<target>/
+# starts from its seeds (request sequences, tiny archives: each folder's make.sh rebuilds them);
+# the others from testdata/ and the documented line forms in fuzz/seeds/. A crash leaves its
+# input in fuzz/artifacts/<target>/ and fails the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -13,11 +14,11 @@ targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input parquet)
+[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input parquet gateway_http extraction)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz (once per machine)"
@@ -34,8 +35,12 @@ failed=0
 for target in "${targets[@]}"; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
-  cp -n seeds/* "$corpus"/ 2>/dev/null || true
-  cp -n ../testdata/seed-incident-digest.txt "$corpus"/ 2>/dev/null || true
+  if [ -d "seeds/$target" ]; then
+    find "seeds/$target" -maxdepth 1 -type f ! -name '*.sh' -exec cp -n {} "$corpus"/ \;
+  else
+    find seeds -maxdepth 1 -type f -exec cp -n {} "$corpus"/ \;
+    cp -n ../testdata/seed-incident-digest.txt "$corpus"/ 2>/dev/null || true
+  fi
   [ "$target" != parquet ] || cp -n ../testdata/records/*.parquet "$corpus"/ 2>/dev/null || true
   if cargo fuzz run --release "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 >"/tmp/fuzz-$target.log" 2>&1; then
     runs=$(grep -oE 'Done [0-9]+ runs' "/tmp/fuzz-$target.log" | tail -1)

@@ -285,7 +285,7 @@ impl From<EngineError> for ApiError {
                 ApiError::new(ErrorCode::ReceiptRefused, message).field("receipt_token")
             }
             EngineError::Store(e) => {
-                eprintln!("pushtrace-gateway: store error: {e}");
+                tracing::error!(error = %e, "the store failed; answered 503");
                 ApiError::new(
                     ErrorCode::StoreUnavailable,
                     "the store failed; retry later (the gateway's log says why)",
