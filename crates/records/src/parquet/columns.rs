@@ -320,6 +320,7 @@ impl Plan {
             }
             cursors.fill(Cursor::default());
             let mut cells = Vec::with_capacity(columns.len());
+            let mut seen = Vec::new();
             for i in 0..want {
                 cells.clear();
                 cells.extend(
@@ -329,7 +330,7 @@ impl Plan {
                         .map(|(batch, cursor)| batch.cell(cursor)),
                 );
                 let row = done + i;
-                if self.fill(&mut record, &cells).is_some() {
+                if self.fill(&mut record, &cells, &mut seen).is_some() {
                     tally.rows += 1;
                     sink.record(&record, at.at(row));
                     continue;
@@ -353,14 +354,19 @@ impl Plan {
     }
 
     /// Fills the record from one row's cells; `None` when a value needs the contract's rules.
-    fn fill(&self, record: &mut PushRecord, cells: &[Cell<'_>]) -> Option<()> {
+    fn fill<'a>(
+        &self,
+        record: &mut PushRecord,
+        cells: &[Cell<'a>],
+        seen: &mut Vec<&'a [u8]>,
+    ) -> Option<()> {
         // The attributes: when the row has every one and so had the last (the common case),
         // the record's values are overwritten in name order without a lookup.
         if let Some(pairs) = self.pairs {
             let Cell::Pairs(row) = cells[pairs] else {
                 return None;
             };
-            fill_pairs(&mut record.attrs, row)?;
+            fill_pairs(&mut record.attrs, row, seen)?;
         }
         let every = self
             .attrs_by_name

@@ -177,36 +177,35 @@ impl<'a> PairsRow<'a> {
 /// A row of an `attrs` MAP or LIST written over the record's attributes, reusing the keys and
 /// values the last row left; `None` when the row needs the contract's rules (a null element or
 /// key, a key twice, text that is not UTF-8).
-pub(super) fn fill_pairs(attrs: &mut BTreeMap<String, String>, row: PairsRow<'_>) -> Option<()> {
-    let mut kept = 0;
-    for (n, pair) in row.entries().enumerate() {
+pub(super) fn fill_pairs<'a>(
+    attrs: &mut BTreeMap<String, String>,
+    row: PairsRow<'a>,
+    seen: &mut Vec<&'a [u8]>,
+) -> Option<()> {
+    // The row's keys that have a value: a key twice is the contract's error, and a key of the
+    // last row that is not among them goes.
+    seen.clear();
+    for pair in row.entries() {
         let Pair::Entry { key, value } = pair else {
             return None;
         };
-        let key = std::str::from_utf8(key?).ok()?;
+        let bytes = key?;
         if matches!(value, Cell::Null) {
             continue;
         }
-        // A key twice in one row is the contract's error; rows hold a handful of entries.
-        let twice = row.entries().take(n).any(|earlier| {
-            matches!(earlier, Pair::Entry { key: Some(k), value } if k == key.as_bytes() && !matches!(value, Cell::Null))
-        });
-        if twice {
+        if seen.contains(&bytes) {
             return None;
         }
+        seen.push(bytes);
+        let key = std::str::from_utf8(bytes).ok()?;
         match attrs.get_mut(key) {
             Some(text) => attr_text(text, value)?,
             None => attr_text(attrs.entry(key.to_string()).or_default(), value)?,
         }
-        kept += 1;
     }
     // Every key of the row is in; any other key is the last row's.
-    if attrs.len() != kept {
-        attrs.retain(|name, _| {
-            row.entries().any(|pair| {
-                matches!(pair, Pair::Entry { key: Some(k), value } if k == name.as_bytes() && !matches!(value, Cell::Null))
-            })
-        });
+    if attrs.len() != seen.len() {
+        attrs.retain(|name, _| seen.contains(&name.as_bytes()));
     }
     Some(())
 }
