@@ -104,8 +104,9 @@ fi
     echo "## Fleet benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
     echo
     echo "Data: $PUSHES pushes, $DEVICES devices, $DAYS days, seed $SEED ($PRESET)."
-    echo "Generator: $GEN_LINE"
-    echo "Parquet: $CONVERT_LINE"
+    # Paths relative to the repository: the results are committed and read on other machines.
+    echo "Generator: ${GEN_LINE//$ROOT\//}"
+    echo "Parquet: ${CONVERT_LINE//$ROOT\//}"
     echo
 } >>"$RESULTS"
 
