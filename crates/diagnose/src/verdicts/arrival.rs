@@ -31,6 +31,15 @@ const BEFORE_RECEIPT: Duration = Duration::from_secs(10);
 /// How long before APNs's answer reached the server a delivery may be (the answer travels back
 /// while the push travels on).
 const BEFORE_ANSWER: Duration = Duration::from_secs(5);
+/// How long after its `apns-expiration` (after its send, for `0`) a push may still arrive.
+/// Apple: expiry is best effort, a push "can arrive after the timestamp" and with `0` "with
+/// some delay", because one attempt may go over several connections of the device
+/// (docs/reference/apns.md §4.1). The founding incident's `0` push arrived 3 min late, written
+/// to a connection that had died; a server notices a dead TCP peer within about 15 min (Linux's
+/// default retransmission limit). Past twice that, a delivery is another push's: APNs stores
+/// nothing past the expiry, so linking a line hours later to this push would be a false
+/// "delivered late".
+const AFTER_EXPIRY: Duration = Duration::from_secs(30 * 60);
 
 /// How the arrival was tied to the push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,11 +270,17 @@ pub(crate) fn find<'a>(
     let earliest = answered.map_or(before(push.sent_at, CLOCK_SKEW), |a| {
         a.max(before(push.sent_at, CLOCK_SKEW))
     });
+    // The app's receipt outranks the expiry: what it got, it got.
+    let latest = (phase != Phase::Receipt)
+        .then(|| expires_at(push))
+        .flatten()
+        .map(|t| after(t, AFTER_EXPIRY));
     let at = |d: &Delivery| timeline.events[d.events[0]].at;
     let candidates: Vec<(&Delivery, Attribution)> = cx
         .deliveries
         .iter()
-        .filter(|d| at(d) >= earliest && !claims.0.contains(&d.events[0]))
+        .filter(|d| at(d) >= earliest && latest.is_none_or(|l| at(d) <= l))
+        .filter(|d| !claims.0.contains(&d.events[0]))
         .filter_map(|d| d.is_for(&wanted).map(|a| (d, a)))
         .collect();
     let lines = |d: &Delivery| -> Vec<&'a DeviceEvent> {
@@ -319,6 +334,18 @@ pub(crate) fn find<'a>(
         lines: lines(delivery),
         attribution: *attribution,
     })
+}
+
+/// When APNs stops trying to deliver the push: its `apns-expiration`, or its send for `0` (one
+/// attempt, nothing stored); `None` when the record does not say (APNs's own storage policy).
+fn expires_at(push: &PushRecord) -> Option<Timestamp> {
+    match push.expiration? {
+        0 => Some(push.sent_at),
+        seconds => {
+            let micros = i64::try_from(seconds).ok()?.checked_mul(1_000_000)?;
+            Some(Timestamp::from_utc_micros(micros))
+        }
+    }
 }
 
 /// Whether a receipt's delivery is in the log: the push's device is then the log's device.

@@ -294,6 +294,60 @@ fn power_deferred_for_a_non_waking_push_while_connected_and_restricted() {
 }
 
 #[test]
+fn a_delivery_long_after_the_expiry_is_another_pushs_not_a_late_arrival() {
+    // Down across the send, back at 10:02, and the app's topic arrives again hours later: APNs
+    // stored nothing past 10:01:30, so that line is a later push's (the set holds only this
+    // one, as when a support engineer passes the failing push alone).
+    let events = |arrival: &str| {
+        vec![
+            event(
+                "10:00:00.000",
+                "symptomsd",
+                EventKind::RrcState {
+                    interface: Some("pdp_ip0".into()),
+                    state: 0,
+                    previous: Some(1),
+                },
+            ),
+            reconnecting("10:00:01.000"),
+            event(
+                "10:02:00.000",
+                "powerd",
+                EventKind::DisplayState {
+                    display_off: false,
+                    hid_active: Some(true),
+                },
+            ),
+            connected("10:02:01.000"),
+            arrived(arrival),
+        ]
+    };
+    let mut p = push("10:00:30.000");
+    p.deadline = Some(at("10:01:30.000"));
+    p.expiration = Some(u64::try_from(at("10:01:30.000").utc_micros() / 1_000_000).unwrap());
+    let hours_later = timeline(events("13:00:00.000"), "09:59:00", "13:05:00");
+    let v = diagnose(&p, &hours_later, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::ExpiredWhileOffline),
+        "{}",
+        v.explanation
+    );
+    assert_eq!(v.arrived_at, None);
+
+    // Within minutes of the expiry it may still be this push (Apple: expiry is best effort).
+    let minutes_later = timeline(events("10:02:02.000"), "09:59:00", "13:05:00");
+    let v = diagnose(&p, &minutes_later, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::Late, Cause::DeviceOfflineRadio),
+        "{}",
+        v.explanation
+    );
+    assert_eq!(v.arrived_at, Some(at("10:02:02.000")));
+}
+
+#[test]
 fn expired_while_offline_when_the_device_came_back_and_nothing_arrived() {
     let down = event(
         "10:00:00.000",
