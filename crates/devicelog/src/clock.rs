@@ -4,7 +4,7 @@
 //! (Console copies, forum digests) and some no zone (`--style compact`). What a line lacks comes
 //! from `--date` and `--tz`; nothing is ever guessed.
 
-use pushtrace_model::{CivilDateTime, TimeOfDay, Timestamp, UtcOffset};
+use pushtrace_model::{CivilDateTime, TimeOfDay, Timestamp, UtcOffset, suggest};
 
 /// The zone `--tz` names: a fixed offset (`+03:00`) or an IANA zone (`Europe/Istanbul`), whose
 /// offset then depends on the date (daylight saving).
@@ -29,9 +29,11 @@ impl Zone {
                 zone,
             })
             .map_err(|e| {
+                let names: Vec<_> = jiff::tz::db().available().collect();
+                let hint = suggest::hint(text, names.iter().map(|n| n.as_str()));
                 format!(
                     "`{text}` is neither a UTC offset (+03:00, -0700, Z) nor a time zone name \
-                     (Europe/Istanbul): {e}"
+                     (Europe/Istanbul){hint}: {e}"
                 )
             })
     }
@@ -142,6 +144,9 @@ mod tests {
         assert!(matches!(Zone::parse("+03:00"), Ok(Zone::Fixed(o)) if o.seconds() == 10_800));
         let err = Zone::parse("Mars/Olympus").unwrap_err();
         assert!(err.contains("neither a UTC offset"), "{err}");
+        assert!(!err.contains("did you mean"), "{err}");
+        let err = Zone::parse("Europe/Istambul").unwrap_err();
+        assert!(err.contains("(did you mean `Europe/Istanbul`?)"), "{err}");
     }
 
     #[test]

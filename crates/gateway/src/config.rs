@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pushtrace_model::suggest;
 use serde::Deserialize;
 
 /// Environment variable holding the API bearer token when `api_token_file` is not set.
@@ -326,9 +327,12 @@ impl GatewayConfig {
 
     /// Parses and checks TOML text; `path` only names it in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<GatewayConfig, ConfigError> {
-        let config: GatewayConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
+        let config: GatewayConfig = toml::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!("{}{}", message.trim_end(), suggest::serde_hint(&message)),
+            }
         })?;
         config.check(path)?;
         Ok(config)
@@ -628,6 +632,22 @@ team_id = "DEF123GHIJ"
             .unwrap_err()
             .to_string();
         assert!(error.contains("colour"), "{error}");
+        assert!(!error.contains("did you mean"), "{error}");
+        let misspelt = format!("lisen = \"127.0.0.1:9\"\n{MINIMAL}");
+        let error = GatewayConfig::from_toml(&misspelt, Path::new("g.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("(did you mean `listen`?)"), "{error}");
+        let in_app = format!("{MINIMAL}key_fille = \"k.p8\"\n");
+        let error = GatewayConfig::from_toml(&in_app, Path::new("g.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("(did you mean `key_file`?)"), "{error}");
+        let value = MINIMAL.replace("\"sandbox\"", "\"sandbx\"");
+        let error = GatewayConfig::from_toml(&value, Path::new("g.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("(did you mean `sandbox`?)"), "{error}");
         for ceiling in ["0", "1000001"] {
             let bad = format!("{MINIMAL}[apps.retry]\nmax_retries_per_sec = {ceiling}\n");
             let error = GatewayConfig::from_toml(&bad, Path::new("g.toml"))

@@ -31,6 +31,7 @@ mod event;
 mod push;
 mod receipt;
 mod record;
+pub mod suggest;
 pub mod terminal;
 mod time;
 mod verdict;

@@ -4,7 +4,7 @@
 //! Every form (a JSONL line, a CSV row, a Parquet row) ends in the one serde definition of
 //! [`PushRecord`], so the messages here are shared by all of them.
 
-use pushtrace_model::PushRecord;
+use pushtrace_model::{PushRecord, suggest};
 
 /// Why one record could not be read: the field at fault, when one is, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,31 +57,9 @@ fn quoted_after(message: &str, prefix: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_string())
 }
 
-/// The contract field within two edits of a misspelt name.
+/// The contract field closest to a misspelt name ([`pushtrace_model::suggest::closest`]).
 pub fn closest_field(name: &str) -> Option<&'static str> {
-    PushRecord::FIELDS
-        .into_iter()
-        .map(|field| (edit_distance(name, field), field))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, field)| field)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    suggest::closest(name, PushRecord::FIELDS)
 }
 
 /// What a column that is not a contract field should be instead (CSV and Parquet share it).
