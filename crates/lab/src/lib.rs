@@ -11,8 +11,9 @@
 //! push as a [`PushTruth`]: the [`PushRecord`](pushtrace_model::PushRecord) its server would
 //! export, whether the phone rang, and the true [`Cause`](pushtrace_model::Cause) of a failure.
 //! [`run_fleet`] shards devices across threads; [`write_run`] writes the pushes file, each
-//! device's log in `log show --style syslog` (worded as the catalogue `diagnose` reads) and
-//! the truth.
+//! device's log (worded as the catalogue `diagnose` reads, in any [`LogFormat`] `diagnose`
+//! reads, optionally with noise) and the truth; [`score()`] runs `diagnose` over a written run
+//! and sets its causes against the truth.
 //!
 //! ```
 //! use pushtrace_lab::{Scenario, run_fleet};
@@ -28,9 +29,12 @@ pub mod fleet;
 pub mod log;
 pub mod output;
 pub mod scenario;
+pub mod score;
 pub mod sim;
 
 pub use fleet::{FleetSummary, run_fleet};
-pub use output::{WriteError, Written, write_run};
+pub use log::LogFormat;
+pub use output::{RunOptions, WriteError, Written, write_run};
 pub use scenario::{Scenario, ScenarioError};
+pub use score::{Score, ScoreError, score};
 pub use sim::{DeviceRun, PushTruth, simulate_device};

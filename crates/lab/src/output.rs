@@ -1,5 +1,5 @@
-//! Writing a run to disk: the pushes file (the fleet input contract), each device's log in
-//! `log show --style syslog`, and the ground truth beside them.
+//! Writing a run to disk: the pushes file (the fleet input contract), each device's log in the
+//! form asked for (`log show --style syslog` by default), and the ground truth beside them.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -8,26 +8,65 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::log::write_syslog;
+use crate::log::{LogFormat, with_noise, write_log};
 use crate::scenario::Scenario;
 use crate::sim::DeviceRun;
 use crate::{FleetSummary, run_fleet};
 
-/// Where a written run lives: `pushes.jsonl`, `truth.jsonl`, `logs/<device>.log`.
+/// How a run is written.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunOptions {
+    /// Threads to simulate on (at least 1).
+    pub threads: usize,
+    /// The form of the device logs.
+    pub format: LogFormat,
+    /// The share of log lines that are noise from chatty processes (0 to 1, below 1; 0: none).
+    pub noise: f64,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            threads: 1,
+            format: LogFormat::Syslog,
+            noise: 0.0,
+        }
+    }
+}
+
+/// Where a written run lives: `pushes.jsonl`, `truth.jsonl`, `logs/<device>.<ext>`.
 #[derive(Clone, Debug)]
 pub struct Written {
     pub pushes: PathBuf,
     pub truth: PathBuf,
     pub logs: PathBuf,
+    /// The form of the logs, and the day the run starts on in its zone (`YYYY-MM-DD`): what a
+    /// reader of a Console copy must be told.
+    pub format: LogFormat,
+    pub start_date: String,
+    /// The app's process name, which the timeline follows.
+    pub app: String,
     pub summary: FleetSummary,
 }
 
-/// An output that cannot be written.
+impl Written {
+    /// The log of `device` (`lab-000042`).
+    pub fn log_of(&self, device: &str) -> PathBuf {
+        self.logs
+            .join(format!("{device}.{}", self.format.extension()))
+    }
+}
+
+/// A run that cannot be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write the lab's output {path}: {source}")]
-pub struct WriteError {
-    pub path: String,
-    pub source: std::io::Error,
+pub enum WriteError {
+    #[error("cannot write the lab's output {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("a noise share of {0} is not a share below 1: use 0 (no noise) to 0.99")]
+    NoiseShare(f64),
 }
 
 #[derive(Serialize)]
@@ -42,10 +81,17 @@ struct TruthLine<'a> {
 }
 
 /// Simulates the scenario and writes it under `dir` (created if missing).
-pub fn write_run(scenario: &Scenario, threads: usize, dir: &Path) -> Result<Written, WriteError> {
+pub fn write_run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    dir: &Path,
+) -> Result<Written, WriteError> {
+    if !(0.0..1.0).contains(&options.noise) {
+        return Err(WriteError::NoiseShare(options.noise));
+    }
     let io = |path: &Path| {
         let path = path.display().to_string();
-        move |source| WriteError { path, source }
+        move |source| WriteError::Io { path, source }
     };
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(&logs))?;
@@ -53,14 +99,22 @@ pub fn write_run(scenario: &Scenario, threads: usize, dir: &Path) -> Result<Writ
     let truth_path = dir.join("truth.jsonl");
     let runs: Mutex<Vec<DeviceRun>> = Mutex::new(Vec::new());
     let failed: Mutex<Option<WriteError>> = Mutex::new(None);
-    let summary = run_fleet(scenario, threads, true, |mut run| {
-        let path = logs.join(format!("{}.log", run.device));
+    let start = scenario.fleet.start;
+    let summary = run_fleet(scenario, options.threads, true, |mut run| {
+        let path = logs.join(format!("{}.{}", run.device, options.format.extension()));
+        let lines = with_noise(
+            std::mem::take(&mut run.log),
+            options.noise,
+            scenario.fleet.seed,
+            &run.device,
+        );
         let written = File::create(&path).and_then(|f| {
             let mut out = BufWriter::new(f);
-            write_syslog(
+            write_log(
                 &mut out,
-                &run.log,
-                scenario.fleet.start.offset(),
+                options.format,
+                &lines,
+                start.offset(),
                 &scenario.app.process,
             )?;
             out.flush()
@@ -69,7 +123,6 @@ pub fn write_run(scenario: &Scenario, threads: usize, dir: &Path) -> Result<Writ
             let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
             failed.get_or_insert(io(&path)(e));
         }
-        run.log = Vec::new();
         runs.lock().unwrap_or_else(|p| p.into_inner()).push(run);
     });
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -109,10 +162,14 @@ pub fn write_run(scenario: &Scenario, threads: usize, dir: &Path) -> Result<Writ
         }
         Ok(())
     })?;
+    let day = start.local();
     Ok(Written {
         pushes: pushes_path,
         truth: truth_path,
         logs,
+        format: options.format,
+        start_date: format!("{:04}-{:02}-{:02}", day.year, day.month, day.day),
+        app: scenario.app.process.clone(),
         summary,
     })
 }

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::timeline::build;
-use pushtrace_devicelog::{LogReader, NoProgress};
+use pushtrace_devicelog::{Format, LocalClock, LogReader, NoProgress};
 use pushtrace_diagnose::{DiagnoseOptions, PushReader, diagnose};
-use pushtrace_lab::log::Message;
+use pushtrace_lab::log::{Message, NOISE};
 use pushtrace_lab::scenario::Interface;
-use pushtrace_lab::{Scenario, simulate_device, write_run};
+use pushtrace_lab::{LogFormat, RunOptions, Scenario, simulate_device, write_run};
 use pushtrace_model::{Cause, Outcome};
 
 fn scenario(name: &str) -> Scenario {
@@ -62,7 +62,7 @@ fn the_founding_incident_keeps_its_timeline() {
 fn diagnose_finds_the_true_cause_in_the_written_log() {
     let sc = scenario("founding-incident.toml");
     let dir = tempfile::tempdir().unwrap();
-    let written = write_run(&sc, 1, dir.path()).unwrap();
+    let written = write_run(&sc, &RunOptions::default(), dir.path()).unwrap();
     let pushes = PushReader::builder().build().read(&written.pushes).unwrap();
     let truth = simulate_device(&sc, 0, false).pushes;
     assert_eq!(pushes.pushes.len(), truth.len());
@@ -141,8 +141,8 @@ fn every_message_is_read_by_its_catalogue_rule() {
         let rule = rules
             .rules()
             .iter()
-            .find(|r| r.spec.id == message.rule())
-            .unwrap_or_else(|| panic!("no rule {}", message.rule()));
+            .find(|r| Some(r.spec.id.as_str()) == message.rule())
+            .unwrap_or_else(|| panic!("no rule {:?}", message.rule()));
         assert_eq!(
             rule.spec.process,
             message.process("*").replace("Comera", "*")
@@ -202,5 +202,79 @@ fn a_fleet_run_is_reproducible_whatever_the_threads() {
             one.by_cause.get(cause).copied().unwrap_or(0) > 0,
             "{cause}: {one:?}"
         );
+    }
+}
+
+#[test]
+fn every_log_format_reads_back_to_the_same_timeline_and_cause() {
+    let sc = scenario("founding-incident.toml");
+    let rules = RuleSet::embedded().unwrap();
+    let events = |format: LogFormat, noise: f64| {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            format,
+            noise,
+            ..RunOptions::default()
+        };
+        let written = write_run(&sc, &options, dir.path()).unwrap();
+        let clock = LocalClock {
+            date: Some(pushtrace_model::parse_date(&written.start_date).unwrap()),
+            zone: None,
+        };
+        let log = written.log_of("lab-000000");
+        let reader = LogReader::builder().clock(clock).build();
+        assert_eq!(
+            reader.format_of(&log).unwrap().0,
+            match format {
+                LogFormat::Syslog => Format::LogShowSyslog,
+                LogFormat::Default => Format::LogShowDefault,
+                LogFormat::Ndjson => Format::LogShowNdjson,
+                LogFormat::Json => Format::LogShowJson,
+                LogFormat::Console => Format::Console,
+            },
+            "{format:?}"
+        );
+        let read = reader.read(&log, &mut NoProgress).unwrap();
+        assert_eq!(
+            read.summary.skipped_total(),
+            0,
+            "{format:?}: {:?}",
+            read.summary
+        );
+        let timeline = build(read.records, &rules, &["Comera".to_string()], None)
+            .unwrap()
+            .timeline;
+        let score = pushtrace_lab::score(&written).unwrap();
+        assert_eq!(score.agree, 1, "{format:?}: {score}");
+        assert!(
+            score.matrix[&Cause::ReconnectAbandonedPowerPolicy]
+                .contains_key(&Cause::ReconnectAbandonedPowerPolicy)
+        );
+        timeline
+            .events
+            .into_iter()
+            .map(|e| (e.at.utc_micros(), e.rule, format!("{:?}", e.kind)))
+            .collect::<Vec<_>>()
+    };
+    let syslog = events(LogFormat::Syslog, 0.0);
+    assert!(syslog.len() > 10, "{syslog:?}");
+    for format in LogFormat::ALL {
+        assert_eq!(events(format, 0.0), syslog, "{format:?}");
+        assert_eq!(events(format, 0.69), syslog, "{format:?} with noise");
+    }
+}
+
+#[test]
+fn no_rule_reads_a_noise_line() {
+    let rules = RuleSet::embedded().unwrap();
+    for line in &NOISE {
+        for rule in rules.rules() {
+            assert!(
+                rule.kind_of(line.text).is_none(),
+                "{} reads noise {:?}",
+                rule.spec.id,
+                line.text
+            );
+        }
     }
 }

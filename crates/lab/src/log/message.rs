@@ -64,12 +64,14 @@ pub enum Message {
     VoipBlocked {
         bundle: String,
     },
+    /// A line of a process that logs a lot and says nothing the catalogue reads (`noise.rs`).
+    Noise(&'static super::noise::NoiseLine),
 }
 
 impl Message {
-    /// The catalogue rule this message is written for.
-    pub fn rule(&self) -> &'static str {
-        match self {
+    /// The catalogue rule this message is written for; noise is written for none.
+    pub fn rule(&self) -> Option<&'static str> {
+        Some(match self {
             Message::RrcIdle => "symptomsd.rrc_state",
             Message::Registered => "commcenter.registration",
             Message::PathSatisfied(_) => "apsd.path_satisfied",
@@ -90,7 +92,8 @@ impl Message {
             Message::AppKilled => "callservicesd.killing_voip_app",
             Message::VoipBlocked { .. } => "callservicesd.voip_blocked",
             Message::InternetSharing => "dasd.internet_sharing_active",
-        }
+            Message::Noise(_) => return None,
+        })
     }
 
     /// The process that logs it (`app` for the app's own lines).
@@ -116,6 +119,54 @@ impl Message {
                 "callservicesd"
             }
             Message::CallReported { .. } => app,
+            Message::Noise(line) => line.process,
+        }
+    }
+
+    /// The library that logged it, when it is not the process's own image: the `(sender)`
+    /// of the text styles and the `senderImagePath` of json.
+    pub fn sender(&self) -> Option<&'static str> {
+        match self {
+            Message::PathSatisfied(_) => Some("/usr/lib/libnetwork.dylib"),
+            Message::PolicySent(_) | Message::CallWake => Some("/usr/lib/libIOKit.dylib"),
+            Message::CallReported { .. } => {
+                Some("/System/Library/Frameworks/CallKit.framework/CallKit")
+            }
+            Message::Noise(line) => line.sender,
+            _ => None,
+        }
+    }
+
+    /// The `os_log` subsystem and category, empty when the message is not logged through a
+    /// handle (then `log show` prints no `[…]`).
+    pub fn subsystem(&self) -> (&'static str, &'static str) {
+        match self {
+            Message::PathSatisfied(_) => ("com.apple.network", "connection"),
+            Message::Connected(_)
+            | Message::ConnectionClosed(_)
+            | Message::ConnectTimeout(_)
+            | Message::KeepAliveFailed(_)
+            | Message::PushReceived { .. } => ("com.apple.apsd", "connection"),
+            Message::ActivityUpdate | Message::PolicyApplied(_) => ("com.apple.apsd", "power"),
+            Message::PolicySent(_)
+            | Message::Activity { .. }
+            | Message::Display { .. }
+            | Message::CallWake => ("com.apple.powerd", "assertions"),
+            Message::NecpDefunct { .. } => ("com.apple.xnu.net.necp", "necp"),
+            Message::VoipToApp { .. } | Message::AppKilled | Message::VoipBlocked { .. } => {
+                ("com.apple.calls.callservicesd", "Default")
+            }
+            Message::Noise(line) => line.subsystem,
+            _ => ("", ""),
+        }
+    }
+
+    /// The `log show` type column; the lab's messages are all logged at the default level but
+    /// the kernel's abort, which NECP logs as an error unless the errno is ENOENT (2).
+    pub fn level(&self) -> &'static str {
+        match self {
+            Message::Noise(line) => line.level,
+            _ => "Default",
         }
     }
 
@@ -225,6 +276,7 @@ impl Message {
                 "Application {bundle} will not be launched because it failed to report an \
                  incoming call too many times (or repeatedly crashed.)"
             ),
+            Message::Noise(line) => out.write_str(line.text),
         };
     }
 }
