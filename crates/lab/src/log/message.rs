@@ -161,8 +161,8 @@ impl Message {
         }
     }
 
-    /// The `log show` type column; the lab's messages are all logged at the default level but
-    /// the kernel's abort, which NECP logs as an error unless the errno is ENOENT (2).
+    /// The `log show` type column. The lab's own messages are all at the default level (NECP
+    /// logs its abort as an error except for ENOENT, 2, the errno the lab writes).
     pub fn level(&self) -> &'static str {
         match self {
             Message::Noise(line) => line.level,
