@@ -16,13 +16,18 @@ use pushtrace_diagnose::bundle::{self, BundleInput, ZoneSource};
 use pushtrace_diagnose::excerpts::ExcerptCollector;
 use pushtrace_diagnose::text_report::{Diagnosed, render};
 use pushtrace_diagnose::{
-    DiagnoseOptions, LogClock, Push, PushReader, diagnose_all, is_ring, push_from_arg, sort_pushes,
+    DiagnoseOptions, LogClock, Push, PushReader, PushSummary, diagnose_all, is_ring, push_from_arg,
+    sort_pushes,
 };
 use pushtrace_diagnose::{html_report, markdown_report};
 use pushtrace_model::terminal;
 use serde_json::json;
 
 use crate::input::InputArgs;
+
+/// Exit code: the report was written, but lines of the pushes file were skipped as bad push
+/// records (without `--lenient`), so the report may lack pushes.
+pub const EXIT_SKIPPED_PUSHES: u8 = 3;
 
 #[derive(Args, Debug)]
 pub struct DiagnoseArgs {
@@ -83,6 +88,11 @@ pub struct DiagnoseArgs {
     /// With --bundle: write into DIR even when it is not empty.
     #[arg(long, requires = "bundle")]
     pub force: bool,
+
+    /// Exit 0 even when bad lines of the pushes file were skipped (they are still reported on
+    /// stderr); without it such a run exits 3.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 impl DiagnoseArgs {
@@ -100,25 +110,37 @@ fn for_app(topic: Option<&str>, bundle: &str) -> bool {
 
 pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     let clock = args.source.clock.clock()?;
-    let mut pushes: Vec<Push> = match &args.pushes {
+    let (mut pushes, push_summary): (Vec<Push>, Option<PushSummary>) = match &args.pushes {
         Some(path) => {
             let read = PushReader::builder()
                 .strict(args.source.strict)
                 .build()
                 .read(path)?;
+            // Skipped pushes change the report, so they are said whatever `--quiet` asks.
             if !args.source.quiet {
                 eprint!("{}", terminal::escape_lines(&read.summary.to_string()));
+            } else if read.summary.skipped > 0 {
+                eprint!(
+                    "{}",
+                    terminal::escape_lines(&skipped_account(&read.summary))
+                );
             }
-            read.pushes
+            if read.pushes.is_empty() {
+                bail!("{}", no_push_read(&read.summary));
+            }
+            (read.pushes, Some(read.summary))
         }
-        None => args
-            .push
-            .iter()
-            .enumerate()
-            .map(|(i, text)| push_from_arg(text, i as u64 + 1, &clock))
-            .collect::<Result<_, _>>()
-            .context("--push")?,
+        None => (
+            args.push
+                .iter()
+                .enumerate()
+                .map(|(i, text)| push_from_arg(text, i as u64 + 1, &clock))
+                .collect::<Result<_, _>>()
+                .context("--push")?,
+            None,
+        ),
     };
+    let read_count = pushes.len();
     if let Some(topic) = &args.topic {
         pushes.retain(|p| p.record.topic.as_deref() == Some(topic.as_str()));
     }
@@ -128,9 +150,15 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     sort_pushes(&mut pushes);
     if pushes.is_empty() {
         bail!(
-            "no push to diagnose: the pushes file is empty, or no push has the --topic or a topic of the --app given"
+            "no push to diagnose: none of the {read_count} push(es) read has {}",
+            match (&args.topic, args.app_bundle()) {
+                (Some(topic), None) => format!("the topic `{topic}` (--topic)"),
+                (None, Some(app)) => format!("a topic of the app `{app}` (--app)"),
+                _ => "the --topic and a topic of the --app given".to_string(),
+            }
         );
     }
+    let skipped = push_summary.as_ref().map_or(0, |s| s.skipped);
     // Refuse a bundle folder before the read, which may take minutes.
     if let Some(dir) = &args.bundle
         && !args.force
@@ -258,6 +286,10 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             "log_end": built.timeline.end,
             "pushes": items,
             "not_judged": not_judged,
+            "skipped": push_summary.as_ref().map(|s| json!({
+                "count": s.skipped,
+                "first": s.skipped_examples,
+            })),
         });
         Ok(serde_json::to_string_pretty(&value)? + "\n")
     };
@@ -301,13 +333,54 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     };
     if let Some(path) = &args.output {
         write_file(path, &text)?;
+    } else {
+        match io::stdout().lock().write_all(text.as_bytes()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if skipped == 0 || args.lenient {
         return Ok(ExitCode::SUCCESS);
     }
-    match io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
+    eprintln!(
+        "{skipped} bad line(s) of the pushes file were skipped, so the report may lack pushes: \
+         exit code {EXIT_SKIPPED_PUSHES}. Fix the lines, or pass --lenient to accept the report \
+         without them"
+    );
+    Ok(ExitCode::from(EXIT_SKIPPED_PUSHES))
+}
+
+/// The skipped lines of a pushes read, for `--quiet`, which leaves out the rest of the account.
+fn skipped_account(summary: &PushSummary) -> String {
+    let mut text = format!(
+        "{}: {} bad line(s) skipped (not valid push records); the first:\n",
+        summary.input, summary.skipped
+    );
+    for example in &summary.skipped_examples {
+        text.push_str(&format!("    {example}\n"));
     }
+    text
+}
+
+/// Why a pushes file gave no push: every line bad, or nothing but blank lines and a header.
+fn no_push_read(summary: &PushSummary) -> String {
+    if summary.skipped == 0 {
+        return format!(
+            "no push to diagnose: {} has no push record ({} line(s), {} blank)",
+            summary.input, summary.lines, summary.blank_lines
+        );
+    }
+    let first = summary
+        .skipped_examples
+        .first()
+        .map(|e| format!("; the first: {e}"))
+        .unwrap_or_default();
+    format!(
+        "no push to diagnose: all {} push line(s) of {} are bad and were skipped{first} \
+         (docs/formats.md, \"Push records\")",
+        summary.skipped, summary.input
+    )
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {

@@ -23,7 +23,7 @@ pub struct InputArgs {
 
     /// Read as this format instead of detecting it: sysdiagnose, logarchive, default, syslog,
     /// compact, json, ndjson, console, digest, unifiedlog-jsonl, unifiedlog-csv.
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = format_arg)]
     pub format: Option<Format>,
 
     #[command(flatten)]
@@ -46,6 +46,14 @@ pub struct InputArgs {
     /// The line said before the read, so the account after it does not repeat it.
     #[arg(skip)]
     announced: std::cell::RefCell<Option<String>>,
+}
+
+/// `--format`, with the name nearest a misspelt one.
+fn format_arg(text: &str) -> Result<Format, String> {
+    text.parse::<Format>().map_err(|why| {
+        let hint = pushtrace_model::suggest::hint(text, Format::ALL.iter().map(|f| f.name()));
+        format!("{why}{hint}")
+    })
 }
 
 impl InputArgs {

@@ -156,3 +156,112 @@ fn a_gateway_export_is_judged_on_its_receipts_and_alerts_are_not_rings() {
         "{report}"
     );
 }
+
+/// The seed pushes with a bad line between them: a misspelt field whose name carries a
+/// terminal escape (the file is whatever a server wrote).
+fn pushes_with_a_bad_line(dir: &Path) -> PathBuf {
+    let seed = std::fs::read_to_string(example("pushes.jsonl")).unwrap();
+    let mut lines: Vec<&str> = seed.lines().collect();
+    lines.insert(
+        1,
+        r#"{"push_id":"bad","sent_at":"2026-05-20T17:45:00+03:00","sent_att\u001b]0;pwned\u0007":1}"#,
+    );
+    let path = dir.join("pushes.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn a_skipped_push_line_is_reported_even_when_quiet_and_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pushes = pushes_with_a_bad_line(dir.path());
+    let out = run(&["--pushes", pushes.to_str().unwrap(), "-q"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("1 bad line(s) skipped") && stderr.contains("pushes.jsonl:2: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sent_att\\u{1b}]0;pwned\\u{7}"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escaped for the terminal: {stderr}"
+    );
+    assert!(stderr.contains("--lenient"), "{stderr}");
+    // The report is still written: the good pushes are diagnosed.
+    assert!(text(&out.stdout).contains("seed-1747"));
+
+    let lenient = run(&["--pushes", pushes.to_str().unwrap(), "-q", "--lenient"]);
+    let stderr = text(&lenient.stderr);
+    assert_eq!(lenient.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("pushes.jsonl:2: "),
+        "still reported: {stderr}"
+    );
+}
+
+#[test]
+fn json_carries_the_skipped_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let pushes = pushes_with_a_bad_line(dir.path());
+    let out = run(&["--pushes", pushes.to_str().unwrap(), "-q", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["pushes"].as_array().unwrap().len(), 2);
+    let skipped = &value["skipped"];
+    assert_eq!(skipped["count"], 1, "{value:#}");
+    let first = &skipped["first"][0];
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["field"], "sent_att\u{1b}]0;pwned\u{7}");
+    assert!(first["file"].as_str().unwrap().ends_with("pushes.jsonl"));
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not a push record field"),
+        "{value:#}"
+    );
+}
+
+#[test]
+fn a_file_of_bad_lines_is_not_called_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("pushes.jsonl");
+    std::fs::write(&bad, "{\"sent_at\":\"yesterday\"}\n{\"push_id\":\"x\"}\n").unwrap();
+    let out = run(&["--pushes", bad.to_str().unwrap(), "-q", "--lenient"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("all 2 push line(s) of") && stderr.contains("pushes.jsonl:1: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("empty"), "{stderr}");
+
+    let blank = dir.path().join("blank.jsonl");
+    std::fs::write(&blank, "\n\n").unwrap();
+    let out = run(&["--pushes", blank.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no push"), "{stderr}");
+}
+
+#[test]
+fn misspelt_zones_and_formats_get_a_suggestion() {
+    let log = example("device-log.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .args(["diagnose", log.to_str().unwrap(), "--push", "17:47:00"])
+        .args(["--date", "2026-05-20", "--tz", "Europe/Istambul"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--tz") && stderr.contains("(did you mean `Europe/Istanbul`?)"),
+        "{stderr}"
+    );
+
+    let out = run(&["--push", "17:47:00", "--format", "sylog"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("(did you mean `syslog`?)"), "{stderr}");
+}

@@ -109,8 +109,9 @@ fn diagnose_text_escapes_push_ids_log_lines_and_bad_lines() {
             .output()
             .unwrap()
     };
+    // The bad line is skipped and reported; --lenient accepts the report without it.
     let run = |extra: &[&str]| {
-        let out = diagnose(extra);
+        let out = diagnose(&[extra, &["--lenient"][..]].concat());
         assert!(out.status.success(), "{}", text(&out.stderr));
         out
     };
@@ -144,6 +145,9 @@ fn diagnose_text_escapes_push_ids_log_lines_and_bad_lines() {
     );
 
     let out = run(&["--json", "-q"]);
+    // Quiet or not, the skipped line is said, escaped.
+    assert_inert(&out.stderr, "stderr");
+    assert!(text(&out.stderr).contains("`17:47\\u{1b}[2J` is not"));
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let late = &value["pushes"][1];
     assert_eq!(late["push"]["push_id"], push_id.as_str());

@@ -33,7 +33,7 @@ impl Zone {
                 let hint = suggest::hint(text, names.iter().map(|n| n.as_str()));
                 format!(
                     "`{text}` is neither a UTC offset (+03:00, -0700, Z) nor a time zone name \
-                     (Europe/Istanbul){hint}: {e}"
+                     (Europe/Istanbul): {e}{hint}"
                 )
             })
     }
