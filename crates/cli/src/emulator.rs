@@ -133,9 +133,10 @@ fn read_config(path: &Path) -> Result<EmulatorConfig> {
             format!(", line {line}, column {column}")
         });
         anyhow!(
-            "config {}{place}: {}; the fields are listed in docs/emulator.md",
+            "config {}{place}: {}{}; the fields are listed in docs/emulator.md",
             path.display(),
-            error.message().trim_end()
+            error.message().trim_end(),
+            pushtrace_model::suggest::serde_hint(error.message())
         )
     })?;
     let base = path.parent().unwrap_or(Path::new(""));

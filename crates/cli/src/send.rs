@@ -9,10 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pushtrace_apns::client::{
-    ALTERNATIVE_PORT, Client, ClientCertificate, Credentials, Endpoint, Outcome, SendResult,
-    TokenSigner,
+    ALTERNATIVE_PORT, Client, ClientCertificate, Credentials, Endpoint, Outcome, PRODUCTION_HOST,
+    SANDBOX_HOST, SendError, SendResult, TokenSigner,
 };
 use pushtrace_apns::{Environment, Expiration, Notification, Priority, PushType, SigningKey};
+use pushtrace_model::suggest;
 use serde_json::json;
 
 /// Exit code: APNs answered with an error.
@@ -112,7 +113,13 @@ pub fn run(args: SendArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(client.send(&notification));
+    let mut result = runtime.block_on(client.send(&notification));
+    // A certificate the client does not trust fails the same way on every attempt.
+    if let Outcome::Failed { error, retryable } = &mut result.outcome
+        && untrusted(error).is_some()
+    {
+        *retryable = false;
+    }
     if args.json {
         println!("{}", to_json(&result, &endpoint, &notification));
     } else {
@@ -191,12 +198,7 @@ pub const CERT_PASSWORD_ENV: &str = "PUSHTRACE_CERT_PASSWORD";
 
 fn endpoint(args: &SendArgs) -> Result<Endpoint> {
     if let Some(url) = &args.endpoint {
-        let environment = if args.production {
-            Environment::Production
-        } else {
-            Environment::Sandbox
-        };
-        return Ok(Endpoint::url(url, environment)?);
+        return custom_endpoint(url, args.production);
     }
     let endpoint = if args.sandbox {
         Endpoint::sandbox()
@@ -207,6 +209,28 @@ fn endpoint(args: &SendArgs) -> Result<Endpoint> {
         endpoint.with_port(ALTERNATIVE_PORT)
     } else {
         endpoint
+    })
+}
+
+/// `--endpoint URL`, whose tokens are production's with `--production`, else sandbox's.
+fn custom_endpoint(url: &str, production: bool) -> Result<Endpoint> {
+    let environment = if production {
+        Environment::Production
+    } else {
+        Environment::Sandbox
+    };
+    let endpoint = Endpoint::url(url, environment)?;
+    // Apple's hosts take only their own environment's tokens, whatever --production says.
+    let apple = match endpoint.host() {
+        PRODUCTION_HOST => Some(Environment::Production),
+        SANDBOX_HOST => Some(Environment::Sandbox),
+        _ => None,
+    };
+    Ok(match apple {
+        Some(environment) if environment != endpoint.environment() => {
+            Endpoint::url(url, environment)?
+        }
+        _ => endpoint,
     })
 }
 
@@ -221,9 +245,10 @@ fn notification(args: &SendArgs) -> Result<Notification> {
         "the payload is not JSON (APNs needs a JSON object; use @FILE to read it from a file)",
     )?;
     let push_type = match &args.push_type {
-        Some(text) => text
-            .parse::<PushType>()
-            .map_err(|e| anyhow::anyhow!("--push-type: {e}"))?,
+        Some(text) => text.parse::<PushType>().map_err(|e| {
+            let names = PushType::ALL.iter().map(|t| t.header_value());
+            anyhow::anyhow!("--push-type: {e}{}", suggest::hint(text, names))
+        })?,
         None if args.topic.ends_with(".voip") => PushType::Voip,
         None => PushType::Alert,
     };
@@ -259,14 +284,96 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Where the push went, as a person names it: Apple's sandbox or production on the usual or the
+/// alternative port, or any other server by its URL (whose tokens are the environment's given).
+fn endpoint_label(endpoint: &Endpoint) -> String {
+    let apple = match endpoint.host() {
+        PRODUCTION_HOST => Some("production"),
+        SANDBOX_HOST => Some("sandbox"),
+        _ => None,
+    };
+    match (apple, endpoint.port(), endpoint.is_tls()) {
+        (Some(environment), 443, true) => {
+            format!("Apple's {environment} ({}:443)", endpoint.host())
+        }
+        (Some(environment), ALTERNATIVE_PORT, true) => format!(
+            "Apple's {environment} ({}:{ALTERNATIVE_PORT}, the alternative port)",
+            endpoint.host()
+        ),
+        _ => format!(
+            "custom endpoint {} ({} tokens)",
+            endpoint.base(),
+            endpoint.environment()
+        ),
+    }
+}
+
+/// What to do about a server certificate the client refused, or `None` for any other failure.
+fn untrusted(error: &SendError) -> Option<&'static str> {
+    let SendError::Connect { message, .. } = error else {
+        return None;
+    };
+    if message.contains("UnknownIssuer") || message.contains("unknown issuer") {
+        Some(
+            "the server's certificate is signed by a CA this machine does not trust: pass --ca \
+             FILE with that CA's PEM (the emulator prints its CA file); resending will not help",
+        )
+    } else if message.contains("invalid peer certificate") {
+        Some(
+            "the server's certificate failed verification: check the --endpoint host name, or \
+             pass --ca FILE with the CA that signed it; resending will not help",
+        )
+    } else {
+        None
+    }
+}
+
+/// A 410's `timestamp` (epoch ms): the date in UTC, and on this machine's clock when its zone
+/// is known and is not UTC.
+fn unregistered_since(ms: u64) -> String {
+    let Ok(at) = i64::try_from(ms)
+        .map_err(drop)
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).map_err(drop))
+    else {
+        return format!("timestamp {ms} ms (not a date)");
+    };
+    let utc = at.strftime("%Y-%m-%d %H:%M:%S%.3f UTC");
+    let local = jiff::tz::TimeZone::try_system()
+        .ok()
+        .map(|zone| at.to_zoned(zone))
+        .filter(|zoned| zoned.offset().seconds() != 0)
+        .map(|zoned| format!(", {} local", zoned.strftime("%Y-%m-%d %H:%M:%S%.3f %:z")))
+        .unwrap_or_default();
+    format!("{utc}{local} (timestamp {ms} ms)")
+}
+
 fn print_human(result: &SendResult, endpoint: &Endpoint) {
     println!("{}", result.outcome);
-    if let Outcome::Rejected { reason, .. } = &result.outcome {
-        println!("what to do: {}", reason.action());
+    match &result.outcome {
+        Outcome::Rejected {
+            reason,
+            timestamp_ms,
+            ..
+        } => {
+            if let Some(ms) = timestamp_ms {
+                println!(
+                    "the token is no longer valid since {}",
+                    unregistered_since(*ms)
+                );
+            }
+            println!("what to do: {}", reason.action());
+        }
+        Outcome::Failed { error, .. } => {
+            if let Some(action) = untrusted(error) {
+                println!("what to do: {action}");
+            }
+        }
+        Outcome::Accepted { .. } => {}
     }
     let t = &result.timings;
     println!(
-        "to {endpoint}: connect {:.1} ms, round trip {:.1} ms, total {:.1} ms ({} attempt{})",
+        "to {}: connect {:.1} ms, round trip {:.1} ms, total {:.1} ms ({} attempt{})",
+        endpoint_label(endpoint),
         ms(t.connect),
         ms(t.round_trip),
         ms(t.total),
@@ -285,6 +392,7 @@ fn to_json(result: &SendResult, endpoint: &Endpoint, push: &Notification) -> ser
     let mut out = json!({
         "outcome": result.outcome.label(),
         "endpoint": endpoint.base(),
+        "endpoint_label": endpoint_label(endpoint),
         "environment": endpoint.environment().to_string(),
         "topic": push.topic(),
         "push_type": push.push_type().header_value(),
@@ -318,13 +426,64 @@ fn to_json(result: &SendResult, endpoint: &Endpoint, push: &Notification) -> ser
             out["meaning"] = json!(reason.meaning());
             out["action"] = json!(reason.action());
             out["timestamp_ms"] = json!(timestamp_ms);
+            out["unregistered_since"] = json!(timestamp_ms.map(unregistered_since));
             out["apns_id"] = json!(apns_id.map(|a| a.to_string()));
         }
         Outcome::Failed { error, retryable } => {
             out["error"] = json!(error.to_string());
             out["retryable"] = json!(retryable);
+            out["action"] = json!(untrusted(error));
             out["may_have_been_processed"] = json!(error.may_have_been_processed());
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_label_follows_the_host_and_port() {
+        let label = |e: Endpoint| endpoint_label(&e);
+        assert_eq!(
+            label(Endpoint::sandbox()),
+            "Apple's sandbox (api.sandbox.push.apple.com:443)"
+        );
+        assert_eq!(
+            label(Endpoint::production().with_port(ALTERNATIVE_PORT)),
+            "Apple's production (api.push.apple.com:2197, the alternative port)"
+        );
+        // Apple's host named by URL takes its own environment, whatever --production says.
+        let apple = custom_endpoint("https://api.push.apple.com:2197", false).unwrap();
+        assert_eq!(apple.environment(), Environment::Production);
+        assert_eq!(
+            label(apple),
+            "Apple's production (api.push.apple.com:2197, the alternative port)"
+        );
+        let odd_port = custom_endpoint("https://api.sandbox.push.apple.com:8443", false).unwrap();
+        assert_eq!(
+            label(odd_port),
+            "custom endpoint https://api.sandbox.push.apple.com:8443 (sandbox tokens)"
+        );
+        let emulator = custom_endpoint("https://127.0.0.1:4443", true).unwrap();
+        assert_eq!(
+            label(emulator),
+            "custom endpoint https://127.0.0.1:4443 (production tokens)"
+        );
+    }
+
+    #[test]
+    fn a_410_timestamp_reads_as_a_date() {
+        let text = unregistered_since(1_779_288_420_000);
+        assert!(
+            text.starts_with("2026-05-20 14:47:00.000 UTC")
+                && text.ends_with("(timestamp 1779288420000 ms)"),
+            "{text}"
+        );
+        assert_eq!(
+            unregistered_since(u64::MAX),
+            format!("timestamp {} ms (not a date)", u64::MAX)
+        );
+    }
 }

@@ -297,6 +297,21 @@ fn a_bad_config_is_refused_with_where_and_what() {
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
     assert!(stderr.contains("line 3, column 1"), "{stderr}");
     assert!(stderr.contains("unknown field `port`"), "{stderr}");
+    assert!(!stderr.contains("did you mean"), "{stderr}");
+
+    let (code, stderr, _) = run("misspelt.toml", "sandbox_adr = \"127.0.0.1:0\"\n");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unknown field `sandbox_adr`")
+            && stderr.contains("(did you mean `sandbox_addr`?)"),
+        "{stderr}"
+    );
+    let (code, stderr, _) = run(
+        "variant.toml",
+        "[[devices]]\nenvironment = \"sandbx\"\ntopic = \"com.acme.call.voip\"\ntoken = \"aabb\"\n",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("(did you mean `sandbox`?)"), "{stderr}");
 
     let (code, stderr, _) = run(
         "key.toml",

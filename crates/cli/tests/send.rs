@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use pushtrace_apns::{DeviceToken, Environment, ProviderKey, SigningKey};
-use pushtrace_emulator::{Emulator, EmulatorHandle};
+use pushtrace_emulator::{Device, Emulator, EmulatorHandle};
 
 const KEY_ID: &str = "TESTKEY001";
 const TEAM_ID: &str = "TESTTEAM01";
@@ -32,11 +32,18 @@ async fn emulator(dir: &Path) -> EmulatorHandle {
 
 /// Runs the binary off the runtime's threads, which keep serving the emulator.
 async fn send(extra: &[&str]) -> Output {
+    send_in_zone(extra, "UTC").await
+}
+
+/// [`send`] with the machine's time zone (`TZ`) set.
+async fn send_in_zone(extra: &[&str], zone: &str) -> Output {
     let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    let zone = zone.to_owned();
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_pushtrace"))
             .arg("send")
             .args(&extra)
+            .env("TZ", zone)
             .output()
             .expect("pushtrace runs")
     })
@@ -201,4 +208,124 @@ async fn a_p12_with_the_wrong_password_is_refused_naming_the_file() {
         !error.contains("wrong"),
         "the password is never printed: {error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_ca_says_to_pass_ca_and_is_not_retryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = emulator(dir.path()).await;
+    let mut url = String::new();
+    let mut argv = args(&emulator, dir.path(), &mut url);
+    // Without the emulator's CA: only Apple's roots are trusted.
+    let ca = argv.iter().position(|a| a == "--ca").unwrap();
+    argv.drain(ca..ca + 2);
+    argv.extend(["--token".into(), TOKEN.into()]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(4));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("failed: "), "{text}");
+    assert!(!text.contains("retryable"), "{text}");
+    assert!(
+        text.contains("what to do: ") && text.contains("pass --ca FILE"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("to custom endpoint {url} (sandbox tokens): ")),
+        "{text}"
+    );
+
+    let mut argv = argv.clone();
+    argv.push("--json");
+    let result = json(&send(&argv).await);
+    assert_eq!(result["retryable"], false);
+    assert!(
+        result["action"].as_str().unwrap().contains("--ca"),
+        "{result}"
+    );
+    assert_eq!(
+        result["endpoint_label"],
+        format!("custom endpoint {url} (sandbox tokens)")
+    );
+    assert!(emulator.accepted().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_410_prints_when_the_token_stopped_being_valid_as_a_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_p8_pem(&std::fs::read_to_string(p8()).unwrap()).unwrap();
+    let gone = "cd".repeat(32);
+    // 2026-05-20 14:47:00 UTC.
+    let at_ms = 1_779_288_420_000;
+    let emulator = Emulator::builder()
+        .key(KEY_ID, ProviderKey::new(TEAM_ID, key.verifying_key()))
+        .device_entry(
+            Device::new(
+                Environment::Sandbox,
+                TOPIC,
+                DeviceToken::parse(&gone).unwrap(),
+            )
+            .unregistered_at(at_ms),
+        )
+        .ca_pem_path(dir.path().join("ca.pem"))
+        .start()
+        .await
+        .unwrap();
+    let mut url = String::new();
+    let mut argv = args(&emulator, dir.path(), &mut url);
+    argv.extend(["--token".into(), gone]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send_in_zone(&argv, "Europe/Istanbul").await;
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("rejected: 410 Unregistered"), "{text}");
+    assert!(
+        text.contains(
+            "the token is no longer valid since 2026-05-20 14:47:00.000 UTC, \
+             2026-05-20 17:47:00.000 +03:00 local (timestamp 1779288420000 ms)"
+        ),
+        "{text}"
+    );
+    // On a UTC machine there is no second clock to show.
+    let out = send_in_zone(&argv, "UTC").await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("since 2026-05-20 14:47:00.000 UTC (timestamp 1779288420000 ms)"),
+        "{text}"
+    );
+
+    let mut argv = argv.clone();
+    argv.push("--json");
+    let result = json(&send(&argv).await);
+    assert_eq!(result["timestamp_ms"], at_ms);
+    assert_eq!(
+        result["unregistered_since"],
+        "2026-05-20 14:47:00.000 UTC (timestamp 1779288420000 ms)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_push_type_gets_a_suggestion() {
+    let argv = [
+        "--key",
+        &p8().display().to_string(),
+        "--key-id",
+        KEY_ID,
+        "--team-id",
+        TEAM_ID,
+        "--topic",
+        TOPIC,
+        "--token",
+        TOKEN,
+        "--endpoint",
+        "https://127.0.0.1:9",
+        "--push-type",
+        "viop",
+    ]
+    .map(str::to_owned);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = send(&argv).await;
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("(did you mean `voip`?)"), "{error}");
 }
