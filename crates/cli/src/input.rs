@@ -39,7 +39,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "SIZE")]
     pub max_extract: Option<ByteSize>,
 
-    /// Print no progress bar and no account of the read on stderr.
+    /// Print no progress bar and no account of the read on stderr (diagnose still reports
+    /// the lines of a pushes file it skipped).
     #[arg(long, short)]
     pub quiet: bool,
 
