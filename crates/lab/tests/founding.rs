@@ -30,14 +30,14 @@ fn the_founding_incident_keeps_its_timeline() {
     for line in [
         "2026-05-20 17:45:59.562000+0300  localhost symptomsd[81]: New RRC 0 when previous 1 from pdp_ip0",
         "2026-05-20 17:46:01.206000+0300  localhost CommCenter[104]: #I Mapping the registration state to kRegisteredHome",
-        "2026-05-20 17:46:01.330000+0300  localhost apsd[112]: [C138 IPv4#b71cac13:5223 ready parent-flow",
-        "2026-05-20 17:48:08.057000+0300  localhost apsd[112]: Powerd has requested assertion activity update",
-        "2026-05-20 17:48:41.248000+0300  localhost powerd[63]: Sending com.apple.powerd.assertionpolicy 3",
-        "2026-05-20 17:48:41.250000+0300  localhost apsd[112]: Update assertion policy 3",
-        "2026-05-20 17:48:42.669000+0300  localhost kernel[0]: necp_process_defunct_list: necp_update_client abort nexus error (2) for pid 1518 Comera",
-        "2026-05-20 17:50:04.028000+0300  localhost powerd[63]: Process CommCenter.104 Created SystemIsActive",
-        "2026-05-20 17:50:04.494000+0300  localhost powerd[63]: Sending com.apple.powerd.assertionpolicy 0",
-        "2026-05-20 17:50:04.598000+0300  localhost apsd[112]: Update assertion policy 0",
+        "2026-05-20 17:46:01.330000+0300  localhost apsd[112]: (libnetwork.dylib) [com.apple.network:connection] [C138 IPv4#b71cac13:5223 ready parent-flow",
+        "2026-05-20 17:48:08.057000+0300  localhost apsd[112]: [com.apple.apsd:power] Powerd has requested assertion activity update",
+        "2026-05-20 17:48:41.248000+0300  localhost powerd[63]: (libIOKit.dylib) [com.apple.powerd:assertions] Sending com.apple.powerd.assertionpolicy 3",
+        "2026-05-20 17:48:41.250000+0300  localhost apsd[112]: [com.apple.apsd:power] Update assertion policy 3",
+        "2026-05-20 17:48:42.669000+0300  localhost kernel[0]: [com.apple.xnu.net.necp:necp] necp_process_defunct_list: necp_update_client abort nexus error (2) for pid 1518 Comera",
+        "2026-05-20 17:50:04.028000+0300  localhost powerd[63]: (libIOKit.dylib) [com.apple.powerd:assertions] Process CommCenter.104 Created SystemIsActive",
+        "2026-05-20 17:50:04.494000+0300  localhost powerd[63]: (libIOKit.dylib) [com.apple.powerd:assertions] Sending com.apple.powerd.assertionpolicy 0",
+        "2026-05-20 17:50:04.598000+0300  localhost apsd[112]: [com.apple.apsd:power] Update assertion policy 0",
     ] {
         assert!(text.contains(line), "missing {line}\n{text}");
     }

@@ -81,7 +81,7 @@ fn short(path: &str) -> &str {
 
 /// `(sender) [subsystem:category] message`, as `log show` prints the tail: the sender only when
 /// it is not the process, the brackets only when a subsystem or category is set.
-fn tail(out: &mut String, message: &Message) {
+pub(super) fn tail(out: &mut String, message: &Message) {
     if let Some(sender) = message.sender() {
         let _ = write!(out, "({}) ", short(sender));
     }

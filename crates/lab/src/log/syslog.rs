@@ -1,4 +1,5 @@
-//! `log show --style syslog`: `2026-05-20 17:45:59.562000+0300  localhost symptomsd[81]: …`.
+//! `log show --style syslog`: `2026-05-20 17:45:59.562000+0300  localhost symptomsd[81]: …`, the
+//! message after the `(sender) [subsystem:category]` the style prints.
 
 use std::io::{self, Write};
 
@@ -18,7 +19,7 @@ pub fn write_syslog(
     let mut text = String::with_capacity(256);
     for line in lines {
         text.clear();
-        line.message.write(&mut text);
+        super::styles::tail(&mut text, &line.message);
         let at = Timestamp::new(line.at, offset).log_style();
         writeln!(
             out,
