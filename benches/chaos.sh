@@ -25,7 +25,7 @@
 #                 re-send with the same push_id, "retry" a new push);
 #   inside window calls whose first push reached the device before the call's deadline.
 # Targets: 0 lost, 0 stuck, 0 avoidable duplicates, >= 99.9 % inside the window; the exit code
-# is 1 when one is missed. Writes the table to benches/results/chaos-<date>.md; --json prints
+# is 1 when one is missed. Appends the table to benches/results/chaos-<date>.md; --json prints
 # the figures as JSON instead of the table. --pushtrace uses a binary already built (else
 # `cargo build --release -p pushtrace`), --commit names what it was built from (else the
 # report says HEAD and "+dirty" when crates/ has uncommitted changes); --keep keeps the logs.
@@ -171,10 +171,14 @@ step "Results"
 DATE=$(date -u +%Y-%m-%d)
 mkdir -p benches/results
 OUT="benches/results/chaos-$DATE.md"
+# Appended, as the other benches do: a day's file keeps every run (before and after a fix).
+SECTION=$(mktemp)
 REPORT=("${DRIVER[@]}" report "${RESULTS[@]}" --commit "$COMMIT" --date "$DATE"
-    --latency-ms "$LATENCY_MS" --faults "$FAULT_SHARE" --seed "$SEED" --markdown "$OUT")
+    --latency-ms "$LATENCY_MS" --faults "$FAULT_SHARE" --seed "$SEED" --markdown "$SECTION")
 ((JSON)) && REPORT+=(--json)
 STATUS=0
 "${REPORT[@]}" || STATUS=$?
-echo "written to $OUT" >&2
+{ if [ -s "$OUT" ]; then echo; fi; cat "$SECTION"; } >>"$OUT"
+rm -f "$SECTION"
+echo "appended to $OUT" >&2
 exit "$STATUS"
