@@ -229,32 +229,33 @@ fn on_time_from_the_arrival_line() {
     assert_eq!(v.confidence, Confidence::High, "{}", v.explanation);
 }
 
+/// The radio idle from 10:00, apsd reconnecting, the user's unlock at 10:02.
+fn radio_down_until_unlock() -> Vec<DeviceEvent> {
+    vec![
+        event(
+            "10:00:00.000",
+            "symptomsd",
+            EventKind::RrcState {
+                interface: Some("pdp_ip0".into()),
+                state: 0,
+                previous: Some(1),
+            },
+        ),
+        reconnecting("10:00:01.000"),
+        event(
+            "10:02:00.000",
+            "powerd",
+            EventKind::DisplayState {
+                display_off: false,
+                hid_active: Some(true),
+            },
+        ),
+    ]
+}
+
 #[test]
 fn device_offline_radio_when_apns_is_down_across_the_send() {
-    let t = timeline(
-        vec![
-            event(
-                "10:00:00.000",
-                "symptomsd",
-                EventKind::RrcState {
-                    interface: Some("pdp_ip0".into()),
-                    state: 0,
-                    previous: Some(1),
-                },
-            ),
-            reconnecting("10:00:01.000"),
-            event(
-                "10:02:00.000",
-                "powerd",
-                EventKind::DisplayState {
-                    display_off: false,
-                    hid_active: Some(true),
-                },
-            ),
-        ],
-        "09:59:00",
-        "10:05:00",
-    );
+    let t = timeline(radio_down_until_unlock(), "09:59:00", "10:05:00");
     let mut p = push("10:00:30.000");
     p.received_at = Some(at("10:02:01.000"));
     let v = diagnose(&p, &t, &options());
@@ -299,28 +300,9 @@ fn a_delivery_long_after_the_expiry_is_another_pushs_not_a_late_arrival() {
     // stored nothing past 10:01:30, so that line is a later push's (the set holds only this
     // one, as when a support engineer passes the failing push alone).
     let events = |arrival: &str| {
-        vec![
-            event(
-                "10:00:00.000",
-                "symptomsd",
-                EventKind::RrcState {
-                    interface: Some("pdp_ip0".into()),
-                    state: 0,
-                    previous: Some(1),
-                },
-            ),
-            reconnecting("10:00:01.000"),
-            event(
-                "10:02:00.000",
-                "powerd",
-                EventKind::DisplayState {
-                    display_off: false,
-                    hid_active: Some(true),
-                },
-            ),
-            connected("10:02:01.000"),
-            arrived(arrival),
-        ]
+        let mut events = radio_down_until_unlock();
+        events.extend([connected("10:02:01.000"), arrived(arrival)]);
+        events
     };
     let mut p = push("10:00:30.000");
     p.deadline = Some(at("10:01:30.000"));
