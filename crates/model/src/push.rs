@@ -180,6 +180,14 @@ impl PushRecord {
         }
     }
 
+    /// The date `apns-expiration` names, in the send's offset: `None` for `0` (one attempt,
+    /// nothing stored), when the record does not say, or past what a time can hold.
+    pub fn expiration_date(&self) -> Option<Timestamp> {
+        let seconds = self.expiration.filter(|&s| s != 0)?;
+        let micros = i64::try_from(seconds).ok()?.checked_mul(1_000_000)?;
+        Some(Timestamp::new(micros, self.sent_at.offset()))
+    }
+
     /// A push known only by when it was sent; everything else is unknown.
     pub fn new(sent_at: Timestamp) -> PushRecord {
         PushRecord {

@@ -341,10 +341,7 @@ pub(crate) fn find<'a>(
 fn expires_at(push: &PushRecord) -> Option<Timestamp> {
     match push.expiration? {
         0 => Some(push.sent_at),
-        seconds => {
-            let micros = i64::try_from(seconds).ok()?.checked_mul(1_000_000)?;
-            Some(Timestamp::from_utc_micros(micros))
-        }
+        _ => push.expiration_date(),
     }
 }
 

@@ -241,10 +241,9 @@ fn expired(
         return None;
     }
     let expiration = push.expiration?;
-    let expires_at = (expiration != 0)
-        .then(|| i64::try_from(expiration).ok()?.checked_mul(1_000_000))
-        .flatten()
-        .map(|micros| Timestamp::new(micros, cx.clock.offset));
+    let expires_at = push
+        .expiration_date()
+        .map(|t| t.with_offset(cx.clock.offset));
     let header = match expires_at {
         None => "apns-expiration 0: APNs makes one attempt and does not store the push".to_string(),
         Some(t) => format!("apns-expiration {expiration} ({})", cx.clock.show(t)),
