@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the local PostgreSQL the tests use is running (postgres://postgres@127.0.0.1:5432/test,
 # or $PUSHTRACE_TEST_POSTGRES): starts Debian's cluster when it is installed but stopped, and
-# fails with what to do otherwise. Called by .ci/test (the README's test command).
+# fails with what to do otherwise. Called by .ci/test-setup, the set-up half of the README's test command.
 set -euo pipefail
 URL=${PUSHTRACE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
 ready() { pg_isready -q -d "$URL" 2>/dev/null; }

@@ -4,7 +4,7 @@
 //!
 //! Needs `node` and `/usr/bin/chromium` (or `PUSHTRACE_CHROMIUM`); without them the test fails
 //! and says what to install — it never skips. `tests/browser/setup.sh` installs the pinned
-//! playwright-core under the target directory (`.ci/test` runs it too).
+//! playwright-core under the target directory (`.ci/test-setup` runs it too).
 
 mod support;
 

@@ -77,7 +77,7 @@ impl Client {
     }
 }
 
-/// Where setup.sh installs the clients: `<target dir>/conformance`, the directory `.ci/test`'s
+/// Where setup.sh installs the clients: `<target dir>/conformance`, the directory `.ci/test-setup`'s
 /// call without arguments uses too.
 fn install_dir() -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));

@@ -58,7 +58,7 @@ fn node_is_there() {
     );
 }
 
-/// Installs playwright-core with the CLI's script into `target/browser` (where `.ci/test` and
+/// Installs playwright-core with the CLI's script into `target/browser` (where `.ci/test-setup` and
 /// the diagnose browser test put it too) and returns its `node_modules`.
 fn playwright() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/browser/setup.sh");

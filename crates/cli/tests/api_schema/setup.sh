@@ -5,7 +5,7 @@
 # DIR/venv, DIR = $1, else ${CARGO_TARGET_DIR:-<repo>/target}/api-schema: nothing goes into the
 # system Python.
 # Idempotent: a marker records what was installed (the pinned list and the interpreter's
-# version); when it matches, the script does nothing. `.ci/test` calls it before the tests; the
+# version); when it matches, the script does nothing. `.ci/test-setup` calls it before the tests; the
 # test calls it too, so `cargo test` works on a fresh clone.
 set -euo pipefail
 

@@ -4,7 +4,7 @@
 # used). Nothing goes into a global node_modules: it lands in DIR/node_modules, DIR = $1, else
 # ${CARGO_TARGET_DIR:-<repo>/target}/browser.
 # Idempotent: a marker records the lock file and node's version; when it matches, the script does
-# nothing. `.ci/test` calls it before the tests; the browser test calls it too, so `cargo test`
+# nothing. `.ci/test-setup` calls it before the tests; the browser test calls it too, so `cargo test`
 # works on a fresh clone that has node and chromium.
 set -euo pipefail
 

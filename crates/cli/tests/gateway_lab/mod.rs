@@ -52,7 +52,7 @@ pub fn require_postgres() {
     .is_err()
     {
         panic!(
-            "PostgreSQL is not reachable at {hostport} ({url}): these tests need it. Start it (`pg_ctlcluster 15 main start`, or `.ci/test` does it) or set PUSHTRACE_TEST_POSTGRES"
+            "PostgreSQL is not reachable at {hostport} ({url}): these tests need it. Start it (`pg_ctlcluster 15 main start`, or `.ci/test-setup` does it) or set PUSHTRACE_TEST_POSTGRES"
         );
     }
 }

@@ -78,7 +78,7 @@ pub fn try_http_text(
     Ok((status, body.to_owned()))
 }
 
-/// `<target dir>/<name>`: where an installer script puts its tools, and where `.ci/test`'s call of
+/// `<target dir>/<name>`: where an installer script puts its tools, and where `.ci/test-setup`'s call of
 /// the same script (without arguments) installs them too.
 pub fn install_dir(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));

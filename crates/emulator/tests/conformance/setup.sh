@@ -5,7 +5,7 @@
 # Nothing goes into the system Python or a global node_modules: everything lands in
 #   DIR/python and DIR/node, DIR = $1, else ${CARGO_TARGET_DIR:-<repo>/target}/conformance.
 # Idempotent: a marker per client records what was installed (the pinned list and the
-# interpreter's version); when it matches, the script does nothing. `.ci/test` calls it before the
+# interpreter's version); when it matches, the script does nothing. `.ci/test-setup` calls it before the
 # tests; the conformance test calls it too, so `cargo test` works on a fresh clone.
 set -euo pipefail
 
