@@ -39,7 +39,7 @@ const BEFORE_ANSWER: Duration = Duration::from_secs(5);
 /// default retransmission limit). Past twice that, a delivery is another push's: APNs stores
 /// nothing past the expiry, so linking a line hours later to this push would be a false
 /// "delivered late".
-const AFTER_EXPIRY: Duration = Duration::from_secs(30 * 60);
+pub(crate) const AFTER_EXPIRY: Duration = Duration::from_secs(30 * 60);
 
 /// How the arrival was tied to the push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +208,21 @@ pub(crate) fn other_app_between(
     })
 }
 
+/// The first line after `from` of a delivery naming the push's topic or app, whoever claimed
+/// it: a sentence that says nothing arrived must not hide it.
+pub(crate) fn first_named_after<'a>(
+    cx: &Context<'a>,
+    push: &PushRecord,
+    from: Timestamp,
+) -> Option<&'a DeviceEvent> {
+    let wanted = Wanted::of(push, cx.options.app.as_deref());
+    cx.deliveries
+        .iter()
+        .filter(|d| d.is_for(&wanted) == Some(Attribution::Named))
+        .map(|d| &cx.timeline.events[d.events[0]])
+        .find(|line| line.at > from)
+}
+
 /// What a push's arrival must name.
 pub(crate) enum Wanted {
     /// The record's apns-topic (lower case) and the bundle id it belongs to.
@@ -338,7 +353,7 @@ pub(crate) fn find<'a>(
 
 /// When APNs stops trying to deliver the push: its `apns-expiration`, or its send for `0` (one
 /// attempt, nothing stored); `None` when the record does not say (APNs's own storage policy).
-fn expires_at(push: &PushRecord) -> Option<Timestamp> {
+pub(crate) fn expires_at(push: &PushRecord) -> Option<Timestamp> {
     match push.expiration? {
         0 => Some(push.sent_at),
         _ => push.expiration_date(),

@@ -316,6 +316,13 @@ fn a_delivery_long_after_the_expiry_is_another_pushs_not_a_late_arrival() {
         v.explanation
     );
     assert_eq!(v.arrived_at, None);
+    // The line is in the log: the verdict says when it came and why it is not this push's.
+    assert!(
+        v.explanation.contains("13:00:00.000")
+            && v.explanation.contains("too late to be this push"),
+        "{}",
+        v.explanation
+    );
 
     // Within minutes of the expiry it may still be this push (Apple: expiry is best effort).
     let minutes_later = timeline(events("10:02:02.000"), "09:59:00", "13:05:00");

@@ -21,7 +21,7 @@ use pushtrace_model::{
     Recovery, Timestamp,
 };
 
-use super::arrival::{Arrival, Attribution};
+use super::arrival::{self, Arrival, Attribution, first_named_after};
 use super::delivered::{arrival_evidence, attribution_note};
 use super::window::{expected_by, starts_after_send};
 use super::{Context, Found, cite, recovery};
@@ -251,6 +251,25 @@ fn expired(
     match back {
         Some(back) if since(end, back) >= AFTER_RECOVERY => {
             if expires_at.is_none_or(|t| t < back) {
+                // A later line for the app came too long after the expiry to be this push's
+                // (arrival::AFTER_EXPIRY): say so, not "nothing arriving".
+                if let Some(line) = first_named_after(cx, push, back)
+                    && let Some(expiry) = arrival::expires_at(push)
+                {
+                    let late = since(line.at, expiry);
+                    return Some(if late > arrival::AFTER_EXPIRY {
+                        format!(
+                            "it expired before the device came back ({header}); the app's next arrival, at {}, came {} after that, too late to be this push: APNs had discarded it, so that was a later push",
+                            cx.clock.show(line.at),
+                            Human(late)
+                        )
+                    } else {
+                        format!(
+                            "it expired before the device came back ({header}); the app's next arrival, at {}, was a later push's",
+                            cx.clock.show(line.at)
+                        )
+                    });
+                }
                 return Some(format!(
                     "it expired before the device came back ({header}), and the log goes on {} after that with nothing arriving",
                     Human(since(end, back))
