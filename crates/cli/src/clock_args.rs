@@ -35,10 +35,14 @@ impl ClockArgs {
 }
 
 /// Reads an instant given on the command line: RFC 3339 or `YYYY-MM-DD HH:MM[:SS]` with an
-/// offset; without one, in `--tz`; a bare time of day also needs `--date`.
+/// offset (`+03:00`, or `+0300` as `log show --start` takes it); without one, in `--tz`;
+/// `YYYY-MM-DD` alone is that day's midnight in `--tz`; a bare time of day also needs `--date`.
 pub fn parse_instant(flag: &str, text: &str, clock: &LocalClock) -> Result<Timestamp> {
     if let Ok(at) = Timestamp::parse(text) {
         return Ok(at);
+    }
+    if parse_date(text).is_ok() {
+        return parse_instant(flag, &format!("{} 00:00:00", text.trim()), clock);
     }
     let need_zone = || {
         anyhow::anyhow!(
@@ -63,14 +67,18 @@ pub fn parse_instant(flag: &str, text: &str, clock: &LocalClock) -> Result<Times
     }
     bail!(
         "{flag} {text}: expected a date and time such as 2026-05-20T17:47:00+03:00, \
-         '2026-05-20 17:47:00' (with --tz) or 17:47:00 (with --date and --tz)"
+         '2026-05-20 17:47:00+0300', '2026-05-20 17:47:00' or 2026-05-20 (with --tz) or \
+         17:47:00 (with --date and --tz)"
     )
 }
 
-/// Parses a duration such as `10m`, `90s`, `1h30m`, `2m30s` or `500ms` into microseconds.
+/// Parses a duration such as `10m`, `90s`, `1h30m`, `2m30s`, `500ms` or `1d` into microseconds.
 pub fn parse_duration(flag: &str, text: &str) -> Result<i64> {
-    let bad =
-        || anyhow::anyhow!("{flag} {text}: expected a duration such as 10m, 90s, 1h30m or 500ms");
+    let bad = || {
+        anyhow::anyhow!(
+            "{flag} {text}: expected a duration such as 10m, 90s, 1h30m, 2h, 1d or 500ms"
+        )
+    };
     let mut total: i64 = 0;
     let mut rest = text.trim();
     if rest.is_empty() {
@@ -85,6 +93,7 @@ pub fn parse_duration(flag: &str, text: &str) -> Result<i64> {
         rest = &rest[digits..];
         let unit_len = rest.chars().take_while(char::is_ascii_alphabetic).count();
         let micros = match &rest[..unit_len] {
+            "d" => 86_400_000_000,
             "h" => 3_600_000_000,
             "m" | "min" => 60_000_000,
             "s" => 1_000_000,
@@ -110,6 +119,7 @@ mod tests {
         assert_eq!(parse_duration("--window", "1h30m").unwrap(), 5_400_000_000);
         assert_eq!(parse_duration("--window", "2m30s").unwrap(), 150_000_000);
         assert_eq!(parse_duration("--window", "500ms").unwrap(), 500_000);
+        assert_eq!(parse_duration("--last", "1d").unwrap(), 86_400_000_000);
         for bad in ["", "10", "m", "10x", "-5m", "99999999999999999h"] {
             assert!(parse_duration("--window", bad).is_err(), "{bad}");
         }
@@ -128,6 +138,7 @@ mod tests {
             "2026-05-20 17:47:00",
             "17:47:00",
             "2026-05-20T14:47:00Z",
+            "2026-05-20 17:47:00+0300",
         ] {
             let at = parse_instant("--since", text, &clock).unwrap();
             assert_eq!(
@@ -136,6 +147,25 @@ mod tests {
                 expected
             );
         }
+    }
+
+    #[test]
+    fn a_date_alone_is_its_midnight_in_the_zone() {
+        let clock = ClockArgs {
+            date: None,
+            tz: Some("+03:00".into()),
+        }
+        .clock()
+        .unwrap();
+        let at = parse_instant("--start", "2026-05-20", &clock).unwrap();
+        assert_eq!(
+            at.utc_micros(),
+            Timestamp::parse("2026-05-19T21:00:00Z")
+                .unwrap()
+                .utc_micros()
+        );
+        let err = parse_instant("--start", "2026-05-20", &LocalClock::default()).unwrap_err();
+        assert!(err.to_string().contains("--tz"), "{err}");
     }
 
     #[test]

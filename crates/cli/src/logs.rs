@@ -2,16 +2,18 @@
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use pushtrace_devicelog::rules::RuleSet;
-use pushtrace_devicelog::{PUSH_SET, RecordFilter};
-use pushtrace_model::terminal;
+use pushtrace_devicelog::{LineFormatter, PUSH_SET, Predicate, RecordFilter, SortedLines};
+use pushtrace_model::{Level, Timestamp};
 use regex::Regex;
 
-use crate::clock_args::parse_instant;
+use crate::clock_args::{parse_duration, parse_instant};
 use crate::input::InputArgs;
+use crate::log_styles::{Style, StyleWriter};
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
@@ -32,19 +34,43 @@ pub struct LogsArgs {
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
 
-    /// Keep records at or after this instant (RFC 3339, or local time with --tz / --date).
-    #[arg(long, value_name = "TIME")]
+    /// Keep records at or after this instant: RFC 3339, log show's 'YYYY-MM-DD HH:MM:SS+ZZZZ',
+    /// or without a zone in --tz ('YYYY-MM-DD' is its midnight; a time of day needs --date).
+    #[arg(long, visible_alias = "start", value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Keep records at or before this instant.
-    #[arg(long, value_name = "TIME")]
+    /// Keep records at or before this instant (same forms as --since).
+    #[arg(long, visible_alias = "end", value_name = "TIME")]
     pub until: Option<String>,
+
+    /// Keep the records of the last stretch of the log, e.g. 2h, 30m, 1d: counted back from
+    /// the last record the other filters keep (a log read here is not live).
+    #[arg(long, value_name = "DURATION")]
+    pub last: Option<String>,
 
     /// Keep records whose message matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub grep: Option<String>,
 
-    /// Print NDJSON records in pushtrace's schema (docs/formats.md) instead of syslog-style text.
+    /// Keep records this log show predicate holds for, e.g. 'process == "apsd" AND
+    /// eventMessage CONTAINS[c] "connect"' (keys, operators: docs/formats.md).
+    #[arg(long, value_name = "PREDICATE")]
+    pub predicate: Option<String>,
+
+    /// Also show info records (hidden by default, as log show hides them).
+    #[arg(long)]
+    pub info: bool,
+
+    /// Also show debug records (hidden by default, as log show hides them).
+    #[arg(long)]
+    pub debug: bool,
+
+    /// How to print the records, as log show's --style: default, syslog, compact, json or
+    /// ndjson. Without it, the syslog style.
+    #[arg(long, value_enum, value_name = "STYLE", conflicts_with = "json")]
+    pub style: Option<Style>,
+
+    /// Print NDJSON records in pushtrace's schema (docs/formats.md) instead of text.
     #[arg(long)]
     pub json: bool,
 
@@ -74,59 +100,156 @@ impl LogsArgs {
             filter = filter.processes(&self.process);
         }
         if let Some(since) = &self.since {
-            filter = filter.since(parse_instant("--since", since, clock)?);
+            filter = filter.since(parse_instant("--since/--start", since, clock)?);
         }
         if let Some(until) = &self.until {
-            filter = filter.until(parse_instant("--until", until, clock)?);
+            filter = filter.until(parse_instant("--until/--end", until, clock)?);
         }
         if let Some(pattern) = &self.grep {
             filter = filter.grep(Regex::new(pattern).with_context(|| format!("--grep {pattern}"))?);
         }
+        if let Some(text) = &self.predicate {
+            let predicate = Predicate::parse(text).map_err(|e| {
+                anyhow::anyhow!("--predicate {text}: {e} (what pushtrace runs: docs/formats.md, \"--predicate\")")
+            })?;
+            filter = filter.predicate(predicate);
+        }
+        filter = filter.hide_levels(self.hidden_levels());
         Ok(filter)
+    }
+
+    /// log show's levels: info and debug records are hidden unless asked for.
+    fn hidden_levels(&self) -> Vec<Level> {
+        let mut hidden = Vec::new();
+        if !self.info {
+            hidden.push(Level::Info);
+        }
+        if !self.debug {
+            hidden.push(Level::Debug);
+        }
+        hidden
+    }
+
+    fn style(&self) -> Style {
+        match self.style {
+            Some(style) => style,
+            None if self.json => Style::Records,
+            None => Style::Syslog,
+        }
     }
 }
 
 pub fn run(args: LogsArgs) -> Result<ExitCode> {
     let clock = args.source.clock.clock()?;
     let filter = args.filter(&clock)?;
+    let last = args
+        .last
+        .as_deref()
+        .map(|text| parse_duration("--last", text))
+        .transpose()?;
+    let hides_levels = !(args.info && args.debug);
+    if hides_levels && !args.source.quiet {
+        // log show's own words, so its users recognise the default.
+        eprintln!("Skipping info and debug messages, pass --info and/or --debug to include.");
+    }
     let read = args.source.read(clock, filter, |builder| {
         let builder = builder.sort_memory(args.sort_memory.max(1) << 20);
+        let builder = match line_formatter(args.style()) {
+            Some(formatter) => builder.lines(formatter),
+            None => builder,
+        };
         match args.threads {
             Some(threads) => builder.threads(threads),
             None => builder,
         }
     })?;
 
+    let mut summary = read.summary;
+    // Records come out in time order, so the last one kept is known once the read is done.
+    let from = match (last, summary.last_kept_at) {
+        (Some(span), Some(end)) => {
+            let from = Timestamp::new(end.utc_micros().saturating_sub(span), end.offset());
+            if !args.source.quiet {
+                eprintln!(
+                    "--last {}: from {from} to {end}, the last record kept (the log is not live)",
+                    args.last.as_deref().unwrap_or_default()
+                );
+            }
+            Some(from)
+        }
+        _ => None,
+    };
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 20, stdout);
-    let written = write_records(&mut out, read.records, args.json);
+    let mut before = 0u64;
+    let written = match read.lines {
+        Some(lines) => write_lines(&mut out, lines, args.style(), from, &mut before),
+        None => write_records(&mut out, read.records, args.style(), from, &mut before),
+    };
     match written.and_then(|()| out.flush().map_err(anyhow::Error::from)) {
         Ok(()) => {}
         // `pushtrace logs … | head` closes the pipe early: that is not an error.
         Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
         Err(e) => return Err(e),
     }
-    args.source.report(&read.summary);
+    summary.records_kept -= before;
+    summary.records_filtered += before;
+    args.source.report(&summary);
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes the records at or after `from` in `style`, counting in `before` those it leaves out.
 fn write_records(
     out: &mut impl Write,
     records: pushtrace_devicelog::SortedRecords,
-    json: bool,
+    style: Style,
+    from: Option<Timestamp>,
+    before: &mut u64,
 ) -> Result<()> {
+    let mut writer = StyleWriter::new(style);
+    writer.begin(out)?;
     for record in records {
         let record = record?;
-        if json {
-            serde_json::to_writer(&mut *out, &record)?;
-            out.write_all(b"\n")?;
-        } else {
-            // A multi-line message keeps its continuation lines, so the text reads back as the
-            // syslog style; every other control character is shown escaped.
-            out.write_all(terminal::escape_lines(&record.syslog_line()).as_bytes())?;
-            out.write_all(b"\n")?;
+        if from.is_some_and(|from| record.at < from) {
+            *before += 1;
+            continue;
         }
+        writer.record(out, &record)?;
     }
+    writer.end(out)?;
+    Ok(())
+}
+
+/// How the styles whose records print independently of each other (no separator, no count)
+/// format one record: those are formatted on every core during the read and sorted as bytes,
+/// which is much cheaper when many records are kept. The others are written record by record.
+fn line_formatter(style: Style) -> Option<LineFormatter> {
+    match style {
+        Style::Records => Some(Arc::new(|record, out| {
+            // Writing to a Vec fails only on a map key that is not a string; a LogRecord has none.
+            serde_json::to_writer(&mut *out, record).expect("a LogRecord serializes to JSON");
+            out.push(b'\n');
+        })),
+        Style::Syslog | Style::Default | Style::Compact => Some(Arc::new(move |record, out| {
+            // Writing to a Vec cannot fail.
+            let _ = StyleWriter::new(style).record(out, record);
+        })),
+        Style::Json | Style::Ndjson => None,
+    }
+}
+
+/// Writes lines formatted by [`line_formatter`] at or after `from`, as [`write_records`] does.
+fn write_lines(
+    out: &mut impl Write,
+    lines: SortedLines,
+    style: Style,
+    from: Option<Timestamp>,
+    before: &mut u64,
+) -> Result<()> {
+    let mut writer = StyleWriter::new(style);
+    writer.begin(out)?;
+    *before += lines.write_to(out, from.map(|from| from.utc_micros()))?;
+    writer.end(out)?;
     Ok(())
 }
 

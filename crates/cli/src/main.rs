@@ -18,6 +18,7 @@ mod diagnose;
 mod emulator;
 mod fleet;
 mod input;
+mod log_styles;
 mod logs;
 mod progress;
 mod send;

@@ -1,4 +1,5 @@
-//! Which records a read keeps: processes, a time range and a message pattern.
+//! Which records a read keeps: processes, a time range, a message pattern, levels and a
+//! `log show`-style predicate.
 //!
 //! The process test runs first, on the raw bytes of the process name before a record is built,
 //! because push forensics keeps a few percent of a log: that is where the speed of `--push-set`
@@ -8,10 +9,11 @@
 
 use std::sync::Arc;
 
-use pushtrace_model::{LogRecord, Timestamp};
+use pushtrace_model::{Level, LogRecord, Timestamp};
 use regex::Regex;
 
 use crate::anywhere::{Anywhere, Hits};
+use crate::predicate::Predicate;
 
 /// The processes push forensics needs (`--push-set`): the APNs daemon, power management, the
 /// kernel's NECP, radio and registration, the VoIP launch path and the policies that gate it.
@@ -38,6 +40,11 @@ pub struct RecordFilter {
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     grep: Option<Regex>,
+    hidden_levels: Vec<Level>,
+    predicate: Option<Arc<Predicate>>,
+    /// The processes the predicate pins (`process == "apsd"`), tested on raw bytes like
+    /// [`RecordFilter::processes`] so the other processes' records are never built.
+    pinned: Option<Vec<Box<[u8]>>>,
 }
 
 impl RecordFilter {
@@ -109,15 +116,43 @@ impl RecordFilter {
         self
     }
 
+    /// Drops records of these levels, as `log show` drops info and debug unless `--info` /
+    /// `--debug`. Records without a level (digests) are kept.
+    pub fn hide_levels<I: IntoIterator<Item = Level>>(mut self, levels: I) -> RecordFilter {
+        for level in levels {
+            if !self.hidden_levels.contains(&level) {
+                self.hidden_levels.push(level);
+            }
+        }
+        self
+    }
+
+    /// Keeps records the predicate holds for. When it pins the process (`process == "apsd"`
+    /// in a chain of ANDs), other processes are refused before their records are built.
+    pub fn predicate(mut self, predicate: Predicate) -> RecordFilter {
+        self.pinned = predicate.required_processes().map(|names| {
+            names
+                .iter()
+                .map(|n| n.as_bytes().into())
+                .collect::<Vec<Box<[u8]>>>()
+        });
+        self.predicate = Some(Arc::new(predicate));
+        self
+    }
+
     /// Whether a record of this process can be kept. Image paths (`/usr/sbin/apsd`) are compared
     /// by their last component.
     #[inline]
     pub fn wants_process(&self, name: &[u8]) -> bool {
-        let Some(set) = &self.processes else {
+        if self.processes.is_none() && self.pinned.is_none() {
             return true;
-        };
+        }
         let short = crate::image::short_name_bytes(name);
-        set.iter().any(|n| **n == *short)
+        let in_set = |set: &Option<Vec<Box<[u8]>>>| {
+            set.as_ref()
+                .is_none_or(|set| set.iter().any(|n| **n == *short))
+        };
+        in_set(&self.processes) && in_set(&self.pinned)
     }
 
     /// Whether anywhere literals can keep a record the process set refuses (both are given).
@@ -153,6 +188,16 @@ impl RecordFilter {
         self.grep.as_ref().is_none_or(|re| re.is_match(message))
     }
 
+    /// Whether a built record passes the message pattern, the levels and the predicate
+    /// (processes are checked earlier, the time later, once a date-less log's day is known).
+    pub fn wants_fields(&self, record: &LogRecord) -> bool {
+        self.wants_message(&record.message)
+            && record
+                .level
+                .is_none_or(|level| !self.hidden_levels.contains(&level))
+            && self.predicate.as_ref().is_none_or(|p| p.matches(record))
+    }
+
     /// Whether the record's instant is inside `--since` / `--until`.
     pub fn wants_time(&self, at: Timestamp) -> bool {
         self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at <= u)
@@ -161,7 +206,7 @@ impl RecordFilter {
     /// Applies every test to a finished record.
     pub fn wants(&self, record: &LogRecord) -> bool {
         self.wants_process_or_message(record.process.as_bytes(), record.message.as_bytes())
-            && self.wants_message(&record.message)
+            && self.wants_fields(record)
             && self.wants_time(record.at)
     }
 }
@@ -208,5 +253,37 @@ mod tests {
         assert!(!filter.wants(&record("Comera", "Apps receiving VoIP pushes")));
         let grep = filter.clone().grep(Regex::new("^never$").unwrap());
         assert!(!grep.wants(&record("Comera", "Killing app because")));
+    }
+
+    #[test]
+    fn levels_and_predicate_test_the_whole_record() {
+        let mut debug = LogRecord::new(
+            Timestamp::from_utc_micros(0),
+            "apsd",
+            "Update assertion policy 3",
+            pushtrace_model::Origin::Line {
+                file: "t".into(),
+                line: 1,
+            },
+        );
+        debug.level = Some(Level::Debug);
+        let mut unleveled = debug.clone();
+        unleveled.level = None;
+        let quiet = RecordFilter::new().hide_levels([Level::Info, Level::Debug]);
+        assert!(!quiet.wants(&debug));
+        assert!(quiet.wants(&unleveled), "a record without a level is kept");
+
+        let pinned = RecordFilter::new().predicate(
+            Predicate::parse("process == 'apsd' && eventMessage CONTAINS 'policy'").unwrap(),
+        );
+        assert!(pinned.wants_process(b"/usr/libexec/apsd"));
+        assert!(
+            !pinned.wants_process(b"powerd"),
+            "refused before the record is built"
+        );
+        assert!(pinned.wants(&debug));
+        let other = RecordFilter::new().predicate(Predicate::parse("messageType == info").unwrap());
+        assert!(other.wants_process(b"powerd"));
+        assert!(!other.wants(&debug));
     }
 }

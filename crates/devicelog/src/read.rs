@@ -414,7 +414,7 @@ impl LogReader {
                 if let Some(zone) = &self.clock.zone {
                     record.at = record.at.with_offset(zone.offset_at(record.at));
                 }
-                if filter.wants_message(&record.message) && filter.wants_time(record.at) {
+                if filter.wants_fields(&record) && filter.wants_time(record.at) {
                     summary.count_kept(&record, filter);
                     sink(record);
                 } else {

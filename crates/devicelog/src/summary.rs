@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use pushtrace_model::LogRecord;
+use pushtrace_model::{LogRecord, Timestamp};
 use serde::Serialize;
 
 use crate::filter::RecordFilter;
@@ -70,6 +70,10 @@ pub struct ReadSummary {
     pub records_read: u64,
     /// Records written out.
     pub records_kept: u64,
+    /// The latest instant of a kept record: where `logs --last` counts back from, the log
+    /// not being live.
+    #[serde(skip)]
+    pub last_kept_at: Option<Timestamp>,
     /// Of the records kept, those of processes outside the filter's process set, kept because
     /// their message holds a literal of a rule for any process (PushKit inside the app), by
     /// process: the process that logged PushKit's lines is the app's.
@@ -105,6 +109,7 @@ impl ReadSummary {
             lines: 0,
             records_read: 0,
             records_kept: 0,
+            last_kept_at: None,
             kept_by_message: BTreeMap::new(),
             records_filtered: 0,
             lines_ignored: 0,
@@ -125,6 +130,7 @@ impl ReadSummary {
     /// Counts a record that passed every filter.
     pub(crate) fn count_kept(&mut self, record: &LogRecord, filter: &RecordFilter) {
         self.records_kept += 1;
+        self.last_kept_at = self.last_kept_at.max(Some(record.at));
         // A record of a refused process can only have been kept for its message.
         if filter.has_anywhere() && !filter.wants_process(record.process.as_bytes()) {
             *self

@@ -178,7 +178,7 @@ impl ChunkOutput {
     /// Applies the message filter and keeps the record.
     pub fn keep(&mut self, ctx: &ChunkContext<'_>, record: LogRecord) -> bool {
         self.parsed += 1;
-        if ctx.filter.wants_message(&record.message) {
+        if ctx.filter.wants_fields(&record) {
             self.records.push(record);
             true
         } else {
