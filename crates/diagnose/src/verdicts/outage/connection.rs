@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use pushtrace_devicelog::timeline::{ApnsState, Dimension, Interval, State};
+use pushtrace_devicelog::timeline::{
+    ApnsState, Dimension, DownReason, Interval, Registration, State,
+};
 use pushtrace_model::duration::since;
 use pushtrace_model::{DeviceEvent, EventKind, Evidence, EvidenceRole, Human, Timestamp};
 
@@ -32,6 +34,10 @@ pub(super) struct ApnsAtSend<'a> {
     pub keepalives: Vec<&'a DeviceEvent>,
     /// Read from the first APNs line after the send (the state at the send is not in the log).
     pub inferred: bool,
+    /// For a connection last shown alive too long before the send: apsd's next word on it,
+    /// after the send, that it found it dead, and the reconnection on the same interface that
+    /// followed at once with no change of the network ([`found_dead`]).
+    pub found_dead: Option<(&'a DeviceEvent, &'a DeviceEvent)>,
     pub why_unknown: Option<String>,
 }
 
@@ -79,9 +85,21 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
                     after: after_send,
                     keepalives,
                     inferred: false,
+                    found_dead: None,
                     why_unknown: None,
                 },
                 (false, last) => {
+                    if let Some(dead) = found_dead(cx, interval, state, probe, until) {
+                        return ApnsAtSend {
+                            state: Some(state.clone()),
+                            line: last,
+                            after: None,
+                            keepalives: Vec::new(),
+                            inferred: false,
+                            found_dead: Some(dead),
+                            why_unknown: None,
+                        };
+                    }
                     let mut next = first_apns_change(cx, probe, until);
                     next.why_unknown = Some(match last {
                         Some(e) => format!(
@@ -102,6 +120,7 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
             after: None,
             keepalives: Vec::new(),
             inferred: false,
+            found_dead: None,
             why_unknown: None,
         },
         _ => {
@@ -111,6 +130,82 @@ pub(super) fn apns_at<'a>(cx: &Context<'a>, probe: Timestamp, until: Timestamp) 
             after_send
         }
     }
+}
+
+/// How soon after finding its connection dead apsd must be connected again, on the same
+/// interface, for the device's own network to have been working: a first retry, not a wait for
+/// the network to return.
+const RECONNECT: Duration = Duration::from_secs(120);
+
+/// A connection apsd believed up at `probe` (the `connected` stretch, last shown alive too long
+/// before it) and found dead after it: the stretch ends in a loss on its interface with no line
+/// of the device losing its network since the stretch began (no interface or network down, no
+/// registration lost, no unusable interface), and apsd is connected again on the same interface
+/// within [`RECONNECT`] with no network line between (no path, radio, registration or interface
+/// change). The device's network worked throughout; the connection died between the phone and
+/// APNs (a NAT or middlebox forgetting it, the server dropping it), unseen until apsd's own
+/// probe. Returns the loss and the reconnection.
+fn found_dead<'a>(
+    cx: &Context<'a>,
+    connected: &Interval,
+    state: &ApnsState,
+    probe: Timestamp,
+    until: Timestamp,
+) -> Option<(&'a DeviceEvent, &'a DeviceEvent)> {
+    let ApnsState::Connected { interface } = state else {
+        return None;
+    };
+    let intervals = cx.timeline.states.get(&Dimension::Apns)?;
+    let index = intervals
+        .iter()
+        .position(|i| i.from == connected.from && i.to == connected.to)?;
+    let lost = intervals.get(index + 1)?;
+    let back = intervals.get(index + 2)?;
+    let loss = cx.timeline.began(lost)?;
+    let reconnected = cx.timeline.began(back)?;
+    let same = |i: &Option<String>| i.is_some() && i == interface;
+    let lost_here = matches!(
+        &lost.state,
+        State::Apns(ApnsState::Down(DownReason::Disconnected { .. }))
+    ) && matches!(&loss.kind, EventKind::ApnsDisconnected { interface: i, .. } if same(i));
+    let back_here =
+        matches!(&back.state, State::Apns(ApnsState::Connected { interface: i }) if same(i));
+    if !lost_here
+        || !back_here
+        || loss.at <= probe
+        || loss.at > until
+        || since(reconnected.at, loss.at) > RECONNECT
+    {
+        return None;
+    }
+    let from = connected.from.unwrap_or(probe);
+    let device_lost_network = cx.timeline.events.iter().any(|e| {
+        e.at >= from
+            && e.at < loss.at
+            && match &e.kind {
+                EventKind::NetworkState { up: false, .. } => true,
+                EventKind::CellRegistration { state: Some(s) } => {
+                    !Registration::from_name(s).is_registered()
+                }
+                EventKind::ApnsConnectSkipped {
+                    connected_interfaces,
+                    ..
+                } => connected_interfaces.is_none_or(|n| n == 0),
+                _ => false,
+            }
+    });
+    let network_moved = cx.timeline.events.iter().any(|e| {
+        e.at > loss.at
+            && e.at < reconnected.at
+            && matches!(
+                e.kind,
+                EventKind::RrcState { .. }
+                    | EventKind::NetworkState { .. }
+                    | EventKind::CellRegistration { .. }
+                    | EventKind::ApnsPathSatisfied { .. }
+            )
+    });
+    (!device_lost_network && !network_moved).then_some((loss, reconnected))
 }
 
 /// Whether a connection line shows traffic from APNs (an ack, a timer reset by incoming data,
@@ -158,6 +253,7 @@ pub(super) fn first_apns_change<'a>(
                 after: None,
                 keepalives: Vec::new(),
                 inferred: true,
+                found_dead: None,
                 why_unknown: None,
             }
         }
@@ -167,6 +263,7 @@ pub(super) fn first_apns_change<'a>(
             after: None,
             keepalives: Vec::new(),
             inferred: false,
+            found_dead: None,
             why_unknown: None,
         },
     }

@@ -1,19 +1,18 @@
-//! The device-side causes, from the APNs connection's state at the send: reconnecting when
-//! policy 3 arrived, offline, connected but restricted, connected with nothing coming through;
-//! and a push apsd received for a topic it does not deliver.
+//! The device-side causes, from the APNs connection's state at the send: offline, connected
+//! but restricted, connected with nothing coming through (reconnecting when policy 3 arrived is
+//! in `reconnect`); and a push apsd received for a topic it does not deliver.
 
 use std::time::Duration;
 
 use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, State};
-use pushtrace_model::duration::{after, before, since};
+use pushtrace_model::duration::{before, since};
 use pushtrace_model::{
-    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, PushRecord, Timestamp,
+    Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Human, PushRecord, Timestamp,
 };
 
 use super::connection::{ApnsAtSend, apns_at, apns_line, last_connected_end};
-use super::{Diagnosed, describe, is_connection};
-use crate::verdicts::app::Owner;
-use crate::verdicts::arrival::Wanted;
+use super::reconnect;
+use super::{Diagnosed, describe};
 use crate::verdicts::window::starts_after_send;
 use crate::verdicts::{Context, cite};
 
@@ -112,18 +111,6 @@ fn downgraded_to<'a>(
     (to.contains(wanted) && !unlocked_since).then_some(line)
 }
 
-/// The line that ended the connection shortly before `at` (a stream end, a close, a failure),
-/// when the APNs state just before `at` was down.
-fn loss_before<'a>(cx: &Context<'a>, at: Timestamp) -> Option<&'a DeviceEvent> {
-    let intervals = cx.timeline.states.get(&Dimension::Apns)?;
-    let index = intervals.iter().position(|i| i.from == Some(at))?;
-    let previous = intervals.get(index.checked_sub(1)?)?;
-    let line = cx.timeline.began(previous)?;
-    (matches!(previous.state, State::Apns(ApnsState::Down(_)))
-        && since(at, line.at) <= Duration::from_secs(60))
-    .then_some(line)
-}
-
 /// The device-side cause, from the APNs state at the send.
 pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp) -> Diagnosed {
     let probe = starts_after_send(cx, push).unwrap_or(push.sent_at);
@@ -138,7 +125,15 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
         );
     };
     let mut found = match &state {
-        ApnsState::Reconnecting { .. } => reconnecting(cx, push, &at_send, &state, until),
+        ApnsState::Reconnecting { .. } => {
+            reconnect::reconnecting(cx, push, &at_send, &state, until, None)
+        }
+        // A failed attempt after a path was satisfied, with nothing lost since, is one attempt
+        // of the reconnection that path began: apsd was still reconnecting.
+        ApnsState::Down(DownReason::ConnectFailed { .. }) => {
+            let start = reconnect::reconnection_start(cx, probe);
+            reconnect::reconnecting(cx, push, &at_send, &state, until, start)
+        }
         ApnsState::Down(_) => offline(cx, push, &at_send, &state, until),
         ApnsState::Connected { .. } => connected(cx, push, &at_send, &state, probe),
     };
@@ -155,95 +150,7 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
     found
 }
 
-fn reconnecting(
-    cx: &Context<'_>,
-    push: &PushRecord,
-    at_send: &ApnsAtSend<'_>,
-    state: &ApnsState,
-    until: Timestamp,
-) -> Diagnosed {
-    let began = at_send.line.map_or(push.sent_at, |e| e.at);
-    let bundle = Wanted::of(push, cx.options.app.as_deref())
-        .bundle()
-        .map(str::to_owned);
-    let window = |e: &&DeviceEvent| e.at >= began && e.at <= until;
-    let policy3 = cx
-        .timeline
-        .events
-        .iter()
-        .filter(window)
-        .find(|e| matches!(e.kind, EventKind::PowerPolicy { level: 3, .. }));
-    let connected_before = policy3.is_some_and(|p| {
-        cx.timeline
-            .events
-            .iter()
-            .any(|e| e.at > began && e.at < p.at && is_connection(&e.kind))
-    });
-    // Policy 3 already in force when the reconnection began counts too.
-    let policy_at_start = cx.timeline.state_at(Dimension::PowerPolicy, began);
-    let already = policy_at_start
-        .state
-        .power_policy()
-        .is_some_and(|p| p.is_display_off());
-    let policy_line = policy3.filter(|_| !connected_before).or_else(|| {
-        already
-            .then(|| cx.timeline.began(policy_at_start))
-            .flatten()
-    });
-    let Some(policy) = policy_line else {
-        return offline(cx, push, at_send, state, until);
-    };
-    let mut evidence = apns_line(at_send, state);
-    // How the connection was lost before apsd began reconnecting, when a line says so.
-    if let Some(loss) = loss_before(cx, began) {
-        evidence.push(cite(loss, EvidenceRole::Supports, describe(loss)));
-    }
-    for e in cx
-        .timeline
-        .events
-        .iter()
-        .filter(|e| e.at >= began.min(policy.at) && e.at <= until)
-        .filter(|e| {
-            matches!(
-                e.kind,
-                EventKind::PowerPolicy { level: 3, .. }
-                    | EventKind::AssertionActivityUpdate
-                    | EventKind::DisplayState {
-                        display_off: true,
-                        ..
-                    }
-                    | EventKind::NecpDefunct { .. }
-            )
-        })
-    {
-        // NECP tearing down a suspended app's flows is routine: cited only when it is the
-        // push's own app.
-        if matches!(e.kind, EventKind::NecpDefunct { .. })
-            && cx
-                .apps
-                .owner(e, bundle.as_deref(), cx.options.app_process.as_deref())
-                != Owner::App
-        {
-            continue;
-        }
-        // Only the lines of the policy change itself, not every later one.
-        if e.at <= after(policy.at, Duration::from_secs(5)) {
-            evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
-        }
-    }
-    Diagnosed {
-        cause: Cause::ReconnectAbandonedPowerPolicy,
-        confidence: Confidence::High,
-        why: format!(
-            "apsd was reconnecting to APNs ({state}) when powerd moved to assertion policy 3 (display off) at {}, and nothing connected before a wake",
-            cx.clock.show(policy.at)
-        ),
-        evidence,
-        outage_from: Some(began),
-    }
-}
-
-fn offline(
+pub(super) fn offline(
     cx: &Context<'_>,
     push: &PushRecord,
     at_send: &ApnsAtSend<'_>,
@@ -488,6 +395,40 @@ fn connected(
             why: format!(
                 "the device was connected but apsd had made the push's topic non-waking at {} (its topic filter, while locked): the push waited for a wake",
                 cx.clock.show(downgrade.at)
+            ),
+            evidence,
+            outage_from: None,
+        };
+    }
+    if let Some((loss, back)) = at_send.found_dead {
+        evidence.push(cite(
+            loss,
+            EvidenceRole::Supports,
+            format!("apsd finds the connection dead: {}", describe(loss)),
+        ));
+        evidence.push(cite(
+            back,
+            EvidenceRole::Supports,
+            "apsd connected again at once on the same interface, the network unchanged",
+        ));
+        let last = at_send.line.map_or_else(
+            || "no earlier line shows it alive".to_string(),
+            |e| {
+                format!(
+                    "last shown alive at {}, {} before the send",
+                    cx.clock.show(e.at),
+                    Human(since(probe, e.at))
+                )
+            },
+        );
+        // Believed up is not shown up: one step less sure than a connection seen alive.
+        return Diagnosed {
+            cause: Cause::NetworkPathSuspect,
+            confidence: Confidence::Low,
+            why: format!(
+                "apsd held its APNs connection ({state}) as up at the send ({last}) with no line of the device losing its network, found it dead at {} and connected again on the same interface at {} with the network unchanged: the device's network worked, and the connection had died between the phone and APNs (a NAT, middlebox or the server dropping it) unseen by the phone: APNs most likely sent the push down a connection that could no longer carry it",
+                cx.clock.show(loss.at),
+                cx.clock.show(back.at)
             ),
             evidence,
             outage_from: None,

@@ -12,6 +12,7 @@
 mod connection;
 mod device;
 mod provider;
+mod reconnect;
 
 use std::time::Duration;
 
@@ -73,8 +74,18 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
             }
         }
     }
+    // APNs can deliver only over a connection: the device is back for the push when apsd
+    // connects after the return (a path satisfied is not yet a connection), or at the return
+    // when no connection line follows it.
+    let back_for_apns = recovered.map(|(_, e)| {
+        cx.timeline
+            .events
+            .iter()
+            .find(|l| l.at >= e.at && l.at <= end && is_connection(&l.kind))
+            .map_or(e.at, |l| l.at)
+    });
     if arrival.is_none()
-        && let Some(expired) = expired(cx, push, &cause, recovered.map(|(_, e)| e.at), end)
+        && let Some(expired) = expired(cx, push, &cause, back_for_apns, end)
     {
         cause.cause = Cause::ExpiredWhileOffline;
         cause.why = format!("{}; {expired}", cause.why);
