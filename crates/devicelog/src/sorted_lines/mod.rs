@@ -199,8 +199,7 @@ fn format_batches(
     empty: &SyncSender<Vec<LogRecord>>,
     formatter: &(dyn Fn(&LogRecord, &mut Vec<u8>) + Send + Sync),
 ) {
-    // The other layout of a block being reordered, kept from block to block.
-    let mut spare = Vec::new();
+    let mut order: Vec<u32> = Vec::new();
     loop {
         let next = match work.lock() {
             Ok(rx) => rx.recv(),
@@ -212,40 +211,31 @@ fn format_batches(
             ends: Vec::with_capacity(batch.len()),
             bytes: Vec::with_capacity(batch.len() * 256),
         };
-        for (i, record) in batch.iter().enumerate() {
-            formatter(record, &mut block.bytes);
-            block.keys.push((record.at.utc_micros(), first + i as u64));
+        block.keys.extend(
+            batch
+                .iter()
+                .enumerate()
+                .map(|(i, record)| (record.at.utc_micros(), first + i as u64)),
+        );
+        // The records are formatted in key order, so a block out of order costs a sort of its
+        // keys and no copy of its bytes.
+        order.clear();
+        order.extend(0..batch.len() as u32);
+        if !block.keys.is_sorted() {
+            order.sort_unstable_by_key(|&i| block.keys[i as usize]);
+            block.keys.sort_unstable();
+        }
+        for &i in &order {
+            formatter(&batch[i as usize], &mut block.bytes);
             block.ends.push(block.bytes.len());
         }
         // Freeing the records here spreads that work over the formatting threads too.
         batch.clear();
         let _ = empty.try_send(batch);
-        if !block.keys.is_sorted() {
-            reorder(&mut block, &mut spare);
-        }
         if blocks.send(block).is_err() {
             return;
         }
     }
-}
-
-/// Sorts a block's lines by key and lays their bytes out in that order.
-fn reorder(block: &mut Block, spare: &mut Vec<u8>) {
-    let mut order: Vec<u32> = (0..block.keys.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| block.keys[i as usize]);
-    spare.clear();
-    spare.reserve(block.bytes.len());
-    let mut keys = Vec::with_capacity(order.len());
-    let mut ends = Vec::with_capacity(order.len());
-    for &i in &order {
-        let i = i as usize;
-        spare.extend_from_slice(&block.bytes[block.start(i)..block.ends[i]]);
-        keys.push(block.keys[i]);
-        ends.push(spare.len());
-    }
-    std::mem::swap(&mut block.bytes, spare);
-    block.keys = keys;
-    block.ends = ends;
 }
 
 /// The gathering thread: holds blocks up to `budget` bytes and merges them into runs beyond.
