@@ -18,6 +18,7 @@ mod diagnose;
 mod emulator;
 mod fleet;
 mod input;
+mod lab;
 mod log_styles;
 mod logs;
 mod progress;
@@ -60,6 +61,9 @@ enum Command {
     /// The gateway's store: export traced pushes as push records (for `diagnose --pushes`),
     /// import pushes another server sent, compute daily rollups per cohort.
     Store(store::StoreArgs),
+    /// The lab: simulate phones, networks and calls with ground truth (`run`), score
+    /// `diagnose` against it (`score`), compare sending strategies on the same fleet (`compare`).
+    Lab(lab::LabArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Store(args) => store::run(args),
         Command::Fleet(args) => fleet::run(args),
+        Command::Lab(args) => lab::run(args),
     };
     match result {
         Ok(code) => code,

@@ -16,8 +16,49 @@ pub struct FleetSummary {
     /// By outcome and cause wire names (`late`, `reconnect_abandoned_power_policy`).
     pub by_outcome: BTreeMap<&'static str, u64>,
     pub by_cause: BTreeMap<&'static str, u64>,
+    /// Calls, and what became of them (`CallTruth`).
+    pub calls: CallCounts,
     /// Simulated device-days.
     pub device_days: f64,
+}
+
+/// What became of a fleet's calls. A call is one or more pushes (resends), plus the
+/// missed-call fallback when it is on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    pub calls: u64,
+    /// A push of the call rang by the deadline.
+    pub rang_in_time: u64,
+    /// A push of the call rang after the caller gave up.
+    pub stale_rings: u64,
+    /// The app posted its own missed-call notification (`mustReport` false).
+    pub missed_call_notices: u64,
+    /// Call pushes sent, and the sum of their squares per call (for the spread).
+    pub pushes: u64,
+    pub pushes_squared: u64,
+    pub fallbacks_sent: u64,
+    pub fallbacks_shown: u64,
+    /// Calls that did not ring in time whose callee learned of them from the fallback alone.
+    pub fallback_saves: u64,
+}
+
+impl CallCounts {
+    /// Calls that did not ring in time (stale rings included: the caller had gone).
+    pub fn missed(&self) -> u64 {
+        self.calls - self.rang_in_time
+    }
+
+    fn merge(&mut self, other: &CallCounts) {
+        self.calls += other.calls;
+        self.rang_in_time += other.rang_in_time;
+        self.stale_rings += other.stale_rings;
+        self.missed_call_notices += other.missed_call_notices;
+        self.pushes += other.pushes;
+        self.pushes_squared += other.pushes_squared;
+        self.fallbacks_sent += other.fallbacks_sent;
+        self.fallbacks_shown += other.fallbacks_shown;
+        self.fallback_saves += other.fallback_saves;
+    }
 }
 
 impl FleetSummary {
@@ -31,6 +72,18 @@ impl FleetSummary {
             *self.by_outcome.entry(p.outcome.as_str()).or_default() += 1;
             *self.by_cause.entry(p.cause.as_str()).or_default() += 1;
         }
+        let c = &mut self.calls;
+        for call in &run.calls {
+            c.calls += 1;
+            c.rang_in_time += u64::from(call.rang_in_time);
+            c.stale_rings += u64::from(call.stale_ring);
+            c.missed_call_notices += u64::from(call.missed_call_notice);
+            c.pushes += u64::from(call.pushes);
+            c.pushes_squared += u64::from(call.pushes) * u64::from(call.pushes);
+            c.fallbacks_sent += u64::from(call.fallback.is_some());
+            c.fallbacks_shown += u64::from(call.fallback.is_some_and(|f| f.shown_at.is_some()));
+            c.fallback_saves += u64::from(call.fallback_saved());
+        }
     }
 
     fn merge(&mut self, other: FleetSummary) {
@@ -39,6 +92,7 @@ impl FleetSummary {
         self.rang += other.rang;
         self.stale_rings += other.stale_rings;
         self.missed_call_notices += other.missed_call_notices;
+        self.calls.merge(&other.calls);
         for (k, v) in other.by_outcome {
             *self.by_outcome.entry(k).or_default() += v;
         }

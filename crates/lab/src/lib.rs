@@ -25,6 +25,7 @@
 //! assert_eq!(summary.pushes, 1);
 //! ```
 
+pub mod compare;
 pub mod fleet;
 pub mod log;
 pub mod output;
@@ -32,9 +33,12 @@ pub mod scenario;
 pub mod score;
 pub mod sim;
 
-pub use fleet::{FleetSummary, run_fleet};
+pub use compare::{Comparison, Strategy, StrategyError, compare};
+pub use fleet::{CallCounts, FleetSummary, run_fleet};
 pub use log::LogFormat;
-pub use output::{RunOptions, WriteError, Written, write_run};
+pub use output::{
+    RunOptions, WriteError, Written, format_name, parse_format, write_run, write_run_with_progress,
+};
 pub use scenario::{Scenario, ScenarioError};
 pub use score::{Score, ScoreError, score};
-pub use sim::{DeviceRun, PushTruth, simulate_device};
+pub use sim::{CallTruth, DeviceRun, PushTruth, simulate_device};

@@ -28,8 +28,11 @@ pub struct Score {
     pub agree: u64,
     /// `agree / total` (0 for no pushes).
     pub accuracy: f64,
-    /// Per true cause: how many, how many diagnosed right.
+    /// Per true cause: how many, how many diagnosed right (`accuracy` is the cause's recall).
     pub causes: Vec<CauseScore>,
+    /// Per diagnosed cause: how many pushes `diagnose` gave it, how many of them truly had it
+    /// (`accuracy` is the cause's precision).
+    pub diagnosed: Vec<CauseScore>,
     /// Counts by true cause, then diagnosed cause.
     pub matrix: BTreeMap<Cause, BTreeMap<Cause, u64>>,
     /// Each push diagnosed wrong, in device and push order.
@@ -175,6 +178,25 @@ pub fn score(written: &Written) -> Result<Score, ScoreError> {
             }
         })
         .collect();
+    let mut by_diagnosis: BTreeMap<Cause, (u64, u64)> = BTreeMap::new();
+    for (&truth, row) in &matrix {
+        for (&diagnosed, &n) in row {
+            let entry = by_diagnosis.entry(diagnosed).or_default();
+            entry.0 += n;
+            if diagnosed == truth {
+                entry.1 += n;
+            }
+        }
+    }
+    let diagnosed = by_diagnosis
+        .into_iter()
+        .map(|(cause, (total, agree))| CauseScore {
+            cause,
+            total,
+            agree,
+            accuracy: ratio(agree, total),
+        })
+        .collect();
     let total = causes.iter().map(|c| c.total).sum();
     let agree = causes.iter().map(|c| c.agree).sum();
     Ok(Score {
@@ -182,6 +204,7 @@ pub fn score(written: &Written) -> Result<Score, ScoreError> {
         agree,
         accuracy: ratio(agree, total),
         causes,
+        diagnosed,
         matrix,
         disagreements,
     })

@@ -69,8 +69,8 @@ fn diagnose_finds_the_true_cause_in_the_written_log() {
     let truth_file = std::fs::read_to_string(&written.truth).unwrap();
     assert_eq!(
         truth_file,
-        "{\"push_id\":\"lab-000000-1\",\"device\":\"lab-000000\",\"outcome\":\"late\",\
-         \"cause\":\"reconnect_abandoned_power_policy\",\"rang\":true,\"stale_ring\":true,\
+        "{\"push_id\":\"lab-000000-1\",\"call_id\":\"call-lab-000000-1\",\"attempt\":1,\
+         \"device\":\"lab-000000\",\"outcome\":\"late\",\"cause\":\"reconnect_abandoned_power_policy\",\"rang\":true,\"stale_ring\":true,\
          \"missed_call_notice\":false}\n"
     );
     assert_eq!(

@@ -181,10 +181,34 @@ pub struct Calls {
     pub priority: u8,
     /// How long the server takes to get APNs's answer.
     pub apns_answer: Dist,
+    /// Resend the call push when no receipt came this long after the last one, while the
+    /// resend still goes out before the deadline (0: never resend). The receipt is the app's,
+    /// posted when it is handed the push.
+    #[serde(default)]
+    pub retry_after: Span,
+    /// The missed-call fallback: at the deadline of a call with no receipt, an alert push (the
+    /// bundle id's topic, not `.voip`: APNs stores it apart from the call push).
+    #[serde(default)]
+    pub fallback: bool,
+    /// The fallback alert's `apns-priority` (default 10, as Apple advises for an alert the user
+    /// must act on).
+    #[serde(default = "alert_priority")]
+    pub fallback_priority: u8,
+    /// How long APNs may keep the fallback alert (default 1d, the gateway's default).
+    #[serde(default = "alert_expiration")]
+    pub fallback_expiration: Span,
+}
+
+fn alert_priority() -> u8 {
+    10
+}
+
+fn alert_expiration() -> Span {
+    Span(86_400_000_000)
 }
 
 /// The `apns-expiration` strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expiration {
     /// `0`: one attempt, never stored.
@@ -279,7 +303,44 @@ pub enum ScenarioError {
     },
 }
 
+/// The scenarios shipped with pushtrace, by name: usable from any directory.
+pub const BUNDLED: [(&str, &str); 2] = [
+    (
+        "founding-incident",
+        include_str!("../../../../scenarios/founding-incident.toml"),
+    ),
+    (
+        "mixed-fleet",
+        include_str!("../../../../scenarios/mixed-fleet.toml"),
+    ),
+];
+
 impl Scenario {
+    /// The bundled scenario `name` (`founding-incident`, `mixed-fleet`), or the file at that
+    /// path when no bundled scenario has that name.
+    pub fn find(name: &str) -> Result<Scenario, ScenarioError> {
+        match BUNDLED.iter().find(|(n, _)| *n == name) {
+            Some((n, text)) => Scenario::parse(text, &format!("bundled scenario {n}")),
+            None => {
+                let path = Path::new(name);
+                if !path.exists() && !name.contains(['/', '.']) {
+                    let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+                    return Err(ScenarioError::Io {
+                        path: name.to_string(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            format!(
+                                "no such file, and no bundled scenario has that name (bundled: {})",
+                                names.join(", ")
+                            ),
+                        ),
+                    });
+                }
+                Scenario::load(path)
+            }
+        }
+    }
+
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
@@ -354,6 +415,21 @@ impl Scenario {
         rate("calls.per_day", self.calls.per_day)?;
         if ![1, 5, 10].contains(&self.calls.priority) {
             return Err(("calls.priority", "APNs accepts 10, 5 or 1".into()));
+        }
+        if ![1, 5, 10].contains(&self.calls.fallback_priority) {
+            return Err(("calls.fallback_priority", "APNs accepts 10, 5 or 1".into()));
+        }
+        if self.calls.retry_after > Span::ZERO && self.calls.retry_after < Span(1_000_000) {
+            return Err((
+                "calls.retry_after",
+                "resend no sooner than 1s after a push (\"0s\" never resends)".into(),
+            ));
+        }
+        if self.calls.fallback_expiration > Span(crate::sim::MAX_STORAGE_MICROS) {
+            return Err((
+                "calls.fallback_expiration",
+                "APNs keeps a push 30 days at most: use \"30d\" or less".into(),
+            ));
         }
         if !self.script.is_empty() && self.script.windows(2).any(|w| w[1].at() < w[0].at()) {
             return Err(("script", "list the events in time order".into()));

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A non-negative duration in microseconds, the simulator's unit of time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,6 +64,13 @@ impl Span {
             ));
         }
         Ok(Span(total.round() as i64))
+    }
+}
+
+impl Serialize for Span {
+    /// As scenarios write it (`"10s"`), so a report reads back into a scenario.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

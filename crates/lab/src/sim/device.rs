@@ -10,7 +10,7 @@ use pushtrace_model::PushRecord;
 use super::apns::{Reach, Stored};
 use super::event::Event;
 use super::queue::Queue;
-use super::truth::{PushTruth, Waiting};
+use super::truth::{CallTruth, PushTruth, Waiting};
 
 use crate::log::{LogLine, Message};
 use crate::scenario::{Interface, Link, Scenario, Scripted, Span, exponential};
@@ -44,6 +44,8 @@ pub struct DeviceRun {
     pub os: String,
     pub interface: &'static str,
     pub pushes: Vec<PushTruth>,
+    /// The calls its pushes belong to, in order.
+    pub calls: Vec<CallTruth>,
     /// Its log, when asked for.
     pub log: Vec<LogLine>,
 }
@@ -57,7 +59,11 @@ impl DeviceRun {
 
 pub(crate) struct Device<'s> {
     sc: &'s Scenario,
+    /// The device's world (network, power, user, call arrivals). Pushes draw from streams of
+    /// their own, derived from `seed`, so that sending strategies compared on the same seed
+    /// see the same phones and the same calls.
     rng: fastrand::Rng,
+    seed: u64,
     queue: Queue,
     now: i64,
     end: i64,
@@ -82,7 +88,9 @@ pub(crate) struct Device<'s> {
     apns_noticed: bool,
     severed: bool,
     abandons: u32,
-    stored: Option<Stored>,
+    /// APNs's store for the device: one push per topic, the call push's (`.voip`) and the
+    /// fallback alert's (the bundle id).
+    stored: [Option<Stored>; 2],
     waiting: Vec<Option<Waiting>>,
     app_failures: u32,
     blocked: bool,
@@ -92,9 +100,8 @@ pub(crate) struct Device<'s> {
 impl<'s> Device<'s> {
     pub(crate) fn new(sc: &'s Scenario, index: u32, logging: bool) -> Device<'s> {
         // One stream per device from the fleet seed: the result does not depend on threads.
-        let mut rng = fastrand::Rng::with_seed(
-            sc.fleet.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        );
+        let seed = sc.fleet.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut rng = fastrand::Rng::with_seed(seed);
         let interface = pick(&mut rng, &sc.fleet.interfaces).value;
         let os = pick(&mut rng, &sc.fleet.os).value.clone();
         let must_report_os = crate::scenario::os_version(&os).is_ok_and(|v| v >= (26, 4));
@@ -104,6 +111,7 @@ impl<'s> Device<'s> {
         Device {
             sc,
             rng,
+            seed,
             queue: Queue::default(),
             now: start,
             end: sc.end_micros(),
@@ -132,7 +140,7 @@ impl<'s> Device<'s> {
             apns_noticed: false,
             severed: false,
             abandons: 0,
-            stored: None,
+            stored: [None; 2],
             waiting: Vec::new(),
             app_failures: 0,
             blocked: false,
@@ -339,7 +347,9 @@ impl<'s> Device<'s> {
                 self.attempt = 0;
                 self.connect();
             }
-            Event::Call => self.send(),
+            Event::Call => self.call(),
+            Event::Resend { call } => self.resend(call),
+            Event::CallEnds { call } => self.call_ends(call),
             Event::AppOutcome { push } => self.app_outcome(push),
             _ => {}
         }
@@ -547,6 +557,7 @@ impl<'s> Device<'s> {
     }
 }
 
+mod call;
 mod push;
 
 fn pick<'a, T>(

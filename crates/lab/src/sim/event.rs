@@ -55,8 +55,16 @@ pub enum Event {
     KeepAliveFails {
         epoch: u64,
     },
-    /// The server sends a call push.
+    /// A call starts: the server sends its first push.
     Call,
+    /// No receipt yet for call `call`? Resend its push.
+    Resend {
+        call: u32,
+    },
+    /// Call `call`'s deadline: with no receipt, the server sends the missed-call fallback.
+    CallEnds {
+        call: u32,
+    },
     /// The app's report (or iOS's kill) for push `push`.
     AppOutcome {
         push: usize,

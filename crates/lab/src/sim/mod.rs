@@ -8,7 +8,8 @@ mod queue;
 mod truth;
 
 pub use device::DeviceRun;
-pub use truth::PushTruth;
+pub use apns::MAX_STORAGE_MICROS;
+pub use truth::{CallTruth, Fallback, PushTruth};
 
 use crate::scenario::Scenario;
 

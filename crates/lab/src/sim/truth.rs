@@ -17,6 +17,10 @@ use crate::scenario::{Expiration, Scenario};
 pub struct PushTruth {
     /// 1 for the device's first push.
     pub seq: u32,
+    /// The call it rings: an index into [`DeviceRun::calls`](super::DeviceRun::calls).
+    pub call: u32,
+    /// 1 for the call's first push, 2 for its first resend.
+    pub attempt: u32,
     pub sent_at: i64,
     pub responded_at: i64,
     pub deadline: i64,
@@ -75,7 +79,7 @@ impl PushTruth {
         ]);
         PushRecord {
             push_id: Some(format!("{device}-{}", self.seq)),
-            call_id: Some(format!("call-{device}-{}", self.seq)),
+            call_id: Some(format!("call-{device}-{}", self.call + 1)),
             device: Some(device.to_string()),
             topic: Some(format!("{}.voip", sc.app.bundle)),
             push_type: Some("voip".into()),
@@ -96,6 +100,45 @@ impl PushTruth {
             attrs,
         }
     }
+}
+
+/// One call: the pushes that rang it (or did not), and what the callee saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallTruth {
+    pub started_at: i64,
+    /// When the caller gives up: the deadline of every push of the call.
+    pub deadline: i64,
+    /// Call pushes sent (the first and every resend).
+    pub pushes: u32,
+    /// The first receipt the server got (the app was handed a push of the call).
+    pub receipt_at: Option<i64>,
+    /// A push of the call rang by the deadline.
+    pub rang_in_time: bool,
+    /// A push of the call rang after the caller gave up.
+    pub stale_ring: bool,
+    /// The app posted its own missed-call notification (`mustReport` false).
+    pub missed_call_notice: bool,
+    /// The missed-call fallback alert, when one was sent.
+    pub fallback: Option<Fallback>,
+}
+
+impl CallTruth {
+    /// The fallback told the callee of a call that did not ring in time, and nothing else did.
+    pub fn fallback_saved(&self) -> bool {
+        !self.rang_in_time
+            && !self.missed_call_notice
+            && self.fallback.is_some_and(|f| f.shown_at.is_some())
+    }
+}
+
+/// The missed-call alert of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fallback {
+    pub sent_at: i64,
+    /// APNs's answer: 200, or 410 for an unregistered token.
+    pub status: u16,
+    /// When the phone showed it; `None`: never (expired, replaced, lost, or held at the end).
+    pub shown_at: Option<i64>,
 }
 
 /// Why a push waited at APNs: decided when it was sent, sharpened when it resolves.

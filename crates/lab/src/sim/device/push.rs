@@ -2,20 +2,28 @@
 
 use pushtrace_model::{Cause, Outcome};
 
-use super::{Apsd, Device};
+use super::call::{ALERT, VOIP};
+use super::{Apsd, Device, Event};
 use crate::log::Message;
 use crate::sim::apns::{Reach, Stored, expires_at};
 use crate::sim::truth::{PushTruth, Waiting};
 
 impl Device<'_> {
-    pub(super) fn send(&mut self) {
+    /// Sends a push of call `call`: its first, or a resend.
+    pub(super) fn send(&mut self, call: u32) {
         let sc = self.sc;
         let calls = &sc.calls;
         self.pushes_sent += 1;
-        let answer = calls.apns_answer.sample(&mut self.rng).micros();
-        let deadline = self.now + calls.ring_window.micros();
+        let c = &mut self.run.calls[call as usize];
+        c.pushes += 1;
+        let attempt = c.pushes;
+        let deadline = c.deadline;
+        let mut rng = self.push_rng(call, attempt, 0);
+        let answer = calls.apns_answer.sample(&mut rng).micros();
         let mut truth = PushTruth {
             seq: self.pushes_sent,
+            call,
+            attempt,
             sent_at: self.now,
             responded_at: self.now + answer,
             deadline,
@@ -23,7 +31,7 @@ impl Device<'_> {
             received_at: None,
             reported_at: None,
             must_report: None,
-            id_bits: (self.rng.u64(..), self.rng.u64(..)),
+            id_bits: (rng.u64(..), rng.u64(..)),
             outcome: Outcome::NotDelivered,
             cause: Cause::Unknown,
             rang: false,
@@ -33,6 +41,7 @@ impl Device<'_> {
         let index = self.run.pushes.len();
         self.waiting.push(None);
         if self.unregistered {
+            // A 410 is final: the server resends nothing to this token.
             truth.status = 410;
             truth.outcome = Outcome::Rejected;
             truth.cause = Cause::TokenInvalid;
@@ -40,6 +49,10 @@ impl Device<'_> {
             return;
         }
         self.run.pushes.push(truth);
+        let retry = calls.retry_after.micros();
+        if retry > 0 && self.now + retry < deadline {
+            self.queue.push(self.now + retry, Event::Resend { call });
+        }
         let expiration = self.run.pushes[index].expiration(calls.expiration);
         let waking = calls.priority == 10;
         let reach = self.reach();
@@ -74,23 +87,40 @@ impl Device<'_> {
             waking,
             expires_at: held,
         };
-        if let Some(old) = self.stored.replace(stored) {
+        if let Some(old) = self.stored[VOIP].replace(stored) {
             // One stored push per device and topic: the older is discarded.
             self.settle_undelivered(old);
         }
     }
 
+    /// A random stream of its own for push `attempt` of call `call` (`salt` tells the server's
+    /// draws from the app's): the same in every strategy that sends that push.
+    pub(super) fn push_rng(&self, call: u32, attempt: u32, salt: u64) -> fastrand::Rng {
+        let key = (u64::from(call) << 24 | u64::from(attempt) << 2 | salt) + 1;
+        fastrand::Rng::with_seed(
+            self.seed ^ key.wrapping_mul(0xD1B5_4A32_D192_ED03).rotate_left(29),
+        )
+    }
+
     /// APNs delivers what it holds, if the device can now receive it.
     pub(super) fn deliver_stored(&mut self) {
-        let Some(stored) = self.stored else { return };
-        if stored.expires_at.is_some_and(|at| at <= self.now) {
-            self.stored = None;
-            self.settle_undelivered(stored);
-            return;
-        }
-        if self.reach().reaches(stored.waking) {
-            self.stored = None;
-            self.deliver(stored.push);
+        for topic in [VOIP, ALERT] {
+            let Some(stored) = self.stored[topic] else {
+                continue;
+            };
+            if stored.expires_at.is_some_and(|at| at <= self.now) {
+                self.stored[topic] = None;
+                if topic == VOIP {
+                    self.settle_undelivered(stored);
+                }
+            } else if self.reach().reaches(stored.waking) {
+                self.stored[topic] = None;
+                if topic == VOIP {
+                    self.deliver(stored.push);
+                } else {
+                    self.show_fallback(stored.push as u32);
+                }
+            }
         }
     }
 
@@ -132,6 +162,7 @@ impl Device<'_> {
         let late = received > deadline;
         let truth = &mut self.run.pushes[push];
         truth.cause = if late { late_cause } else { Cause::None };
+        let call = truth.call as usize;
         if self.blocked {
             self.log(
                 handoff,
@@ -151,17 +182,22 @@ impl Device<'_> {
             if !must && sc.app.honours_must_report {
                 truth.missed_call_notice = true;
                 truth.outcome = if late { Outcome::Late } else { Outcome::OnTime };
+                self.run.calls[call].missed_call_notice = true;
+                self.receipt(call, received);
                 return;
             }
         }
-        self.queue.push(received, super::Event::AppOutcome { push });
+        self.receipt(call, received);
+        self.queue.push(received, Event::AppOutcome { push });
     }
 
     /// The app reports within its delay, or iOS kills it (and blocks it after repeats).
     pub(super) fn app_outcome(&mut self, push: usize) {
         let app = &self.sc.app;
-        let delay = app.report.sample(&mut self.rng).micros();
-        let fails = self.rng.f64() < app.fails_to_report || delay > app.kill_after.micros();
+        let (call, attempt) = (self.run.pushes[push].call, self.run.pushes[push].attempt);
+        let mut rng = self.push_rng(call, attempt, 1);
+        let delay = app.report.sample(&mut rng).micros();
+        let fails = rng.f64() < app.fails_to_report || delay > app.kill_after.micros();
         if fails {
             self.log(app.kill_after.micros(), Message::AppKilled);
             self.app_failures += 1;
@@ -189,11 +225,18 @@ impl Device<'_> {
         } else {
             Outcome::Late
         };
+        let stale = truth.stale_ring;
+        let call = &mut self.run.calls[call as usize];
+        if stale {
+            call.stale_ring = true;
+        } else {
+            call.rang_in_time = true;
+        }
     }
 
     /// What is still held at the end was never delivered.
     pub(super) fn finish(&mut self) {
-        if let Some(stored) = self.stored.take() {
+        if let Some(stored) = self.stored[VOIP].take() {
             self.settle_undelivered(stored);
         }
     }
