@@ -113,6 +113,9 @@ pub struct AppConfig {
     /// The missed-call alert.
     #[serde(default)]
     pub missed_call: MissedCallConfig,
+    /// Where this app's events go (`docs/webhooks.md`); none are sent without it.
+    #[serde(default)]
+    pub webhook: Option<crate::webhooks::WebhookConfig>,
 }
 
 /// `production` or `sandbox`.
@@ -365,6 +368,9 @@ impl GatewayConfig {
             if let Some(ca) = &mut app.ca_file {
                 resolve(ca);
             }
+            if let Some(webhook) = &mut app.webhook {
+                webhook.resolve_paths(dir);
+            }
         }
         if let Some(path) = self.store.strip_prefix("sqlite:")
             && path != ":memory:"
@@ -505,6 +511,9 @@ impl GatewayConfig {
                     field("retry"),
                     "first_backoff_ms must be at least 1 and max_backoff_ms at least first_backoff_ms".into(),
                 ));
+            }
+            if let Some(Err((name, message))) = app.webhook.as_ref().map(|w| w.check()) {
+                return Err(invalid(field(&format!("webhook.{name}")), message));
             }
             if app.missed_call.enabled && app.missed_call.expiration_secs == 0 {
                 return Err(invalid(

@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod payload;
 pub mod receipt_token;
 mod server;
+pub mod webhooks;
 
 pub use config::{AppConfig, ConfigError, GatewayConfig};
 pub use engine::Engine;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -50,6 +51,15 @@ pub struct StageLabels {
     pub stage: &'static str,
 }
 
+/// Labels of `pushtrace_webhooks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// The app's name.
+    pub app: String,
+    /// `delivered`, `retry` (an attempt failed, another is due), `failed` (given up).
+    pub outcome: &'static str,
+}
+
 /// The gateway's counters and histograms.
 #[derive(Debug)]
 pub struct Metrics {
@@ -66,6 +76,14 @@ pub struct Metrics {
     pub retries: Counter,
     /// Tokens invalidated after a 410.
     pub invalidated_tokens: Counter,
+    /// Webhook delivery attempts by app and outcome.
+    pub webhooks: Family<WebhookLabels, Counter>,
+    /// Calls ringing or delivered, store-wide (set at each scrape).
+    pub live_calls: Gauge,
+    /// Jobs due now or overdue, store-wide (set at each scrape).
+    pub due_jobs: Gauge,
+    /// Webhook deliveries pending, store-wide (set at each scrape).
+    pub webhook_backlog: Gauge,
 }
 
 fn stage_histogram() -> Histogram {
@@ -85,6 +103,29 @@ impl Default for Metrics {
         );
         let retries = Counter::default();
         let invalidated_tokens = Counter::default();
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        let (live_calls, due_jobs, webhook_backlog) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "pushtrace_webhooks",
+            "Webhook delivery attempts by app and outcome (delivered, retry, failed)",
+            webhooks.clone(),
+        );
+        registry.register(
+            "pushtrace_live_calls",
+            "Calls ringing or delivered, not yet ended (whole store)",
+            live_calls.clone(),
+        );
+        registry.register(
+            "pushtrace_due_jobs",
+            "Jobs due now or overdue (whole store): growing means the instances do not keep up",
+            due_jobs.clone(),
+        );
+        registry.register(
+            "pushtrace_webhook_outbox",
+            "Webhook deliveries pending (whole store)",
+            webhook_backlog.clone(),
+        );
         registry.register("pushtrace_calls", "Calls by app and event", calls.clone());
         registry.register(
             "pushtrace_pushes",
@@ -115,6 +156,10 @@ impl Default for Metrics {
             stages,
             retries,
             invalidated_tokens,
+            webhooks,
+            live_calls,
+            due_jobs,
+            webhook_backlog,
         }
     }
 }
@@ -135,6 +180,24 @@ impl Metrics {
         self.stages
             .get_or_create(&StageLabels { stage })
             .observe(duration.as_secs_f64());
+    }
+
+    /// Counts one webhook delivery attempt.
+    pub fn webhook(&self, app: &str, outcome: &'static str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                app: app.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Sets the store-wide gauges.
+    pub fn set_gauges(&self, gauges: &pushtrace_store::StoreGauges) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.live_calls.set(clamp(gauges.live_calls));
+        self.due_jobs.set(clamp(gauges.due_jobs));
+        self.webhook_backlog.set(clamp(gauges.webhook_backlog));
     }
 
     /// Counts one receipt.

@@ -69,6 +69,7 @@ pub struct GatewayHandle {
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     worker: tokio::task::JoinHandle<()>,
+    webhooks: tokio::task::JoinHandle<()>,
 }
 
 impl GatewayHandle {
@@ -77,6 +78,7 @@ impl GatewayHandle {
         let _ = self.stop.send(true);
         let _ = self.server.await;
         let _ = self.worker.await;
+        let _ = self.webhooks.await;
     }
 }
 
@@ -199,6 +201,7 @@ pub async fn start_with(
         stopped.clone(),
     ));
     let interval = std::time::Duration::from_millis(config.poll_interval_ms);
+    let webhooks = tokio::spawn(engine.clone().run_webhooks(interval, stopped.clone()));
     let worker = tokio::spawn(engine.clone().run_worker(interval, stopped));
     Ok(GatewayHandle {
         addr,
@@ -207,6 +210,7 @@ pub async fn start_with(
         stop,
         server,
         worker,
+        webhooks,
     })
 }
 

@@ -58,6 +58,7 @@
 mod builder;
 mod error;
 mod migrations;
+mod outbox;
 mod postgres;
 mod push_records;
 mod records;
@@ -67,6 +68,10 @@ mod store;
 
 pub use builder::StoreBuilder;
 pub use error::StoreError;
+pub use outbox::{
+    CallEffects, NewWebhook, StoreGauges, Transitioned, Webhook, WebhookAttempt, WebhookNext,
+    WebhookQuery, WebhookState,
+};
 pub use pushtrace_model::{PushRecord, Receipt};
 pub use records::{
     App, Attempt, AttemptAnswer, Call, CallState, CreatedCall, Event, Job, JobKind, NewCall,

@@ -11,8 +11,9 @@ use pushtrace_model::{PushRecord, Receipt, Timestamp};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{
-    App, Attempt, AttemptAnswer, Call, CallState, CreatedCall, Event, Job, NewCall, NewEvent,
-    NewJob, ReceiptInsert, Rollup, StoreBuilder, StoreError, Token, TokenRegistration,
+    App, Attempt, AttemptAnswer, Call, CallEffects, CallState, CreatedCall, Event, Job, NewCall,
+    NewEvent, NewJob, NewWebhook, ReceiptInsert, Rollup, StoreBuilder, StoreError, StoreGauges,
+    Token, TokenRegistration, Transitioned, Webhook, WebhookAttempt, WebhookNext, WebhookQuery,
 };
 
 /// Which database a [`Store`] runs on.
@@ -298,6 +299,73 @@ impl Store {
     /// How many jobs exist (leased or not).
     pub async fn pending_jobs(&self) -> Result<u64, StoreError> {
         dispatch!(self.pending_jobs())
+    }
+
+    /// [`Store::transition_call`] with its side effects in the same transaction: when the call
+    /// moves, `effects` (events, attempts, jobs and a webhook event, whose body gets the moved
+    /// call as `data.call`) are written with it; when it does not, nothing is. A crash cannot
+    /// leave the state changed without what it owes (the missed-call alert, the webhook).
+    pub async fn transition_call_with(
+        &self,
+        call_id: &str,
+        from: &[CallState],
+        to: CallState,
+        at: Timestamp,
+        effects: &CallEffects,
+    ) -> Result<Option<Transitioned>, StoreError> {
+        dispatch!(self.transition_call_with(call_id, from, to, at, effects))
+    }
+
+    /// [`Store::invalidate_token`] writing `webhook` to the outbox in the same transaction when
+    /// (and only when) it invalidates.
+    pub async fn invalidate_token_with(
+        &self,
+        app: &str,
+        token: &str,
+        apns_timestamp: Timestamp,
+        reason: &str,
+        webhook: Option<&NewWebhook>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.invalidate_token_with(app, token, apns_timestamp, reason, webhook))
+    }
+
+    /// Claims up to `limit` pending webhook deliveries due at `now` whose lease is free or
+    /// expired, for `lease`; ordered by due time. As [`Store::claim_due`]: PostgreSQL uses
+    /// `FOR UPDATE SKIP LOCKED`, so instances never claim the same delivery at once.
+    pub async fn claim_webhooks(
+        &self,
+        now: Timestamp,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        dispatch!(self.claim_webhooks(now, owner, lease, limit))
+    }
+
+    /// Records an attempt and what follows it (delivered, due again, failed for good) and frees
+    /// the lease, if `owner` still holds the delivery; false otherwise (its lease lapsed and
+    /// another instance took it over, or it is no longer pending).
+    pub async fn finish_webhook_attempt(
+        &self,
+        event_id: &str,
+        owner: &str,
+        attempt: &WebhookAttempt,
+        next: WebhookNext,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.finish_webhook_attempt(event_id, owner, attempt, next))
+    }
+
+    /// One page of an app's webhook deliveries, newest first, each with its attempts.
+    pub async fn webhooks(
+        &self,
+        query: &WebhookQuery,
+    ) -> Result<Vec<(Webhook, Vec<WebhookAttempt>)>, StoreError> {
+        dispatch!(self.webhooks(query))
+    }
+
+    /// Calls in flight, jobs due and the webhook outbox's depth at `now` (for `/metrics`).
+    pub async fn gauges(&self, now: Timestamp) -> Result<StoreGauges, StoreError> {
+        dispatch!(self.gauges(now))
     }
 
     /// Recomputes the rollups of one UTC day (YYYY-MM-DD) from attempts (by queued_at) and

@@ -10,6 +10,7 @@ mod ops;
 mod path;
 mod receipts;
 mod tokens;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +33,10 @@ pub fn router(engine: Engine, token: ApiToken) -> Router {
         .route(
             "/v1/apps/{app}/calls/{client_call_id}",
             get(calls::timeline_by_client_id),
+        )
+        .route(
+            "/v1/apps/{app}/webhooks/deliveries",
+            get(webhooks::deliveries),
         )
         .route("/v1/calls/{call_id}", get(calls::timeline))
         .route("/v1/calls/{call_id}/cancel", post(calls::cancel))

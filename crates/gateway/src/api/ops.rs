@@ -9,7 +9,13 @@ use serde_json::json;
 use super::error::ErrorCode;
 use crate::engine::Engine;
 
+/// The store-wide gauges are counted at each scrape; a store that does not answer leaves
+/// them at their last values (and `/healthz` says so).
 pub(super) async fn metrics(State(engine): State<Engine>) -> Response {
+    match engine.store().gauges(crate::clock::now()).await {
+        Ok(gauges) => engine.metrics().set_gauges(&gauges),
+        Err(e) => tracing::warn!(error = %e, "counting the /metrics gauges failed"),
+    }
     (
         [(
             header::CONTENT_TYPE,

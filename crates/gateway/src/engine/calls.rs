@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use pushtrace_model::Receipt;
 use pushtrace_store::{
-    Attempt, Call, CallState, Event, JobKind, NewCall, NewEvent, NewJob, PushType,
+    Attempt, Call, CallEffects, CallState, Event, JobKind, NewCall, NewEvent, NewJob, PushType,
+    Transitioned,
 };
 use serde::{Deserialize as _, Serialize};
 
@@ -231,26 +232,45 @@ impl Engine {
     ) -> Result<Call, EngineError> {
         let now = clock::now();
         let store = &self.0.store;
+        // The app is not known before the call is read; the webhook needs it, so the call is
+        // read first only when some app has a receiver for this event.
+        let webhook = match self.0.webhooks.wants_any(to_webhook_kind(to)) {
+            Some(kind) => match store.call(call_id).await? {
+                Some(call) => self.webhook(&call.app, kind, now, serde_json::json!({})),
+                None => None,
+            },
+            None => None,
+        };
+        let effects = CallEffects {
+            events: vec![NewEvent {
+                at: now,
+                call_id: Some(call_id.to_owned()),
+                push_id: None,
+                kind: format!("call.{event}"),
+                detail: serde_json::Value::Null,
+            }],
+            webhook,
+            ..CallEffects::default()
+        };
         let moved = store
-            .transition_call(
+            .transition_call_with(
                 call_id,
                 &[CallState::Ringing, CallState::Delivered],
                 to,
                 now,
+                &effects,
             )
             .await?;
         match moved {
-            Some(call) => {
+            Some(Transitioned { call, .. }) => {
                 self.0.metrics.call(&call.app, event);
-                store
-                    .append_event(&NewEvent {
-                        at: now,
-                        call_id: Some(call.call_id.clone()),
-                        push_id: None,
-                        kind: format!("call.{event}"),
-                        detail: serde_json::Value::Null,
-                    })
-                    .await?;
+                tracing::info!(
+                    app = %call.app,
+                    call_id = %call.call_id,
+                    client_call_id = %call.client_call_id,
+                    outcome = event,
+                    "call ended"
+                );
                 Ok(call)
             }
             None => match store.call(call_id).await? {
@@ -298,6 +318,14 @@ impl Engine {
             receipts,
             events,
         })
+    }
+}
+
+/// The webhook an end of call sends, if any (a cancel comes from the backend itself).
+fn to_webhook_kind(to: CallState) -> Option<&'static str> {
+    match to {
+        CallState::Answered => Some("call.answered"),
+        _ => None,
     }
 }
 

@@ -71,6 +71,7 @@ pub(crate) struct Inner {
     pub(crate) instance: String,
     pub(crate) lease: Duration,
     pub(crate) metrics: Metrics,
+    pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
 /// The engine; cheap to clone (shared state).
@@ -108,7 +109,9 @@ impl Engine {
                 },
             );
         }
+        let webhooks = crate::webhooks::Webhooks::new(&config.apps)?;
         Ok(Engine(Arc::new(Inner {
+            webhooks,
             store,
             apps,
             receipt_key,

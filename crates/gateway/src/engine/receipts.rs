@@ -2,7 +2,7 @@
 //! call to CallKit. The receipt token proves it is about a push we sent.
 
 use pushtrace_model::{Receipt, Timestamp, parse_push_time};
-use pushtrace_store::{CallState, NewEvent, ReceiptInsert};
+use pushtrace_store::{CallEffects, CallState, NewEvent, ReceiptInsert};
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, EngineError};
@@ -162,17 +162,39 @@ impl Engine {
                     .metrics
                     .stage("receipt", clock::elapsed(sent_at, now));
             }
-            if !late
-                && store
-                    .transition_call(
+            let delivered = if late {
+                None
+            } else {
+                // The first on-time receipt moves the call; its webhook is written with the move.
+                let webhook = self.webhook(
+                    &call.app,
+                    "call.delivered",
+                    now,
+                    serde_json::json!({
+                        "push_id": claims.push_id,
+                        "token": attempt.token,
+                        "device_received_at": device_received_at,
+                        "reported_at": reported_at,
+                        "must_report": request.must_report,
+                        "app_state": receipt.app_state,
+                        "network": receipt.network,
+                    }),
+                );
+                let effects = CallEffects {
+                    webhook,
+                    ..CallEffects::default()
+                };
+                store
+                    .transition_call_with(
                         &call.call_id,
                         &[CallState::Ringing],
                         CallState::Delivered,
                         now,
+                        &effects,
                     )
                     .await?
-                    .is_some()
-            {
+            };
+            if delivered.is_some() {
                 self.0.metrics.call(&call.app, "delivered");
             }
             store

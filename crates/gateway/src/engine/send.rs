@@ -233,9 +233,7 @@ impl Engine {
                     .outcome
                     .reason()
                     .map_or("Unregistered", Reason::as_str);
-                let invalidated = store
-                    .invalidate_token(&attempt.app, &attempt.token, at, reason)
-                    .await?;
+                let invalidated = self.invalidate_token_notify(&attempt, at, reason).await?;
                 if invalidated {
                     self.0.metrics.invalidated_tokens.inc();
                 }

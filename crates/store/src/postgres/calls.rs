@@ -235,7 +235,7 @@ fn token_row(row: &Row, op: &'static str) -> Result<Token, StoreError> {
     })
 }
 
-fn call_row(row: &Row, op: &'static str) -> Result<Call, StoreError> {
+pub(super) fn call_row(row: &Row, op: &'static str) -> Result<Call, StoreError> {
     Ok(Call {
         call_id: get(row, 0, op)?,
         app: get(row, 1, op)?,

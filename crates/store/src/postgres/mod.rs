@@ -9,6 +9,7 @@
 mod calls;
 mod create_call;
 mod jobs;
+mod outbox;
 mod pushes;
 mod rollups;
 

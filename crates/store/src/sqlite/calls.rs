@@ -335,7 +335,7 @@ fn token_row(row: &Row<'_>, op: &'static str) -> Result<Token, StoreError> {
     })
 }
 
-fn call_row(row: &Row<'_>, op: &'static str) -> Result<Call, StoreError> {
+pub(super) fn call_row(row: &Row<'_>, op: &'static str) -> Result<Call, StoreError> {
     let attrs: String = row.get(7).op(op)?;
     let state: String = row.get(8).op(op)?;
     Ok(Call {
