@@ -13,7 +13,9 @@
 //! [`run_fleet`] shards devices across threads; [`write_run`] writes the pushes file, each
 //! device's log (worded as the catalogue `diagnose` reads, in any [`LogFormat`] `diagnose`
 //! reads, optionally with noise) and the truth; [`score()`] runs `diagnose` over a written run
-//! and sets its causes against the truth.
+//! and sets its causes against the truth. Each call (its pushes and resends, and the
+//! missed-call fallback) has a [`CallTruth`]; [`compare()`] runs the same phones and calls under
+//! several sending [`Strategy`]s and reports what became of the calls, with intervals.
 //!
 //! ```
 //! use pushtrace_lab::{Scenario, run_fleet};
