@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod clock_args;
+mod demo;
 mod diagnose;
 mod emulator;
 mod fleet;
@@ -64,6 +65,10 @@ enum Command {
     /// The lab: simulate phones, networks and calls with ground truth (`run`), score
     /// `diagnose` against it (`score`), compare sending strategies on the same fleet (`compare`).
     Lab(lab::LabArgs),
+    /// See every part working together, offline: the emulator, the gateway and a few hundred
+    /// simulated phones ring calls for 30 s, then one folder holds the calls' timelines, the
+    /// failed calls' diagnoses and the fleet report (index.html).
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
         Command::Store(args) => store::run(args),
         Command::Fleet(args) => fleet::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

@@ -29,6 +29,7 @@
 
 pub mod compare;
 pub mod fleet;
+pub mod live;
 pub mod log;
 pub mod output;
 pub mod scenario;
