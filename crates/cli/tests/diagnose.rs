@@ -71,7 +71,7 @@ fn json_has_every_push_with_its_verdict() {
     assert_eq!(late["push"]["push_id"], "seed-1747");
     assert!(late["origin"].as_str().unwrap().ends_with("pushes.jsonl:2"));
     assert_eq!(late["verdict"]["outcome"], "late");
-    assert_eq!(late["verdict"]["latency"], 185_000.0);
+    assert_eq!(late["verdict"]["latency_ms"], 185_000.0);
     assert_eq!(late["verdict"]["recovery"], "incoming_cellular_call_wake");
     assert!(late["verdict"]["evidence"].as_array().unwrap().len() >= 5);
 }
@@ -141,7 +141,7 @@ fn a_gateway_export_is_judged_on_its_receipts_and_alerts_are_not_rings() {
     assert_eq!(rings.len(), 1, "{value:#}");
     let verdict = &rings[0]["verdict"];
     assert_eq!(verdict["outcome"], "late");
-    assert_eq!(verdict["latency"], 185_000.0);
+    assert_eq!(verdict["latency_ms"], 185_000.0);
     assert_eq!(verdict["cause"], "reconnect_abandoned_power_policy");
     assert_eq!(verdict["arrived_at"], "2026-05-20T14:50:05.000000+00:00");
     let not_judged = value["not_judged"].as_array().unwrap();

@@ -1,6 +1,7 @@
 //! The HTML report of the seed incident, opened in a real headless browser (Debian's chromium,
 //! driven by playwright-core from `tests/browser/`): it renders, asks nothing of the network,
-//! and a screenshot shows the failure table inside the first viewport.
+//! a screenshot shows the failure table inside the first viewport, and one of the timeline's
+//! legend shows each state's colour.
 //!
 //! Needs `node` and `/usr/bin/chromium` (or `PUSHTRACE_CHROMIUM`); without them the test fails
 //! and says what to install — it never skips. `tests/browser/setup.sh` installs the pinned
@@ -131,4 +132,29 @@ fn the_seed_html_report_renders_offline_with_its_failure_table_in_view() {
         "{found}"
     );
     assert!(screenshot.is_file());
+    // The timeline's legend renders: every swatch shows its own colour on screen.
+    let items: Vec<&str> = found["legendItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i.as_str())
+        .collect();
+    for item in [
+        "APNs reconnecting",
+        "radio idle (wakes for traffic)",
+        "sent: the push left the server",
+    ] {
+        assert!(items.contains(&item), "{item} not in {items:?}");
+    }
+    let swatches = found["legend"]["swatches"].as_array().unwrap();
+    assert!(swatches.len() >= 4, "{found}");
+    assert_eq!(
+        found["legend"]["distinctColours"].as_u64(),
+        Some(swatches.len() as u64)
+    );
+    assert!(
+        support::install_dir("browser")
+            .join("seed-report-legend.png")
+            .is_file()
+    );
 }

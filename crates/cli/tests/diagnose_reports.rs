@@ -231,7 +231,7 @@ fn app_as_a_bundle_id_lets_only_its_own_push_lines_count() {
         let verdict = v["pushes"][0]["verdict"].clone();
         (
             verdict["outcome"].as_str().unwrap().to_string(),
-            verdict["latency"].as_f64(),
+            verdict["latency_ms"].as_f64(),
         )
     };
     // A push with no topic and no --app: any push line may be it, WhatsApp's came first.
@@ -256,4 +256,88 @@ fn app_as_a_bundle_id_keeps_only_its_pushes() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["pushes"].as_array().unwrap().len(), 2);
+}
+
+/// The colour the report's CSS gives a state class (`svg .s-x { fill: #…; }`).
+fn fill_of<'a>(html: &'a str, class: &str) -> &'a str {
+    let rule = format!("svg .{class} {{ fill: ");
+    let at = html
+        .find(&rule)
+        .unwrap_or_else(|| panic!("no CSS for {class}"))
+        + rule.len();
+    &html[at..at + 7]
+}
+
+#[test]
+fn html_timeline_has_a_legend_distinct_colours_and_labels_that_do_not_collide() {
+    let out = seed(&["--html"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = text(&out.stdout);
+    // The legend names every colour of the picture, the hatching and the marks.
+    let legend = &html[html.find("<ul class=\"legend\"").expect("a legend")..];
+    let legend = &legend[..legend.find("</ul>").unwrap()];
+    for item in [
+        "APNs reconnecting",
+        "radio idle (wakes for traffic)",
+        "power policy display off (pushes wait)",
+        "sent: the push left the server",
+        "due: when it should have rung",
+        "arrived: it reached the device",
+        "woken: the outage ended",
+    ] {
+        assert!(legend.contains(item), "{item} not in {legend}");
+    }
+    // Each class in the picture has its legend swatch; reconnecting and radio idle differ.
+    for class in ["s-apns-reconnecting", "s-radio-idle", "s-power-display-off"] {
+        assert!(
+            html.contains(&format!("<rect class=\"{class}\"")),
+            "{class}"
+        );
+        assert!(legend.contains(&format!("swatch {class}")), "{class}");
+    }
+    assert_ne!(
+        fill_of(&html, "s-apns-reconnecting"),
+        fill_of(&html, "s-radio-idle")
+    );
+    // Mark labels: no two on the same row overlap (about 7 px a character, as drawn).
+    let mut labels: Vec<(f64, f64, String)> = Vec::new();
+    for (i, _) in html.match_indices("<text class=\"mark-label") {
+        let tag = &html[i..i + html[i..].find("</text>").unwrap()];
+        let attr = |name: &str| {
+            let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            tag[at..at + tag[at..].find('"').unwrap()].to_string()
+        };
+        let x: f64 = attr("x").parse().unwrap();
+        let chars = tag[tag.find('>').unwrap() + 1..].chars().count() as f64;
+        let (from, to) = if attr("text-anchor") == "end" {
+            (x - chars * 7.0, x)
+        } else {
+            (x, x + chars * 7.0)
+        };
+        labels.push((from, to, attr("y")));
+    }
+    assert_eq!(labels.len(), 4, "{labels:?}");
+    for (i, a) in labels.iter().enumerate() {
+        for b in &labels[i + 1..] {
+            assert!(
+                a.2 != b.2 || a.1 <= b.0 || b.1 <= a.0,
+                "{a:?} overlaps {b:?}"
+            );
+        }
+    }
+    // Evidence lines wrap between words, breaking a word only when it alone is too wide.
+    assert!(html.contains(".raw { white-space: pre-wrap; overflow-wrap: anywhere;"));
+    assert!(!html.contains("break-all"));
+}
+
+#[test]
+fn text_report_explains_its_marks_once() {
+    let out = seed(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let legend = "Marks: ✓ the line supports the verdict, ✗ it contradicts it, · context \
+                  (what happened around it); ▶ the push was sent, ◀ the app's receipt.";
+    assert_eq!(report.matches(legend).count(), 1, "{report}");
+    let first_mark = report.find(" ✓ ").unwrap();
+    assert!(report.find(legend).unwrap() < first_mark, "{report}");
 }

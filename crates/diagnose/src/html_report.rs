@@ -55,7 +55,7 @@ td.num, td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.time small { color: var(--muted); }
 td.id code { overflow-wrap: anywhere; font-size: 12px; }
 code, .raw { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12.5px; }
-.raw { white-space: pre-wrap; word-break: break-all; color: #3b434b; }
+.raw { white-space: pre-wrap; overflow-wrap: anywhere; color: #3b434b; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .badge.bad { background: var(--fail-edge); color: #fff; }
 .badge.good { background: #2da44e; color: #fff; }
@@ -70,8 +70,14 @@ figure { margin: 10px 0; } figcaption { color: var(--muted); font-size: 12.5px; 
 svg.timeline { display: block; max-width: 100%; font: 12px system-ui, sans-serif; }
 svg .lane { fill: var(--ink); font-weight: 600; } svg .state { fill: #10161c; }
 svg .axis { fill: var(--muted); } svg .tick { stroke: #d1d9e0; }
-svg .s-good { fill: #a7e3b9; } svg .s-warn { fill: #f8d58a; } svg .s-bad { fill: #f2a39b; }
-svg .s-dim { fill: #c9d1dc; } svg .s-unknown { fill: #eceef1; }
+ul.legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 16px; padding: 0; margin: 6px 0 2px;
+            font-size: 12.5px; color: var(--ink); }
+ul.legend li { display: inline-flex; align-items: center; gap: 6px; white-space: nowrap; }
+ul.legend .swatch { display: inline-block; width: 22px; height: 12px; border: 1px solid #8c959f; }
+ul.legend .swatch.outside { background: repeating-linear-gradient(45deg, #f3f4f6 0 3px, #c7cbd1 3px 5px); }
+ul.legend .line { display: inline-block; width: 22px; height: 0; border-top: 2px solid; }
+ul.legend .line.sent { border-color: #0969da; } ul.legend .line.due { border-top-style: dashed; border-color: #c0392b; }
+ul.legend .line.arrived { border-color: #1a7f37; } ul.legend .line.recovered { border-top-style: dotted; border-color: #8250df; }
 svg rect { stroke: #fff; stroke-width: 1; }
 svg line.mark { stroke-width: 2; } svg text.mark-label { font-weight: 600; }
 svg .sent { stroke: #0969da; fill: #0969da; } svg .due { stroke: #c0392b; fill: #c0392b; stroke-dasharray: 5 3; }
@@ -119,8 +125,9 @@ pub fn render(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Push diagnosis: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(title)
+         <title>Push diagnosis: {}</title>\n<style>{STYLE}{}</style>\n</head>\n<body>\n",
+        escape(title),
+        html_timeline::css()
     );
     let _ = writeln!(out, "<h1>Push diagnosis: {}</h1>", escape(title));
     let _ = writeln!(
@@ -243,10 +250,12 @@ fn failure(
             });
         }
         marks.sort_by_key(|m| m.at);
+        let drawing = html_timeline::render(timeline, window, &marks, p.sent_at);
         let _ = writeln!(
             out,
-            "<figure>{}<figcaption>Device states from the log around the push (hatched: outside the log; grey: the log does not say).</figcaption></figure>",
-            html_timeline::render(timeline, window, &marks, p.sent_at)
+            "<figure>{}{}<figcaption>Device states from the log around the push, one lane per \
+             part of the device; the legend names each colour.</figcaption></figure>",
+            drawing.svg, drawing.legend
         );
     } else {
         let covers = match (timeline.start, timeline.end) {

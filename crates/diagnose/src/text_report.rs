@@ -50,6 +50,10 @@ pub(crate) fn apns_answer(push: &PushRecord) -> String {
 }
 
 /// Renders the report.
+/// What the marks in front of evidence lines mean.
+pub const GLYPHS: &str = "Marks: ✓ the line supports the verdict, ✗ it contradicts it, · context \
+                          (what happened around it); ▶ the push was sent, ◀ the app's receipt.";
+
 pub fn render(diagnosed: &[Diagnosed<'_>]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(diagnosed));
@@ -103,6 +107,14 @@ pub fn render(diagnosed: &[Diagnosed<'_>]) -> String {
         let _ = writeln!(out, "{}", line(&cells));
     }
 
+    // The marks of the evidence lines, explained once before the first of them.
+    if diagnosed
+        .iter()
+        .any(|d| d.verdict.outcome != Outcome::OnTime && !d.verdict.evidence.is_empty())
+    {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{GLYPHS}");
+    }
     for d in diagnosed
         .iter()
         .filter(|d| !matches!(d.verdict.outcome, Outcome::OnTime))

@@ -199,8 +199,15 @@ pub struct Verdict {
     pub push: String,
     /// What became of it.
     pub outcome: Outcome,
-    /// Sent → received, when the receipt or the logs show the arrival.
-    #[serde(with = "duration_ms", default, skip_serializing_if = "Option::is_none")]
+    /// Sent → received, when the receipt or the logs show the arrival. In JSON `latency_ms`,
+    /// the unit in the key; `latency` (its name before) is still read.
+    #[serde(
+        rename = "latency_ms",
+        alias = "latency",
+        with = "duration_ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub latency: Option<Duration>,
     /// Why.
     pub cause: Cause,
@@ -271,7 +278,8 @@ mod tests {
         let json = serde_json::to_value(&verdict).unwrap();
         assert_eq!(json["outcome"], "late");
         assert_eq!(json["cause"], "reconnect_abandoned_power_policy");
-        assert_eq!(json["latency"], 185_000.0);
+        assert_eq!(json["latency_ms"], 185_000.0);
+        assert!(json.get("latency").is_none());
         assert_eq!(json["recovery"], "incoming_cellular_call_wake");
         let back: Verdict = serde_json::from_value(json).unwrap();
         assert_eq!(back, verdict);

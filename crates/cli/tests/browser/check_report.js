@@ -2,7 +2,8 @@
 // it renders, it asks nothing of the network (every request is recorded: only file: and data:
 // URLs are allowed, anything else is blocked and reported), the failure table (#failures) is
 // visible inside the first viewport, and a screenshot shows it: inside the table's box there are
-// pixels of the failure-row colour and dark text pixels.
+// pixels of the failure-row colour and dark text pixels. The first timeline's legend is scrolled
+// into view and screenshotted: each of its swatches must show its own colour in the pixels.
 //
 // usage: node check_report.js REPORT.html SCREENSHOT.png CHROMIUM NODE_MODULES_DIR
 // Prints one JSON line with what it found; exits 1 with a message on the first failed check.
@@ -160,8 +161,38 @@ function decodePng(buffer) {
         if (failureRows && rowColour < 500) fail(`the screenshot shows only ${rowColour} failure-row pixels inside table#failures`);
         if (dark < 200) fail(`the screenshot shows only ${dark} dark (text) pixels inside table#failures: is it blank?`);
 
+        // The legend of the first timeline, as a reader scrolls to it.
+        const legendItems = await page.locator('section.failure ul.legend').first().locator('li').allInnerTexts();
+        let legend = null;
+        if (timelines) {
+            const element = page.locator('section.failure ul.legend').first();
+            await element.scrollIntoViewIfNeeded();
+            if (!(await element.isVisible())) fail('the timeline legend is not visible');
+            const swatches = await element.locator('.swatch:not(.outside)').evaluateAll((spans) =>
+                spans.map((span) => {
+                    const rgb = getComputedStyle(span).backgroundColor.match(/\d+/g).map(Number);
+                    return { label: span.parentElement.innerText, rgb };
+                }));
+            const shot = decodePng(await element.screenshot({ path: screenshot.replace(/\.png$/, '-legend.png') }));
+            const shown = swatches.map(({ label, rgb }) => {
+                let pixels = 0;
+                for (let y = 0; y < shot.height; y++) {
+                    for (let x = 0; x < shot.width; x++) {
+                        const [r, g, b] = shot.pixel(x, y);
+                        if (Math.abs(r - rgb[0]) <= 2 && Math.abs(g - rgb[1]) <= 2 && Math.abs(b - rgb[2]) <= 2) pixels++;
+                    }
+                }
+                return { label, pixels };
+            });
+            const missing = shown.filter((s) => s.pixels < 100);
+            if (missing.length) fail(`legend swatches not drawn: ${JSON.stringify(missing)}`);
+            const distinct = new Set(swatches.map((s) => s.rgb.join(','))).size;
+            if (distinct !== swatches.length) fail(`legend swatches share colours: ${JSON.stringify(swatches)}`);
+            legend = { swatches: shown, distinctColours: distinct };
+        }
+
         console.log(JSON.stringify({
-            title, requests, box, failureRows, rowBackground, failureSections, timelines, rowTexts,
+            title, requests, box, failureRows, rowBackground, failureSections, timelines, rowTexts, legendItems, legend,
             screenshot: { width: image.width, height: image.height, rowColourPixels: rowColour, darkPixels: dark, colours: colours.size },
         }));
     } finally {
