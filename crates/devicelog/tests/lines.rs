@@ -123,7 +123,7 @@ fn shuffled_export(count: u64) -> Vec<u8> {
     writeln!(text, "Timestamp                       (process)[PID]").unwrap();
     let processes = ["apsd", "mDNSResponder", "powerd", "kernel"];
     for i in 0..count {
-        let mut micros = (i / 3) * 1000 + 1_000_000;
+        let mut micros = (i / 3) * 1000 + 20_000_000;
         if i % 7 == 3 {
             micros -= 3_000;
         }
