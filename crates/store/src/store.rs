@@ -145,7 +145,22 @@ impl Store {
         attempts: &[Attempt],
         jobs: &[NewJob],
     ) -> Result<CreatedCall, StoreError> {
-        dispatch!(self.create_call(call, attempts, jobs))
+        dispatch!(self.create_call(call, attempts, jobs, None))
+    }
+
+    /// [`Store::create_call`], with the jobs due by the call's `created_at` (its first pushes)
+    /// inserted already claimed by `owner` (claims = 1, leased until `created_at + lease`), as
+    /// [`Store::claim_job`] would leave them: the creating instance runs them at once, without a
+    /// claim of its own. The other jobs (the deadline) are free as usual.
+    pub async fn create_call_claiming(
+        &self,
+        call: &NewCall,
+        attempts: &[Attempt],
+        jobs: &[NewJob],
+        owner: &str,
+        lease: Duration,
+    ) -> Result<CreatedCall, StoreError> {
+        dispatch!(self.create_call(call, attempts, jobs, Some((owner, lease))))
     }
 
     pub async fn call(&self, call_id: &str) -> Result<Option<Call>, StoreError> {
@@ -177,7 +192,9 @@ impl Store {
         dispatch!(self.insert_attempt(attempt))
     }
 
-    /// The push went on the wire at `sent_at`. An unknown push_id is an `Invalid` error.
+    /// The push went on the wire at `sent_at`: answers once that is committed. An unknown
+    /// push_id is an `Invalid` error. On PostgreSQL concurrent calls are written together in one
+    /// statement.
     pub async fn mark_sent(&self, push_id: &str, sent_at: Timestamp) -> Result<(), StoreError> {
         dispatch!(self.mark_sent(push_id, sent_at))
     }
@@ -189,6 +206,20 @@ impl Store {
         answer: &AttemptAnswer,
     ) -> Result<(), StoreError> {
         dispatch!(self.record_answer(push_id, answer))
+    }
+
+    /// In one transaction: records the push's answer (as [`Store::record_answer`]) and deletes
+    /// the job that sent it if `owner` still holds it (as [`Store::complete_job`]). Returns
+    /// whether the job was deleted. An unknown push_id is an `Invalid` error and the job stays.
+    /// On PostgreSQL concurrent calls are written together in one statement.
+    pub async fn finish_push(
+        &self,
+        push_id: &str,
+        answer: &AttemptAnswer,
+        job_id: i64,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.finish_push(push_id, answer, job_id, owner))
     }
 
     pub async fn attempt(&self, push_id: &str) -> Result<Option<Attempt>, StoreError> {
@@ -444,6 +475,15 @@ mod tests {
         };
         let (s, at) = (&store, time(0));
         let lease = Duration::from_secs(1);
+        let answer = AttemptAnswer {
+            responded_at: at,
+            apns_status: None,
+            apns_reason: None,
+            apns_id: None,
+            apns_unique_id: None,
+            apns_timestamp: None,
+            error: None,
+        };
         let app = App {
             name: String::new(),
             bundle_id: String::new(),
@@ -464,6 +504,7 @@ mod tests {
         send(s.call_by_client_id("", ""));
         send(s.transition_call("", &[], CallState::Failed, at));
         send(s.mark_sent("", at));
+        send(s.finish_push("", &answer, 1, ""));
         send(s.attempt(""));
         send(s.attempts_for_call(""));
         send(s.receipts_for_call(""));
@@ -494,6 +535,22 @@ mod tests {
             },
             &[],
             std::slice::from_ref(&job),
+        ));
+        send(s.create_call_claiming(
+            &NewCall {
+                call_id: String::new(),
+                app: String::new(),
+                client_call_id: String::new(),
+                caller: String::new(),
+                callee: String::new(),
+                created_at: at,
+                deadline: at,
+                attrs: Default::default(),
+            },
+            &[],
+            std::slice::from_ref(&job),
+            "",
+            lease,
         ));
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use pushtrace_model::Receipt;
 use pushtrace_store::{
-    Attempt, Call, CallEffects, CallState, Event, JobKind, NewCall, NewEvent, NewJob, PushType,
-    Transitioned,
+    Attempt, Call, CallEffects, CallState, Event, Job, JobKind, NewCall, NewEvent, NewJob,
+    PushType, Transitioned,
 };
 use serde::{Deserialize as _, Serialize};
 
@@ -169,7 +169,7 @@ impl Engine {
         let created = self
             .0
             .store
-            .create_call(&new_call, &attempts, &jobs)
+            .create_call_claiming(&new_call, &attempts, &jobs, &self.0.instance, self.0.lease)
             .await?;
         if !created.created {
             self.0.metrics.call(app, "duplicate");
@@ -187,9 +187,17 @@ impl Engine {
         }
         self.0.metrics.call(app, "created");
         // The store returns the job ids in the order given: the send jobs first, one per
-        // attempt; the deadline job is left to the worker loop.
-        for (&job_id, attempt) in created.job_ids.iter().zip(&attempts) {
-            self.run_claimed_send(job_id, Some((attempt.clone(), created.call.clone())));
+        // attempt, created claimed by this instance (due now); the deadline job is left to the
+        // worker loop.
+        for ((&job_id, attempt), job) in created.job_ids.iter().zip(&attempts).zip(&jobs) {
+            let claimed = Job {
+                id: job_id,
+                call_id: job.call_id.clone(),
+                kind: job.kind.clone(),
+                due_at: job.due_at,
+                claims: 1,
+            };
+            self.run_created_send(claimed, attempt.clone(), created.call.clone());
         }
         let mut call = created.call;
         let warning = if attempts.is_empty() {

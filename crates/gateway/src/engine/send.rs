@@ -68,12 +68,6 @@ pub(crate) fn classify(outcome: &Outcome, now: Timestamp) -> Next {
 impl Engine {
     /// Claims a job by id and runs it on its own task.
     pub(crate) fn run_claimed(&self, job_id: i64) {
-        self.run_claimed_send(job_id, None);
-    }
-
-    /// [`Engine::run_claimed`] for a send job whose push and call this instance has just written:
-    /// they are used as they are instead of being read back.
-    pub(crate) fn run_claimed_send(&self, job_id: i64, written: Option<(Attempt, Call)>) {
         let engine = self.clone();
         tokio::spawn(async move {
             let claimed = engine
@@ -81,20 +75,29 @@ impl Engine {
                 .store
                 .claim_job(job_id, clock::now(), &engine.0.instance, engine.0.lease)
                 .await;
-            let result = match (claimed, written) {
-                (Ok(Some(job)), Some((attempt, call))) if job.claims == 1 => {
-                    engine.send_loaded(&job, attempt, call).await
-                }
-                (Ok(Some(job)), _) => {
-                    engine.run_job(job).await;
-                    Ok(())
-                }
+            match claimed {
+                Ok(Some(job)) => engine.run_job(job).await,
                 // Another instance has it (or it is done): nothing to do.
-                (Ok(None), _) => Ok(()),
-                (Err(e), _) => Err(e.into()),
-            };
-            if let Err(e) = result {
-                tracing::warn!(job_id, error = %e, "job failed; retried when its lease lapses");
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(job_id, error = %e, "job failed; retried when its lease lapses")
+                }
+            }
+        });
+    }
+
+    /// Sends, on its own task, a push this instance has just created with its send job already
+    /// claimed (`create_call_claiming`): the push and call are used as written, not read back.
+    pub(crate) fn run_created_send(&self, job: Job, attempt: Attempt, call: Call) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.send_loaded(&job, attempt, call).await {
+                tracing::warn!(
+                    job_id = job.id,
+                    call_id = %job.call_id,
+                    error = %e,
+                    "job failed; retried when its lease lapses"
+                );
             }
         });
     }
@@ -209,8 +212,8 @@ impl Engine {
             Ok(n) => n,
             Err(message) => {
                 // Our own bug or a bad token in the store: record it, never loop on it.
-                self.record(&attempt, sent_at, None, Some(message)).await?;
-                store.complete_job(job.id, &self.0.instance).await?;
+                self.finish(job, &attempt, sent_at, None, Some(message))
+                    .await?;
                 return Ok(());
             }
         };
@@ -222,7 +225,10 @@ impl Engine {
         store.mark_sent(&attempt.push_id, sent_at).await?;
         let result = runtime.client.send(&notification).await;
         let responded_at = clock::now();
-        self.record(&attempt, responded_at, Some(&result), None)
+        // The answer and the end of the job in one write: a retry or an invalidation that
+        // follows is queued after it, as when they were two (a crash between them loses the
+        // follow-up, never sends the push twice: a reclaimed job finds the answer).
+        self.finish(job, &attempt, responded_at, Some(&result), None)
             .await?;
         self.observe(&attempt, sent_at, responded_at, &result);
 
@@ -251,7 +257,6 @@ impl Engine {
             }
             Next::Retry => self.schedule_retry(&attempt, &call, responded_at).await?,
         }
-        store.complete_job(job.id, &self.0.instance).await?;
         if is_voip && !matches!(result.outcome, Outcome::Accepted { .. }) {
             self.fail_if_nothing_can_ring(&call).await?;
         }
@@ -349,8 +354,10 @@ impl Engine {
         builder.build(now_secs).map_err(|e| e.to_string())
     }
 
-    async fn record(
+    /// Records the push's answer (or why it was not sent) and completes its job, in one write.
+    async fn finish(
         &self,
+        job: &Job,
         attempt: &Attempt,
         responded_at: Timestamp,
         result: Option<&SendResult>,
@@ -390,7 +397,7 @@ impl Engine {
         }
         self.0
             .store
-            .record_answer(&attempt.push_id, &answer)
+            .finish_push(&attempt.push_id, &answer, job.id, &self.0.instance)
             .await?;
         Ok(())
     }
@@ -501,7 +508,7 @@ impl Engine {
         label: &str,
     ) -> Result<(), EngineError> {
         let now = clock::now();
-        self.record(attempt, now, None, Some(why)).await?;
+        self.finish(job, attempt, now, None, Some(why)).await?;
         self.0
             .metrics
             .pushes
@@ -512,7 +519,6 @@ impl Engine {
                 reason: label.to_owned(),
             })
             .inc();
-        self.0.store.complete_job(job.id, &self.0.instance).await?;
         Ok(())
     }
 

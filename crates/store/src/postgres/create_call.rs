@@ -6,6 +6,12 @@
 //! the call row was inserted. A single statement is atomic, and the foreign key from jobs to
 //! the call is checked at its end, when the call row exists. A concurrent duplicate waits for
 //! the first statement's commit, inserts nothing, and reads the winner's call.
+//!
+//! With an owner, the jobs already due at the call's creation (its first pushes) are inserted
+//! claimed by it (`claims = 1`, leased), so the creating instance sends at once without a
+//! claim's round trip, and no other instance can take them before its lease lapses.
+
+use std::time::Duration;
 
 use deadpool_postgres::Client;
 use tokio_postgres::types::ToSql;
@@ -13,7 +19,7 @@ use tokio_postgres::types::ToSql;
 use super::calls::select_call;
 use super::{PgStore, constraint, get};
 use crate::error::QueryContext;
-use crate::records::{attrs_to_json, micros, time, to_i64};
+use crate::records::{attrs_to_json, lease_end, micros, time, to_i64};
 use crate::{Attempt, Call, CallState, CreatedCall, NewCall, NewJob, StoreError};
 
 const OP: &str = "create_call";
@@ -36,8 +42,11 @@ WITH c AS (
                          $27::TEXT[], $28::TEXT[])
     WHERE EXISTS (SELECT 1 FROM c)
 ), j AS (
-    INSERT INTO jobs (call_id, kind, push_id, due_at)
-    SELECT u.call_id, u.kind, u.push_id, u.due_at
+    INSERT INTO jobs (call_id, kind, push_id, due_at, owner, lease_until, claims)
+    SELECT u.call_id, u.kind, u.push_id, u.due_at,
+           CASE WHEN $33::TEXT IS NOT NULL AND u.due_at <= $6 THEN $33::TEXT END,
+           CASE WHEN $33::TEXT IS NOT NULL AND u.due_at <= $6 THEN $34::BIGINT END,
+           CASE WHEN $33::TEXT IS NOT NULL AND u.due_at <= $6 THEN 1 ELSE 0 END
     FROM UNNEST($29::TEXT[], $30::TEXT[], $31::TEXT[], $32::BIGINT[])
         WITH ORDINALITY AS u(call_id, kind, push_id, due_at, n)
     WHERE EXISTS (SELECT 1 FROM c)
@@ -108,6 +117,7 @@ impl PgStore {
         call: &NewCall,
         attempts: &[Attempt],
         jobs: &[NewJob],
+        claim: Option<(&str, Duration)>,
     ) -> Result<CreatedCall, StoreError> {
         let a = AttemptColumns::new(attempts)?;
         let job_call: Vec<&str> = jobs.iter().map(|j| j.call_id.as_str()).collect();
@@ -116,7 +126,9 @@ impl PgStore {
         let job_due: Vec<i64> = jobs.iter().map(|j| micros(j.due_at)).collect();
         let (created_at, deadline) = (micros(call.created_at), micros(call.deadline));
         let call_attrs = attrs_to_json(&call.attrs);
-        let params: [&(dyn ToSql + Sync); 32] = [
+        let owner = claim.map(|(owner, _)| owner);
+        let lease_until = claim.map(|(_, lease)| lease_end(call.created_at, lease));
+        let params: [&(dyn ToSql + Sync); 34] = [
             &call.call_id,
             &call.app,
             &call.client_call_id,
@@ -149,6 +161,8 @@ impl PgStore {
             &job_kind,
             &job_push,
             &job_due,
+            &owner,
+            &lease_until,
         ];
         let client = self.client(OP).await?;
         let stmt = client.prepare_cached(SQL).await.op(OP)?;

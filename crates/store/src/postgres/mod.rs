@@ -3,15 +3,18 @@
 //! tokio-postgres is async, so operations run on the caller's task; a deadpool pool keeps a
 //! few connections open (each runs one statement at a time) and caches prepared statements
 //! per connection. Every claim of due work takes row locks with `FOR UPDATE SKIP LOCKED`, so
-//! instances polling together split the work instead of queueing behind each other. With
+//! instances polling together split the work instead of queueing behind each other. The two
+//! writes around every push (on the wire, answered) are group-committed (`write_batch`). With
 //! `StoreBuilder::schema` every connection starts with `search_path` set to that schema.
 
 mod calls;
 mod create_call;
 mod jobs;
 mod outbox;
+mod push_writes;
 mod pushes;
 mod rollups;
+mod write_batch;
 
 use std::time::Duration;
 
@@ -31,6 +34,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct PgStore {
     pool: Pool,
+    writes: push_writes::PushWrites,
 }
 
 impl PgStore {
@@ -75,7 +79,8 @@ impl PgStore {
                 target: target.clone(),
                 message: format!("cannot build the connection pool: {e}"),
             })?;
-        let store = PgStore { pool };
+        let writes = push_writes::PushWrites::new(&pool);
+        let store = PgStore { pool, writes };
         store.migrate(schema, &target).await?;
         Ok(store)
     }

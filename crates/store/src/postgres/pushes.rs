@@ -17,24 +17,6 @@ impl PgStore {
         insert_attempt(&client, attempt, "insert_attempt").await
     }
 
-    pub(crate) async fn mark_sent(
-        &self,
-        push_id: &str,
-        sent_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        const OP: &str = "mark_sent";
-        let client = self.client(OP).await?;
-        let stmt = client
-            .prepare_cached("UPDATE attempts SET sent_at = $2 WHERE push_id = $1")
-            .await
-            .op(OP)?;
-        let changed = client
-            .execute(&stmt, &[&push_id, &micros(sent_at)])
-            .await
-            .op(OP)?;
-        found(changed, OP, push_id)
-    }
-
     pub(crate) async fn record_answer(
         &self,
         push_id: &str,

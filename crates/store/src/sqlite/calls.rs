@@ -1,11 +1,13 @@
 //! Apps, tokens and calls on SQLite.
 
+use std::time::Duration;
+
 use rusqlite::types::Value;
 use rusqlite::{Row, params};
 
 use super::{SqliteStore, constraint, write_tx};
 use crate::error::QueryContext;
-use crate::records::{attrs_from_json, attrs_to_json, columns, micros, time};
+use crate::records::{attrs_from_json, attrs_to_json, columns, lease_end, micros, time};
 use crate::{
     App, Attempt, Call, CallState, CreatedCall, NewCall, NewJob, StoreError, Token,
     TokenRegistration,
@@ -170,8 +172,11 @@ impl SqliteStore {
         call: &NewCall,
         attempts: &[Attempt],
         jobs: &[NewJob],
+        claim: Option<(&str, Duration)>,
     ) -> Result<CreatedCall, StoreError> {
         let (call, attempts, jobs) = (call.clone(), attempts.to_vec(), jobs.to_vec());
+        let claim =
+            claim.map(|(owner, lease)| (owner.to_owned(), lease_end(call.created_at, lease)));
         self.run(move |conn| {
             const OP: &str = "create_call";
             let tx = write_tx(conn, OP)?;
@@ -210,7 +215,12 @@ impl SqliteStore {
             }
             let mut job_ids = Vec::with_capacity(jobs.len());
             for job in &jobs {
-                job_ids.push(super::jobs::insert_job(&tx, job, OP)?);
+                // The jobs due by the call's creation are its creator's to run at once.
+                let claimed = claim
+                    .as_ref()
+                    .filter(|_| job.due_at <= call.created_at)
+                    .map(|(owner, until)| (owner.as_str(), *until));
+                job_ids.push(super::jobs::insert_claimed_job(&tx, job, claimed, OP)?);
             }
             tx.commit().op(OP)?;
             Ok(CreatedCall {

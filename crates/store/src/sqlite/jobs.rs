@@ -147,13 +147,34 @@ pub(super) fn insert_job(
     job: &NewJob,
     op: &'static str,
 ) -> Result<i64, StoreError> {
+    insert_claimed_job(conn, job, None, op)
+}
+
+/// Inserts a job, free or (with `claimed`: its owner and lease end) already claimed once.
+pub(super) fn insert_claimed_job(
+    conn: &Connection,
+    job: &NewJob,
+    claimed: Option<(&str, i64)>,
+    op: &'static str,
+) -> Result<i64, StoreError> {
     let (kind, push_id) = job.kind.parts();
+    let (owner, lease_until) = claimed.unzip();
+    let claims = i64::from(claimed.is_some());
     conn.prepare_cached(
-        "INSERT INTO jobs (call_id, kind, push_id, due_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        "INSERT INTO jobs (call_id, kind, push_id, due_at, owner, lease_until, claims)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
     )
     .and_then(|mut s| {
         s.query_row(
-            params![job.call_id, kind, push_id, micros(job.due_at)],
+            params![
+                job.call_id,
+                kind,
+                push_id,
+                micros(job.due_at),
+                owner,
+                lease_until,
+                claims
+            ],
             |row| row.get(0),
         )
     })

@@ -38,27 +38,28 @@ impl SqliteStore {
         answer: &AttemptAnswer,
     ) -> Result<(), StoreError> {
         let (push_id, a) = (push_id.to_string(), answer.clone());
+        self.run(move |conn| write_answer(conn, &push_id, &a, "record_answer"))
+            .await
+    }
+
+    pub(crate) async fn finish_push(
+        &self,
+        push_id: &str,
+        answer: &AttemptAnswer,
+        job_id: i64,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        let (push_id, a, owner) = (push_id.to_string(), answer.clone(), owner.to_string());
         self.run(move |conn| {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE attempts SET responded_at = ?2, apns_status = ?3, apns_reason = ?4,
-                       apns_id = ?5, apns_unique_id = ?6, apns_timestamp = ?7, error = ?8
-                     WHERE push_id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        push_id,
-                        micros(a.responded_at),
-                        a.apns_status,
-                        a.apns_reason,
-                        a.apns_id,
-                        a.apns_unique_id,
-                        a.apns_timestamp.map(micros),
-                        a.error
-                    ])
-                })
-                .op("record_answer")?;
-            found(changed, "record_answer", &push_id)
+            const OP: &str = "finish_push";
+            let tx = write_tx(conn, OP)?;
+            write_answer(&tx, &push_id, &a, OP)?;
+            let deleted = tx
+                .prepare_cached("DELETE FROM jobs WHERE id = ?1 AND owner = ?2")
+                .and_then(|mut s| s.execute(params![job_id, owner]))
+                .op(OP)?;
+            tx.commit().op(OP)?;
+            Ok(deleted > 0)
         })
         .await
     }
@@ -534,4 +535,33 @@ fn export_row(row: &Row<'_>) -> Result<ExportRow, StoreError> {
         reported_at: t(19)?,
         must_report: row.get(20).op(OP)?,
     })
+}
+
+/// Writes APNs's answer (or why the push was not sent) to its attempt.
+fn write_answer(
+    conn: &Connection,
+    push_id: &str,
+    a: &AttemptAnswer,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE attempts SET responded_at = ?2, apns_status = ?3, apns_reason = ?4,
+               apns_id = ?5, apns_unique_id = ?6, apns_timestamp = ?7, error = ?8
+             WHERE push_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                push_id,
+                micros(a.responded_at),
+                a.apns_status,
+                a.apns_reason,
+                a.apns_id,
+                a.apns_unique_id,
+                a.apns_timestamp.map(micros),
+                a.error
+            ])
+        })
+        .op(op)?;
+    found(changed, op, push_id)
 }

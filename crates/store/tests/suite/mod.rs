@@ -3,6 +3,7 @@
 pub mod calls;
 pub mod jobs;
 pub mod migrations;
+pub mod push_writes;
 pub mod pushes;
 pub mod records;
 pub mod rollups;
