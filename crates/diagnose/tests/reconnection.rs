@@ -215,6 +215,14 @@ fn attempts_going_on_under_an_old_policy_3_until_a_wake_are_not_an_abandonment()
         "{}",
         v.explanation
     );
+    // The radio idle line is older than the network's return: it is not the state at the send.
+    assert!(
+        v.explanation
+            .contains("radio idle on pdp_ip0 until the network was back at 17:50:53.459"),
+        "{}",
+        v.explanation
+    );
+    assert!(!cites(&v, "17:50:34.528", EvidenceRole::Supports), "{v:#?}");
 }
 
 #[test]

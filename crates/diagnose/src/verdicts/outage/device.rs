@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, State};
+use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, Registration, State};
 use pushtrace_model::duration::{before, since};
 use pushtrace_model::{
     Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Human, PushRecord, Timestamp,
@@ -150,6 +150,28 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
     found
 }
 
+/// The first line after `from` and up to `probe` showing the network usable again: an APNs path
+/// satisfied, registration regained, an interface up.
+fn network_back<'a>(
+    cx: &Context<'a>,
+    from: Option<Timestamp>,
+    probe: Timestamp,
+) -> Option<&'a DeviceEvent> {
+    cx.timeline.events.iter().find(|e| {
+        from.is_some_and(|f| e.at > f)
+            && e.at <= probe
+            && match &e.kind {
+                EventKind::ApnsPathSatisfied { .. } | EventKind::NetworkState { up: true, .. } => {
+                    true
+                }
+                EventKind::CellRegistration { state: Some(s) } => {
+                    Registration::from_name(s).is_registered()
+                }
+                _ => false,
+            }
+    })
+}
+
 pub(super) fn offline(
     cx: &Context<'_>,
     push: &PushRecord,
@@ -160,6 +182,7 @@ pub(super) fn offline(
     let probe = starts_after_send(cx, push).unwrap_or(push.sent_at);
     let mut evidence = apns_line(at_send, state);
     let mut network = Vec::new();
+    let mut losses = Vec::new();
     for dimension in [
         Dimension::Radio,
         Dimension::Registration,
@@ -182,7 +205,27 @@ pub(super) fn offline(
             }
             _ => continue,
         };
-        network.push(format!("{} {}", dimension.label(), interval.state));
+        // A loss a later line shows over before the send (the path satisfied again) no longer
+        // describes the send: it is the outage's past, not its state.
+        let over = (role == EvidenceRole::Supports)
+            .then(|| network_back(cx, interval.from, probe))
+            .flatten();
+        let (role, said) = match over {
+            Some(back) => (
+                EvidenceRole::Context,
+                format!(
+                    "{} {} until the network was back at {}",
+                    dimension.label(),
+                    interval.state,
+                    cx.clock.show(back.at)
+                ),
+            ),
+            None => (role, format!("{} {}", dimension.label(), interval.state)),
+        };
+        if role == EvidenceRole::Supports {
+            losses.push(dimension);
+        }
+        network.push(said);
         if let Some(e) = cx.timeline.began(interval) {
             evidence.push(cite(
                 e,
@@ -264,16 +307,7 @@ pub(super) fn offline(
     for e in cited {
         evidence.push(cite(e, EvidenceRole::Supports, describe(e)));
     }
-    let radio_lost = matches!(
-        cx.timeline.state_at(Dimension::Radio, probe).state,
-        State::Radio(pushtrace_devicelog::timeline::Radio::Idle { .. })
-    ) || matches!(
-        cx.timeline.state_at(Dimension::Network, probe).state,
-        State::Network(pushtrace_devicelog::timeline::Network::Down { .. })
-    ) || matches!(
-        &cx.timeline.state_at(Dimension::Registration, probe).state,
-        State::Registration(r) if !r.is_registered()
-    );
+    let radio_lost = !losses.is_empty();
     // The radio or an interface lost: apsd's connection failing or closing alone may be the
     // server's side or the path, not the device's radio.
     let shows_loss = radio_lost
