@@ -83,7 +83,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             );
         }
         stop.wait().await;
+        eprintln!(
+            "pushtrace serve: stopping: no new requests; jobs and webhook deliveries in flight are taken over when their leases lapse"
+        );
         handle.shutdown().await;
+        eprintln!("pushtrace serve: stopped");
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

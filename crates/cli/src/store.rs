@@ -24,12 +24,17 @@ pub struct StoreArgs {
 /// Where the store is.
 #[derive(Args, Debug)]
 pub struct StoreTarget {
-    /// `pushtrace.db`, `sqlite:PATH` or `postgres://…` (the gateway config's `store`).
-    #[arg(long, value_name = "URL", default_value = "pushtrace.db")]
-    pub store: String,
+    /// `pushtrace.db`, `sqlite:PATH` or `postgres://…` (the gateway config's `store`; default
+    /// `pushtrace.db`). An SQLite file must exist: `pushtrace serve` creates it.
+    #[arg(long, value_name = "URL", conflicts_with = "config")]
+    pub store: Option<String>,
     /// PostgreSQL only: the schema (the gateway config's `store_schema`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
     pub schema: Option<String>,
+    /// Use the store of this gateway config (its `store` and `store_schema`, relative paths
+    /// from the config's folder): the one `pushtrace serve --config FILE` writes.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,17 +83,46 @@ pub enum StoreCommand {
 }
 
 async fn open(target: &StoreTarget) -> Result<Store> {
-    let shown = pushtrace_gateway::redact(&target.store);
-    let opened = match &target.schema {
-        Some(schema) => {
-            StoreBuilder::postgres(&target.store)
-                .schema(schema)
-                .open()
-                .await
+    let (url, schema) = match &target.config {
+        Some(path) => {
+            let config = pushtrace_gateway::GatewayConfig::from_file(path)?;
+            (config.store, config.store_schema)
         }
-        None => Store::open(&target.store).await,
+        None => (
+            target
+                .store
+                .clone()
+                .unwrap_or_else(|| pushtrace_gateway::config::DEFAULT_STORE.to_owned()),
+            target.schema.clone(),
+        ),
+    };
+    let shown = pushtrace_gateway::redact(&url);
+    // Opening an SQLite path creates the file: a mistyped path would show an empty store (or
+    // take an import) instead of the gateway's. Only `serve` creates a store.
+    if let Some(path) = sqlite_file(&url)
+        && !path.exists()
+    {
+        bail!(
+            "no store at {}: pushtrace serve creates it; give the gateway's database with --store \
+             PATH, or --config gateway.toml to use the store that config names",
+            path.display()
+        );
+    }
+    let opened = match &schema {
+        Some(schema) => StoreBuilder::postgres(&url).schema(schema).open().await,
+        None => Store::open(&url).await,
     };
     opened.with_context(|| format!("store {shown}"))
+}
+
+/// The file an SQLite store URL names (`sqlite:PATH` or a bare path); None for PostgreSQL and
+/// for memory.
+fn sqlite_file(url: &str) -> Option<&std::path::Path> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    (path != ":memory:").then_some(std::path::Path::new(path))
 }
 
 fn time(flag: &str, text: &Option<String>) -> Result<Option<pushtrace_model::Timestamp>> {
