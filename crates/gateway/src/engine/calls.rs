@@ -206,7 +206,7 @@ impl Engine {
                 call = failed;
             }
             Some(format!(
-                "no active VoIP token is registered for {:?}: nothing rings; the call failed and the missed-call alert went to the callee's alert tokens",
+                "no active VoIP token is registered for {:?}: nothing rings; the call failed (its call.failed event says whether the missed-call alert went out)",
                 new_call.callee
             ))
         } else {
