@@ -2,7 +2,7 @@
 # The lab's live mode beside the gateway: does holding 1,000 emulated phones at real-time scale
 # change the gateway's calls/s?
 #
-#   bash benches/lab_live.sh [--calls 10000] [--concurrency 64] [--phones 1000] [--seconds 60]
+#   bash benches/lab_live.sh [--calls 100000] [--concurrency 64] [--phones 1000] [--seconds 60]
 #
 # A gateway (`pushtrace serve`, release, SQLite) with its own emulator process is loaded by the
 # gateway benchmark's load generator (crates/gateway/benches/gateway_load.rs) three times:
@@ -17,7 +17,7 @@
 # competes, which is the question asked. Writes benches/results/lab-live-<date>.md.
 set -euo pipefail
 
-CALLS=10000
+CALLS=100000
 CONCURRENCY=64
 PHONES=1000
 SECONDS_LIVE=60
@@ -115,9 +115,12 @@ step "Run 2: the same, beside pushtrace demo --phones $PHONES --seconds $SECONDS
     >"$WORK/demo.json" 2>"$WORK/demo.err" &
 DEMO=$!
 PIDS+=($DEMO)
-# The load starts once the live driver plays (its first progress line, 5 s into the run).
-for _ in $(seq 600); do grep -q '^  live ' "$WORK/demo.err" 2>/dev/null && break; sleep 0.1; done
-grep -q '^  live ' "$WORK/demo.err" || die "the demo did not start playing: $(cat "$WORK/demo.err")"
+# The load starts once the live driver has played at least 5 s of the model (its progress
+# lines, every 5 s, say how far it is); with the default calls it lasts some 20 s of the 60.
+playing() { grep -Eq '^  live +([5-9]|[1-9][0-9]+)/' "$WORK/demo.err" 2>/dev/null; }
+for _ in $(seq 900); do playing && break; sleep 0.1; done
+playing || die "the demo did not start playing: $(cat "$WORK/demo.err")"
+LIVE_AT_START=$(grep '^  live ' "$WORK/demo.err" | tail -1)
 load beside
 LIVE_AT_END=$(grep '^  live ' "$WORK/demo.err" | tail -1)
 wait "$DEMO" || die "the demo failed: $(tail -5 "$WORK/demo.err")"
@@ -130,11 +133,11 @@ DATE=$(date -u +%Y-%m-%d)
 OUT="benches/results/lab-live-$DATE.md"
 mkdir -p benches/results
 python3 - "$CALLS" "$CONCURRENCY" "$PHONES" "$SECONDS_LIVE" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "$WORK/load-alone1.json" "$WORK/load-beside.json" "$WORK/load-alone2.json" "$WORK/demo.json" "$LIVE_AT_END" <<'PY' | tee -a "$OUT"
+    "$WORK/load-alone1.json" "$WORK/load-beside.json" "$WORK/load-alone2.json" "$WORK/demo.json" "$LIVE_AT_START" "$LIVE_AT_END" <<'PY' | tee -a "$OUT"
 import json, sys
 calls, conc, phones, secs, commit = sys.argv[1:6]
 a1, b, a2, demo = (json.load(open(p)) for p in sys.argv[6:10])
-live_line = sys.argv[10].strip()
+live_start, live_end = sys.argv[10].strip(), sys.argv[11].strip()
 alone = (a1["calls_per_second"] + a2["calls_per_second"]) / 2
 ratio = b["calls_per_second"] / alone
 l = demo["live"]
@@ -151,6 +154,6 @@ print(f"\n**Ratio** beside / alone (mean of the two alone runs): **{ratio:.2f}**
 print(f"Live run: {l['phones']} phones, {demo['calls']} calls, {l['deliveries']} deliveries, {l['receipts']} receipts, "
       f"{l['state_changes']} state changes, {l['call_errors']} call errors, {l['receipt_errors']} receipt errors, "
       f"{l['disagreements']} model/emulator disagreements; the driver ran at most **{l['max_lag_ms']} ms** behind real time. "
-      f"Its progress when the load ended: `{live_line}`.")
+      f"Its progress when the load started: `{live_start}`; when it ended: `{live_end}`.")
 PY
 echo "appended to $OUT" >&2
