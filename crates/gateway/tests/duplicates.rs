@@ -64,6 +64,7 @@ on_both_stores!(
     a_push_reclaimed_after_a_crash_is_not_sent_again_once_its_receipt_is_in,
     a_push_whose_lease_lapses_while_apns_is_slow_is_not_sent_again,
     a_retry_after_a_5xx_is_not_sent_once_the_receipt_is_in,
+    a_receipt_retried_after_a_crash_between_its_writes_delivers_the_call,
 );
 
 /// Instance `first` sends the push; the phone gets it and its receipt is recorded while APNs
@@ -229,6 +230,84 @@ fn a_retry_after_a_5xx_is_not_sent_once_the_receipt_is_in(backend: Backend) {
         assert_eq!(retry.sent_at, None, "{retry:#?}");
         let call = store.call(&call_id).await.unwrap().unwrap();
         assert_eq!(call.state, CallState::Delivered);
+        gateway.shutdown().await;
+        emulator.shutdown();
+        support::drop_schema(schema);
+    });
+}
+
+/// An instance records the receipt and dies before moving the call (two writes); the app, which
+/// got no answer, posts the receipt again to another instance. That duplicate must finish the
+/// move, or the deadline would mark missed a call whose phone had the push.
+fn a_receipt_retried_after_a_crash_between_its_writes_delivers_the_call(backend: Backend) {
+    let main = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let token = voip_token(1);
+    main.block_on(async {
+        // The push is refused once and its retry waits 5 s: nothing reaches the phone before, so
+        // the only receipts are the test's.
+        let fault = FaultRule::always(Fault::Status {
+            reason: Reason::ServiceUnavailable,
+        })
+        .topic(VOIP_TOPIC)
+        .times(1);
+        let port = free_port();
+        let emulator = start_emulator(&token, port, None, Some(fault)).await;
+        let ca_file = dir.path().join("emulator-ca.pem");
+        std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
+        let retry = "[apps.retry]\nfirst_backoff_ms = 5000\nmax_backoff_ms = 5000\n";
+        let config = gateway_config(&emulator, &ca_file, "only", port, retry);
+        let (store, schema) = support::open_store(backend, dir.path(), "gw_dup").await;
+        let gateway = start(&config, store.clone()).await;
+        register(&gateway, "bob", &token).await;
+        let call_id = call(&gateway, "torn", "bob").await;
+        let first = wait_for("the first answer", || async {
+            let pushes = voip_pushes(&store, &call_id).await;
+            pushes.into_iter().find(|p| p.apns_status == Some(503))
+        })
+        .await;
+
+        // What the dead instance wrote: the receipt, and not the call's move.
+        let now = pushtrace_gateway::clock::now();
+        let torn = pushtrace_model::Receipt {
+            push_id: first.push_id.clone(),
+            call_id: Some(call_id.clone()),
+            received_at: now,
+            device_received_at: Some(now),
+            reported_at: None,
+            must_report: None,
+            app_state: None,
+            network: None,
+            late: false,
+        };
+        store.record_receipt(&torn).await.unwrap();
+        let ringing = store.call(&call_id).await.unwrap().unwrap();
+        assert_eq!(ringing.state, CallState::Ringing);
+
+        let key = ReceiptKey::new(&RECEIPT_SECRET).unwrap();
+        let (status, answer) =
+            support::post_receipt(gateway.addr, &key, &first.push_id, &call_id).await;
+        assert_eq!(status, 202, "{answer}");
+        assert!(answer.contains(r#""duplicate":true"#), "{answer}");
+        let call = store.call(&call_id).await.unwrap().unwrap();
+        assert_eq!(call.state, CallState::Delivered, "{call:#?}");
+        let events = store.events_for_call(&call_id).await.unwrap();
+        let on_time = events
+            .iter()
+            .filter(|e| e.kind == "receipt.on_time")
+            .count();
+        assert_eq!(on_time, 1, "{events:#?}");
+
+        // A third copy changes nothing more.
+        let (status, answer) =
+            support::post_receipt(gateway.addr, &key, &first.push_id, &call_id).await;
+        assert_eq!(status, 202, "{answer}");
+        let events = store.events_for_call(&call_id).await.unwrap();
+        let on_time = events
+            .iter()
+            .filter(|e| e.kind == "receipt.on_time")
+            .count();
+        assert_eq!(on_time, 1, "{events:#?}");
         gateway.shutdown().await;
         emulator.shutdown();
         support::drop_schema(schema);

@@ -153,6 +153,13 @@ impl Engine {
             {
                 late = first.late;
             }
+            // An instance killed between recording the first receipt and moving the call left
+            // the call ringing: the app's retry finishes that move (a no-op when it was made),
+            // or the deadline would mark a call missed whose phone had the push.
+            if !late {
+                self.deliver_on_receipt(&call, &attempt, &receipt, device_received_at, now)
+                    .await?;
+            }
         } else {
             self.0
                 .metrics
@@ -162,55 +169,13 @@ impl Engine {
                     .metrics
                     .stage("receipt", clock::elapsed(sent_at, now));
             }
-            let delivered = if late {
-                None
-            } else {
-                // The first on-time receipt moves the call; its webhook is written with the move.
-                let webhook = self.webhook(
-                    &call.app,
-                    "call.delivered",
-                    now,
-                    serde_json::json!({
-                        "push_id": claims.push_id,
-                        "token": attempt.token,
-                        "device_received_at": device_received_at,
-                        "reported_at": reported_at,
-                        "must_report": request.must_report,
-                        "app_state": receipt.app_state,
-                        "network": receipt.network,
-                    }),
-                );
-                let effects = CallEffects {
-                    webhook,
-                    ..CallEffects::default()
-                };
-                store
-                    .transition_call_with(
-                        &call.call_id,
-                        &[CallState::Ringing],
-                        CallState::Delivered,
-                        now,
-                        &effects,
-                    )
-                    .await?
-            };
-            if delivered.is_some() {
-                self.0.metrics.call(&call.app, "delivered");
+            let moved = !late
+                && self
+                    .deliver_on_receipt(&call, &attempt, &receipt, device_received_at, now)
+                    .await?;
+            if !moved {
+                self.receipt_event(&call.call_id, &receipt, now).await?;
             }
-            store
-                .append_event(&NewEvent {
-                    at: now,
-                    call_id: Some(call.call_id.clone()),
-                    push_id: Some(claims.push_id.clone()),
-                    kind: if late {
-                        "receipt.late"
-                    } else {
-                        "receipt.on_time"
-                    }
-                    .into(),
-                    detail: serde_json::json!({ "must_report": request.must_report }),
-                })
-                .await?;
         }
         Ok(ReceiptResult {
             push_id: claims.push_id,
@@ -219,6 +184,80 @@ impl Engine {
             duplicate,
             clock_offset_ms: device_sent_at.map(|d| clock::millis(now) - clock::millis(d)),
         })
+    }
+}
+
+impl Engine {
+    /// Moves a ringing call to delivered on its first on-time receipt, with the
+    /// `call.delivered` webhook in the same write, and records the receipt's event. False when
+    /// the call was no longer ringing (already delivered, ended, or past its deadline): then
+    /// nothing is written.
+    async fn deliver_on_receipt(
+        &self,
+        call: &pushtrace_store::Call,
+        attempt: &pushtrace_store::Attempt,
+        receipt: &Receipt,
+        device_received_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
+        let store = &self.0.store;
+        let webhook = self.webhook(
+            &call.app,
+            "call.delivered",
+            now,
+            serde_json::json!({
+                "push_id": receipt.push_id,
+                "token": attempt.token,
+                "device_received_at": device_received_at,
+                "reported_at": receipt.reported_at,
+                "must_report": receipt.must_report,
+                "app_state": receipt.app_state,
+                "network": receipt.network,
+            }),
+        );
+        let effects = CallEffects {
+            webhook,
+            ..CallEffects::default()
+        };
+        let delivered = store
+            .transition_call_with(
+                &call.call_id,
+                &[CallState::Ringing],
+                CallState::Delivered,
+                now,
+                &effects,
+            )
+            .await?;
+        if delivered.is_none() {
+            return Ok(false);
+        }
+        self.0.metrics.call(&call.app, "delivered");
+        self.receipt_event(&call.call_id, receipt, now).await?;
+        Ok(true)
+    }
+
+    async fn receipt_event(
+        &self,
+        call_id: &str,
+        receipt: &Receipt,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        self.0
+            .store
+            .append_event(&NewEvent {
+                at: now,
+                call_id: Some(call_id.to_owned()),
+                push_id: Some(receipt.push_id.clone()),
+                kind: if receipt.late {
+                    "receipt.late"
+                } else {
+                    "receipt.on_time"
+                }
+                .into(),
+                detail: serde_json::json!({ "must_report": receipt.must_report }),
+            })
+            .await?;
+        Ok(())
     }
 }
 
