@@ -7,8 +7,8 @@ mod event;
 mod queue;
 mod truth;
 
-pub use device::DeviceRun;
 pub use apns::MAX_STORAGE_MICROS;
+pub use device::DeviceRun;
 pub use truth::{CallTruth, Fallback, PushTruth};
 
 use crate::scenario::Scenario;
