@@ -10,7 +10,7 @@
 'use strict';
 
 const path = require('path');
-const zlib = require('zlib');
+const { decodePng, openOffline } = require('./offline_page.js');
 
 const [index, screenshot, chromium, modules] = process.argv.slice(2);
 if (!index || !screenshot || !chromium || !modules) {
@@ -28,97 +28,9 @@ function fail(message) {
     process.exit(1);
 }
 
-// A PNG as {width, height, pixel(x, y) -> [r, g, b]}: 8-bit RGB or RGBA, not interlaced
-// (what chromium writes for screenshots).
-function decodePng(buffer) {
-    const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    if (!buffer.subarray(0, 8).equals(signature)) fail('the screenshot is not a PNG');
-    let offset = 8;
-    let header = null;
-    const data = [];
-    while (offset < buffer.length) {
-        const length = buffer.readUInt32BE(offset);
-        const type = buffer.toString('ascii', offset + 4, offset + 8);
-        const body = buffer.subarray(offset + 8, offset + 8 + length);
-        if (type === 'IHDR') {
-            header = {
-                width: body.readUInt32BE(0),
-                height: body.readUInt32BE(4),
-                depth: body[8],
-                color: body[9],
-                interlace: body[12],
-            };
-        } else if (type === 'IDAT') {
-            data.push(body);
-        } else if (type === 'IEND') {
-            break;
-        }
-        offset += 12 + length;
-    }
-    if (!header) fail('the screenshot PNG has no IHDR');
-    const channels = { 2: 3, 6: 4 }[header.color];
-    if (header.depth !== 8 || !channels || header.interlace !== 0) {
-        fail(`unexpected PNG layout: depth ${header.depth}, colour type ${header.color}, interlace ${header.interlace}`);
-    }
-    const raw = zlib.inflateSync(Buffer.concat(data));
-    const stride = header.width * channels;
-    const pixels = Buffer.alloc(stride * header.height);
-    for (let y = 0; y < header.height; y++) {
-        const filter = raw[y * (stride + 1)];
-        const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-        for (let x = 0; x < stride; x++) {
-            const a = x >= channels ? pixels[y * stride + x - channels] : 0;
-            const b = y > 0 ? pixels[(y - 1) * stride + x] : 0;
-            const c = x >= channels && y > 0 ? pixels[(y - 1) * stride + x - channels] : 0;
-            let predictor;
-            switch (filter) {
-                case 0: predictor = 0; break;
-                case 1: predictor = a; break;
-                case 2: predictor = b; break;
-                case 3: predictor = (a + b) >> 1; break;
-                case 4: {
-                    const p = a + b - c;
-                    const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-                    predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-                    break;
-                }
-                default: fail(`PNG row ${y} has unknown filter ${filter}`);
-            }
-            pixels[y * stride + x] = (line[x] + predictor) & 0xff;
-        }
-    }
-    return {
-        width: header.width,
-        height: header.height,
-        pixel(x, y) {
-            const i = y * stride + x * channels;
-            return [pixels[i], pixels[i + 1], pixels[i + 2]];
-        },
-    };
-}
-
 (async () => {
-    const browser = await launcher.launch({
-        executablePath: chromium,
-        headless: true,
-        // As root (CI containers) chromium refuses to start with its sandbox.
-        args: ['--no-sandbox'],
-    });
+    const { browser, page, requests, blocked, errors } = await openOffline(launcher, chromium, VIEWPORT);
     try {
-        const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-        const page = await context.newPage();
-        const requests = [];
-        const blocked = [];
-        await page.route('**/*', (route) => {
-            const url = route.request().url();
-            if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
-            blocked.push(url);
-            return route.abort();
-        });
-        page.on('request', (request) => requests.push(request.url()));
-        const errors = [];
-        page.on('pageerror', (error) => errors.push(String(error)));
-
         await page.goto('file://' + path.resolve(index), { waitUntil: 'load' });
         await page.waitForLoadState('networkidle');
         const external = requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'));
