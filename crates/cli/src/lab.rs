@@ -236,10 +236,11 @@ fn print_run(
 ) -> std::fmt::Result {
     writeln!(
         o,
-        "{}: {} phones x {:.1} days, {} calls, {} pushes",
+        "{}: {} {} x {}, {} calls, {} pushes",
         sc.fleet.name,
         s.devices,
-        s.device_days / s.devices.max(1) as f64,
+        if s.devices == 1 { "phone" } else { "phones" },
+        sc.fleet.duration,
         s.calls.calls,
         s.pushes
     )?;

@@ -75,8 +75,25 @@ impl Serialize for Span {
 }
 
 impl fmt::Display for Span {
+    /// In the largest unit that divides it (`"30d"`, `"40m"`, `"1500ms"`): what a person would
+    /// write in a scenario, and what [`Span::parse`] reads back exactly.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}s", self.secs_f64())
+        const UNITS: [(i64, &str); 5] = [
+            (86_400_000_000, "d"),
+            (3_600_000_000, "h"),
+            (60_000_000, "m"),
+            (1_000_000, "s"),
+            (1_000, "ms"),
+        ];
+        let micros = self.0;
+        match UNITS
+            .iter()
+            .find(|(size, _)| micros != 0 && micros % size == 0)
+        {
+            Some((size, unit)) => write!(f, "{}{unit}", micros / size),
+            None if micros == 0 => write!(f, "0s"),
+            None => write!(f, "{micros}us"),
+        }
     }
 }
 
@@ -90,6 +107,22 @@ impl<'de> Deserialize<'de> for Span {
 #[cfg(test)]
 mod tests {
     use super::Span;
+
+    #[test]
+    fn prints_in_the_largest_unit_and_reads_back() {
+        for (text, shown) in [
+            ("30d", "30d"),
+            ("2400s", "40m"),
+            ("1.5s", "1500ms"),
+            ("10s", "10s"),
+            ("250us", "250us"),
+            ("0s", "0s"),
+        ] {
+            let span = Span::parse(text).unwrap();
+            assert_eq!(span.to_string(), shown);
+            assert_eq!(Span::parse(shown).unwrap(), span);
+        }
+    }
 
     #[test]
     fn units_add_up() {
