@@ -9,25 +9,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("PUSHTRACE_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "{} not found: this test opens the demo's index.html in Debian's chromium. Install it \
-         (apt-get install -y chromium) or point PUSHTRACE_CHROMIUM at a chromium binary",
-        path.display()
-    );
-    path
 }
 
 fn run_demo(out: &Path) -> Value {
@@ -56,13 +44,6 @@ fn run_demo(out: &Path) -> Value {
 
 #[test]
 fn a_short_demo_writes_a_folder_whose_links_resolve_and_whose_stories_are_diagnosed() {
-    let chromium = chromium();
-    let modules = support::installed(
-        "tests/browser/setup.sh",
-        "browser",
-        "playwright-core installed",
-    )
-    .join("node_modules");
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("demo");
     let summary = run_demo(&out);
@@ -115,24 +96,7 @@ fn a_short_demo_writes_a_folder_whose_links_resolve_and_whose_stories_are_diagno
 
     // The browser: offline, the stories table in view, a non-blank screenshot, and every link
     // a file that exists.
-    let screenshot = support::install_dir("browser").join("demo-index.png");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_demo.js");
-    let check = Command::new("node")
-        .arg(&script)
-        .arg(&index)
-        .arg(&screenshot)
-        .arg(&chromium)
-        .arg(&modules)
-        .output()
-        .expect("node runs");
-    assert!(
-        check.status.success(),
-        "the browser check failed ({}):\n{}{}",
-        check.status,
-        text(&check.stdout),
-        text(&check.stderr)
-    );
-    let found: Value = serde_json::from_slice(&check.stdout).unwrap();
+    let found = support::browser_check("tests/browser/check_demo.js", &index, "demo-index.png");
     assert_eq!(found["title"], "pushtrace demo");
     assert_eq!(found["storyRows"], 4, "{found}");
     let links = found["links"].as_array().unwrap();

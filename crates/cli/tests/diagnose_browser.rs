@@ -10,7 +10,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,45 +22,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn chromium() -> PathBuf {
-    let path = std::env::var_os("PUSHTRACE_CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(
-        path.is_file(),
-        "{} not found: this test opens the HTML report in Debian's chromium. Install it \
-         (apt-get install -y chromium) or point PUSHTRACE_CHROMIUM at a chromium binary",
-        path.display()
-    );
-    path
-}
-
-fn node_is_there() {
-    let found = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "`node` is not on PATH: this test drives chromium with playwright-core; install Node.js >= 20"
-    );
-}
-
-fn setup() -> PathBuf {
-    support::installed(
-        "tests/browser/setup.sh",
-        "browser",
-        "playwright-core installed",
-    )
-    .join("node_modules")
-}
-
 #[test]
 fn the_seed_html_report_renders_offline_with_its_failure_table_in_view() {
-    let chromium = chromium();
-    node_is_there();
-    let modules = setup();
-
     let work = tempfile::tempdir().unwrap();
     let report = work.path().join("seed-report.html");
     let log = example("device-log.txt");
@@ -79,30 +42,8 @@ fn the_seed_html_report_renders_offline_with_its_failure_table_in_view() {
     );
     std::fs::write(&report, &html).unwrap();
 
-    // Kept beside the installed packages so a person can look at what the browser saw.
+    let found = support::browser_check("tests/browser/check_report.js", &report, "seed-report.png");
     let screenshot = support::install_dir("browser").join("seed-report.png");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_report.js");
-    let out = Command::new("node")
-        .arg(&script)
-        .arg(&report)
-        .arg(&screenshot)
-        .arg(&chromium)
-        .arg(&modules)
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "the browser check failed ({}):\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "check_report.js printed no JSON ({e}): {}",
-            text(&out.stdout)
-        )
-    });
 
     let requests = found["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 1, "{found}");

@@ -187,20 +187,8 @@ fn a_retry_after_a_5xx_is_not_sent_once_the_receipt_is_in(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let token = voip_token(1);
     main.block_on(async {
-        let fault = FaultRule::always(Fault::Status {
-            reason: Reason::ServiceUnavailable,
-        })
-        .topic(VOIP_TOPIC)
-        .times(1);
-        let port = free_port();
-        let emulator = start_emulator(&token, port, None, Some(fault)).await;
-        let ca_file = dir.path().join("emulator-ca.pem");
-        std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
-        let retry = "[apps.retry]\nfirst_backoff_ms = 1500\nmax_backoff_ms = 1500\n";
-        let config = gateway_config(&emulator, &ca_file, "only", port, retry);
-        let (store, schema) = support::open_store(backend, dir.path(), "gw_dup").await;
-        let gateway = start(&config, store.clone()).await;
-        register(&gateway, "bob", &token).await;
+        let (emulator, gateway, store, schema) =
+            refused_once(backend, dir.path(), &token, 1500).await;
         let call_id = call(&gateway, "race", "bob").await;
 
         let (first, retry) = wait_for("the retry to be scheduled", || async {
@@ -244,22 +232,10 @@ fn a_receipt_retried_after_a_crash_between_its_writes_delivers_the_call(backend:
     let dir = tempfile::tempdir().unwrap();
     let token = voip_token(1);
     main.block_on(async {
-        // The push is refused once and its retry waits 5 s: nothing reaches the phone before, so
-        // the only receipts are the test's.
-        let fault = FaultRule::always(Fault::Status {
-            reason: Reason::ServiceUnavailable,
-        })
-        .topic(VOIP_TOPIC)
-        .times(1);
-        let port = free_port();
-        let emulator = start_emulator(&token, port, None, Some(fault)).await;
-        let ca_file = dir.path().join("emulator-ca.pem");
-        std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
-        let retry = "[apps.retry]\nfirst_backoff_ms = 5000\nmax_backoff_ms = 5000\n";
-        let config = gateway_config(&emulator, &ca_file, "only", port, retry);
-        let (store, schema) = support::open_store(backend, dir.path(), "gw_dup").await;
-        let gateway = start(&config, store.clone()).await;
-        register(&gateway, "bob", &token).await;
+        // The retry waits 5 s: nothing reaches the phone before, so the only receipts are the
+        // test's.
+        let (emulator, gateway, store, schema) =
+            refused_once(backend, dir.path(), &token, 5000).await;
         let call_id = call(&gateway, "torn", "bob").await;
         let first = wait_for("the first answer", || async {
             let pushes = voip_pushes(&store, &call_id).await;
@@ -312,6 +288,32 @@ fn a_receipt_retried_after_a_crash_between_its_writes_delivers_the_call(backend:
         emulator.shutdown();
         support::drop_schema(schema);
     });
+}
+
+/// What the 503 tests share: bob's one phone (`token`), the emulator answering the first VoIP
+/// push 503 `ServiceUnavailable`, and a gateway retrying `backoff_ms` later.
+async fn refused_once(
+    backend: Backend,
+    dir: &Path,
+    token: &str,
+    backoff_ms: u64,
+) -> (EmulatorHandle, GatewayHandle, Store, Option<String>) {
+    let fault = FaultRule::always(Fault::Status {
+        reason: Reason::ServiceUnavailable,
+    })
+    .topic(VOIP_TOPIC)
+    .times(1);
+    let port = free_port();
+    let emulator = start_emulator(token, port, None, Some(fault)).await;
+    let ca_file = dir.join("emulator-ca.pem");
+    std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
+    let retry =
+        format!("[apps.retry]\nfirst_backoff_ms = {backoff_ms}\nmax_backoff_ms = {backoff_ms}\n");
+    let config = gateway_config(&emulator, &ca_file, "only", port, &retry);
+    let (store, schema) = support::open_store(backend, dir, "gw_dup").await;
+    let gateway = start(&config, store.clone()).await;
+    register(&gateway, "bob", token).await;
+    (emulator, gateway, store, schema)
 }
 
 fn runtime() -> Runtime {

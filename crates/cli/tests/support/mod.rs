@@ -119,3 +119,57 @@ pub fn installed(script: &str, name: &str, needs: &str) -> PathBuf {
     drop(done);
     result.unwrap_or_else(|message| panic!("{message}"))
 }
+
+/// Runs the browser check `script` (`tests/browser/…`, playwright-core driving Debian's chromium
+/// headless and offline) on `page`, keeps its screenshot as `screenshot` beside the installed
+/// packages so a person can look at what the browser saw, and returns the JSON it printed.
+/// Fails, never skips, without chromium (`PUSHTRACE_CHROMIUM` points elsewhere) or node.
+pub fn browser_check(script: &str, page: &Path, screenshot: &str) -> Value {
+    let chromium = std::env::var_os("PUSHTRACE_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        chromium.is_file(),
+        "{} not found: this test opens a page in Debian's chromium. Install it \
+         (apt-get install -y chromium) or point PUSHTRACE_CHROMIUM at a chromium binary",
+        chromium.display()
+    );
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        node,
+        "`node` is not on PATH: this test drives chromium with playwright-core; install Node.js >= 20"
+    );
+    let modules = installed(
+        "tests/browser/setup.sh",
+        "browser",
+        "playwright-core installed",
+    )
+    .join("node_modules");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(page)
+        .arg(install_dir("browser").join(screenshot))
+        .arg(&chromium)
+        .arg(&modules)
+        .output()
+        .expect("node runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert!(
+        out.status.success(),
+        "the browser check failed ({}):\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{} printed no JSON ({e}): {}",
+            script.display(),
+            text(&out.stdout)
+        )
+    })
+}
