@@ -460,7 +460,7 @@ fn connected(
             cause: Cause::NetworkPathSuspect,
             confidence: Confidence::Low,
             why: format!(
-                "apsd held its APNs connection ({state}) as up at the send ({last}) with no line of the device losing its network, found it dead at {} and connected again on the same interface at {} with the network unchanged: the device's network worked, and the connection had died between the phone and APNs (a NAT, middlebox or the server dropping it) unseen by the phone: APNs most likely sent the push down a connection that could no longer carry it",
+                "apsd held its APNs connection ({state}) as up at the send ({last}) with no line of the device losing its network, found it dead at {} and connected again on the same interface at {} with no network line between: nothing in the log shows the device's network failing, so most likely the connection died between the phone and APNs (a NAT, middlebox or the server dropping it) unseen by the phone, and APNs sent the push down a connection that could no longer carry it",
                 cx.clock.show(loss.at),
                 cx.clock.show(back.at)
             ),
