@@ -133,6 +133,10 @@ impl EnvironmentName {
     pub fn as_str(self) -> &'static str {
         match self {
             EnvironmentName::Production => "production",
+    /// The push that stops the callee's other devices ringing once the call is answered or
+    /// cancelled (`docs/gateway.md`, "Stopping the other phones").
+    #[serde(default)]
+    pub end_of_call: crate::engine::EndOfCallConfig,
             EnvironmentName::Sandbox => "sandbox",
         }
     }
@@ -554,6 +558,9 @@ impl AppConfig {
 
 #[cfg(test)]
 mod tests {
+            if let Err((name, message)) = app.end_of_call.check() {
+                return Err(invalid(field(&format!("end_of_call.{name}")), message));
+            }
     use super::*;
 
     const MINIMAL: &str = r#"

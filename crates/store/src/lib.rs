@@ -75,7 +75,7 @@ pub use outbox::{
 pub use pushtrace_model::{PushRecord, Receipt};
 pub use records::{
     App, Attempt, AttemptAnswer, Call, CallState, CreatedCall, Event, Job, JobKind, NewCall,
-    NewEvent, NewJob, PushType, ReceiptInsert, Token, TokenRegistration,
+    NewEvent, NewJob, PushPurpose, PushType, ReceiptInsert, Token, TokenRegistration,
 };
 pub use rollup::Rollup;
 pub use store::{Backend, Store};

@@ -401,7 +401,8 @@ impl Store {
 
     /// Recomputes the rollups of one UTC day (YYYY-MM-DD) from attempts (by queued_at) and
     /// their receipts, per app and cohort ("all"/"all" plus every attr key/value of the
-    /// attempts), replacing that day's rows. Returns how many rows it wrote.
+    /// attempts), replacing that day's rows; end-of-call pushes are not counted (as in the
+    /// export). Returns how many rows it wrote.
     pub async fn rollup_day(&self, day: &str) -> Result<usize, StoreError> {
         let (from, to) = crate::rollup::day_bounds(day)?;
         let rows = dispatch!(self.attempts_between(from, to))?;
@@ -439,6 +440,8 @@ impl Store {
     /// Inserts PushRecords as attempts (+ receipts when received_at is set) of `app`, in one
     /// transaction; push_id generated (`import-<n>-<hash>`) when absent; records whose
     /// push_id exists are skipped. Returns (inserted, skipped).
+    /// End-of-call pushes are left out: no app posts a receipt for them, so a reader of the
+    /// records would take them for rings that never arrived.
     pub async fn import_push_records(
         &self,
         app: &str,

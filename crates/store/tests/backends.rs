@@ -54,6 +54,7 @@ on_both_backends!(
     pushes::events_are_appended_in_order,
     pushes::concurrent_writes_fail_alone,
     pushes::token_history_is_newest_first_with_receipts,
+    purposes::purposes_are_kept_and_end_pushes_left_out_of_ring_measures,
     jobs::claims_follow_due_time_and_leases,
     jobs::only_the_owner_completes_or_reschedules,
     jobs::concurrent_claimers_never_share_a_job,

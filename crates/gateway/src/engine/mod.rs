@@ -21,6 +21,7 @@
 
 mod calls;
 mod deadline;
+mod end_of_call;
 mod error;
 mod receipts;
 mod retry_ceiling;
@@ -44,6 +45,7 @@ use retry_ceiling::RetryCeiling;
 
 pub use calls::{CallCreated, CallRequest, CallTimeline};
 pub use error::EngineError;
+pub use end_of_call::{AnswerRequest, EndOfCallConfig, EndOfCallMode};
 pub use receipts::{ReceiptRequest, ReceiptResult};
 pub use tokens::{TokenKind, TokenRequest};
 
