@@ -205,3 +205,79 @@ fn a_bad_strategy_is_refused_with_what_to_write() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("APNs accepts 10, 5 or 1"), "{err}");
 }
+
+#[test]
+fn a_strategies_file_runs_its_strategies_and_a_bad_one_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("strategies.toml");
+    std::fs::write(
+        &file,
+        "[[strategy]]\nname = \"once\"\nexpiration = \"0\"\nretry = \"off\"\n\n\
+         [[strategy]]\nname = \"schedule\"\nexpiration = \"0\"\nretry = [\"5s\", \"20s\"]\n\
+         fallback = true\n",
+    )
+    .unwrap();
+    let file_arg = file.to_str().unwrap();
+    let result = json(&pushtrace(&[
+        "lab",
+        "compare",
+        "mixed-fleet",
+        "--devices",
+        "20",
+        "--days",
+        "2",
+        "--strategies",
+        file_arg,
+        "--strategy",
+        "flag=priority=5",
+        "--json",
+    ]));
+    let s = result["strategies"].as_array().unwrap();
+    let names: Vec<_> = s.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["once", "schedule", "flag"],
+        "file first, then flags"
+    );
+    assert_eq!(s[1]["retry_after"], "5s/20s");
+    assert_eq!(s[1]["fallback"], true);
+    assert_eq!(s[2]["priority"], 5);
+    assert!(s[1]["pushes_per_call"]["mean"].as_f64().unwrap() >= 1.0);
+
+    // The bundled example runs as the default set plus its own.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/strategies.toml");
+    let table = pushtrace(&[
+        "lab",
+        "compare",
+        "mixed-fleet",
+        "--devices",
+        "5",
+        "--days",
+        "1",
+        "--strategies",
+        example.to_str().unwrap(),
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("exp-0+retry-5s-then-10s+fallback "),
+        "{table}"
+    );
+
+    std::fs::write(
+        &file,
+        "[[strategy]]\nname = \"a\"\nexpiration = \"deadline\"\npriority = 7\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .args(["lab", "compare", "mixed-fleet", "--strategies", file_arg])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{file_arg}:4: strategy `a`: field `priority`")),
+        "{err}"
+    );
+    assert!(err.contains("APNs accepts 10, 5 or 1"), "{err}");
+    assert!(err.contains("docs/strategies.md"), "{err}");
+}

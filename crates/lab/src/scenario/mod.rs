@@ -5,6 +5,7 @@
 //! write instead. The simulator only ever sees a checked scenario.
 
 mod dist;
+mod retry;
 mod span;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use pushtrace_model::Timestamp;
 use serde::Deserialize;
 
 pub use dist::{Dist, exponential};
+pub use retry::Retry;
 pub use span::Span;
 
 /// A checked scenario.
@@ -182,10 +184,11 @@ pub struct Calls {
     /// How long the server takes to get APNs's answer.
     pub apns_answer: Dist,
     /// Resend the call push when no receipt came this long after the last one, while the
-    /// resend still goes out before the deadline (0: never resend). The receipt is the app's,
-    /// posted when it is handed the push.
+    /// resend still goes out before the deadline (`"0s"`: never resend; a list: the waits after
+    /// each push in order, the last repeating). The receipt is the app's, posted when it is
+    /// handed the push.
     #[serde(default)]
-    pub retry_after: Span,
+    pub retry_after: Retry,
     /// The missed-call fallback: at the deadline of a call with no receipt, an alert push (the
     /// bundle id's topic, not `.voip`: APNs stores it apart from the call push).
     #[serde(default)]
@@ -418,12 +421,6 @@ impl Scenario {
         }
         if ![1, 5, 10].contains(&self.calls.fallback_priority) {
             return Err(("calls.fallback_priority", "APNs accepts 10, 5 or 1".into()));
-        }
-        if self.calls.retry_after > Span::ZERO && self.calls.retry_after < Span(1_000_000) {
-            return Err((
-                "calls.retry_after",
-                "resend no sooner than 1s after a push (\"0s\" never resends)".into(),
-            ));
         }
         if self.calls.fallback_expiration > Span(crate::sim::MAX_STORAGE_MICROS) {
             return Err((

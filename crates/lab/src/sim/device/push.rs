@@ -49,9 +49,11 @@ impl Device<'_> {
             return;
         }
         self.run.pushes.push(truth);
-        let retry = calls.retry_after.micros();
-        if retry > 0 && self.now + retry < deadline {
-            self.queue.push(self.now + retry, Event::Resend { call });
+        if let Some(wait) = calls.retry_after.after(attempt)
+            && self.now + wait.micros() < deadline
+        {
+            self.queue
+                .push(self.now + wait.micros(), Event::Resend { call });
         }
         let expiration = self.run.pushes[index].expiration(calls.expiration);
         let waking = calls.priority == 10;
