@@ -149,6 +149,9 @@ pub enum Waiting {
     Offline { abandons: u32 },
     /// Connected but power-restricted, and the push does not wake.
     PowerRestricted,
+    /// Written to a connection a middlebox had dropped, while the device believed it was
+    /// connected: it waits for the keep-alive to find that out and the device to reconnect.
+    Severed,
 }
 
 impl Waiting {
@@ -156,6 +159,7 @@ impl Waiting {
     pub fn cause(self, abandons_now: u32) -> Cause {
         match self {
             Waiting::PowerRestricted => Cause::PowerDeferred,
+            Waiting::Severed => Cause::NetworkPathSuspect,
             Waiting::Offline { abandons } if abandons_now > abandons => {
                 Cause::ReconnectAbandonedPowerPolicy
             }

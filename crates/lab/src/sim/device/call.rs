@@ -72,9 +72,8 @@ impl Device<'_> {
             return;
         }
         let held = match reach {
-            // Written to a connection a middlebox dropped: lost.
-            Reach::Severed => return,
-            Reach::Unnoticed => None,
+            // Written to a dead connection: delivered over the phone's next one.
+            Reach::Unnoticed | Reach::Severed => None,
             _ => {
                 let expiration = (self.now + calls.fallback_expiration.micros()) / 1_000_000;
                 expires_at(self.now, expiration.max(1) as u64)

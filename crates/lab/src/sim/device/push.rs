@@ -69,15 +69,14 @@ impl Device<'_> {
         };
         let waiting = match reach {
             Reach::PowerRestricted => Waiting::PowerRestricted,
+            Reach::Severed => Waiting::Severed,
             _ => Waiting::Offline { abandons },
         };
         self.waiting[index] = Some(waiting);
         let held = match reach {
-            Reach::Severed => {
-                self.run.pushes[index].cause = Cause::NetworkPathSuspect;
-                return;
-            }
-            Reach::Unnoticed => None,
+            // Written to a connection that is dead, whichever side died: the attempt goes on
+            // over the phone's next connection (`Reach::Unnoticed`).
+            Reach::Unnoticed | Reach::Severed => None,
             _ if expiration == 0 => {
                 self.run.pushes[index].cause = Cause::ExpiredWhileOffline;
                 return;
