@@ -51,16 +51,17 @@ pub(super) async fn cancel(
     Ok(Json(engine.cancel_call(&call_id).await?).into_response())
 }
 
-/// The body is optional: without one (no `Content-Type`, nothing to read) the answering device
-/// is not named, as before the body existed.
+/// The body is optional: without one (nothing to read, whatever `Content-Type` says: many
+/// clients send `application/json` on every request) the answering device is not named, as
+/// before the body existed. HTTP/1.1 says a request has a body by `Content-Length` or
+/// `Transfer-Encoding`.
 pub(super) async fn answered(
     State(engine): State<Engine>,
     PathParams(call_id): PathParams<String>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    let has_body = headers.contains_key(header::CONTENT_TYPE)
-        || headers.contains_key(header::TRANSFER_ENCODING)
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
         || headers
             .get(header::CONTENT_LENGTH)
             .is_some_and(|length| length.as_bytes() != b"0");
