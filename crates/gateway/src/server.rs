@@ -134,14 +134,17 @@ fn default_instance() -> String {
 pub async fn start(config: &GatewayConfig) -> Result<GatewayHandle, StartError> {
     let token = api_token(config)?;
     let (receipt_key, ephemeral) = receipt_key(config)?;
-    let opened = match &config.store_schema {
-        Some(schema) => {
-            StoreBuilder::postgres(&config.store)
-                .schema(schema)
-                .open()
-                .await
+    let opened = match (&config.store_schema, config.store_pool_size) {
+        (None, None) => Store::open(&config.store).await,
+        // Both are PostgreSQL options (the config's check says so for a SQLite store).
+        (schema, pool_size) => {
+            let mut builder = StoreBuilder::postgres(&config.store)
+                .pool_size(pool_size.unwrap_or(crate::config::DEFAULT_STORE_POOL_SIZE));
+            if let Some(schema) = schema {
+                builder = builder.schema(schema);
+            }
+            builder.open().await
         }
-        None => Store::open(&config.store).await,
     };
     let store = opened.map_err(|source| StartError::Store {
         target: redact(&config.store),

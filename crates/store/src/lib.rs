@@ -66,7 +66,7 @@ mod rollup;
 mod sqlite;
 mod store;
 
-pub use builder::StoreBuilder;
+pub use builder::{DEFAULT_POOL_SIZE, StoreBuilder};
 pub use error::StoreError;
 pub use outbox::{
     CallEffects, NewWebhook, StoreGauges, Transitioned, Webhook, WebhookAttempt, WebhookNext,

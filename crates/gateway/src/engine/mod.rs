@@ -23,6 +23,7 @@ mod calls;
 mod deadline;
 mod end_of_call;
 mod error;
+mod push_log;
 mod receipts;
 mod retry_ceiling;
 mod send;

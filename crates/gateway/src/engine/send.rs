@@ -10,6 +10,7 @@ use pushtrace_store::{
 use serde_json::json;
 
 use super::end_of_call::{end_payload, purpose_of};
+use super::push_log::{self, FollowUp};
 use super::retry_ceiling::NoTurn;
 use super::{ALERT_RETRY_WINDOW, Engine, EngineError, MAX_CLAIMS, RECEIPT_GRACE};
 use crate::metrics::PushLabels;
@@ -216,6 +217,14 @@ impl Engine {
             Ok(n) => n,
             Err(message) => {
                 // Our own bug or a bad token in the store: record it, never loop on it.
+                tracing::error!(
+                    app = %attempt.app,
+                    call_id = attempt.call_id.as_deref(),
+                    push_id = %attempt.push_id,
+                    attempt = attempt.attempt,
+                    error = %message,
+                    "push not sent: it cannot be built"
+                );
                 self.finish(job, &attempt, sent_at, None, Some(message))
                     .await?;
                 return Ok(());
@@ -236,8 +245,8 @@ impl Engine {
             .await?;
         self.observe(&attempt, sent_at, responded_at, &result);
 
-        match classify(&result.outcome, responded_at) {
-            Next::Done => {}
+        let follow_up = match classify(&result.outcome, responded_at) {
+            Next::Done => FollowUp::Final,
             Next::Invalidate(at) => {
                 let reason = result
                     .outcome
@@ -258,9 +267,14 @@ impl Engine {
                     json!({ "reason": reason, "since": at, "token": attempt.token }),
                 )
                 .await?;
+                FollowUp::TokenInvalidated(invalidated)
             }
-            Next::Retry => self.schedule_retry(&attempt, &call, responded_at).await?,
-        }
+            Next::Retry => match self.schedule_retry(&attempt, &call, responded_at).await? {
+                Ok(due) => FollowUp::Retry(due),
+                Err(why) => FollowUp::GaveUp(why),
+            },
+        };
+        push_log::failed_push(&attempt, &result.outcome, follow_up);
         if is_ring && !matches!(result.outcome, Outcome::Accepted { .. }) {
             self.fail_if_nothing_can_ring(&call).await?;
         }
@@ -440,13 +454,14 @@ impl Engine {
 
     /// Schedules the next attempt for the same device, due after its back-off or at the app's
     /// next free retry turn, whichever is later, if that is still inside the push's window
-    /// ([`send_window`]) and under `max_attempts`; else writes why it gave up.
+    /// ([`send_window`]) and under `max_attempts`; else writes why it gave up. When it is due,
+    /// or why not.
     async fn schedule_retry(
         &self,
         attempt: &Attempt,
         call: &Call,
         now: Timestamp,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Result<Timestamp, &'static str>, EngineError> {
         let runtime = self.app(&attempt.app)?;
         let policy = runtime.config.retry;
         let next = attempt.attempt + 1;
@@ -464,14 +479,14 @@ impl Engine {
         let due = match due {
             Ok(due) => due,
             Err(why) => {
-                return self
-                    .event(
-                        attempt,
-                        now,
-                        "push.gave_up",
-                        json!({ "why": why, "attempts": attempt.attempt }),
-                    )
-                    .await;
+                self.event(
+                    attempt,
+                    now,
+                    "push.gave_up",
+                    json!({ "why": why, "attempts": attempt.attempt }),
+                )
+                .await?;
+                return Ok(Err(why));
             }
         };
         let retry = Attempt {
@@ -508,7 +523,7 @@ impl Engine {
         )
         .await?;
         self.run_claimed_at(job_id, due);
-        Ok(())
+        Ok(Ok(due))
     }
 
     /// A VoIP push whose call ended, whose window passed or whose device has the call before
