@@ -339,6 +339,14 @@ fn print_score(o: &mut String, score: &Score) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
+    if score.alerts > 0 {
+        writeln!(
+            o,
+            "{} missed-call alerts not scored: diagnose gives an alert no ring verdict, and the \
+             truth gives it no cause (calls.jsonl says which were shown).",
+            score.alerts
+        )?;
+    }
     writeln!(
         o,
         "agreement {:.1} % ({} of {} pushes). This checks that the lab's model and diagnose agree \

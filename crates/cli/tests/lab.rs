@@ -281,3 +281,89 @@ fn a_strategies_file_runs_its_strategies_and_a_bad_one_says_where() {
     assert!(err.contains("APNs accepts 10, 5 or 1"), "{err}");
     assert!(err.contains("docs/strategies.md"), "{err}");
 }
+
+#[test]
+fn fallback_alerts_are_push_records_fleet_reads_and_score_sets_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rough = rough_fleet(dir.path());
+    let text = std::fs::read_to_string(&rough)
+        .unwrap()
+        .replace("per_day = 4\n", "per_day = 4\nfallback = true\n");
+    std::fs::write(&rough, text).unwrap();
+    let out = dir.path().join("run");
+    let out_arg = out.to_str().unwrap();
+    let summary = json(&pushtrace(&[
+        "lab",
+        "run",
+        &rough,
+        "--devices",
+        "40",
+        "--days",
+        "3",
+        "--out",
+        out_arg,
+        "--json",
+    ]));
+    let pushes = summary["pushes"].as_u64().unwrap();
+    let calls = std::fs::read_to_string(out.join("calls.jsonl")).unwrap();
+    let sent = calls
+        .lines()
+        .filter(|l| l.contains("\"fallback_sent\":true"))
+        .count();
+    assert!(sent > 0, "the rough fleet misses calls");
+
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(out.join("pushes.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let alerts: Vec<_> = records
+        .iter()
+        .filter(|r| r["push_type"] == "alert")
+        .collect();
+    assert_eq!(alerts.len(), sent);
+    assert_eq!(records.len() as u64, pushes + sent as u64);
+    for a in &alerts {
+        assert_eq!(a["topic"], "com.acme.call", "the bundle id, not .voip: {a}");
+        assert_eq!(a["attrs"]["purpose"], "missed_call");
+        assert_eq!(
+            a["sent_at"], a["deadline"],
+            "sent at the call's deadline: {a}"
+        );
+        assert!(
+            a.get("received_at").is_none(),
+            "an alert posts no receipt: {a}"
+        );
+        let call = a["call_id"].as_str().unwrap();
+        assert!(
+            calls.contains(&format!("\"call_id\":\"{call}\"")),
+            "{call} is a call of the run"
+        );
+    }
+    assert!(records.iter().any(|r| r["attrs"]["purpose"] == "ring"));
+
+    // fleet reads every record; an alert has no receipt, so it counts under no_receipt, and
+    // `purpose` is an attribute its cohorts can split on.
+    let fleet = json(&pushtrace(&[
+        "fleet",
+        out.join("pushes.jsonl").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(fleet["overall"]["pushes"], records.len());
+    assert!(fleet["overall"]["counts"]["no_receipt"].as_u64().unwrap() >= sent as u64 / 2);
+    assert!(
+        fleet["attributes"].to_string().contains("purpose"),
+        "{}",
+        fleet["attributes"]
+    );
+
+    let score = json(&pushtrace(&["lab", "score", out_arg, "--json"]));
+    assert_eq!(score["alerts"], sent);
+    assert_eq!(score["total"], pushes, "call pushes only are scored");
+    let text = pushtrace(&["lab", "score", out_arg]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("{sent} missed-call alerts not scored")),
+        "{text}"
+    );
+}
