@@ -2,7 +2,8 @@
 //! TLS and HTTP/2, the gateway runs in-process and is asked over HTTP, as a backend would. A
 //! callee with three phones is rung; answered on one, the two others get the end-of-call push
 //! (VoIP or background, as the app says), the answering one none; cancelled, all three do; with
-//! the mode off, none do. Every end push is in the call's timeline with purpose `end`.
+//! the mode off, none do. Every end push is in the call's timeline with purpose `end`, and an
+//! instance dying right after the answer loses none: another instance sends them.
 
 mod support;
 
@@ -54,6 +55,7 @@ on_both_stores!(
     background_mode_sends_background_pushes_to_the_alert_tokens,
     mode_off_sends_nothing,
     the_answered_body_is_checked_and_optional,
+    a_crash_right_after_the_answer_loses_no_end_push,
 );
 
 async fn answered_on_one_phone_the_two_others_get_a_voip_end_push(backend: Backend) {
@@ -237,6 +239,157 @@ async fn the_answered_body_is_checked_and_optional(backend: Backend) {
     lab.finish().await;
 }
 
+/// Instance A answers the call and dies (its runtime dropped, every task with it, as `kill -9`
+/// would) while APNs is slow to answer the end pushes; instance B, on the same store, sends them
+/// once A's lease has lapsed, well inside their `apns-expiration`.
+async fn a_crash_right_after_the_answer_loses_no_end_push(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, schema) = support::open_store(backend, dir.path(), "gw_endcall").await;
+    let emulator = start_emulator(dir.path()).await;
+    let lease = "job_lease_ms = 1000\npoll_interval_ms = 50\n";
+    let config_a = gateway_config(
+        &emulator,
+        dir.path(),
+        "voip",
+        &format!("{lease}instance = \"a\"\n"),
+    );
+    // A runs on a runtime of its own, so that dropping it ends A's tasks mid-send.
+    let runtime_a = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let a = runtime_a
+        .spawn(async move { start_gateway(&config_a, store).await })
+        .await
+        .unwrap();
+    let addr_a = a.addr;
+    let reader = support::reopen_store(backend, dir.path(), schema.as_deref()).await;
+    let timeline = |call_id: String| {
+        let reader = reader.clone();
+        async move { reader.attempts_for_call(&call_id).await.unwrap() }
+    };
+
+    for n in 0..PHONES {
+        for (token, kind) in [(voip_token(n), "voip"), (alert_token(n), "alert")] {
+            let body = json!({ "user": "carol", "kind": kind }).to_string();
+            let (status, _) = send(
+                addr_a,
+                "PUT",
+                &format!("/v1/apps/acme/tokens/{token}"),
+                Some(&body),
+            )
+            .await;
+            assert!(status == 201 || status == 200, "{status}");
+        }
+    }
+    let body = json!({ "call_id": "crash", "caller": "Dan", "callee": "carol", "window_secs": 30 });
+    let (status, created) = send(
+        addr_a,
+        "POST",
+        "/v1/apps/acme/calls",
+        Some(&body.to_string()),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let call_id = created["call"]["call_id"].as_str().unwrap().to_owned();
+    wait_until(|| async {
+        let pushes = timeline(call_id.clone()).await;
+        pushes.iter().filter(|p| p.apns_status == Some(200)).count() == PHONES as usize
+    })
+    .await;
+
+    // APNs now takes 3 s to answer: the end pushes go on the wire and A dies before the answer.
+    emulator
+        .set_latency(Some(pushtrace_emulator::Latency::Fixed { ms: 3000 }))
+        .unwrap();
+    let body = json!({ "device_tokens": [voip_token(0)] }).to_string();
+    let (status, answer) = send(
+        addr_a,
+        "POST",
+        &format!("/v1/calls/{call_id}/answered"),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    wait_until(|| async {
+        let pushes = timeline(call_id.clone()).await;
+        pushes
+            .iter()
+            .filter(|p| p.purpose == Some(PushPurpose::End) && p.sent_at.is_some())
+            .count()
+            == 2
+    })
+    .await;
+    runtime_a.shutdown_background();
+    let unanswered = timeline(call_id.clone()).await;
+    assert!(
+        unanswered
+            .iter()
+            .filter(|p| p.purpose == Some(PushPurpose::End))
+            .all(|p| p.responded_at.is_none()),
+        "{unanswered:#?}"
+    );
+    emulator.set_latency(None).unwrap();
+
+    let config_b = gateway_config(
+        &emulator,
+        dir.path(),
+        "voip",
+        &format!("{lease}instance = \"b\"\n"),
+    );
+    let store_b = support::reopen_store(backend, dir.path(), schema.as_deref()).await;
+    let b = start_gateway(&config_b, store_b).await;
+    wait_until(|| async {
+        let pushes = timeline(call_id.clone()).await;
+        pushes
+            .iter()
+            .filter(|p| p.purpose == Some(PushPurpose::End) && p.apns_status == Some(200))
+            .count()
+            == 2
+    })
+    .await;
+    let pushes = timeline(call_id.clone()).await;
+    let mut ended: Vec<&str> = pushes
+        .iter()
+        .filter(|p| p.purpose == Some(PushPurpose::End))
+        .map(|p| p.token.as_str())
+        .collect();
+    ended.sort();
+    assert_eq!(ended, [voip_token(1), voip_token(2)], "{pushes:#?}");
+
+    b.shutdown().await;
+    emulator.shutdown();
+    support::drop_schema(schema);
+}
+
+/// Polls `done` every 50 ms for up to 20 s.
+async fn wait_until<F, Fut>(done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < Duration::from_secs(20), "gave up waiting");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// [`exchange`] off the async threads.
+async fn send(
+    addr: SocketAddr,
+    method: &'static str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    let (path, body) = (path.to_owned(), body.map(str::to_owned));
+    tokio::task::spawn_blocking(move || exchange(addr, method, &path, body.as_deref()))
+        .await
+        .unwrap()
+}
+
 fn end_pushes(timeline: &CallTimeline) -> Vec<&Attempt> {
     timeline
         .pushes
@@ -281,47 +434,9 @@ impl Lab {
     async fn start(backend: Backend, mode: &str) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let (store, schema) = support::open_store(backend, dir.path(), "gw_endcall").await;
-        let pem = std::fs::read_to_string(support::key_file()).unwrap();
-        let key = SigningKey::from_p8_pem(&pem).unwrap();
-        let mut builder = Emulator::builder()
-            .key(KEY_ID, ProviderKey::new(TEAM_ID, key.verifying_key()))
-            .per_token_rate(None);
-        for n in 0..PHONES {
-            for (topic, token) in [(VOIP_TOPIC, voip_token(n)), (BUNDLE, alert_token(n))] {
-                builder = builder.device(
-                    Environment::Sandbox,
-                    topic,
-                    DeviceToken::parse(&token).unwrap(),
-                );
-            }
-        }
-        let emulator = builder.start().await.unwrap();
-        let ca_file = dir.path().join("emulator-ca.pem");
-        std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
-
-        let config = GatewayConfig::from_toml(
-            &format!(
-                "listen = \"127.0.0.1:0\"\n\n[[apps]]\nname = \"acme\"\n\
-                 bundle_id = \"{BUNDLE}\"\nenvironment = \"sandbox\"\n\
-                 key_file = \"{}\"\nkey_id = \"{KEY_ID}\"\nteam_id = \"{TEAM_ID}\"\n\
-                 endpoint = \"https://{}\"\nca_file = \"{}\"\n\
-                 [apps.end_of_call]\nmode = \"{mode}\"\n",
-                support::key_file().display(),
-                emulator.addr(Environment::Sandbox),
-                ca_file.display(),
-            ),
-            Path::new("end_of_call.toml"),
-        )
-        .unwrap();
-        let gateway = start_with(
-            &config,
-            store,
-            ApiToken::new(API_TOKEN, "test").unwrap(),
-            ReceiptKey::new(&[7; 32]).unwrap(),
-            false,
-        )
-        .await
-        .unwrap();
+        let emulator = start_emulator(dir.path()).await;
+        let config = gateway_config(&emulator, dir.path(), mode, "");
+        let gateway = start_gateway(&config, store).await;
         let lab = Lab {
             emulator,
             gateway,
@@ -440,6 +555,58 @@ impl Lab {
         self.emulator.shutdown();
         support::drop_schema(self.schema);
     }
+}
+
+/// The emulator with carol's three phones online (both tokens of each); its CA written in `dir`.
+async fn start_emulator(dir: &Path) -> EmulatorHandle {
+    let pem = std::fs::read_to_string(support::key_file()).unwrap();
+    let key = SigningKey::from_p8_pem(&pem).unwrap();
+    let mut builder = Emulator::builder()
+        .key(KEY_ID, ProviderKey::new(TEAM_ID, key.verifying_key()))
+        .per_token_rate(None);
+    for n in 0..PHONES {
+        for (topic, token) in [(VOIP_TOPIC, voip_token(n)), (BUNDLE, alert_token(n))] {
+            builder = builder.device(
+                Environment::Sandbox,
+                topic,
+                DeviceToken::parse(&token).unwrap(),
+            );
+        }
+    }
+    let emulator = builder.start().await.unwrap();
+    std::fs::write(dir.join("emulator-ca.pem"), emulator.ca_pem()).unwrap();
+    emulator
+}
+
+/// A gateway of one app, `acme`, sending to `emulator` with end-of-call `mode`; `top` is
+/// written before the app.
+fn gateway_config(emulator: &EmulatorHandle, dir: &Path, mode: &str, top: &str) -> GatewayConfig {
+    GatewayConfig::from_toml(
+        &format!(
+            "listen = \"127.0.0.1:0\"\n{top}\n[[apps]]\nname = \"acme\"\n\
+             bundle_id = \"{BUNDLE}\"\nenvironment = \"sandbox\"\n\
+             key_file = \"{}\"\nkey_id = \"{KEY_ID}\"\nteam_id = \"{TEAM_ID}\"\n\
+             endpoint = \"https://{}\"\nca_file = \"{}\"\n\
+             [apps.end_of_call]\nmode = \"{mode}\"\n",
+            support::key_file().display(),
+            emulator.addr(Environment::Sandbox),
+            dir.join("emulator-ca.pem").display(),
+        ),
+        Path::new("end_of_call.toml"),
+    )
+    .unwrap()
+}
+
+async fn start_gateway(config: &GatewayConfig, store: pushtrace_store::Store) -> GatewayHandle {
+    start_with(
+        config,
+        store,
+        ApiToken::new(API_TOKEN, "test").unwrap(),
+        ReceiptKey::new(&[7; 32]).unwrap(),
+        false,
+    )
+    .await
+    .unwrap()
 }
 
 /// One HTTP/1.1 request (no body at all when `body` is None, as a backend's bare POST), its
