@@ -57,6 +57,7 @@
 
 mod builder;
 mod error;
+mod listing;
 mod migrations;
 mod outbox;
 mod postgres;
@@ -68,6 +69,7 @@ mod store;
 
 pub use builder::{DEFAULT_POOL_SIZE, StoreBuilder};
 pub use error::StoreError;
+pub use listing::{CallQuery, Page, PageKey, TokenQuery};
 pub use outbox::{
     CallEffects, NewWebhook, StoreGauges, Transitioned, Webhook, WebhookAttempt, WebhookNext,
     WebhookQuery, WebhookState,

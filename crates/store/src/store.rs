@@ -11,9 +11,10 @@ use pushtrace_model::{PushRecord, Receipt, Timestamp};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{
-    App, Attempt, AttemptAnswer, Call, CallEffects, CallState, CreatedCall, Event, Job, NewCall,
-    NewEvent, NewJob, NewWebhook, ReceiptInsert, Rollup, StoreBuilder, StoreError, StoreGauges,
-    Token, TokenRegistration, Transitioned, Webhook, WebhookAttempt, WebhookNext, WebhookQuery,
+    App, Attempt, AttemptAnswer, Call, CallEffects, CallQuery, CallState, CreatedCall, Event, Job,
+    NewCall, NewEvent, NewJob, NewWebhook, Page, ReceiptInsert, Rollup, StoreBuilder, StoreError,
+    StoreGauges, Token, TokenQuery, TokenRegistration, Transitioned, Webhook, WebhookAttempt,
+    WebhookNext, WebhookQuery,
 };
 
 /// Which database a [`Store`] runs on.
@@ -392,6 +393,18 @@ impl Store {
         query: &WebhookQuery,
     ) -> Result<Vec<(Webhook, Vec<WebhookAttempt>)>, StoreError> {
         dispatch!(self.webhooks(query))
+    }
+
+    /// One page of an app's calls, newest first (`created_at`, then `call_id`, descending),
+    /// filtered by state and creation time; the page's `next` is the `after` of the next one.
+    pub async fn list_calls(&self, query: &CallQuery) -> Result<Page<Call>, StoreError> {
+        dispatch!(self.list_calls(query))
+    }
+
+    /// One page of a user's tokens of an app, valid and invalidated (or one of the two), newest
+    /// registration first (`registered_at`, then token, descending).
+    pub async fn list_tokens(&self, query: &TokenQuery) -> Result<Page<Token>, StoreError> {
+        dispatch!(self.list_tokens(query))
     }
 
     /// Calls in flight, jobs due and the webhook outbox's depth at `now` (for `/metrics`).

@@ -66,6 +66,8 @@ on_both_backends!(
     rollups::rollup_day_replaces_and_validates,
     records::export_import_round_trip,
     records::import_skips_existing_push_ids,
+    listing::calls_are_listed_newest_first_a_page_at_a_time,
+    listing::a_users_tokens_are_listed_newest_first_a_page_at_a_time,
     migrations::reopen_is_idempotent,
     migrations::newer_schema_is_refused,
 );

@@ -2,6 +2,7 @@
 
 pub mod calls;
 pub mod jobs;
+pub mod listing;
 pub mod migrations;
 pub mod push_writes;
 pub mod purposes;
