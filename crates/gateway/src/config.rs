@@ -62,7 +62,8 @@ pub struct GatewayConfig {
     /// This instance's name in job leases (default `<hostname>-<pid>`).
     #[serde(default)]
     pub instance: Option<String>,
-    /// A file holding the API bearer token (else [`API_TOKEN_ENV`]).
+    /// A file holding the admin API bearer token(s), one per line (else [`API_TOKEN_ENV`]):
+    /// they open every app. Read again on SIGHUP and when the file changes.
     #[serde(default)]
     pub api_token_file: Option<PathBuf>,
     /// A file holding the receipt HMAC key, at least 32 bytes (else [`RECEIPT_KEY_ENV`]).
@@ -124,6 +125,11 @@ pub struct AppConfig {
     /// The missed-call alert.
     #[serde(default)]
     pub missed_call: MissedCallConfig,
+    /// Files of this app's API bearer tokens, one per line: they open this app's routes and
+    /// calls only. Read again on SIGHUP and when a file changes, so a rotation adds the new
+    /// token before removing the old one.
+    #[serde(default)]
+    pub api_token_files: Vec<PathBuf>,
     /// Where this app's events go (`docs/webhooks.md`); none are sent without it.
     #[serde(default)]
     pub webhook: Option<crate::webhooks::WebhookConfig>,
@@ -380,6 +386,7 @@ impl GatewayConfig {
         }
         for app in &mut self.apps {
             resolve(&mut app.key_file);
+            app.api_token_files.iter_mut().for_each(resolve);
             if let Some(ca) = &mut app.ca_file {
                 resolve(ca);
             }
