@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use pushtrace_gateway::api::ApiKeys;
 use pushtrace_gateway::receipt_token::ReceiptKey;
 use pushtrace_gateway::{GatewayConfig, GatewayHandle, start_with};
@@ -311,6 +312,17 @@ async fn calls_are_listed_a_page_at_a_time(gateway: &Gateway) {
         let message = error["error"].as_str().unwrap();
         assert!(message.contains(says), "{query}: {message}");
     }
+    // A cursor made by hand to hold a NUL: refused before the store (PostgreSQL refuses a NUL
+    // in text, which would be a 503).
+    let nul = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c:1:a\0b");
+    let (status, error) = gateway
+        .get(ACME, &format!("/v1/apps/acme/calls?cursor={nul}"))
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (400, Some("cursor")),
+        "{error}"
+    );
     let (status, error) = gateway.get(ACME, "/v1/apps/acme/calls?offset=5").await;
     assert_eq!(
         (status, error["code"].as_str()),

@@ -280,6 +280,10 @@ impl Cursor {
             .and_then(|decoded| {
                 let rest = decoded.strip_prefix(self.tag())?.strip_prefix(':')?;
                 let (micros, id) = rest.split_once(':')?;
+                // No id holds one, and PostgreSQL refuses a NUL in text (a 503 otherwise).
+                if id.chars().any(char::is_control) {
+                    return None;
+                }
                 Some(PageKey {
                     at: Timestamp::from_utc_micros(micros.parse().ok()?),
                     id: id.to_owned(),
@@ -308,7 +312,8 @@ mod tests {
         let text = Cursor::Calls.write(&key);
         assert_eq!(Cursor::Calls.read(&text).unwrap(), key);
         assert!(Cursor::Tokens.read(&text).is_err());
-        for bad in ["", "!!", "Yzox", "YzpYOmE"] {
+        let nul = URL_SAFE_NO_PAD.encode("c:1:a\0b");
+        for bad in ["", "!!", "Yzox", "YzpYOmE", nul.as_str()] {
             assert!(Cursor::Calls.read(bad).is_err(), "{bad}");
         }
     }
