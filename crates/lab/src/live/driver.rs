@@ -291,12 +291,19 @@ async fn register(
             token: device.token.clone(),
             message: e.to_string(),
         })?;
-        let mut entry = Device::new(options.environment, device.topic.clone(), token.clone());
+        // A token of the other environment is known there only, so the emulator answers the
+        // gateway's pushes 400 BadDeviceToken, as APNs does.
+        let environment = match (device.wrong_environment, options.environment) {
+            (false, own) => own,
+            (true, Environment::Sandbox) => Environment::Production,
+            (true, Environment::Production) => Environment::Sandbox,
+        };
+        let mut entry = Device::new(environment, device.topic.clone(), token.clone());
         if device.unregistered {
             entry.unregistered_at_ms = Some(options.wall_start_ms.saturating_sub(60_000) as u64);
         }
         emulator.register_device(entry);
-        emulator.set_device_state(options.environment, &token, device.initial);
+        emulator.set_device_state(environment, &token, device.initial);
     }
     // A few at a time: enough to hide the round trips, few enough not to queue at the store.
     let mut pending = JoinSet::new();

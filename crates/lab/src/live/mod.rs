@@ -48,6 +48,8 @@ pub struct LiveDevice {
     pub changes: Vec<StateChange>,
     /// APNs answers its token 410 from the start.
     pub unregistered: bool,
+    /// Its token is of the other APNs environment: APNs answers it 400 `BadDeviceToken`.
+    pub wrong_environment: bool,
     /// How long the app's ring lasts before the caller gives up (the push's deadline).
     pub ring_window_micros: i64,
     /// The scenario's time zone, for writing its log.
@@ -68,12 +70,14 @@ pub fn plan_device(scenario: &Scenario, index: u32, name: &str) -> LiveDevice {
     };
     let (initial, changes) = states(&run, initial_policy);
     let unregistered = run.pushes.iter().any(|p| p.status == 410);
+    let wrong_environment = run.pushes.iter().any(|p| p.status == 400);
     LiveDevice {
         token: token_for(name),
         topic: format!("{}.voip", scenario.app.bundle),
         initial,
         changes,
         unregistered,
+        wrong_environment,
         ring_window_micros: scenario.calls.ring_window.micros(),
         offset: scenario.fleet.start.offset(),
         process: scenario.app.process.clone(),

@@ -54,6 +54,10 @@ pub struct Fleet {
     /// Share of devices whose token APNs answers 410 `Unregistered` (the app was removed).
     #[serde(default)]
     pub unregistered_share: f64,
+    /// Share of devices whose token is of the other APNs environment (a development build's
+    /// token sent to production, or the reverse): every push is answered 400 `BadDeviceToken`.
+    #[serde(default)]
+    pub wrong_environment_share: f64,
 }
 
 /// A value and its share of the fleet.
@@ -259,6 +263,15 @@ pub struct Apns {
     /// delivered when the device reconnects, whatever their expiration (the founding thread).
     #[serde(default)]
     pub notices_loss_after: Span,
+    /// Share of pushes answered 429 `TooManyRequests` (transient: a resend may pass).
+    #[serde(default)]
+    pub too_many_requests_share: f64,
+    /// Share of pushes answered 500 `InternalServerError` (transient).
+    #[serde(default)]
+    pub internal_error_share: f64,
+    /// Share of pushes answered 503 `ServiceUnavailable` (transient).
+    #[serde(default)]
+    pub unavailable_share: f64,
 }
 
 /// One scripted event for device 0: `at` a time, an `event` and its fields.
@@ -429,6 +442,26 @@ impl Scenario {
             os_version(&os.value).map_err(|why| ("fleet.os", why))?;
         }
         share("fleet.unregistered_share", f.unregistered_share)?;
+        share("fleet.wrong_environment_share", f.wrong_environment_share)?;
+        if f.unregistered_share + f.wrong_environment_share > 1.0 {
+            return Err((
+                "fleet.wrong_environment_share",
+                "with fleet.unregistered_share, more than every phone: keep their sum at most 1"
+                    .into(),
+            ));
+        }
+        let a = &self.apns;
+        share("apns.too_many_requests_share", a.too_many_requests_share)?;
+        share("apns.internal_error_share", a.internal_error_share)?;
+        share("apns.unavailable_share", a.unavailable_share)?;
+        if a.too_many_requests_share + a.internal_error_share + a.unavailable_share > 1.0 {
+            return Err((
+                "apns.unavailable_share",
+                "the three transient shares add up to more than every push: keep their sum at \
+                 most 1"
+                    .into(),
+            ));
+        }
         check_link(&self.cellular, CELLULAR_FIELDS)?;
         check_link(&self.wifi, WIFI_FIELDS)?;
         if self.wifi.handovers_per_day != 0.0 {

@@ -51,3 +51,34 @@ pub fn expires_at(now: i64, expiration: u64) -> Option<i64> {
     let at = i64::try_from(expiration).unwrap_or(i64::MAX / 1_000_000) * 1_000_000;
     Some(at.min(now + MAX_STORAGE_MICROS))
 }
+
+/// APNs's reason for a refused push, as the emulator answers it (`{"reason": "…"}`): 400
+/// `BadDeviceToken` (a token of the other environment), 410 `Unregistered`, 429
+/// `TooManyRequests`, 500 `InternalServerError`, 503 `ServiceUnavailable`.
+pub fn reason(status: u16) -> Option<&'static str> {
+    match status {
+        400 => Some("BadDeviceToken"),
+        410 => Some("Unregistered"),
+        429 => Some("TooManyRequests"),
+        500 => Some("InternalServerError"),
+        503 => Some("ServiceUnavailable"),
+        _ => None,
+    }
+}
+
+/// The transient refusal (429, 500, 503) APNs gives one push, if any: `x` is the push's own
+/// uniform draw, set against the scenario's shares in that order.
+pub fn transient(apns: &crate::scenario::Apns, x: f64) -> Option<u16> {
+    let mut edge = 0.0;
+    for (share, status) in [
+        (apns.too_many_requests_share, 429),
+        (apns.internal_error_share, 500),
+        (apns.unavailable_share, 503),
+    ] {
+        edge += share;
+        if x < edge {
+            return Some(status);
+        }
+    }
+    None
+}

@@ -72,6 +72,8 @@ pub(crate) struct Device<'s> {
     interface: Interface,
     must_report_os: bool,
     unregistered: bool,
+    /// The token is of the other APNs environment: every push is answered 400.
+    wrong_environment: bool,
     net: Net,
     apsd: Apsd,
     /// When apsd's current connection was made: its keep-alives run from here.
@@ -110,6 +112,10 @@ impl<'s> Device<'s> {
         let os = pick(&mut rng, &sc.fleet.os).value.clone();
         let must_report_os = crate::scenario::os_version(&os).is_ok_and(|v| v >= (26, 4));
         let unregistered = rng.f64() < sc.fleet.unregistered_share;
+        // A stream of its own, so the world's draws are those of a scenario without the share.
+        let wrong_environment = !unregistered
+            && fastrand::Rng::with_seed(seed ^ 0x5EED_E4F1_0000_0400).f64()
+                < sc.fleet.wrong_environment_share;
         let start = sc.fleet.start.utc_micros();
         let display_on = sc.powerd.display_on_at_start;
         Device {
@@ -129,6 +135,7 @@ impl<'s> Device<'s> {
             interface,
             must_report_os,
             unregistered,
+            wrong_environment,
             net: Net::Up,
             apsd: Apsd::Connected,
             connected_at: start,

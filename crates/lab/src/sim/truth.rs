@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use pushtrace_model::{Cause, Outcome, PushRecord, Timestamp};
 
-use super::apns::MAX_STORAGE_MICROS;
+use super::apns::{MAX_STORAGE_MICROS, reason};
 use crate::scenario::{Expiration, Scenario};
 
 /// One push with its ground truth. Times are UTC microseconds.
@@ -24,7 +24,7 @@ pub struct PushTruth {
     pub sent_at: i64,
     pub responded_at: i64,
     pub deadline: i64,
-    /// APNs's answer: 200, or 410 for an unregistered token.
+    /// APNs's answer: 200, or a refusal (`apns::reason`): 400, 410, 429, 500, 503.
     pub status: u16,
     /// When the app was handed the push (its receipt).
     pub received_at: Option<i64>,
@@ -64,7 +64,7 @@ impl PushTruth {
     /// The push record its server would export, for `device` running iOS `os` on `interface`.
     pub fn record(&self, sc: &Scenario, device: &str, os: &str, interface: &str) -> PushRecord {
         let at = |micros: i64| Timestamp::new(micros, sc.fleet.start.offset());
-        let rejected = self.status == 410;
+        let unregistered = self.status == 410;
         let attrs = attrs(interface, os, "ring");
         PushRecord {
             push_id: Some(format!("{device}-{}", self.seq)),
@@ -77,10 +77,11 @@ impl PushTruth {
             queued_at: None,
             sent_at: at(self.sent_at),
             apns_status: Some(self.status),
-            apns_reason: rejected.then(|| "Unregistered".to_string()),
+            apns_reason: reason(self.status).map(str::to_string),
             apns_id: Some(self.apns_id()),
             apns_unique_id: None,
-            apns_timestamp: rejected.then_some(sc.fleet.start),
+            // Only a 410 carries the time APNs last knew the token valid.
+            apns_timestamp: unregistered.then_some(sc.fleet.start),
             responded_at: Some(at(self.responded_at)),
             received_at: self.received_at.map(at),
             reported_at: self.reported_at.map(at),
@@ -125,7 +126,7 @@ impl CallTruth {
 pub struct Fallback {
     pub sent_at: i64,
     pub responded_at: i64,
-    /// APNs's answer: 200, or 410 for an unregistered token.
+    /// APNs's answer: 200, or the token's refusal (400, 410).
     pub status: u16,
     /// `apns-expiration`, epoch seconds.
     pub expiration: u64,
@@ -150,7 +151,7 @@ impl Fallback {
         index: u32,
     ) -> PushRecord {
         let at = |micros: i64| Timestamp::new(micros, sc.fleet.start.offset());
-        let rejected = self.status == 410;
+        let unregistered = self.status == 410;
         let (a, b) = self.id_bits;
         PushRecord {
             push_id: Some(format!("{device}-alert-{}", index + 1)),
@@ -163,10 +164,11 @@ impl Fallback {
             queued_at: None,
             sent_at: at(self.sent_at),
             apns_status: Some(self.status),
-            apns_reason: rejected.then(|| "Unregistered".to_string()),
+            apns_reason: reason(self.status).map(str::to_string),
             apns_id: Some(uuid(a, b)),
             apns_unique_id: None,
-            apns_timestamp: rejected.then_some(sc.fleet.start),
+            // Only a 410 carries the time APNs last knew the token valid.
+            apns_timestamp: unregistered.then_some(sc.fleet.start),
             responded_at: Some(at(self.responded_at)),
             received_at: None,
             reported_at: None,

@@ -59,16 +59,17 @@ impl Device<'_> {
         // The alert's own stream (attempt 0 is no call push's), so it moves no other draw.
         let mut rng = self.push_rng(call, 0, 2);
         let expiration = (self.now + calls.fallback_expiration.micros()) / 1_000_000;
+        let status = self.token_refusal().unwrap_or(200);
         let sent = &mut self.run.calls[call as usize].fallback;
         *sent = Some(Fallback {
             sent_at: self.now,
             responded_at: self.now + calls.apns_answer.sample(&mut rng).micros(),
-            status: if self.unregistered { 410 } else { 200 },
+            status,
             expiration: expiration.max(1) as u64,
             id_bits: (rng.u64(..), rng.u64(..)),
             shown_at: None,
         });
-        if self.unregistered {
+        if self.token_refusal().is_some() {
             return;
         }
         let waking = calls.fallback_priority == 10;

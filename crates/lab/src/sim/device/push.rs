@@ -5,7 +5,7 @@ use pushtrace_model::{Cause, Outcome};
 use super::call::{ALERT, VOIP};
 use super::{Apsd, Device, Event};
 use crate::log::Message;
-use crate::sim::apns::{Reach, Stored, expires_at};
+use crate::sim::apns::{Reach, Stored, expires_at, transient};
 use crate::sim::truth::{PushTruth, Waiting};
 
 impl Device<'_> {
@@ -38,22 +38,34 @@ impl Device<'_> {
             stale_ring: false,
             missed_call_notice: false,
         };
+        // Drawn after the push's other draws, so a scenario without transient refusals keeps
+        // the streams it had.
+        let transient = transient(&sc.apns, rng.f64());
         let index = self.run.pushes.len();
         self.waiting.push(None);
-        if self.unregistered {
-            // A 410 is final: the server resends nothing to this token.
-            truth.status = 410;
+        if let Some(status) = self.token_refusal() {
+            // Apple: never resend BadDeviceToken or Unregistered; the server sends nothing
+            // more to this token.
+            truth.status = status;
             truth.outcome = Outcome::Rejected;
             truth.cause = Cause::TokenInvalid;
             self.run.pushes.push(truth);
             return;
         }
         self.run.pushes.push(truth);
+        // No receipt follows a refused push either: a strategy that resends sends it again.
         if let Some(wait) = calls.retry_after.after(attempt)
             && self.now + wait.micros() < deadline
         {
             self.queue
                 .push(self.now + wait.micros(), Event::Resend { call });
+        }
+        if let Some(status) = transient {
+            let truth = &mut self.run.pushes[index];
+            truth.status = status;
+            truth.outcome = Outcome::Rejected;
+            truth.cause = Cause::ApnsRejected;
+            return;
         }
         let expiration = self.run.pushes[index].expiration(calls.expiration);
         let waking = calls.priority == 10;
@@ -91,6 +103,19 @@ impl Device<'_> {
         if let Some(old) = self.stored[VOIP].replace(stored) {
             // One stored push per device and topic: the older is discarded.
             self.settle_undelivered(old);
+        }
+    }
+
+    /// The status APNs answers every push to this device's token, if it refuses them all: 410
+    /// `Unregistered` (the app was removed), 400 `BadDeviceToken` (a token of the other
+    /// environment).
+    pub(super) fn token_refusal(&self) -> Option<u16> {
+        if self.unregistered {
+            Some(410)
+        } else if self.wrong_environment {
+            Some(400)
+        } else {
+            None
         }
     }
 
