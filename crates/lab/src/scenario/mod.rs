@@ -232,6 +232,16 @@ pub struct Calls {
     /// How long APNs may keep the fallback alert (default 1d, the gateway's default).
     #[serde(default = "alert_expiration")]
     pub fallback_expiration: Span,
+    /// From the server deciding on a call push (the call, or a resend) to its send: queueing,
+    /// a cold connection (default: none).
+    #[serde(default)]
+    pub provider_delay: Option<Dist>,
+    /// Share of the app's receipts that never reach the server (default 0).
+    #[serde(default)]
+    pub receipt_lost_share: f64,
+    /// From the app being handed the push to its receipt reaching the server (default: none).
+    #[serde(default)]
+    pub receipt_delay: Option<Dist>,
 }
 
 fn alert_priority() -> u8 {
@@ -522,6 +532,15 @@ impl Scenario {
         }
         if ![1, 5, 10].contains(&self.calls.fallback_priority) {
             return Err(("calls.fallback_priority", "APNs accepts 10, 5 or 1".into()));
+        }
+        share("calls.receipt_lost_share", self.calls.receipt_lost_share)?;
+        for (field, dist) in [
+            ("calls.provider_delay", &self.calls.provider_delay),
+            ("calls.receipt_delay", &self.calls.receipt_delay),
+        ] {
+            if let Some(d) = dist {
+                d.check().map_err(|why| (field, why))?;
+            }
         }
         if self.calls.fallback_expiration > Span(crate::sim::MAX_STORAGE_MICROS) {
             return Err((

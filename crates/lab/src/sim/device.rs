@@ -400,6 +400,7 @@ impl<'s> Device<'s> {
             }
             Event::Call => self.call(),
             Event::Resend { call } => self.resend(call),
+            Event::Send { call, queued_at } => self.send(call, queued_at),
             Event::CallEnds { call } => self.call_ends(call),
             Event::AppOutcome { push } => self.app_outcome(push),
             _ => {}

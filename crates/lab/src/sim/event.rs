@@ -72,6 +72,12 @@ pub enum Event {
     },
     /// A call starts: the server sends its first push.
     Call,
+    /// A push of call `call` the server decided on at `queued_at` goes out, after the
+    /// provider's delay (`calls.provider_delay`).
+    Send {
+        call: u32,
+        queued_at: i64,
+    },
     /// No receipt yet for call `call`? Resend its push.
     Resend {
         call: u32,

@@ -21,6 +21,8 @@ pub struct PushTruth {
     pub call: u32,
     /// 1 for the call's first push, 2 for its first resend.
     pub attempt: u32,
+    /// When the server decided on it; before `sent_at` by the provider's delay.
+    pub queued_at: i64,
     pub sent_at: i64,
     pub responded_at: i64,
     pub deadline: i64,
@@ -43,6 +45,9 @@ pub struct PushTruth {
     pub stale_ring: bool,
     /// The app posted a missed-call notification instead (`mustReport` false).
     pub missed_call_notice: bool,
+    /// The app's receipt never reached the server: the record has no `received_at`,
+    /// `reported_at` or `must_report` (they come with the receipt).
+    pub receipt_lost: bool,
 }
 
 impl PushTruth {
@@ -74,7 +79,8 @@ impl PushTruth {
             push_type: Some("voip".into()),
             priority: Some(sc.calls.priority),
             expiration: Some(self.expiration(sc.calls.expiration)),
-            queued_at: None,
+            // As the gateway exports it: absent when the push went out as it was queued.
+            queued_at: (self.queued_at < self.sent_at).then(|| at(self.queued_at)),
             sent_at: at(self.sent_at),
             apns_status: Some(self.status),
             apns_reason: reason(self.status).map(str::to_string),
@@ -83,9 +89,9 @@ impl PushTruth {
             // Only a 410 carries the time APNs last knew the token valid.
             apns_timestamp: unregistered.then_some(sc.fleet.start),
             responded_at: Some(at(self.responded_at)),
-            received_at: self.received_at.map(at),
-            reported_at: self.reported_at.map(at),
-            must_report: self.must_report,
+            received_at: self.received_at.filter(|_| !self.receipt_lost).map(at),
+            reported_at: self.reported_at.filter(|_| !self.receipt_lost).map(at),
+            must_report: self.must_report.filter(|_| !self.receipt_lost),
             deadline: Some(at(self.deadline)),
             attrs,
         }

@@ -27,7 +27,7 @@ impl Device<'_> {
             missed_call_notice: false,
             fallback: None,
         });
-        self.send(index);
+        self.queue_send(index);
         if self.sc.calls.fallback {
             self.queue.push(deadline, Event::CallEnds { call: index });
         }
@@ -39,7 +39,7 @@ impl Device<'_> {
         if c.receipt_at.is_some_and(|at| at <= self.now) || self.now >= c.deadline {
             return;
         }
-        self.send(call);
+        self.queue_send(call);
     }
 
     /// The app was handed a push of `call` at `at` and posts its receipt.

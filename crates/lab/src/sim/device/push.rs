@@ -9,8 +9,27 @@ use crate::sim::apns::{Reach, Stored, expires_at, transient};
 use crate::sim::truth::{PushTruth, Waiting};
 
 impl Device<'_> {
-    /// Sends a push of call `call`: its first, or a resend.
-    pub(super) fn send(&mut self, call: u32) {
+    /// The server decides on a push of call `call` (its first, or a resend): it goes out now,
+    /// or after the provider's delay.
+    pub(super) fn queue_send(&mut self, call: u32) {
+        let delay = match &self.sc.calls.provider_delay {
+            Some(dist) => {
+                let next = self.run.calls[call as usize].pushes + 1;
+                dist.sample(&mut self.push_rng(call, next, 4)).micros()
+            }
+            None => 0,
+        };
+        if delay == 0 {
+            self.send(call, self.now);
+        } else {
+            let queued_at = self.now;
+            self.queue
+                .push(self.now + delay, Event::Send { call, queued_at });
+        }
+    }
+
+    /// Sends a push of call `call` the server decided on at `queued_at`.
+    pub(super) fn send(&mut self, call: u32, queued_at: i64) {
         let sc = self.sc;
         let calls = &sc.calls;
         self.pushes_sent += 1;
@@ -24,6 +43,7 @@ impl Device<'_> {
             seq: self.pushes_sent,
             call,
             attempt,
+            queued_at,
             sent_at: self.now,
             responded_at: self.now + answer,
             deadline,
@@ -37,6 +57,7 @@ impl Device<'_> {
             rang: false,
             stale_ring: false,
             missed_call_notice: false,
+            receipt_lost: false,
         };
         // Drawn after the push's other draws, so a scenario without transient refusals keeps
         // the streams it had.
@@ -90,7 +111,12 @@ impl Device<'_> {
             // over the phone's next connection (`Reach::Unnoticed`).
             Reach::Unnoticed | Reach::Severed => None,
             _ if expiration == 0 => {
-                self.run.pushes[index].cause = Cause::ExpiredWhileOffline;
+                let p = &mut self.run.pushes[index];
+                p.cause = if p.sent_at > p.deadline {
+                    Cause::ProviderDelay
+                } else {
+                    Cause::ExpiredWhileOffline
+                };
                 return;
             }
             _ => expires_at(self.now, expiration),
@@ -153,7 +179,11 @@ impl Device<'_> {
     /// A push that will never arrive: expired, replaced, or still held at the end.
     fn settle_undelivered(&mut self, stored: Stored) {
         let expired = stored.expires_at.is_some_and(|at| at <= self.now);
-        let cause = if expired {
+        let p = &self.run.pushes[stored.push];
+        let cause = if p.sent_at > p.deadline {
+            // Sent after the caller gave up: the time lost before APNs decided it.
+            Cause::ProviderDelay
+        } else if expired {
             Cause::ExpiredWhileOffline
         } else {
             self.waiting_cause(stored.push)
@@ -183,7 +213,17 @@ impl Device<'_> {
         }
         let received = self.now + handoff;
         let latency = received - self.run.pushes[push].sent_at;
-        let late_cause = self.waiting_cause(push);
+        let p = &self.run.pushes[push];
+        let lost = p.sent_at - p.queued_at;
+        // Sent after the caller gave up, or delivered at once and late only by the time lost
+        // before APNs: the provider's delay decided it.
+        let late_cause = if p.sent_at > p.deadline
+            || (self.waiting[push].is_none() && lost > 0 && received - lost <= p.deadline)
+        {
+            Cause::ProviderDelay
+        } else {
+            self.waiting_cause(push)
+        };
         let deadline = self.run.pushes[push].deadline;
         let late = received > deadline;
         let truth = &mut self.run.pushes[push];
@@ -209,12 +249,30 @@ impl Device<'_> {
                 truth.missed_call_notice = true;
                 truth.outcome = if late { Outcome::Late } else { Outcome::OnTime };
                 self.run.calls[call].missed_call_notice = true;
-                self.receipt(call, received);
+                self.post_receipt(push, received);
                 return;
             }
         }
-        self.receipt(call, received);
+        self.post_receipt(push, received);
         self.queue.push(received, Event::AppOutcome { push });
+    }
+
+    /// The app, handed `push` at `received`, posts its receipt: it reaches the server after
+    /// `calls.receipt_delay`, or never (`calls.receipt_lost_share`), and the server's resends
+    /// and fallback go by when it arrives.
+    fn post_receipt(&mut self, push: usize, received: i64) {
+        let calls = &self.sc.calls;
+        let (call, attempt) = (self.run.pushes[push].call, self.run.pushes[push].attempt);
+        let mut rng = self.push_rng(call, attempt, 3);
+        if calls.receipt_lost_share > 0.0 && rng.f64() < calls.receipt_lost_share {
+            self.run.pushes[push].receipt_lost = true;
+            return;
+        }
+        let delay = calls
+            .receipt_delay
+            .as_ref()
+            .map_or(0, |d| d.sample(&mut rng).micros());
+        self.receipt(call as usize, received + delay);
     }
 
     /// The app reports within its delay, or iOS kills it (and blocks it after repeats).
