@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use macos_unifiedlogs::cache::MemoryStringCache;
-use macos_unifiedlogs::filesystem::LogarchiveProvider;
 use macos_unifiedlogs::timesync::TimesyncBoot;
 use macos_unifiedlogs::traits::StringCache;
 use macos_unifiedlogs::unified_log::{LogData, LogType, UnifiedLogData};
 use pushtrace_model::{Level, LogRecord, Origin, Timestamp};
 
+use super::provider::ArchiveFiles;
 use crate::image::{sender_of, short_name};
 
 pub(super) type Cache = MemoryStringCache<
@@ -22,7 +22,7 @@ pub(super) type Cache = MemoryStringCache<
 
 /// What every chunk of an archive is built and converted with; shared by the parsing threads.
 pub(super) struct Shared<'a> {
-    pub provider: LogarchiveProvider,
+    pub provider: ArchiveFiles,
     /// The crate's string cache (uuidtext, dsc), behind its own locks.
     pub cache: Cache,
     pub timesync: HashMap<String, TimesyncBoot>,
@@ -43,7 +43,7 @@ pub(super) struct Converted {
 
 impl<'a> Shared<'a> {
     pub fn new(
-        provider: LogarchiveProvider,
+        provider: ArchiveFiles,
         timesync: HashMap<String, TimesyncBoot>,
         keep: &'a (dyn Fn(&str, &str) -> bool + Sync),
     ) -> Self {

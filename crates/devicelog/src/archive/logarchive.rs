@@ -39,6 +39,7 @@ use pushtrace_model::{LogRecord, Origin};
 use super::ArchiveError;
 use super::entry::{Converted, Shared, panic_message};
 use super::parallel;
+use super::provider::ArchiveFiles;
 
 /// The folders the crate reads tracev3 files from (`filesystem.rs`, `TRACE_FOLDERS`).
 const TRACE_FOLDERS: [&str; 4] = ["HighVolume", "Special", "Signpost", "Persist"];
@@ -117,7 +118,7 @@ pub fn read_logarchive(
         });
     }
 
-    let shared = Shared::new(provider, timesync, keep);
+    let shared = Shared::new(ArchiveFiles::new(provider), timesync, keep);
     let mut reader = Reader {
         shared: &shared,
         sink,

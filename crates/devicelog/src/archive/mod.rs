@@ -5,6 +5,7 @@ mod error;
 mod limit;
 pub(crate) mod logarchive;
 mod parallel;
+mod provider;
 pub(crate) mod sysdiagnose;
 mod temp_folder;
 
