@@ -204,6 +204,15 @@ async fn every_error_class_answers_its_code(gateway: &Gateway) {
             .error(400, "invalid_path");
         assert_eq!(error["field"], field, "{path}: {error}");
     }
+    let error = gateway
+        .request(
+            "GET",
+            "/v1/apps/acme/webhooks/deliveries?call_id=a%00b",
+            None,
+        )
+        .await
+        .error(400, "invalid_query");
+    assert_eq!(error["field"], "call_id", "{error}");
     // The same for a NUL inside a body's text.
     let nul_user = r#"{"user": "al\u0000ice", "attrs": {"model": "a\u0000b"}}"#;
     let answer = gateway.request("PUT", token, Some(nul_user)).await;

@@ -53,6 +53,18 @@ pub(super) async fn deliveries(
                 .field("before"),
         );
     }
+    // No call id holds one, and PostgreSQL refuses a NUL in text: a 400 here, not a 503 there.
+    if query
+        .call_id
+        .as_deref()
+        .is_some_and(|id| id.chars().any(char::is_control))
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "call_id holds a control character once percent-decoded; no call id does",
+        )
+        .field("call_id"));
+    }
     let state = match query.state.as_deref() {
         None => None,
         Some(text) => Some(text.parse::<WebhookState>().map_err(|_| {
