@@ -88,7 +88,7 @@ pub struct Progress {
     pub receipts: AtomicU64,
     pub receipt_errors: AtomicU64,
     /// Deliveries for which the model's app posts nothing (not launched, or not delivered in
-    /// the model).
+    /// the model) or whose receipt the model loses on its way to the server.
     pub silent: AtomicU64,
     /// Deliveries more than 2 s away from when the model's phone received the push, or that
     /// the model's phone never received.
@@ -397,6 +397,12 @@ async fn answer_deliveries(
             let received_ms = options.wall_ms(received);
             if (received_ms - delivery.delivered_at_ms as i64).abs() > 2_000 {
                 count(&progress.disagreements);
+            }
+            if truth.receipt_lost {
+                // The model's receipt never reached its server (`calls.receipt_lost_share`):
+                // the gateway hears nothing either, and resends and alerts as it would.
+                count(&progress.silent);
+                return;
             }
             let reported_ms = truth.reported_at.map(|at| options.wall_ms(at));
             sleep_until_ms(reported_ms.unwrap_or(received_ms)).await;
