@@ -440,6 +440,8 @@ impl Store {
     /// Attempts (with their receipt) of `app` (or all) queued in [from, to), as push records
     /// (docs/formats.md) ordered by queued_at: device = token, sent_at = queued_at if never
     /// sent, received_at = the receipt's device clock else its server clock, deadline = the call's.
+    /// End-of-call pushes are left out: no app posts a receipt for them, so a reader of the
+    /// records would take them for rings that never arrived.
     pub async fn export_push_records(
         &self,
         app: Option<&str>,
@@ -453,8 +455,6 @@ impl Store {
     /// Inserts PushRecords as attempts (+ receipts when received_at is set) of `app`, in one
     /// transaction; push_id generated (`import-<n>-<hash>`) when absent; records whose
     /// push_id exists are skipped. Returns (inserted, skipped).
-    /// End-of-call pushes are left out: no app posts a receipt for them, so a reader of the
-    /// records would take them for rings that never arrived.
     pub async fn import_push_records(
         &self,
         app: &str,

@@ -45,8 +45,8 @@ use crate::receipt_token::ReceiptKey;
 use retry_ceiling::RetryCeiling;
 
 pub use calls::{CallCreated, CallRequest, CallTimeline};
-pub use error::EngineError;
 pub use end_of_call::{AnswerRequest, EndOfCallConfig, EndOfCallMode};
+pub use error::EngineError;
 pub use receipts::{ReceiptRequest, ReceiptResult};
 pub use tokens::{TokenKind, TokenRequest};
 

@@ -4,8 +4,8 @@ pub mod calls;
 pub mod jobs;
 pub mod listing;
 pub mod migrations;
-pub mod push_writes;
 pub mod purposes;
+pub mod push_writes;
 pub mod pushes;
 pub mod records;
 pub mod rollups;
@@ -75,8 +75,8 @@ pub fn attempt(push_id: &str, call_id: Option<&str>, token: &str, queued: i64) -
         apns_timestamp: None,
         error: None,
         attrs: attrs(&[("os_version", "26.4")]),
-    }
         purpose: Some(PushPurpose::Ring),
+    }
 }
 
 pub fn send_job(call_id: &str, push_id: &str, due: i64) -> NewJob {
