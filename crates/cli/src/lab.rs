@@ -154,11 +154,16 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
     /// A strategy: NAME=KEY=VALUE,… with expiration=0|deadline|30d, priority=10|5|1,
-    /// retry=off|10s (resend when no receipt came this long after the last push),
+    /// retry=off|10s|5s/10s/20s (resend when no receipt came this long after the last push;
+    /// a schedule's last wait repeats),
     /// fallback=on|off (the missed-call alert). Repeat for each; unset keys keep the
     /// scenario's values. Default: a set answering the founding thread's questions.
     #[arg(long = "strategy", value_name = "NAME=SPEC")]
     pub strategies: Vec<String>,
+    /// A strategies file: [[strategy]] tables with a name and any of expiration, priority,
+    /// retry, fallback (docs/strategies.md). Its strategies run first, then any --strategy.
+    #[arg(long = "strategies", value_name = "FILE")]
+    pub strategies_file: Option<PathBuf>,
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
@@ -334,6 +339,14 @@ fn print_score(o: &mut String, score: &Score) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
+    if score.alerts > 0 {
+        writeln!(
+            o,
+            "{} missed-call alerts not scored: diagnose gives an alert no ring verdict, and the \
+             truth gives it no cause (calls.jsonl says which were shown).",
+            score.alerts
+        )?;
+    }
     writeln!(
         o,
         "agreement {:.1} % ({} of {} pushes). This checks that the lab's model and diagnose agree \
@@ -347,14 +360,16 @@ fn print_score(o: &mut String, score: &Score) -> std::fmt::Result {
 
 fn run_compare(args: CompareArgs) -> Result<ExitCode> {
     let sc = args.scenario.load()?;
-    let strategies = if args.strategies.is_empty() {
-        Strategy::defaults()
-    } else {
-        args.strategies
-            .iter()
-            .map(|s| Strategy::parse(s))
-            .collect::<Result<Vec<_>, _>>()?
+    let mut strategies = match &args.strategies_file {
+        Some(path) => Strategy::load_file(path)?,
+        None => Vec::new(),
     };
+    for spec in &args.strategies {
+        strategies.push(Strategy::parse(spec)?);
+    }
+    if strategies.is_empty() {
+        strategies = Strategy::defaults();
+    }
     let mut names: Vec<&str> = strategies.iter().map(|s| s.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {

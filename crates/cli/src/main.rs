@@ -27,6 +27,7 @@ mod send;
 mod serve;
 mod stop_signals;
 mod store;
+mod subscriber;
 mod temp_cleanup;
 mod timeline;
 
@@ -73,13 +74,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The libraries log through `tracing` (a job the gateway will retry, a receipt the
-    // emulator's hook lost); the binary says where: stderr, warnings and errors.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
-        .init();
-    let result = match cli.command {
+    // The libraries log through `tracing`; the binary says where (`subscriber`). `serve` sets
+    // its log up from its config, once read.
+    let logging = match cli.command {
+        Command::Serve(_) => Ok(()),
+        _ => subscriber::init_default(),
+    };
+    let result = logging.and_then(|()| match cli.command {
         Command::Logs(args) => logs::run(args),
         Command::Timeline(args) => timeline::run(args),
         Command::Diagnose(args) => diagnose::run(args),
@@ -90,7 +91,7 @@ fn main() -> ExitCode {
         Command::Fleet(args) => fleet::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Demo(args) => demo::run(args),
-    };
+    });
     match result {
         Ok(code) => code,
         Err(error) => {

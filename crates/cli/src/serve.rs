@@ -25,6 +25,7 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let config = GatewayConfig::from_file(&args.config)?;
+    crate::subscriber::init_from(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,18 +77,28 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             }
             println!("  Ctrl-C to stop");
         }
+        // In the log as well as on stdout: the log is what a pipeline keeps.
+        tracing::info!(
+            addr = %handle.addr,
+            store = %store,
+            instance = %handle.engine.instance(),
+            apps = config.apps.len(),
+            "serving"
+        );
         if handle.ephemeral_receipt_key {
-            eprintln!(
-                "warning: no receipt key (receipt_key_file or {}): a random one is used, so receipts for pushes sent before a restart, or by another instance, will be refused",
+            tracing::warn!(
+                "no receipt key (receipt_key_file or {}): a random one is used, so receipts for pushes sent before a restart, or by another instance, will be refused",
                 pushtrace_gateway::config::RECEIPT_KEY_ENV
             );
         }
-        stop.wait().await;
-        eprintln!(
-            "pushtrace serve: stopping: no new requests; jobs and webhook deliveries in flight are taken over when their leases lapse"
+        let signal = stop.wait().await;
+        tracing::info!(
+            signal = signal.name(),
+            "stopping: no new requests; jobs and webhook deliveries in flight are taken over when their leases lapse"
         );
+        let instance = handle.engine.instance().to_owned();
         handle.shutdown().await;
-        eprintln!("pushtrace serve: stopped");
+        tracing::info!(instance = %instance, "stopped");
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

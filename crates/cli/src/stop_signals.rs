@@ -20,6 +20,14 @@ impl Stop {
             Stop::Terminate => 143,
         }
     }
+
+    /// The signal's name, as `kill -l` and logs write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "SIGINT",
+            Stop::Terminate => "SIGTERM",
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix. Installed before anything is printed, so a script that sends

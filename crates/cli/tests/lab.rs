@@ -205,3 +205,165 @@ fn a_bad_strategy_is_refused_with_what_to_write() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("APNs accepts 10, 5 or 1"), "{err}");
 }
+
+#[test]
+fn a_strategies_file_runs_its_strategies_and_a_bad_one_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("strategies.toml");
+    std::fs::write(
+        &file,
+        "[[strategy]]\nname = \"once\"\nexpiration = \"0\"\nretry = \"off\"\n\n\
+         [[strategy]]\nname = \"schedule\"\nexpiration = \"0\"\nretry = [\"5s\", \"20s\"]\n\
+         fallback = true\n",
+    )
+    .unwrap();
+    let file_arg = file.to_str().unwrap();
+    let result = json(&pushtrace(&[
+        "lab",
+        "compare",
+        "mixed-fleet",
+        "--devices",
+        "20",
+        "--days",
+        "2",
+        "--strategies",
+        file_arg,
+        "--strategy",
+        "flag=priority=5",
+        "--json",
+    ]));
+    let s = result["strategies"].as_array().unwrap();
+    let names: Vec<_> = s.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["once", "schedule", "flag"],
+        "file first, then flags"
+    );
+    assert_eq!(s[1]["retry_after"], "5s/20s");
+    assert_eq!(s[1]["fallback"], true);
+    assert_eq!(s[2]["priority"], 5);
+    assert!(s[1]["pushes_per_call"]["mean"].as_f64().unwrap() >= 1.0);
+
+    // The bundled example runs as the default set plus its own.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/strategies.toml");
+    let table = pushtrace(&[
+        "lab",
+        "compare",
+        "mixed-fleet",
+        "--devices",
+        "5",
+        "--days",
+        "1",
+        "--strategies",
+        example.to_str().unwrap(),
+    ]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("exp-0+retry-5s-then-10s+fallback "),
+        "{table}"
+    );
+
+    std::fs::write(
+        &file,
+        "[[strategy]]\nname = \"a\"\nexpiration = \"deadline\"\npriority = 7\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .args(["lab", "compare", "mixed-fleet", "--strategies", file_arg])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{file_arg}:4: strategy `a`: field `priority`")),
+        "{err}"
+    );
+    assert!(err.contains("APNs accepts 10, 5 or 1"), "{err}");
+    assert!(err.contains("docs/strategies.md"), "{err}");
+}
+
+#[test]
+fn fallback_alerts_are_push_records_fleet_reads_and_score_sets_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rough = rough_fleet(dir.path());
+    let text = std::fs::read_to_string(&rough)
+        .unwrap()
+        .replace("per_day = 4\n", "per_day = 4\nfallback = true\n");
+    std::fs::write(&rough, text).unwrap();
+    let out = dir.path().join("run");
+    let out_arg = out.to_str().unwrap();
+    let summary = json(&pushtrace(&[
+        "lab",
+        "run",
+        &rough,
+        "--devices",
+        "40",
+        "--days",
+        "3",
+        "--out",
+        out_arg,
+        "--json",
+    ]));
+    let pushes = summary["pushes"].as_u64().unwrap();
+    let calls = std::fs::read_to_string(out.join("calls.jsonl")).unwrap();
+    let sent = calls
+        .lines()
+        .filter(|l| l.contains("\"fallback_sent\":true"))
+        .count();
+    assert!(sent > 0, "the rough fleet misses calls");
+
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(out.join("pushes.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let alerts: Vec<_> = records
+        .iter()
+        .filter(|r| r["push_type"] == "alert")
+        .collect();
+    assert_eq!(alerts.len(), sent);
+    assert_eq!(records.len() as u64, pushes + sent as u64);
+    for a in &alerts {
+        assert_eq!(a["topic"], "com.acme.call", "the bundle id, not .voip: {a}");
+        assert_eq!(a["attrs"]["purpose"], "missed_call");
+        assert_eq!(
+            a["sent_at"], a["deadline"],
+            "sent at the call's deadline: {a}"
+        );
+        assert!(
+            a.get("received_at").is_none(),
+            "an alert posts no receipt: {a}"
+        );
+        let call = a["call_id"].as_str().unwrap();
+        assert!(
+            calls.contains(&format!("\"call_id\":\"{call}\"")),
+            "{call} is a call of the run"
+        );
+    }
+    assert!(records.iter().any(|r| r["attrs"]["purpose"] == "ring"));
+
+    // fleet reads every record; an alert has no receipt, so it counts under no_receipt, and
+    // `purpose` is an attribute its cohorts can split on.
+    let fleet = json(&pushtrace(&[
+        "fleet",
+        out.join("pushes.jsonl").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(fleet["overall"]["pushes"], records.len());
+    assert!(fleet["overall"]["counts"]["no_receipt"].as_u64().unwrap() >= sent as u64 / 2);
+    assert!(
+        fleet["attributes"].to_string().contains("purpose"),
+        "{}",
+        fleet["attributes"]
+    );
+
+    let score = json(&pushtrace(&["lab", "score", out_arg, "--json"]));
+    assert_eq!(score["alerts"], sent);
+    assert_eq!(score["total"], pushes, "call pushes only are scored");
+    let text = pushtrace(&["lab", "score", out_arg]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!("{sent} missed-call alerts not scored")),
+        "{text}"
+    );
+}

@@ -109,7 +109,7 @@ impl LogReaderBuilder {
         self
     }
 
-    /// Parser threads for text inputs (default: one per core).
+    /// Parser threads for text inputs and logarchives (default: one per core).
     pub fn threads(mut self, threads: usize) -> Self {
         self.reader.threads = threads.max(1);
         self
@@ -404,6 +404,7 @@ impl LogReader {
         progress.begin("reading", None);
         let stats = logarchive::read_logarchive(
             dir,
+            self.threads,
             &keep,
             &mut |done, total| {
                 progress.begin("reading", Some(total));

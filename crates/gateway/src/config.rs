@@ -18,6 +18,8 @@ pub const API_TOKEN_ENV: &str = "PUSHTRACE_API_TOKEN";
 pub const RECEIPT_KEY_ENV: &str = "PUSHTRACE_RECEIPT_KEY";
 /// The store when the file names none: an SQLite file in the working directory.
 pub const DEFAULT_STORE: &str = "pushtrace.db";
+/// PostgreSQL connections per instance when `store_pool_size` is not set.
+pub const DEFAULT_STORE_POOL_SIZE: usize = pushtrace_store::DEFAULT_POOL_SIZE;
 /// The call window when an app sets none: 60 s, about how long a phone rings.
 pub const DEFAULT_CALL_WINDOW: Duration = Duration::from_secs(60);
 
@@ -51,10 +53,17 @@ pub struct GatewayConfig {
     /// test runs can share one database.
     #[serde(default)]
     pub store_schema: Option<String>,
+    /// PostgreSQL only: connections this instance keeps open to the database (default
+    /// [`DEFAULT_STORE_POOL_SIZE`], 1 to 1000). Each runs one statement at a time, so this
+    /// bounds the store work in flight; the instances together must stay under the server's
+    /// `max_connections`.
+    #[serde(default)]
+    pub store_pool_size: Option<usize>,
     /// This instance's name in job leases (default `<hostname>-<pid>`).
     #[serde(default)]
     pub instance: Option<String>,
-    /// A file holding the API bearer token (else [`API_TOKEN_ENV`]).
+    /// A file holding the admin API bearer token(s), one per line (else [`API_TOKEN_ENV`]):
+    /// they open every app. Read again on SIGHUP and when the file changes.
     #[serde(default)]
     pub api_token_file: Option<PathBuf>,
     /// A file holding the receipt HMAC key, at least 32 bytes (else [`RECEIPT_KEY_ENV`]).
@@ -67,6 +76,9 @@ pub struct GatewayConfig {
     /// (default 30000).
     #[serde(default = "default_lease_ms")]
     pub job_lease_ms: u64,
+    /// How the log is written (`[log]`: format and level; `RUST_LOG` overrides the level).
+    #[serde(default)]
+    pub log: crate::logging::LogConfig,
     /// The apps this gateway rings for.
     #[serde(rename = "apps")]
     pub apps: Vec<AppConfig>,
@@ -113,9 +125,18 @@ pub struct AppConfig {
     /// The missed-call alert.
     #[serde(default)]
     pub missed_call: MissedCallConfig,
+    /// Files of this app's API bearer tokens, one per line: they open this app's routes and
+    /// calls only. Read again on SIGHUP and when a file changes, so a rotation adds the new
+    /// token before removing the old one.
+    #[serde(default)]
+    pub api_token_files: Vec<PathBuf>,
     /// Where this app's events go (`docs/webhooks.md`); none are sent without it.
     #[serde(default)]
     pub webhook: Option<crate::webhooks::WebhookConfig>,
+    /// The push that stops the callee's other devices ringing once the call is answered or
+    /// cancelled (`docs/gateway.md`, "Stopping the other phones").
+    #[serde(default)]
+    pub end_of_call: crate::engine::EndOfCallConfig,
 }
 
 /// `production` or `sandbox`.
@@ -365,6 +386,7 @@ impl GatewayConfig {
         }
         for app in &mut self.apps {
             resolve(&mut app.key_file);
+            app.api_token_files.iter_mut().for_each(resolve);
             if let Some(ca) = &mut app.ca_file {
                 resolve(ca);
             }
@@ -409,6 +431,27 @@ impl GatewayConfig {
                     "needs a postgres:// store and a name of lowercase letters, digits and '_' (not starting with a digit, at most 63)".into(),
                 ));
             }
+        }
+        if let Some(size) = self.store_pool_size {
+            let is_postgres =
+                self.store.starts_with("postgres://") || self.store.starts_with("postgresql://");
+            if !is_postgres {
+                return Err(invalid(
+                    "store_pool_size".into(),
+                    "is a PostgreSQL option: the SQLite store has one connection (SQLite lets one writer in at a time); remove it or use a postgres:// store".into(),
+                ));
+            }
+            if !(1..=1000).contains(&size) {
+                return Err(invalid(
+                    "store_pool_size".into(),
+                    format!(
+                        "{size} is not between 1 and 1000 (connections to PostgreSQL per instance)"
+                    ),
+                ));
+            }
+        }
+        if let Err((name, message)) = self.log.check() {
+            return Err(invalid(format!("log.{name}"), message));
         }
         if self.poll_interval_ms == 0 || self.job_lease_ms < 1000 {
             return Err(invalid(
@@ -515,6 +558,9 @@ impl GatewayConfig {
             if let Some(Err((name, message))) = app.webhook.as_ref().map(|w| w.check()) {
                 return Err(invalid(field(&format!("webhook.{name}")), message));
             }
+            if let Err((name, message)) = app.end_of_call.check() {
+                return Err(invalid(field(&format!("end_of_call.{name}")), message));
+            }
             if app.missed_call.enabled && app.missed_call.expiration_secs == 0 {
                 return Err(invalid(
                     field("missed_call.expiration_secs"),
@@ -609,6 +655,32 @@ team_id = "DEF123GHIJ"
         );
         let error = ExpirationStrategy::parse("5m").unwrap_err();
         assert!(error.contains("\"deadline\""), "{error}");
+    }
+
+    #[test]
+    fn pool_size_is_for_postgres_and_log_sections_are_checked() {
+        let parse = |head: &str| {
+            GatewayConfig::from_toml(&format!("{head}\n{MINIMAL}"), Path::new("g.toml"))
+                .map_err(|e| e.to_string())
+        };
+        let postgres = "store = \"postgres://u@db/gw\"";
+        let config = parse(&format!("{postgres}\nstore_pool_size = 32")).unwrap();
+        assert_eq!(config.store_pool_size, Some(32));
+        let error = parse(&format!("{postgres}\nstore_pool_size = 0")).unwrap_err();
+        assert!(
+            error.contains("store_pool_size: 0 is not between"),
+            "{error}"
+        );
+        let error = parse("store_pool_size = 4").unwrap_err();
+        assert!(error.contains("PostgreSQL option"), "{error}");
+
+        let config = parse("[log]\nformat = \"json\"").unwrap();
+        assert_eq!(config.log.format, crate::logging::LogFormat::Json);
+        assert_eq!(config.log.level, "info");
+        let error = parse("[log]\nlevel = \"verbose\"").unwrap_err();
+        assert!(error.contains("log.level"), "{error}");
+        let error = parse("[log]\nformat = \"yaml\"").unwrap_err();
+        assert!(error.contains("yaml"), "{error}");
     }
 
     #[test]

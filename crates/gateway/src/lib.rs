@@ -34,6 +34,7 @@ pub mod config;
 pub mod engine;
 mod http;
 mod ids;
+pub mod logging;
 pub mod metrics;
 pub mod payload;
 pub mod receipt_token;

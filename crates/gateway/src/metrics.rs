@@ -29,8 +29,10 @@ pub struct CallLabels {
 pub struct PushLabels {
     /// The app's name.
     pub app: String,
-    /// `voip` or `alert`.
+    /// `voip`, `alert` or `background`.
     pub push_type: String,
+    /// `ring`, `missed_call` or `end` (a ring and an end-of-call push are both `voip`).
+    pub purpose: &'static str,
     /// `accepted`, `rejected`, `failed`, `skipped`.
     pub outcome: &'static str,
     /// APNs's reason, the transport error kind, or empty.

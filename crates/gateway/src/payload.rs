@@ -1,5 +1,7 @@
-//! The JSON the phone receives: the VoIP payload the app turns into a CallKit call, and the
-//! missed-call alert the user sees. Documented for app developers in `docs/receipts.md`.
+//! The JSON the phone receives: the VoIP payload the app turns into a CallKit call, the
+//! missed-call alert the user sees, and the end-of-call push that stops the other devices
+//! ringing. Documented for app developers in `docs/receipts.md` and, for the end-of-call push,
+//! `docs/gateway.md` ("Stopping the other phones").
 
 use serde_json::json;
 
@@ -61,6 +63,65 @@ pub fn missed_call_alert(
     .into_bytes()
 }
 
+/// Why a call stopped ringing on a device that gets an end-of-call push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Another of the callee's devices answered it (`CXCallEndedReason.answeredElsewhere`).
+    AnsweredElsewhere,
+    /// The caller hung up before anyone answered (`CXCallEndedReason.remoteEnded`).
+    Cancelled,
+}
+
+impl EndReason {
+    /// The payload's `reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::AnsweredElsewhere => "answered_elsewhere",
+            EndReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What goes into an end-of-call push (top-level keys, as in the ring's payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndPayload<'a> {
+    /// This push's id (also its `apns-id`).
+    pub push_id: &'a str,
+    /// The call's id, as in the ring's payload: the app finds its CallKit call by it.
+    pub call_id: &'a str,
+    /// Why it ended.
+    pub reason: EndReason,
+    /// When the backend answered or cancelled it, ms since the epoch (server clock).
+    pub ended_at_ms: i64,
+}
+
+impl EndPayload<'_> {
+    fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("type".into(), json!("end"));
+        fields.insert("push_id".into(), json!(self.push_id));
+        fields.insert("call_id".into(), json!(self.call_id));
+        fields.insert("reason".into(), json!(self.reason.as_str()));
+        fields.insert("ended_at".into(), json!(self.ended_at_ms));
+        fields
+    }
+
+    /// As a VoIP push: PushKit hands the app these keys as they are.
+    pub fn voip_bytes(&self) -> Vec<u8> {
+        serde_json::Value::Object(self.fields())
+            .to_string()
+            .into_bytes()
+    }
+
+    /// As a background push: `content-available` is what makes it wake the app, with nothing
+    /// shown to the user.
+    pub fn background_bytes(&self) -> Vec<u8> {
+        let mut fields = self.fields();
+        fields.insert("aps".into(), json!({ "content-available": 1 }));
+        serde_json::Value::Object(fields).to_string().into_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +149,27 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["aps"]["alert"]["body"], "Ann called");
         assert_eq!(value["call_id"], "c");
+    }
+
+    #[test]
+    fn the_end_payload_says_end_the_call_and_why() {
+        let end = EndPayload {
+            push_id: "p",
+            call_id: "c",
+            reason: EndReason::AnsweredElsewhere,
+            ended_at_ms: 7,
+        };
+        let voip: serde_json::Value = serde_json::from_slice(&end.voip_bytes()).unwrap();
+        assert_eq!(
+            voip,
+            json!({"type": "end", "push_id": "p", "call_id": "c",
+                   "reason": "answered_elsewhere", "ended_at": 7})
+        );
+        let background: serde_json::Value =
+            serde_json::from_slice(&end.background_bytes()).unwrap();
+        assert_eq!(background["aps"], json!({"content-available": 1}));
+        assert_eq!(background["type"], "end");
+        assert_eq!(background["call_id"], "c");
+        assert!(background["aps"].get("alert").is_none());
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use pushtrace_store::{Store, StoreBuilder};
 use tokio::sync::watch;
 
-use crate::api::{self, ApiToken, ApiTokenError};
+use crate::api::{self, ApiKeys, ApiTokenError, KeysError};
 use crate::config::{API_TOKEN_ENV, GatewayConfig, RECEIPT_KEY_ENV};
 use crate::engine::{AppSetupError, Engine};
 use crate::receipt_token::{ReceiptKey, ShortKey};
@@ -28,8 +28,13 @@ pub enum StartError {
     #[error(transparent)]
     ApiToken(#[from] ApiTokenError),
     /// No API token configured.
-    #[error("no API token: set api_token_file in the config or {API_TOKEN_ENV} in the environment")]
+    #[error(
+        "no API token: set api_token_file (an admin token) or an app's api_token_files in the config, or {API_TOKEN_ENV} in the environment"
+    )]
     NoApiToken,
+    /// SIGHUP could not be listened for (to reload the API tokens).
+    #[error("cannot listen for SIGHUP (which reloads the API tokens): {0}")]
+    Hangup(String),
     /// The receipt key.
     #[error("receipt key from {source_name}: {error}")]
     ReceiptKey {
@@ -70,6 +75,7 @@ pub struct GatewayHandle {
     server: tokio::task::JoinHandle<()>,
     worker: tokio::task::JoinHandle<()>,
     webhooks: tokio::task::JoinHandle<()>,
+    keys_watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl GatewayHandle {
@@ -79,6 +85,9 @@ impl GatewayHandle {
         let _ = self.server.await;
         let _ = self.worker.await;
         let _ = self.webhooks.await;
+        if let Some(keys_watch) = self.keys_watch {
+            let _ = keys_watch.await;
+        }
     }
 }
 
@@ -96,14 +105,11 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn api_token(config: &GatewayConfig) -> Result<ApiToken, StartError> {
-    if let Some(path) = &config.api_token_file {
-        return Ok(ApiToken::from_file(path)?);
-    }
-    match std::env::var(API_TOKEN_ENV) {
-        Ok(token) => Ok(ApiToken::new(&token, API_TOKEN_ENV)?),
-        Err(_) => Err(StartError::NoApiToken),
-    }
+fn api_keys(config: &GatewayConfig) -> Result<ApiKeys, StartError> {
+    ApiKeys::from_config(config).map_err(|e| match e {
+        KeysError::Token(e) => StartError::ApiToken(e),
+        KeysError::None => StartError::NoApiToken,
+    })
 }
 
 fn receipt_key(config: &GatewayConfig) -> Result<(ReceiptKey, bool), StartError> {
@@ -132,16 +138,19 @@ fn default_instance() -> String {
 
 /// Opens the store, builds the engine and starts serving on the current tokio runtime.
 pub async fn start(config: &GatewayConfig) -> Result<GatewayHandle, StartError> {
-    let token = api_token(config)?;
+    let token = api_keys(config)?;
     let (receipt_key, ephemeral) = receipt_key(config)?;
-    let opened = match &config.store_schema {
-        Some(schema) => {
-            StoreBuilder::postgres(&config.store)
-                .schema(schema)
-                .open()
-                .await
+    let opened = match (&config.store_schema, config.store_pool_size) {
+        (None, None) => Store::open(&config.store).await,
+        // Both are PostgreSQL options (the config's check says so for a SQLite store).
+        (schema, pool_size) => {
+            let mut builder = StoreBuilder::postgres(&config.store)
+                .pool_size(pool_size.unwrap_or(crate::config::DEFAULT_STORE_POOL_SIZE));
+            if let Some(schema) = schema {
+                builder = builder.schema(schema);
+            }
+            builder.open().await
         }
-        None => Store::open(&config.store).await,
     };
     let store = opened.map_err(|source| StartError::Store {
         target: redact(&config.store),
@@ -173,11 +182,13 @@ pub async fn build_engine(
 }
 
 /// [`start`] with the store and secrets given (several gateways in one process share a
-/// PostgreSQL schema this way).
+/// PostgreSQL schema this way). `token` is what guards the API: one admin
+/// [`ApiToken`](api::ApiToken), or [`ApiKeys::from_config`], whose files are then read again
+/// on SIGHUP and when they change.
 pub async fn start_with(
     config: &GatewayConfig,
     store: Store,
-    token: ApiToken,
+    token: impl Into<ApiKeys>,
     receipt_key: ReceiptKey,
     ephemeral_receipt_key: bool,
 ) -> Result<GatewayHandle, StartError> {
@@ -193,7 +204,17 @@ pub async fn start_with(
         message: e.to_string(),
     })?;
     let (stop, stopped) = watch::channel(false);
-    let app = api::router(engine.clone(), token);
+    let keys: ApiKeys = token.into();
+    let keys_watch = if keys.has_files() {
+        let watching = keys
+            .clone()
+            .watch(stopped.clone())
+            .map_err(|e| StartError::Hangup(e.to_string()))?;
+        Some(tokio::spawn(watching))
+    } else {
+        None
+    };
+    let app = api::router(engine.clone(), keys);
     let server = tokio::spawn(crate::http::serve(
         listener,
         app,
@@ -211,6 +232,7 @@ pub async fn start_with(
         server,
         worker,
         webhooks,
+        keys_watch,
     })
 }
 

@@ -11,10 +11,19 @@
 //! balancer is a TCP round robin that passes over an instance that refuses connections, as a
 //! balancer's health check would. A request cut by the kill is sent again with the same call id
 //! (the backend's retry; the gateway creates each call once).
+//!
+//! Every webhook the calls owe the backend (`call.delivered`, written with the call's move in
+//! the store's outbox) reaches a real HTTP receiver at least once, signed and with its event id,
+//! whichever instance sends it: those the killed instance had claimed (their leases lapse) too.
+//! The receiver answers slowly, so every instance has deliveries in flight at the kill.
 
+// The receiver of tests/webhooks.rs; this test uses part of it.
+#[allow(dead_code)]
+#[path = "webhooks/receiver.rs"]
+mod receiver;
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,7 +34,8 @@ use std::time::{Duration, Instant};
 
 use pushtrace_apns::{DeviceToken, Environment, ProviderKey, SigningKey};
 use pushtrace_emulator::{Emulator, EmulatorHandle, HookBody, HttpHookConfig, Latency};
-use pushtrace_store::{CallState, PushType, Store};
+use pushtrace_store::{CallState, PushType, Store, WebhookQuery, WebhookState};
+use receiver::{Answer, Received, Receiver};
 use serde_json::{Value, json};
 use support::{KEY_ID, TEAM_ID};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,6 +54,9 @@ const CALLS: usize = 600;
 const CONCURRENCY: usize = 12;
 /// The killed instance dies once this many calls were answered.
 const KILL_AFTER: usize = 200;
+const WEBHOOK_SECRET: &str = "whsec-scale-out-0123456789abcdef0123456789";
+/// How long the receiver takes to answer each delivery: deliveries stay in flight.
+const RECEIVER_MS: u64 = 400;
 
 /// Not a test of its own: one gateway instance, started by the scale-out test as a child
 /// process, serving until it is killed.
@@ -92,9 +105,12 @@ async fn scale_out() {
     std::fs::write(&ca_file, emulator.ca_pem()).unwrap();
     std::fs::write(dir.path().join("api-token"), API_TOKEN).unwrap();
     std::fs::write(dir.path().join("receipt-key"), [b'k'; 32]).unwrap();
+    std::fs::write(dir.path().join("webhook-secret"), WEBHOOK_SECRET).unwrap();
+    // The first CALLS requests are answered slowly, any after them at once.
+    let receiver = Receiver::start(VecDeque::from(vec![Answer::OkAfter(RECEIVER_MS); CALLS])).await;
 
     let mut instances: Vec<Instance> = (0..INSTANCES)
-        .map(|n| Instance::start(n, dir.path(), &schema, &emulator, &ca_file))
+        .map(|n| Instance::start(n, dir.path(), &schema, &emulator, &ca_file, &receiver.url()))
         .collect();
     let backends: Vec<SocketAddr> = instances.iter().map(|i| i.addr).collect();
     tokio::spawn(balance(balancer, backends));
@@ -133,6 +149,9 @@ async fn scale_out() {
     }
     instances[0].kill9();
     let killed_at = answered.load(Ordering::Relaxed);
+    // Owned until the attempt is recorded: what the killed instance had claimed and not
+    // finished, left for its lease to lapse.
+    let orphaned = claimed_by(&schema, "gw-0");
     let mut call_ids = Vec::new();
     for worker in workers {
         call_ids.extend(worker.await.unwrap());
@@ -188,12 +207,24 @@ async fn scale_out() {
             receipt_without_delivery += 1;
         }
     }
+    let webhooks = every_webhook_delivered(&store, &receiver, &orphaned).await;
+    let delivered_calls = states.get("delivered").copied().unwrap_or(0);
+    assert_eq!(
+        webhooks.events, delivered_calls,
+        "one call.delivered per delivered call"
+    );
     eprintln!(
         "scale-out: {CALLS} calls through {INSTANCES} instances in {load_time:?}, instance 0 \
          killed after {killed_at}; {} requests sent again after the kill; {reclaimed} pushes \
          on the wire at the kill not sent again (receipt in); final states {states:?} \
-         ({receipt_without_delivery} with an on-time receipt but not delivered)",
-        resent.load(Ordering::Relaxed)
+         ({receipt_without_delivery} with an on-time receipt but not delivered); {} webhooks \
+         delivered in {} requests, {} of them claimed by the killed instance, {} received \
+         more than once",
+        resent.load(Ordering::Relaxed),
+        webhooks.events,
+        webhooks.requests,
+        orphaned.len(),
+        webhooks.duplicates,
     );
     for instance in &mut instances {
         instance.kill9();
@@ -241,6 +272,7 @@ impl Instance {
         schema: &str,
         emulator: &EmulatorHandle,
         ca_file: &Path,
+        webhook_url: &str,
     ) -> Instance {
         let config = dir.join(format!("gateway-{n}.toml"));
         std::fs::write(
@@ -252,7 +284,9 @@ impl Instance {
                  job_lease_ms = 2000\npoll_interval_ms = 50\n\n\
                  [[apps]]\nname = \"acme\"\nbundle_id = \"{BUNDLE}\"\nenvironment = \"sandbox\"\n\
                  key_file = \"{}\"\nkey_id = \"{KEY_ID}\"\nteam_id = \"{TEAM_ID}\"\n\
-                 endpoint = \"https://{}\"\nca_file = \"{}\"\n",
+                 endpoint = \"https://{}\"\nca_file = \"{}\"\n\n\
+                 [apps.webhook]\nurl = \"{webhook_url}\"\nsecret_file = \"webhook-secret\"\n\
+                 timeout_ms = 3000\nfirst_backoff_ms = 100\n",
                 support::postgres_url(),
                 support::key_file().display(),
                 emulator.addr(Environment::Sandbox),
@@ -380,6 +414,163 @@ async fn start_emulator(tokens: &[String], balancer: SocketAddr) -> EmulatorHand
         );
     }
     builder.start().await.unwrap()
+}
+
+/// The event ids of the webhooks `instance` holds claimed, read from the outbox itself.
+fn claimed_by(schema: &str, instance: &str) -> BTreeSet<String> {
+    let out = Command::new("psql")
+        .args([
+            &support::postgres_url(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            &format!(
+                "SELECT event_id FROM {schema}.webhook_outbox \
+                 WHERE owner = '{instance}' AND state = 'pending'"
+            ),
+        ])
+        .output()
+        .expect("psql (the PostgreSQL client) must be installed");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the receiver got.
+struct WebhookTally {
+    /// Events in the outbox, each delivered.
+    events: usize,
+    /// Requests the receiver took.
+    requests: usize,
+    /// Events received more than once (at least once allows it; the event id deduplicates).
+    duplicates: usize,
+}
+
+/// Waits until every outbox row is delivered, then checks each reached the receiver with the
+/// body the outbox holds, its event id as idempotency key and a valid signature; `orphaned`
+/// (the killed instance's claims) among them.
+async fn every_webhook_delivered(
+    store: &Store,
+    receiver: &Receiver,
+    orphaned: &BTreeSet<String>,
+) -> WebhookTally {
+    let outbox = wait_for("every webhook delivered", || async {
+        let rows = outbox(store).await;
+        rows.iter()
+            .all(|w| w.state == WebhookState::Delivered)
+            .then_some(rows)
+    })
+    .await;
+    let received = receiver.received();
+    let mut by_id = HashMap::<&str, Vec<&Received>>::new();
+    for request in &received {
+        let id = request.headers["pushtrace-event-id"].as_str();
+        assert_eq!(request.body["id"], id, "the header names the body's event");
+        assert!(
+            signed(&request.headers["pushtrace-signature"], &request.raw),
+            "bad signature on {id}: {:?}",
+            request.headers["pushtrace-signature"]
+        );
+        by_id.entry(id).or_default().push(request);
+    }
+    let ids: BTreeSet<&str> = outbox.iter().map(|w| w.event_id.as_str()).collect();
+    for webhook in &outbox {
+        let got = by_id.get(webhook.event_id.as_str()).unwrap_or_else(|| {
+            panic!(
+                "{} ({}) never reached the receiver",
+                webhook.event_id, webhook.kind
+            )
+        });
+        assert!(got.iter().all(|r| r.raw == webhook.body), "{got:#?}");
+        assert_eq!(webhook.kind, "call.delivered");
+    }
+    assert!(
+        by_id.keys().all(|id| ids.contains(id)),
+        "an event the outbox does not hold"
+    );
+    assert!(
+        !orphaned.is_empty(),
+        "the killed instance had no delivery in flight: the test did not test the takeover"
+    );
+    for id in orphaned {
+        assert!(ids.contains(id.as_str()), "{id} left the outbox");
+    }
+    // The documented snippet accepts what the gateway sends (once: it runs Python).
+    let sample = &received[0];
+    assert!(receiver::verify_with_docs_snippet(
+        "python",
+        WEBHOOK_SECRET,
+        &sample.headers["pushtrace-signature"],
+        &sample.raw
+    ));
+    WebhookTally {
+        events: outbox.len(),
+        requests: received.len(),
+        duplicates: by_id.values().filter(|r| r.len() > 1).count(),
+    }
+}
+
+/// Every outbox row of the app, newest first.
+async fn outbox(store: &Store) -> Vec<pushtrace_store::Webhook> {
+    let mut rows = Vec::new();
+    let mut before_seq = None;
+    loop {
+        let query = WebhookQuery {
+            app: "acme".into(),
+            state: None,
+            call_id: None,
+            before_seq,
+            limit: 500,
+        };
+        let page = store.webhooks(&query).await.unwrap();
+        let Some((last, _)) = page.last() else {
+            return rows;
+        };
+        before_seq = Some(last.seq);
+        rows.extend(page.into_iter().map(|(w, _)| w));
+    }
+}
+
+/// `Pushtrace-Signature: t=…,v1=…` checked as a receiver would: HMAC-SHA256 of `t.body` with
+/// the secret, compared in constant time, `t` within five minutes.
+fn signed(header: &str, body: &str) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => v1 = Some(value),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    let Some(tag) = (0..v1.len())
+        .step_by(2)
+        .map(|i| {
+            v1.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, WEBHOOK_SECRET.as_bytes());
+    (now - t).abs() < 300
+        && ring::hmac::verify(&key, format!("{t}.{body}").as_bytes(), &tag).is_ok()
 }
 
 fn voip_token(n: usize) -> String {

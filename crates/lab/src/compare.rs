@@ -13,141 +13,8 @@ use pushtrace_fleet::stats::{Interval, Z_95, wilson};
 use serde::Serialize;
 
 use crate::fleet::{CallCounts, run_fleet};
-use crate::scenario::{Expiration, Scenario, Span};
-
-/// One way of sending calls: what it changes in the scenario's `[calls]`; `None` keeps the
-/// scenario's own value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Strategy {
-    pub name: String,
-    pub expiration: Option<Expiration>,
-    pub priority: Option<u8>,
-    pub retry_after: Option<Span>,
-    pub fallback: Option<bool>,
-}
-
-/// A strategy that cannot be read.
-#[derive(Debug, thiserror::Error)]
-#[error("strategy `{spec}`: {why}")]
-pub struct StrategyError {
-    pub spec: String,
-    pub why: String,
-}
-
-const SPEC_HELP: &str = "write NAME=KEY=VALUE,… with expiration=0|deadline|30d, priority=10|5|1, \
-                         retry=off|<duration such as 10s>, fallback=on|off (for example \
-                         `retry=expiration=0,retry=10s`)";
-
-impl Strategy {
-    /// Reads `NAME=KEY=VALUE,KEY=VALUE`: `expiration` (`0`, `deadline`, `30d`), `priority`
-    /// (10, 5, 1), `retry` (`off` or the wait for a receipt before resending, `10s`),
-    /// `fallback` (`on`, `off`).
-    pub fn parse(spec: &str) -> Result<Strategy, StrategyError> {
-        let fail = |why: String| StrategyError {
-            spec: spec.to_string(),
-            why,
-        };
-        let (name, settings) = spec
-            .split_once('=')
-            .ok_or_else(|| fail(format!("no `=` after the name: {SPEC_HELP}")))?;
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(fail(format!("the name is empty: {SPEC_HELP}")));
-        }
-        let mut strategy = Strategy {
-            name: name.to_string(),
-            expiration: None,
-            priority: None,
-            retry_after: None,
-            fallback: None,
-        };
-        for setting in settings.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (key, value) = setting
-                .split_once('=')
-                .ok_or_else(|| fail(format!("`{setting}` is not KEY=VALUE: {SPEC_HELP}")))?;
-            let (key, value) = (key.trim(), value.trim());
-            let bad = |what: &str| fail(format!("{key}=`{value}`: {what}"));
-            match key {
-                "expiration" => {
-                    strategy.expiration = Some(match value {
-                        "0" | "zero" => Expiration::Zero,
-                        "deadline" => Expiration::Deadline,
-                        "30d" | "max" => Expiration::Max,
-                        _ => return Err(bad("use 0, deadline or 30d")),
-                    })
-                }
-                "priority" => {
-                    strategy.priority = Some(match value {
-                        "10" => 10,
-                        "5" => 5,
-                        "1" => 1,
-                        _ => return Err(bad("APNs accepts 10, 5 or 1")),
-                    })
-                }
-                "retry" => {
-                    let wait = match value {
-                        "off" | "0" | "0s" => Span::ZERO,
-                        _ => Span::parse(value).map_err(|e| bad(&e.to_string()))?,
-                    };
-                    if wait > Span::ZERO && wait < Span(1_000_000) {
-                        return Err(bad("resend no sooner than 1s after a push"));
-                    }
-                    strategy.retry_after = Some(wait);
-                }
-                "fallback" => {
-                    strategy.fallback = Some(match value {
-                        "on" | "true" => true,
-                        "off" | "false" => false,
-                        _ => return Err(bad("use on or off")),
-                    })
-                }
-                _ => {
-                    return Err(fail(format!(
-                        "unknown key `{key}`: the keys are expiration, priority, retry and fallback"
-                    )));
-                }
-            }
-        }
-        Ok(strategy)
-    }
-
-    /// The questions of the founding thread, one strategy each: which expiration, whether a
-    /// resend helps, what the fallback saves, what priority 5 costs.
-    pub fn defaults() -> Vec<Strategy> {
-        [
-            "exp-0=expiration=0,retry=off,fallback=off,priority=10",
-            "exp-deadline=expiration=deadline,retry=off,fallback=off,priority=10",
-            "exp-30d=expiration=30d,retry=off,fallback=off,priority=10",
-            "exp-0+retry-10s=expiration=0,retry=10s,fallback=off,priority=10",
-            "exp-deadline+retry-10s=expiration=deadline,retry=10s,fallback=off,priority=10",
-            "exp-0+fallback=expiration=0,retry=off,fallback=on,priority=10",
-            "exp-deadline+retry+fallback=expiration=deadline,retry=10s,fallback=on,priority=10",
-            "exp-deadline+prio-5=expiration=deadline,retry=off,fallback=off,priority=5",
-        ]
-        .iter()
-        .map(|spec| Strategy::parse(spec).expect("the default strategies parse"))
-        .collect()
-    }
-
-    /// The scenario with this strategy's sending.
-    pub fn apply(&self, scenario: &Scenario) -> Scenario {
-        let mut sc = scenario.clone();
-        let calls = &mut sc.calls;
-        if let Some(e) = self.expiration {
-            calls.expiration = e;
-        }
-        if let Some(p) = self.priority {
-            calls.priority = p;
-        }
-        if let Some(r) = self.retry_after {
-            calls.retry_after = r;
-        }
-        if let Some(f) = self.fallback {
-            calls.fallback = f;
-        }
-        sc
-    }
-}
+use crate::scenario::{Expiration, Retry, Scenario};
+pub use crate::strategy::{Strategy, StrategyError};
 
 /// A share with its 95 % Wilson interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -187,7 +54,7 @@ pub struct StrategyResult {
     /// The sending it ran with (the scenario's values where the strategy said nothing).
     pub expiration: Expiration,
     pub priority: u8,
-    pub retry_after: Span,
+    pub retry_after: Retry,
     pub fallback: bool,
     pub calls: u64,
     pub rang_in_time: Rate,
@@ -230,7 +97,7 @@ pub fn compare(
                 name: strategy.name.clone(),
                 expiration: calls.expiration,
                 priority: calls.priority,
-                retry_after: calls.retry_after,
+                retry_after: calls.retry_after.clone(),
                 fallback: calls.fallback,
                 calls: c.calls,
                 rang_in_time: Rate::new(c.rang_in_time, c.calls),

@@ -35,6 +35,7 @@ pub mod output;
 pub mod scenario;
 pub mod score;
 pub mod sim;
+pub mod strategy;
 
 pub use compare::{Comparison, Strategy, StrategyError, compare};
 pub use fleet::{CallCounts, FleetSummary, run_fleet};

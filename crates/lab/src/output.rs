@@ -230,8 +230,15 @@ pub fn write_run_with_progress(
             out.flush().map_err(io(path))
         };
     write_lines(&pushes_path, &|run, out| {
-        for p in &run.pushes {
-            serde_json::to_writer(&mut *out, &run.record(scenario, p))?;
+        // The call pushes and the missed-call alerts, in the order the server sent them.
+        let mut records: Vec<_> = run.pushes.iter().map(|p| run.record(scenario, p)).collect();
+        records.extend(run.calls.iter().zip(0u32..).filter_map(|(c, i)| {
+            let alert = c.fallback?;
+            Some(alert.record(scenario, &run.device, &run.os, run.interface, c, i))
+        }));
+        records.sort_by_key(|r| r.sent_at.utc_micros());
+        for record in &records {
+            serde_json::to_writer(&mut *out, record)?;
             out.write_all(b"\n")?;
         }
         Ok(())

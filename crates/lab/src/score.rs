@@ -12,7 +12,7 @@ use std::path::Path;
 use pushtrace_devicelog::rules::RuleSet;
 use pushtrace_devicelog::timeline::build;
 use pushtrace_devicelog::{LocalClock, LogReader, NoProgress};
-use pushtrace_diagnose::{DiagnoseOptions, PushReader, diagnose_all};
+use pushtrace_diagnose::{DiagnoseOptions, PushReader, diagnose_all, is_ring};
 use pushtrace_model::{Cause, PushRecord};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,10 @@ pub struct Score {
     pub matrix: BTreeMap<Cause, BTreeMap<Cause, u64>>,
     /// Each push diagnosed wrong, in device and push order.
     pub disagreements: Vec<Disagreement>,
+    /// Missed-call alerts in the pushes file: `diagnose` reads them with the call pushes (the
+    /// log shows them arriving) but gives no ring verdict, and the truth has no cause for them,
+    /// so they are counted here and not scored.
+    pub alerts: u64,
 }
 
 /// The pushes of one true cause.
@@ -134,6 +138,7 @@ pub fn score(written: &Written) -> Result<Score, ScoreError> {
     let watch = [written.app.clone()];
     let mut matrix: BTreeMap<Cause, BTreeMap<Cause, u64>> = BTreeMap::new();
     let mut disagreements = Vec::new();
+    let mut alerts = 0;
     for (device, records) in &by_device {
         let path = written.log_of(device);
         let read = reader
@@ -144,6 +149,10 @@ pub fn score(written: &Written) -> Result<Score, ScoreError> {
             .timeline;
         let verdicts = diagnose_all(records, &timeline, &DiagnoseOptions::default());
         for (record, verdict) in records.iter().zip(verdicts) {
+            if !is_ring(record) {
+                alerts += 1;
+                continue;
+            }
             let push_id = record.push_id.clone().unwrap_or_default();
             let true_cause = *truth.get(&push_id).ok_or_else(|| ScoreError::NoTruth {
                 push_id: push_id.clone(),
@@ -207,6 +216,7 @@ pub fn score(written: &Written) -> Result<Score, ScoreError> {
         diagnosed,
         matrix,
         disagreements,
+        alerts,
     })
 }
 

@@ -98,7 +98,11 @@ fn every_message_is_read_by_its_catalogue_rule() {
     let rules = RuleSet::embedded().unwrap();
     let messages = [
         Message::RrcIdle,
+        Message::RrcConnected,
         Message::Registered,
+        Message::RegistrationLost,
+        Message::KeepAliveSent(Interface::Cellular),
+        Message::KeepAliveSent(Interface::Wifi),
         Message::PathSatisfied(Interface::Cellular),
         Message::PathSatisfied(Interface::Wifi),
         Message::Connected(Interface::Wifi),

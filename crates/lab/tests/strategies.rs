@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use pushtrace_lab::scenario::{Expiration, Scripted, Span};
+use pushtrace_lab::scenario::{Expiration, Retry, Scripted, Span};
 use pushtrace_lab::{Scenario, Strategy, compare, simulate_device};
 use pushtrace_model::{Cause, Outcome, Timestamp};
 
@@ -22,7 +22,7 @@ fn phone(outage: &str, expiration: Expiration, retry: &str, fallback: bool) -> S
     let mut sc = Scenario::load(&path).unwrap();
     sc.apns.notices_loss_after = Span::ZERO;
     sc.calls.expiration = expiration;
-    sc.calls.retry_after = Span::parse(retry).unwrap();
+    sc.calls.retry_after = Retry::parse(retry).unwrap();
     sc.calls.fallback = fallback;
     sc.script = vec![
         Scripted::Outage {

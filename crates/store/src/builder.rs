@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use crate::{Store, StoreError, postgres, sqlite};
 
+/// PostgreSQL connections a store keeps open unless [`StoreBuilder::pool_size`] says otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
 /// Where a store lives, and how to open it.
 ///
 /// ```
@@ -47,7 +50,7 @@ impl StoreBuilder {
         StoreBuilder {
             target,
             schema: None,
-            pool_size: 8,
+            pool_size: DEFAULT_POOL_SIZE,
         }
     }
 
@@ -59,7 +62,7 @@ impl StoreBuilder {
         self
     }
 
-    /// PostgreSQL connections kept open (default 8). Each connection runs one statement at a
+    /// PostgreSQL connections kept open (default [`DEFAULT_POOL_SIZE`]). Each connection runs one statement at a
     /// time, so this bounds the store's concurrency per instance.
     pub fn pool_size(mut self, n: usize) -> StoreBuilder {
         self.pool_size = n;

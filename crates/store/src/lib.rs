@@ -57,6 +57,7 @@
 
 mod builder;
 mod error;
+mod listing;
 mod migrations;
 mod outbox;
 mod postgres;
@@ -66,8 +67,9 @@ mod rollup;
 mod sqlite;
 mod store;
 
-pub use builder::StoreBuilder;
+pub use builder::{DEFAULT_POOL_SIZE, StoreBuilder};
 pub use error::StoreError;
+pub use listing::{CallQuery, Page, PageKey, TokenQuery};
 pub use outbox::{
     CallEffects, NewWebhook, StoreGauges, Transitioned, Webhook, WebhookAttempt, WebhookNext,
     WebhookQuery, WebhookState,
@@ -75,7 +77,7 @@ pub use outbox::{
 pub use pushtrace_model::{PushRecord, Receipt};
 pub use records::{
     App, Attempt, AttemptAnswer, Call, CallState, CreatedCall, Event, Job, JobKind, NewCall,
-    NewEvent, NewJob, PushType, ReceiptInsert, Token, TokenRegistration,
+    NewEvent, NewJob, PushPurpose, PushType, ReceiptInsert, Token, TokenRegistration,
 };
 pub use rollup::Rollup;
 pub use store::{Backend, Store};

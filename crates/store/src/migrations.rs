@@ -28,6 +28,16 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/sqlite/0002_webhooks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "listing",
+        sql: include_str!("../migrations/sqlite/0003_listing.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "push_purpose",
+        sql: include_str!("../migrations/sqlite/0004_push_purpose.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -40,6 +50,16 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "webhooks",
         sql: include_str!("../migrations/postgres/0002_webhooks.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "listing",
+        sql: include_str!("../migrations/postgres/0003_listing.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "push_purpose",
+        sql: include_str!("../migrations/postgres/0004_push_purpose.sql"),
     },
 ];
 

@@ -149,8 +149,8 @@ pub struct CreatedCall {
 }
 
 /// What a push is, as its `apns-push-type` header names it; stored as that text. The gateway
-/// sends two types (the ring and the missed-call alert); a push imported from elsewhere may be of
-/// any other, or not say, and is kept as written.
+/// sends three types (the ring, the missed-call alert, and the background end-of-call push); a
+/// push imported from elsewhere may be of any other, or not say, and is kept as written.
 ///
 /// Not `pushtrace_apns::PushType`: that one knows only Apple's types and would make the store
 /// depend on the APNs client, while an imported push may name a type this build does not know.
@@ -161,6 +161,8 @@ pub enum PushType {
     Voip,
     /// `alert`: the missed-call notification.
     Alert,
+    /// `background`: a silent push that wakes the app (the end of a call, in that mode).
+    Background,
     /// Any other type as stored, `""` when an imported push did not say.
     Other(String),
 }
@@ -170,6 +172,7 @@ impl PushType {
         match self {
             PushType::Voip => "voip",
             PushType::Alert => "alert",
+            PushType::Background => "background",
             PushType::Other(text) => text,
         }
     }
@@ -195,6 +198,7 @@ impl From<&str> for PushType {
         match text {
             "voip" => PushType::Voip,
             "alert" => PushType::Alert,
+            "background" => PushType::Background,
             other => PushType::Other(other.to_owned()),
         }
     }
@@ -205,6 +209,7 @@ impl From<String> for PushType {
         match text.as_str() {
             "voip" => PushType::Voip,
             "alert" => PushType::Alert,
+            "background" => PushType::Background,
             _ => PushType::Other(text),
         }
     }
@@ -223,6 +228,54 @@ impl From<PushType> for String {
 impl PartialEq<&str> for PushType {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
+    }
+}
+
+/// Why the gateway sent a push; stored as this text. The push type alone cannot say it: a ring
+/// and an end-of-call push are both `voip`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushPurpose {
+    /// The call ringing a device.
+    Ring,
+    /// The alert that a call could not ring.
+    MissedCall,
+    /// The call was answered elsewhere or cancelled: stop ringing.
+    End,
+}
+
+impl PushPurpose {
+    pub const ALL: [PushPurpose; 3] =
+        [PushPurpose::Ring, PushPurpose::MissedCall, PushPurpose::End];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushPurpose::Ring => "ring",
+            PushPurpose::MissedCall => "missed_call",
+            PushPurpose::End => "end",
+        }
+    }
+}
+
+impl fmt::Display for PushPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PushPurpose {
+    type Err = StoreError;
+
+    fn from_str(text: &str) -> Result<PushPurpose, StoreError> {
+        PushPurpose::ALL
+            .into_iter()
+            .find(|purpose| purpose.as_str() == text)
+            .ok_or_else(|| {
+                StoreError::invalid(
+                    "push purpose",
+                    format!("{text:?} is not one of ring, missed_call, end"),
+                )
+            })
     }
 }
 
@@ -251,6 +304,8 @@ pub struct Attempt {
     pub error: Option<String>,
     /// The token's attrs at send time (cohorts).
     pub attrs: BTreeMap<String, String>,
+    /// Why it was sent; None for a push imported from elsewhere.
+    pub purpose: Option<PushPurpose>,
 }
 
 /// APNs's answer to one push, or the transport failure instead of one.
@@ -385,8 +440,9 @@ pub(crate) mod columns {
     pub const ATTEMPT: &str = "a.push_id, a.call_id, a.app, a.token, a.topic, a.push_type, \
                                a.priority, a.expiration, a.collapse_id, a.attempt, a.queued_at, \
                                a.sent_at, a.responded_at, a.apns_status, a.apns_reason, a.apns_id, \
-                               a.apns_unique_id, a.apns_timestamp, a.error, a.attrs";
-    pub const ATTEMPT_COUNT: usize = 20;
+                               a.apns_unique_id, a.apns_timestamp, a.error, a.attrs, \
+                               a.purpose";
+    pub const ATTEMPT_COUNT: usize = 21;
     /// Prefixed `r.`; every column is NULL when a LEFT JOIN found no receipt.
     pub const RECEIPT: &str = "r.push_id, r.call_id, r.received_at, r.device_received_at, \
                                r.reported_at, r.must_report, r.app_state, r.network, r.late";

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use pushtrace_model::{CivilDateTime, Receipt, UtcOffset, parse_date};
 use serde::{Deserialize, Serialize};
 
-use crate::{Attempt, StoreError};
+use crate::{Attempt, PushPurpose, StoreError};
 
 /// The cohort every push belongs to.
 pub const ALL: &str = "all";
@@ -70,7 +70,11 @@ pub(crate) fn check_day(day: &str) -> Result<(), StoreError> {
 /// Counts a day's attempts (with their receipts) per app and cohort, in a stable order.
 pub(crate) fn compute(day: &str, rows: &[(Attempt, Option<Receipt>)]) -> Vec<Rollup> {
     let mut out: BTreeMap<(String, String, String), Rollup> = BTreeMap::new();
-    for (attempt, receipt) in rows {
+    // An end-of-call push has no receipt to wait for: counted, it would read as a lost ring.
+    let counted = rows
+        .iter()
+        .filter(|(attempt, _)| attempt.purpose != Some(PushPurpose::End));
+    for (attempt, receipt) in counted {
         let cohorts = std::iter::once((ALL, ALL))
             .chain(attempt.attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         for (key, value) in cohorts {

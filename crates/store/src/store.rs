@@ -11,9 +11,10 @@ use pushtrace_model::{PushRecord, Receipt, Timestamp};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{
-    App, Attempt, AttemptAnswer, Call, CallEffects, CallState, CreatedCall, Event, Job, NewCall,
-    NewEvent, NewJob, NewWebhook, ReceiptInsert, Rollup, StoreBuilder, StoreError, StoreGauges,
-    Token, TokenRegistration, Transitioned, Webhook, WebhookAttempt, WebhookNext, WebhookQuery,
+    App, Attempt, AttemptAnswer, Call, CallEffects, CallQuery, CallState, CreatedCall, Event, Job,
+    NewCall, NewEvent, NewJob, NewWebhook, Page, ReceiptInsert, Rollup, StoreBuilder, StoreError,
+    StoreGauges, Token, TokenQuery, TokenRegistration, Transitioned, Webhook, WebhookAttempt,
+    WebhookNext, WebhookQuery,
 };
 
 /// Which database a [`Store`] runs on.
@@ -394,6 +395,18 @@ impl Store {
         dispatch!(self.webhooks(query))
     }
 
+    /// One page of an app's calls, newest first (`created_at`, then `call_id`, descending),
+    /// filtered by state and creation time; the page's `next` is the `after` of the next one.
+    pub async fn list_calls(&self, query: &CallQuery) -> Result<Page<Call>, StoreError> {
+        dispatch!(self.list_calls(query))
+    }
+
+    /// One page of a user's tokens of an app, valid and invalidated (or one of the two), newest
+    /// registration first (`registered_at`, then token, descending).
+    pub async fn list_tokens(&self, query: &TokenQuery) -> Result<Page<Token>, StoreError> {
+        dispatch!(self.list_tokens(query))
+    }
+
     /// Calls in flight, jobs due and the webhook outbox's depth at `now` (for `/metrics`).
     pub async fn gauges(&self, now: Timestamp) -> Result<StoreGauges, StoreError> {
         dispatch!(self.gauges(now))
@@ -401,7 +414,8 @@ impl Store {
 
     /// Recomputes the rollups of one UTC day (YYYY-MM-DD) from attempts (by queued_at) and
     /// their receipts, per app and cohort ("all"/"all" plus every attr key/value of the
-    /// attempts), replacing that day's rows. Returns how many rows it wrote.
+    /// attempts), replacing that day's rows; end-of-call pushes are not counted (as in the
+    /// export). Returns how many rows it wrote.
     pub async fn rollup_day(&self, day: &str) -> Result<usize, StoreError> {
         let (from, to) = crate::rollup::day_bounds(day)?;
         let rows = dispatch!(self.attempts_between(from, to))?;
@@ -439,6 +453,8 @@ impl Store {
     /// Inserts PushRecords as attempts (+ receipts when received_at is set) of `app`, in one
     /// transaction; push_id generated (`import-<n>-<hash>`) when absent; records whose
     /// push_id exists are skipped. Returns (inserted, skipped).
+    /// End-of-call pushes are left out: no app posts a receipt for them, so a reader of the
+    /// records would take them for rings that never arrived.
     pub async fn import_push_records(
         &self,
         app: &str,

@@ -54,6 +54,7 @@ on_both_backends!(
     pushes::events_are_appended_in_order,
     pushes::concurrent_writes_fail_alone,
     pushes::token_history_is_newest_first_with_receipts,
+    purposes::purposes_are_kept_and_end_pushes_left_out_of_ring_measures,
     jobs::claims_follow_due_time_and_leases,
     jobs::only_the_owner_completes_or_reschedules,
     jobs::concurrent_claimers_never_share_a_job,
@@ -65,6 +66,8 @@ on_both_backends!(
     rollups::rollup_day_replaces_and_validates,
     records::export_import_round_trip,
     records::import_skips_existing_push_ids,
+    listing::calls_are_listed_newest_first_a_page_at_a_time,
+    listing::a_users_tokens_are_listed_newest_first_a_page_at_a_time,
     migrations::reopen_is_idempotent,
     migrations::newer_schema_is_refused,
 );

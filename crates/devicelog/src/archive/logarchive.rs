@@ -4,7 +4,8 @@
 //! The loop mirrors the crate's own `unifiedlog_iterator` example so that our entry count is the
 //! crate's: tracev3 files in the crate's order (sorted by path), one string cache for all files,
 //! oversize strings carried from chunk to chunk and file to file, and entries whose oversize
-//! strings were not yet seen retried once after the last file.
+//! strings were not yet seen retried once after the last file. With more than one thread the
+//! chunks are parsed on every core ([`super::parallel`]), entry for entry as this loop.
 //!
 //! # Unrendered messages
 //!
@@ -25,23 +26,19 @@
 //! reported in [`ArchiveStats::unreadable_files`]. The default panic hook still prints the
 //! panic message on stderr.
 
-use std::collections::HashMap;
-
-use crate::image::{sender_of, short_name};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use macos_unifiedlogs::cache::MemoryStringCache;
 use macos_unifiedlogs::filesystem::LogarchiveProvider;
 use macos_unifiedlogs::iterator::UnifiedLogIterator;
 use macos_unifiedlogs::parser::{build_log, collect_timesync};
-use macos_unifiedlogs::timesync::TimesyncBoot;
-use macos_unifiedlogs::traits::StringCache;
-use macos_unifiedlogs::unified_log::{LogData, LogType, UnifiedLogData};
-use pushtrace_model::{Level, LogRecord, Origin, Timestamp};
+use macos_unifiedlogs::unified_log::{LogData, UnifiedLogData};
+use pushtrace_model::{LogRecord, Origin};
 
 use super::ArchiveError;
+use super::entry::{Converted, Shared, panic_message};
+use super::parallel;
 
 /// The folders the crate reads tracev3 files from (`filesystem.rs`, `TRACE_FOLDERS`).
 const TRACE_FOLDERS: [&str; 4] = ["HighVolume", "Special", "Signpost", "Persist"];
@@ -50,7 +47,7 @@ const LIVE_DATA: &str = "logdata.LiveData.tracev3";
 /// at this depth so a stray huge folder cannot make us walk forever.
 const MAX_WALK_DEPTH: usize = 6;
 /// The first chunk of a tracev3 file is its header (tag 0x1000, little-endian).
-const HEADER_CHUNK_TAG: u32 = 0x1000;
+pub(super) const HEADER_CHUNK_TAG: u32 = 0x1000;
 
 /// Counts of one [`read_logarchive`] run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -86,13 +83,16 @@ pub fn is_logarchive(dir: &Path) -> bool {
     })
 }
 
-/// Reads every entry of a `.logarchive` folder. `keep(short_name, message)` is asked before a
+/// Reads every entry of a `.logarchive` folder on `threads` threads (1: the crate's loop on this
+/// thread; more: chunks parsed and built in parallel, the same records in the same order).
+/// `keep(short_name, message)` is asked before a
 /// LogRecord is built (filter as early as the crate allows: on the process basename and the
 /// crate's rendered message, before our record is allocated).
 /// `progress(done_bytes, total_bytes)` is called after each tracev3 file (bytes of tracev3 read so far / total).
 /// `sink` receives the kept records in the crate's order (NOT time-sorted; I sort later).
 pub fn read_logarchive(
     dir: &Path,
+    threads: usize,
     keep: &(dyn Fn(&str, &str) -> bool + Sync),
     progress: &mut dyn FnMut(u64, u64),
     sink: &mut dyn FnMut(LogRecord),
@@ -117,12 +117,9 @@ pub fn read_logarchive(
         });
     }
 
-    let total_bytes: u64 = files.iter().map(|f| f.1).sum();
+    let shared = Shared::new(provider, timesync, keep);
     let mut reader = Reader {
-        provider,
-        cache: MemoryStringCache::default(),
-        timesync,
-        keep,
+        shared: &shared,
         sink,
         stats: ArchiveStats {
             tracev3_files: files.len() as u64,
@@ -130,18 +127,24 @@ pub fn read_logarchive(
         },
         oversize: UnifiedLogData::default(),
         missing: Vec::new(),
-        image_names: HashMap::new(),
         next_entry: vec![0; files.len()],
-        names: Vec::with_capacity(files.len()),
+        names: files
+            .iter()
+            .map(|(path, _)| relative_name(&root, path).into())
+            .collect(),
     };
 
-    let mut done_bytes = 0;
-    for (index, (path, size)) in files.iter().enumerate() {
-        let name: Arc<str> = relative_name(&root, path).into();
-        reader.names.push(Arc::clone(&name));
-        reader.read_file(index, path);
-        done_bytes += size;
-        progress(done_bytes, total_bytes);
+    if threads > 1 {
+        parallel::read_files(&mut reader, &files, threads, progress);
+    } else {
+        let total_bytes: u64 = files.iter().map(|f| f.1).sum();
+        let mut done_bytes = 0;
+        for (index, (path, size)) in files.iter().enumerate() {
+            let data = std::fs::read(path);
+            reader.read_file(index, path, data);
+            done_bytes += size;
+            progress(done_bytes, total_bytes);
+        }
     }
     reader.retry_missing();
     Ok(reader.stats)
@@ -186,32 +189,27 @@ fn relative_name(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-type Cache = MemoryStringCache<
-    Arc<std::sync::RwLock<HashMap<String, Arc<macos_unifiedlogs::uuidtext::UUIDText>>>>,
-    Arc<std::sync::RwLock<HashMap<String, Arc<macos_unifiedlogs::dsc::SharedCacheStrings>>>>,
->;
+/// Chunks lost to a parser panic in one file, and the first panic's message.
+pub(super) type Panics = (u64, String);
 
-struct Reader<'a> {
-    provider: LogarchiveProvider,
-    cache: Cache,
-    timesync: HashMap<String, TimesyncBoot>,
-    keep: &'a (dyn Fn(&str, &str) -> bool + Sync),
-    sink: &'a mut dyn FnMut(LogRecord),
-    stats: ArchiveStats,
+/// The state that is in the crate's order: records numbered and given to the sink, counts,
+/// deferred entries, the carried oversize strings.
+pub(super) struct Reader<'s, 'a> {
+    pub shared: &'s Shared<'a>,
+    sink: &'s mut dyn FnMut(LogRecord),
+    pub stats: ArchiveStats,
     /// Oversize strings seen so far, carried from chunk to chunk and file to file.
-    oversize: UnifiedLogData,
+    pub oversize: UnifiedLogData,
     /// Entries whose oversize strings were not seen yet, with the index of their file.
-    missing: Vec<(usize, UnifiedLogData)>,
-    /// Process image basename by main UUID, for entries the crate left without a process.
-    image_names: HashMap<String, Option<String>>,
+    pub missing: Vec<(usize, UnifiedLogData)>,
     /// Next entry index of each file.
     next_entry: Vec<u64>,
     /// Each file's name relative to the archive root.
-    names: Vec<Arc<str>>,
+    pub names: Vec<Arc<str>>,
 }
 
-impl Reader<'_> {
-    fn unreadable(&mut self, file: usize, reason: String) {
+impl Reader<'_, '_> {
+    pub fn unreadable(&mut self, file: usize, reason: String) {
         let name = self
             .names
             .get(file)
@@ -219,26 +217,50 @@ impl Reader<'_> {
         self.stats.unreadable_files.push((name, reason));
     }
 
-    fn read_file(&mut self, file: usize, path: &Path) {
-        let data = match std::fs::read(path) {
+    /// The chunks of a file's bytes, or `None` when it is unreadable (said in the stats) or empty.
+    pub fn open(
+        &mut self,
+        file: usize,
+        path: &Path,
+        data: std::io::Result<Vec<u8>>,
+    ) -> Option<UnifiedLogIterator> {
+        let data = match data {
             Ok(data) => data,
-            Err(e) => return self.unreadable(file, format!("cannot read: {e}")),
+            Err(e) => {
+                self.unreadable(file, format!("cannot read: {e}"));
+                return None;
+            }
         };
         if data.is_empty() {
-            return;
+            return None;
         }
         // Without a header chunk first the crate panics on the first entry; say why instead.
         if data.get(..4) != Some(&HEADER_CHUNK_TAG.to_le_bytes()[..]) {
-            return self.unreadable(file, "not a tracev3 file (no header chunk)".to_string());
+            self.unreadable(file, "not a tracev3 file (no header chunk)".to_string());
+            return None;
         }
-        let mut chunks = UnifiedLogIterator {
+        Some(UnifiedLogIterator {
             data,
             header: Vec::new(),
             evidence: path.to_string_lossy().into_owned(),
-        };
-        let mut chunk_index = 0u64;
-        // (chunks lost to a parser panic, the first panic message)
-        let mut panics: (u64, String) = (0, String::new());
+        })
+    }
+
+    fn read_file(&mut self, file: usize, path: &Path, data: std::io::Result<Vec<u8>>) {
+        if let Some(chunks) = self.open(file, path, data) {
+            self.read_chunks(file, chunks, 0, (0, String::new()));
+        }
+    }
+
+    /// The crate's loop over the chunks of one file from `chunk_index` on (0 for a whole file),
+    /// `panics` being those of the chunks before.
+    pub fn read_chunks(
+        &mut self,
+        file: usize,
+        mut chunks: UnifiedLogIterator,
+        mut chunk_index: u64,
+        mut panics: Panics,
+    ) {
         loop {
             let next = catch_unwind(AssertUnwindSafe(|| chunks.next()));
             let mut chunk = match next {
@@ -259,36 +281,23 @@ impl Reader<'_> {
                 return self.unreadable(file, reason);
             }
             chunk.oversize.append(&mut self.oversize.oversize);
-            // `chunk` is borrowed by the closure, so its oversize strings survive a panic.
-            let built = catch_unwind(AssertUnwindSafe(|| {
-                build_log(&chunk, &self.provider, &self.cache, &self.timesync, true)
-            }));
-            match built {
+            // `chunk` is borrowed by the build, so its oversize strings survive a panic.
+            match self.shared.build(&chunk, true) {
                 Ok((entries, missing)) => {
-                    self.emit(file, &chunk, entries);
-                    if !(missing.catalog_data.is_empty()
-                        && missing.header.is_empty()
-                        && missing.oversize.is_empty())
-                    {
-                        self.missing.push((file, missing));
-                    }
+                    let converted = self.shared.convert(&self.names[file], &chunk, entries);
+                    self.emit(file, converted);
+                    self.defer(file, missing);
                 }
-                Err(panic) => {
+                Err(message) => {
                     if panics.0 == 0 {
-                        panics.1 = format!("chunk {}: {}", chunk_index - 1, panic_message(&*panic));
+                        panics.1 = format!("chunk {}: {message}", chunk_index - 1);
                     }
                     panics.0 += 1;
                 }
             }
             self.oversize.oversize = std::mem::take(&mut chunk.oversize);
         }
-        if panics.0 > 0 {
-            let reason = format!(
-                "parser panicked in {} chunk(s), first in {}",
-                panics.0, panics.1
-            );
-            self.unreadable(file, reason);
-        }
+        self.report_panics(file, &panics);
         // The iterator leaves unread bytes behind when it meets a chunk it cannot parse.
         if !chunks.data.is_empty() {
             let reason = format!(
@@ -300,184 +309,83 @@ impl Reader<'_> {
         }
     }
 
+    pub fn report_panics(&mut self, file: usize, panics: &Panics) {
+        if panics.0 > 0 {
+            let reason = format!(
+                "parser panicked in {} chunk(s), first in {}",
+                panics.0, panics.1
+            );
+            self.unreadable(file, reason);
+        }
+    }
+
+    /// Keeps the entries the crate could not build yet for [`Reader::retry_missing`].
+    pub fn defer(&mut self, file: usize, missing: UnifiedLogData) {
+        if !(missing.catalog_data.is_empty()
+            && missing.header.is_empty()
+            && missing.oversize.is_empty())
+        {
+            self.missing.push((file, missing));
+        }
+    }
+
     /// Builds, once all files are read, the entries whose oversize strings were in a later file.
     fn retry_missing(&mut self) {
         for (file, mut leftover) in std::mem::take(&mut self.missing) {
             leftover.oversize.clone_from(&self.oversize.oversize);
-            let built = catch_unwind(AssertUnwindSafe(|| {
-                build_log(
-                    &leftover,
-                    &self.provider,
-                    &self.cache,
-                    &self.timesync,
-                    false,
-                )
-            }));
-            match built {
-                Ok((entries, _)) => self.emit(file, &leftover, entries),
-                Err(panic) => {
-                    let reason = format!(
-                        "parser panicked on deferred entries: {}",
-                        panic_message(&*panic)
-                    );
+            match self.shared.build(&leftover, false) {
+                Ok((entries, _)) => {
+                    let converted = self.shared.convert(&self.names[file], &leftover, entries);
+                    self.emit(file, converted);
+                }
+                Err(message) => {
+                    let reason = format!("parser panicked on deferred entries: {message}");
                     self.unreadable(file, reason);
                 }
             }
         }
     }
 
-    fn emit(&mut self, file: usize, chunk: &UnifiedLogData, entries: Vec<LogData>) {
-        let Some(name) = self.names.get(file).cloned() else {
-            return;
-        };
-        let mut pids: Option<HashMap<u64, Option<String>>> = None;
-        for entry in entries {
-            let index = self.next_entry[file];
-            self.next_entry[file] += 1;
-            self.stats.entries += 1;
-            if is_unrendered(&entry) {
-                self.stats.unrendered += 1;
+    /// Numbers one chunk's records after the file's earlier entries and gives them to the sink.
+    pub fn emit(&mut self, file: usize, converted: Converted) {
+        let base = self.next_entry[file];
+        self.next_entry[file] += converted.entries;
+        self.stats.entries += converted.entries;
+        self.stats.unrendered += converted.unrendered;
+        self.stats.kept += converted.kept.len() as u64;
+        for mut record in converted.kept {
+            if let Origin::Archive { entry, .. } = &mut record.origin {
+                *entry += base;
             }
-            let unresolved =
-                entry.process.is_empty() || entry.process.starts_with("Failed to get path string");
-            let resolved = if unresolved {
-                let pids = pids.get_or_insert_with(|| main_uuids_by_pid(chunk));
-                self.image_name(pids.get(&entry.pid).and_then(Option::as_deref))
-            } else {
-                None
-            };
-            let process = match &resolved {
-                Some(name) => name.as_str(),
-                None if unresolved => "",
-                None => short_name(&entry.process),
-            };
-            if !(self.keep)(process, &entry.message) {
-                continue;
-            }
-            let process = process.to_string();
-            let record = to_record(entry, process, &name, index);
-            self.stats.kept += 1;
             (self.sink)(record);
         }
     }
-
-    /// The basename of the image of `main_uuid`, read from its uuidtext file (cached).
-    fn image_name(&mut self, main_uuid: Option<&str>) -> Option<String> {
-        let uuid = main_uuid?;
-        if let Some(name) = self.image_names.get(uuid) {
-            return name.clone();
-        }
-        let name = self
-            .cache
-            .get_or_load_uuidtext(uuid, &self.provider)
-            .and_then(|text| image_path(&text).map(|path| short_name(&path).to_string()))
-            .filter(|name| !name.is_empty());
-        self.image_names.insert(uuid.to_string(), name.clone());
-        name
-    }
 }
 
-/// The image path stored after the format strings of a uuidtext file.
-fn image_path(text: &macos_unifiedlogs::uuidtext::UUIDText) -> Option<String> {
-    let offset: usize = text
-        .entry_descriptors
-        .iter()
-        .map(|e| e.entry_size as usize)
-        .sum();
-    let rest = text.footer_data.get(offset..)?;
-    let end = memchr::memchr(0, rest).unwrap_or(rest.len());
-    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
-}
-
-/// pid -> main image UUID of the processes of a chunk's catalogs; `None` when ambiguous.
-fn main_uuids_by_pid(chunk: &UnifiedLogData) -> HashMap<u64, Option<String>> {
-    let mut map: HashMap<u64, Option<String>> = HashMap::new();
-    for catalog in &chunk.catalog_data {
-        for info in catalog.catalog.catalog_process_info_entries.values() {
-            let uuid = (!info.main_uuid.is_empty() && info.main_uuid.bytes().any(|b| b != b'0'))
-                .then(|| info.main_uuid.clone());
-            map.entry(u64::from(info.pid))
-                .and_modify(|known| {
-                    if *known != uuid {
-                        *known = None;
-                    }
-                })
-                .or_insert(uuid);
-        }
-    }
-    map
-}
-
-/// Markers the crate puts in place of a format string it could not find (unified_log.rs,
-/// chunks/firehose/message.rs of macos-unifiedlogs 0.7.0).
-fn is_unrendered(entry: &LogData) -> bool {
-    // `raw_message` is the format string (or the marker) except for trace entries, whose
-    // message is then the formatted marker itself.
-    let format = if entry.raw_message.is_empty() {
-        &entry.message
-    } else {
-        &entry.raw_message
-    };
-    format == "Unknown shared string message"
-        || format == "Error: Invalid shared string offset"
-        || format == "Error: Invalid UUID index"
-        || (format.starts_with("Error: Invalid offset ") && format.contains(" UUID "))
-        || format.starts_with("Failed to get string message from ")
-        || entry.message.contains("<Missing message data>")
-}
-
-fn level(log_type: LogType) -> Level {
-    match log_type {
-        LogType::Debug => Level::Debug,
-        LogType::Info => Level::Info,
-        LogType::Default => Level::Default,
-        LogType::Error => Level::Error,
-        LogType::Fault => Level::Fault,
-        _ => Level::Other,
-    }
-}
-
-fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
-fn to_record(entry: LogData, process: String, file: &Arc<str>, index: u64) -> LogRecord {
-    // `time` is Unix nanoseconds in an f64, which holds today's values to ±128 ns (half a unit
-    // in the last place). Truncate to microseconds like `log show`, after adding that half ulp
-    // so that …481876000 ns stored as …481875968 stays .481876 rather than .481875.
-    // (In integers: adding 128.0 to the f64 would round again.)
-    let micros = (entry.time as i64).saturating_add(128).div_euclid(1000);
-    let sender = sender_of(&entry.library, &process);
-    LogRecord {
-        at: Timestamp::from_utc_micros(micros),
-        process,
-        pid: u32::try_from(entry.pid).ok(),
-        thread: Some(entry.thread_id),
-        level: Some(level(entry.log_type)),
-        subsystem: non_empty(entry.subsystem),
-        category: non_empty(entry.category),
-        sender,
-        message: entry.message,
-        origin: Origin::Archive {
-            file: Arc::clone(file),
-            entry: index,
-        },
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "unknown panic".to_string()
+impl Shared<'_> {
+    /// The crate's `build_log` on one chunk, a panic caught and said.
+    pub fn build(
+        &self,
+        chunk: &UnifiedLogData,
+        exclude_missing: bool,
+    ) -> Result<(Vec<LogData>, UnifiedLogData), String> {
+        catch_unwind(AssertUnwindSafe(|| {
+            build_log(
+                chunk,
+                &self.provider,
+                &self.cache,
+                &self.timesync,
+                exclude_missing,
+            )
+        }))
+        .map_err(|panic| panic_message(&*panic))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pushtrace_model::{Level, Timestamp};
     use std::sync::OnceLock;
 
     const FIXTURE: &str = concat!(
@@ -496,6 +404,7 @@ mod tests {
             let mut steps = Vec::new();
             let stats = read_logarchive(
                 Path::new(FIXTURE),
+                1,
                 &|_, _| true,
                 &mut |done, total| steps.push((done, total)),
                 &mut |r| records.push(r),
@@ -632,6 +541,7 @@ mod tests {
         let mut records = Vec::new();
         let stats = read_logarchive(
             Path::new(FIXTURE),
+            1,
             &|p, _| p == "apsd",
             &mut |_, _| {},
             &mut |r| records.push(r),
@@ -661,8 +571,8 @@ mod tests {
         assert!(!is_logarchive(
             &Path::new(FIXTURE).join("Persist/0000000000000001.tracev3")
         ));
-        let err =
-            read_logarchive(empty.path(), &|_, _| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
+        let err = read_logarchive(empty.path(), 1, &|_, _| true, &mut |_, _| {}, &mut |_| {})
+            .unwrap_err();
         assert!(matches!(err, ArchiveError::NotALogarchive { .. }), "{err}");
     }
 
@@ -682,7 +592,7 @@ mod tests {
             &dir.path().join("Special"),
         );
         let err =
-            read_logarchive(dir.path(), &|_, _| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
+            read_logarchive(dir.path(), 1, &|_, _| true, &mut |_, _| {}, &mut |_| {}).unwrap_err();
         assert!(matches!(err, ArchiveError::NoTimesync { .. }), "{err}");
         assert!(err.to_string().contains("timesync"));
     }
@@ -739,9 +649,7 @@ mod tests {
         shrunk.extend_from_slice(&special[padded..]);
         std::fs::write(persist.join("0000000000000006.tracev3"), &shrunk).expect("write");
 
-        let mut kept = 0;
-        let stats = read_logarchive(dir.path(), &|_, _| true, &mut |_, _| {}, &mut |_| kept += 1)
-            .expect("reads");
+        let (stats, records, _) = read_with(dir.path(), 1);
         assert_eq!(stats.tracev3_files, 6);
         let names: Vec<&str> = stats
             .unreadable_files
@@ -773,6 +681,53 @@ mod tests {
         );
         // The intact copy of Special alone gives at least its 12,154 entries.
         assert!(stats.entries >= 12_154, "{stats:?}");
-        assert_eq!(stats.kept, kept);
+        assert_eq!(stats.kept, records.len() as u64);
+        // On several threads each damaged file is cut where the sequential loop must take over,
+        // and says the same.
+        for threads in [2, 3] {
+            let parallel = read_with(dir.path(), threads);
+            assert_eq!(parallel.0, stats, "{threads} threads");
+            assert!(parallel.1 == records, "{threads} threads: other records");
+        }
+    }
+
+    fn read_with(dir: &Path, threads: usize) -> FullRead {
+        let mut records = Vec::new();
+        let mut steps = Vec::new();
+        let stats = read_logarchive(
+            dir,
+            threads,
+            &|_, _| true,
+            &mut |done, total| steps.push((done, total)),
+            &mut |r| records.push(r),
+        )
+        .expect("readable");
+        (stats, records, steps)
+    }
+
+    #[test]
+    fn threads_give_the_sequential_records_in_its_order() {
+        let (stats, records, steps) = full_read();
+        for threads in [2, 3, 8] {
+            let parallel = read_with(Path::new(FIXTURE), threads);
+            assert_eq!(&parallel.0, stats, "{threads} threads");
+            assert_eq!(&parallel.2, steps, "{threads} threads");
+            assert!(&parallel.1 == records, "{threads} threads: other records");
+        }
+        // With a filter, the same kept records and the same entry numbers.
+        let keep = |p: &str, m: &str| p == "apsd" || m.contains("push");
+        let read = |threads| {
+            let mut kept = Vec::new();
+            let stats = read_logarchive(
+                Path::new(FIXTURE),
+                threads,
+                &keep,
+                &mut |_, _| {},
+                &mut |r| kept.push(r),
+            )
+            .expect("readable");
+            (stats, kept)
+        };
+        assert!(read(1) == read(2));
     }
 }

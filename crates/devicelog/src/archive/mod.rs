@@ -1,8 +1,10 @@
 //! Binary log archives: `.logarchive` folders and the sysdiagnoses that carry them.
 
+mod entry;
 mod error;
 mod limit;
 pub(crate) mod logarchive;
+mod parallel;
 pub(crate) mod sysdiagnose;
 mod temp_folder;
 

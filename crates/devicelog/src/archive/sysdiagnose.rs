@@ -535,7 +535,7 @@ mod tests {
 
     fn count_entries(dir: &Path) -> u64 {
         let stats =
-            read_logarchive(dir, &|_, _| true, &mut |_, _| {}, &mut |_| {}).expect("readable");
+            read_logarchive(dir, 1, &|_, _| true, &mut |_, _| {}, &mut |_| {}).expect("readable");
         assert!(
             stats.unreadable_files.is_empty(),
             "{:?}",

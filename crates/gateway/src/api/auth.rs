@@ -1,23 +1,34 @@
-//! The backend's bearer token, checked in constant time.
+//! The backend's bearer tokens, checked in constant time, and what each one opens.
 //!
-//! The token is never kept as text: we keep an HMAC key and the token's tag, and check a
-//! presented token with `ring::hmac::verify`, which compares in constant time.
+//! A token is never kept as text: we keep an HMAC key and the token's tag, and check a
+//! presented token with `ring::hmac::verify`, which compares in constant time. A presented
+//! token is checked against every known token, without stopping at a match, so how long the
+//! check takes does not say which token (or whether an early one) matched.
+//!
+//! Tokens are admin tokens (`api_token_file`, else `PUSHTRACE_API_TOKEN`), which open every
+//! app, or app tokens (`[[apps]] api_token_files`), which open one app's routes and its calls
+//! only. The files are read again on SIGHUP and when one of them changes (`keys.rs` holds the
+//! set and its reloading).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ring::hmac;
 
 use super::error::{ApiError, ErrorCode};
+use super::keys::{ApiKeys, Scope};
+use super::path::PathParams;
+use crate::engine::{Engine, EngineError};
 
 /// The shortest token accepted.
 pub const MIN_TOKEN_LEN: usize = 16;
 
-/// The API token, as a verifier.
+/// One API token, as a verifier.
 #[derive(Clone)]
 pub struct ApiToken {
     key: hmac::Key,
@@ -46,10 +57,28 @@ pub enum ApiTokenError {
         "the API token from {source_name} is {len} characters; use at least {MIN_TOKEN_LEN} (e.g. `head -c 24 /dev/urandom | base64`)"
     )]
     Short {
-        /// The file or variable.
+        /// The file (and line) or variable.
         source_name: String,
         /// Its length.
         len: usize,
+    },
+    /// A token file with no token in it.
+    #[error(
+        "the API token file {path} holds no token: write one token per line (e.g. `head -c 24 /dev/urandom | base64 > {path}`)"
+    )]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// The same token in two places: it would open both scopes, or one of them twice.
+    #[error(
+        "the same API token is at {first} and at {second}: give each app (and the admin) its own token"
+    )]
+    Duplicate {
+        /// Where it is first.
+        first: String,
+        /// Where it is again.
+        second: String,
     },
 }
 
@@ -72,13 +101,11 @@ impl ApiToken {
         Ok(ApiToken { key, tag })
     }
 
-    /// Reads the token from a file.
+    /// Reads the one token of a file (the first of [`read_token_file`]).
     pub fn from_file(path: &Path) -> Result<ApiToken, ApiTokenError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ApiTokenError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        ApiToken::new(&text, &path.display().to_string())
+        let tokens = read_token_file(path)?;
+        let (line, text) = &tokens[0];
+        ApiToken::new(text, &format!("{}:{line}", path.display()))
     }
 
     /// Whether `given` is the token.
@@ -87,9 +114,40 @@ impl ApiToken {
     }
 }
 
-/// Middleware: `Authorization: Bearer <token>` or 401.
-pub async fn require_token(
-    State(token): State<ApiToken>,
+/// The tokens of a token file, with their line numbers: one per line, blank lines and lines
+/// starting with `#` skipped, so a file can hold the old and the new token while a rotation
+/// is under way. At least one.
+pub(super) fn read_token_file(path: &Path) -> Result<Vec<(usize, String)>, ApiTokenError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ApiTokenError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let tokens: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| (n, line.to_owned()))
+        .collect();
+    if tokens.is_empty() {
+        return Err(ApiTokenError::Empty {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(tokens)
+}
+
+/// What the middleware needs: the tokens, and the engine to find the app of a call.
+#[derive(Clone)]
+pub(super) struct Guard {
+    pub keys: ApiKeys,
+    pub engine: Engine,
+}
+
+/// Middleware: `Authorization: Bearer <token>` or 401; an app token on another app's route,
+/// or on a call of another app, 403.
+pub(super) async fn require_token(
+    State(guard): State<Guard>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -102,15 +160,66 @@ pub async fn require_token(
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then_some(token)
         });
-    match given {
-        Some(given) if token.matches(given.trim()) => next.run(request).await,
-        Some(_) => ApiError::new(ErrorCode::Unauthorized, "the bearer token is wrong").into_response(),
-        None => ApiError::new(
-            ErrorCode::Unauthorized,
-            "send the API token as `Authorization: Bearer <token>` (api_token_file or PUSHTRACE_API_TOKEN)",
-        )
-        .into_response(),
+    let scope = match given {
+        Some(given) => guard.keys.check(given.trim()),
+        None => {
+            return ApiError::new(
+                ErrorCode::Unauthorized,
+                "send the API token as `Authorization: Bearer <token>` (api_token_file, an app's api_token_files, or PUSHTRACE_API_TOKEN)",
+            )
+            .into_response();
+        }
+    };
+    match scope {
+        None => ApiError::new(ErrorCode::Unauthorized, "the bearer token is wrong").into_response(),
+        Some(Scope::Admin) => next.run(request).await,
+        Some(Scope::App(app)) => {
+            let (mut parts, body) = request.into_parts();
+            if let Err(refused) = in_scope(&guard.engine, &app, &mut parts).await {
+                return refused.into_response();
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
     }
+}
+
+/// Whether the route is within `app`: its `{app}` is `app`, or its `{call_id}` is a call of
+/// `app` (a call that does not exist is left to the route's own 404).
+async fn in_scope(
+    engine: &Engine,
+    app: &str,
+    parts: &mut axum::http::request::Parts,
+) -> Result<(), ApiError> {
+    let PathParams(params) =
+        PathParams::<HashMap<String, String>>::from_request_parts(parts, &()).await?;
+    let refused = |message: String| ApiError::new(ErrorCode::Forbidden, message);
+    if let Some(asked) = params.get("app") {
+        if asked != app {
+            return Err(refused(format!(
+                "this API token is for app {app:?} only: use app {asked:?}'s token (its api_token_files) or an admin token (api_token_file)"
+            ))
+            .field("app"));
+        }
+        return Ok(());
+    }
+    if let Some(call_id) = params.get("call_id") {
+        let call = engine
+            .store()
+            .call(call_id)
+            .await
+            .map_err(|e| ApiError::from(EngineError::Store(e)))?;
+        return match call {
+            Some(call) if call.app != app => Err(refused(format!(
+                "this API token is for app {app:?} only and call {call_id} is not one of its calls: use the call's app's token or an admin token (api_token_file)"
+            ))
+            .field("call_id")),
+            _ => Ok(()),
+        };
+    }
+    // Every backend route names an app or a call; one that names neither is for admins.
+    Err(refused(format!(
+        "this API token is for app {app:?} only; this route needs an admin token (api_token_file)"
+    )))
 }
 
 #[cfg(test)]

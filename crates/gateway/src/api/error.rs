@@ -35,6 +35,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: the receipt token is malformed, was not issued by this gateway's key, or expired.
     ReceiptRefused,
+    /// 403: an app's API token on another app's route, or on a call of another app.
+    Forbidden,
     /// 404: no app by that name in the config.
     UnknownApp,
     /// 404: no call with that id.
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order `docs/api.md` lists them.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidBody,
         ErrorCode::TrailingData,
         ErrorCode::InvalidField,
@@ -72,6 +74,7 @@ impl ErrorCode {
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::ReceiptRefused,
+        ErrorCode::Forbidden,
         ErrorCode::UnknownApp,
         ErrorCode::UnknownCall,
         ErrorCode::UnknownPush,
@@ -97,6 +100,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::ReceiptRefused => "receipt_refused",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::UnknownApp => "unknown_app",
             ErrorCode::UnknownCall => "unknown_call",
             ErrorCode::UnknownPush => "unknown_push",
@@ -122,6 +126,7 @@ impl ErrorCode {
             | ErrorCode::InvalidQuery
             | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized | ErrorCode::ReceiptRefused => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::UnknownApp
             | ErrorCode::UnknownCall
             | ErrorCode::UnknownPush
@@ -142,6 +147,7 @@ impl ErrorCode {
     fn of_status(status: StatusCode) -> ErrorCode {
         match status {
             StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
             StatusCode::NOT_FOUND => ErrorCode::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,

@@ -1,11 +1,14 @@
 //! The HTTP API (`docs/api.md`, `docs/openapi.yaml`): the backend registers tokens and rings
 //! calls with a bearer token; devices post receipts authenticated by their receipt token;
-//! `/metrics` and `/healthz` are for operators.
+//! `/metrics` and `/healthz` are for operators. An app's token opens that app's routes and
+//! calls only; an admin token opens all of them ([`ApiKeys`]).
 
 mod auth;
 mod body;
 mod calls;
 mod error;
+mod keys;
+mod listing;
 mod ops;
 mod path;
 mod receipts;
@@ -18,18 +21,28 @@ use axum::routing::{get, post, put};
 
 pub use auth::{ApiToken, ApiTokenError, MIN_TOKEN_LEN};
 pub use error::{ApiError, ErrorCode};
+pub use keys::{ApiKeys, KeysError, Scope};
 
 use crate::engine::Engine;
 
-/// The router over `engine`, with `token` guarding the backend's routes.
-pub fn router(engine: Engine, token: ApiToken) -> Router {
+/// The router over `engine`, with `keys` (an [`ApiKeys`], or one admin [`ApiToken`]) guarding
+/// the backend's routes.
+pub fn router(engine: Engine, keys: impl Into<ApiKeys>) -> Router {
+    let guard = auth::Guard {
+        keys: keys.into(),
+        engine: engine.clone(),
+    };
     let backend = Router::new()
         .route(
             "/v1/apps/{app}/tokens/{token}",
             put(tokens::register).delete(tokens::unregister),
         )
         .route("/v1/apps/{app}/tokens/{token}/pushes", get(tokens::history))
-        .route("/v1/apps/{app}/calls", post(calls::create))
+        .route(
+            "/v1/apps/{app}/calls",
+            post(calls::create).get(listing::calls),
+        )
+        .route("/v1/apps/{app}/users/{user}/tokens", get(listing::tokens))
         .route(
             "/v1/apps/{app}/calls/{client_call_id}",
             get(calls::timeline_by_client_id),
@@ -42,7 +55,7 @@ pub fn router(engine: Engine, token: ApiToken) -> Router {
         .route("/v1/calls/{call_id}/cancel", post(calls::cancel))
         .route("/v1/calls/{call_id}/answered", post(calls::answered))
         .route_layer(axum::middleware::from_fn_with_state(
-            token,
+            guard,
             auth::require_token,
         ));
     Router::new()

@@ -7,12 +7,12 @@ use std::time::Duration;
 use pushtrace_model::Receipt;
 use pushtrace_store::{
     Attempt, Call, CallEffects, CallState, Event, Job, JobKind, NewCall, NewEvent, NewJob,
-    PushType, Transitioned,
+    PushPurpose, PushType, Transitioned,
 };
 use serde::{Deserialize as _, Serialize};
 
 use super::tokens::{check_attrs, check_text};
-use super::{Engine, EngineError};
+use super::{AnswerRequest, Engine, EngineError};
 use crate::config::ExpirationStrategy;
 use crate::{clock, ids};
 
@@ -75,7 +75,8 @@ pub struct CallCreated {
 pub struct CallTimeline {
     /// The call.
     pub call: Call,
-    /// Every push, retries and the missed-call alert included.
+    /// Every push, retries, the missed-call alert and the end-of-call pushes included (each
+    /// says which by its `purpose`).
     pub pushes: Vec<Attempt>,
     /// The devices' receipts.
     pub receipts: Vec<Receipt>,
@@ -139,6 +140,7 @@ impl Engine {
                 apns_timestamp: None,
                 error: None,
                 attrs: t.attrs.clone(),
+                purpose: Some(PushPurpose::Ring),
             })
             .collect();
         let mut jobs: Vec<NewJob> = attempts
@@ -222,13 +224,24 @@ impl Engine {
 
     /// The backend cancelled the call (the caller hung up).
     pub async fn cancel_call(&self, call_id: &str) -> Result<Call, EngineError> {
-        self.end_call(call_id, CallState::Cancelled, "cancelled")
+        self.end_call(call_id, CallState::Cancelled, "cancelled", None)
             .await
     }
 
-    /// The callee answered (on any device).
+    /// The callee answered (on a device the backend does not name: every device that rang
+    /// gets the end-of-call push, the answering one included).
     pub async fn answer_call(&self, call_id: &str) -> Result<Call, EngineError> {
-        self.end_call(call_id, CallState::Answered, "answered")
+        self.end_call(call_id, CallState::Answered, "answered", None)
+            .await
+    }
+
+    /// The callee answered on the device `request` names: it gets no end-of-call push.
+    pub async fn answer_call_on(
+        &self,
+        call_id: &str,
+        request: &AnswerRequest,
+    ) -> Result<Call, EngineError> {
+        self.end_call(call_id, CallState::Answered, "answered", Some(request))
             .await
     }
 
@@ -237,29 +250,39 @@ impl Engine {
         call_id: &str,
         to: CallState,
         event: &'static str,
+        answered_on: Option<&AnswerRequest>,
     ) -> Result<Call, EngineError> {
         let now = clock::now();
         let store = &self.0.store;
-        // The app is not known before the call is read; the webhook needs it, so the call is
-        // read first only when some app has a receiver for this event.
-        let webhook = match self.0.webhooks.wants_any(to_webhook_kind(to)) {
-            Some(kind) => match store.call(call_id).await? {
-                Some(call) => self.webhook(&call.app, kind, now, serde_json::json!({})),
-                None => None,
-            },
-            None => None,
+        // Read first: what is written with the change (the webhook, the end-of-call pushes and
+        // the event saying what became of them) needs the app and the callee.
+        let wanted_webhook = self.0.webhooks.wants_any(to_webhook_kind(to));
+        let Some(call) = store.call(call_id).await? else {
+            return Err(EngineError::UnknownCall(call_id.to_owned()));
         };
-        let effects = CallEffects {
-            events: vec![NewEvent {
-                at: now,
-                call_id: Some(call_id.to_owned()),
-                push_id: None,
-                kind: format!("call.{event}"),
-                detail: serde_json::Value::Null,
-            }],
-            webhook,
-            ..CallEffects::default()
+        let spared = match answered_on {
+            Some(request) => self.answering_tokens(&call, request).await?,
+            None => Default::default(),
         };
+        let mut effects = CallEffects::default();
+        let mut detail = serde_json::Value::Null;
+        // An ended call gets no end pushes: the compare-and-set below would write nothing.
+        if matches!(call.state, CallState::Ringing | CallState::Delivered) {
+            let end = self.end_pushes(&call, to, &spared, now).await?;
+            detail = serde_json::Value::Object(end.detail);
+            effects.attempts = end.attempts;
+            effects.jobs = end.jobs;
+        }
+        if let Some(kind) = wanted_webhook {
+            effects.webhook = self.webhook(&call.app, kind, now, serde_json::json!({}));
+        }
+        effects.events.push(NewEvent {
+            at: now,
+            call_id: Some(call_id.to_owned()),
+            push_id: None,
+            kind: format!("call.{event}"),
+            detail,
+        });
         let moved = store
             .transition_call_with(
                 call_id,
@@ -270,15 +293,19 @@ impl Engine {
             )
             .await?;
         match moved {
-            Some(Transitioned { call, .. }) => {
+            Some(Transitioned { call, job_ids }) => {
                 self.0.metrics.call(&call.app, event);
                 tracing::info!(
                     app = %call.app,
                     call_id = %call.call_id,
                     client_call_id = %call.client_call_id,
                     outcome = event,
+                    end_pushes = job_ids.len(),
                     "call ended"
                 );
+                for id in job_ids {
+                    self.run_claimed(id);
+                }
                 Ok(call)
             }
             None => match store.call(call_id).await? {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use pushtrace_model::Timestamp;
 use pushtrace_store::{
-    Attempt, Call, CallEffects, CallState, Job, JobKind, NewEvent, NewJob, PushType,
+    Attempt, Call, CallEffects, CallState, Job, JobKind, NewEvent, NewJob, PushPurpose, PushType,
 };
 use serde_json::json;
 
@@ -147,6 +147,7 @@ impl Engine {
                     apns_timestamp: None,
                     error: None,
                     attrs: token.attrs,
+                    purpose: Some(PushPurpose::MissedCall),
                 });
             }
         }

@@ -21,7 +21,9 @@
 
 mod calls;
 mod deadline;
+mod end_of_call;
 mod error;
+mod push_log;
 mod receipts;
 mod retry_ceiling;
 mod send;
@@ -44,6 +46,7 @@ use retry_ceiling::RetryCeiling;
 
 pub use calls::{CallCreated, CallRequest, CallTimeline};
 pub use error::EngineError;
+pub use end_of_call::{AnswerRequest, EndOfCallConfig, EndOfCallMode};
 pub use receipts::{ReceiptRequest, ReceiptResult};
 pub use tokens::{TokenKind, TokenRequest};
 

@@ -232,6 +232,14 @@ impl Engine {
             return Ok(false);
         }
         self.0.metrics.call(&call.app, "delivered");
+        tracing::info!(
+            app = %call.app,
+            call_id = %call.call_id,
+            client_call_id = %call.client_call_id,
+            outcome = "delivered",
+            push_id = %receipt.push_id,
+            "call delivered"
+        );
         self.receipt_event(&call.call_id, receipt, now).await?;
         Ok(true)
     }

@@ -5,10 +5,12 @@ use pushtrace_apns::client::{Outcome, SendResult};
 use pushtrace_apns::{Expiration, Notification, Priority, Reason, Retry};
 use pushtrace_model::Timestamp;
 use pushtrace_store::{
-    Attempt, AttemptAnswer, Call, CallState, Job, JobKind, NewEvent, NewJob, PushType,
+    Attempt, AttemptAnswer, Call, CallState, Job, JobKind, NewEvent, NewJob, PushPurpose, PushType,
 };
 use serde_json::json;
 
+use super::end_of_call::{end_payload, purpose_of};
+use super::push_log::{self, FollowUp};
 use super::retry_ceiling::NoTurn;
 use super::{ALERT_RETRY_WINDOW, Engine, EngineError, MAX_CLAIMS, RECEIPT_GRACE};
 use crate::metrics::PushLabels;
@@ -180,15 +182,18 @@ impl Engine {
         call: Call,
     ) -> Result<(), EngineError> {
         let store = &self.0.store;
-        let is_voip = attempt.push_type == PushType::Voip;
-        if is_voip && !matches!(call.state, CallState::Ringing | CallState::Delivered) {
+        let purpose = purpose_of(&attempt);
+        let is_ring = purpose == PushPurpose::Ring;
+        if is_ring && !matches!(call.state, CallState::Ringing | CallState::Delivered) {
             let why = format!("not sent: the call was already {}", call.state);
             self.skip(job, &attempt, why, call.state.as_str()).await?;
             return Ok(());
         }
         let runtime = self.app(&attempt.app)?;
         let (window_end, end) = send_window(&attempt, &call);
-        let too_late = |at: Timestamp| is_voip && at >= window_end;
+        // The missed-call alert is worth its retries after the deadline; a ring or an end of
+        // call is not.
+        let too_late = |at: Timestamp| purpose != PushPurpose::MissedCall && at >= window_end;
         let slot = if too_late(clock::now()) {
             None
         } else {
@@ -202,7 +207,7 @@ impl Engine {
             drop(slot);
             let why = format!("not sent: {} had passed", end.described());
             self.skip(job, &attempt, why, end.skipped_label()).await?;
-            if end == WindowEnd::Expiration {
+            if is_ring && end == WindowEnd::Expiration {
                 // Before the deadline, which would end the call: maybe nothing else can ring.
                 self.fail_if_nothing_can_ring(&call).await?;
             }
@@ -212,6 +217,14 @@ impl Engine {
             Ok(n) => n,
             Err(message) => {
                 // Our own bug or a bad token in the store: record it, never loop on it.
+                tracing::error!(
+                    app = %attempt.app,
+                    call_id = attempt.call_id.as_deref(),
+                    push_id = %attempt.push_id,
+                    attempt = attempt.attempt,
+                    error = %message,
+                    "push not sent: it cannot be built"
+                );
                 self.finish(job, &attempt, sent_at, None, Some(message))
                     .await?;
                 return Ok(());
@@ -232,8 +245,8 @@ impl Engine {
             .await?;
         self.observe(&attempt, sent_at, responded_at, &result);
 
-        match classify(&result.outcome, responded_at) {
-            Next::Done => {}
+        let follow_up = match classify(&result.outcome, responded_at) {
+            Next::Done => FollowUp::Final,
             Next::Invalidate(at) => {
                 let reason = result
                     .outcome
@@ -254,10 +267,15 @@ impl Engine {
                     json!({ "reason": reason, "since": at, "token": attempt.token }),
                 )
                 .await?;
+                FollowUp::TokenInvalidated(invalidated)
             }
-            Next::Retry => self.schedule_retry(&attempt, &call, responded_at).await?,
-        }
-        if is_voip && !matches!(result.outcome, Outcome::Accepted { .. }) {
+            Next::Retry => match self.schedule_retry(&attempt, &call, responded_at).await? {
+                Ok(due) => FollowUp::Retry(due),
+                Err(why) => FollowUp::GaveUp(why),
+            },
+        };
+        push_log::failed_push(&attempt, &result.outcome, follow_up);
+        if is_ring && !matches!(result.outcome, Outcome::Accepted { .. }) {
             self.fail_if_nothing_can_ring(&call).await?;
         }
         Ok(())
@@ -275,7 +293,7 @@ impl Engine {
         call: &Call,
     ) -> Result<Option<HeldBack>, EngineError> {
         let first_send = attempt.attempt == 1 && attempt.sent_at.is_none();
-        if attempt.push_type != PushType::Voip || first_send {
+        if purpose_of(attempt) != PushPurpose::Ring || first_send {
             return Ok(None);
         }
         let store = &self.0.store;
@@ -302,6 +320,7 @@ impl Engine {
     ) -> Result<Notification, String> {
         let runtime = self.app(&attempt.app).map_err(|e| e.to_string())?;
         let (push_type, payload) = match &attempt.push_type {
+            _ if purpose_of(attempt) == PushPurpose::End => end_payload(attempt, call)?,
             PushType::Voip => {
                 let receipt_token = self.0.receipt_key.issue(
                     &attempt.push_id,
@@ -329,10 +348,12 @@ impl Engine {
                 );
                 (pushtrace_apns::PushType::Alert, payload)
             }
-            // The gateway queues only the two above; anything else came from outside it.
-            PushType::Other(other) => {
+            // The gateway queues only the two above, and background pushes to end a call;
+            // anything else came from outside it.
+            other @ (PushType::Background | PushType::Other(_)) => {
                 return Err(format!(
-                    "push type {other:?} is not one the gateway sends (voip, alert)"
+                    "push type {:?} is not one the gateway sends (voip, alert; background only to end a call)",
+                    other.as_str()
                 ));
             }
         };
@@ -343,7 +364,12 @@ impl Engine {
         let mut builder = Notification::builder(push_type)
             .device_token(attempt.token.clone())
             .topic(attempt.topic.clone())
-            .priority(Priority::Immediate)
+            .priority(Priority::from_value(attempt.priority).ok_or_else(|| {
+                format!(
+                    "priority {} is not one APNs takes (10, 5 or 1)",
+                    attempt.priority
+                )
+            })?)
             .expiration(expiration)
             .apns_id(attempt.push_id.clone())
             .payload(payload);
@@ -414,26 +440,28 @@ impl Engine {
             .get_or_create(&PushLabels {
                 app: attempt.app.clone(),
                 push_type: attempt.push_type.to_string(),
+                purpose: purpose_of(attempt).as_str(),
                 outcome,
                 reason,
             })
             .inc();
         metrics.stage("queue", clock::elapsed(attempt.queued_at, sent_at));
         metrics.stage("apns", clock::elapsed(sent_at, at));
-        if attempt.attempt == 1 && attempt.push_type == PushType::Voip {
+        if attempt.attempt == 1 && purpose_of(attempt) == PushPurpose::Ring {
             metrics.stage("create_to_answer", clock::elapsed(attempt.queued_at, at));
         }
     }
 
     /// Schedules the next attempt for the same device, due after its back-off or at the app's
     /// next free retry turn, whichever is later, if that is still inside the push's window
-    /// ([`send_window`]) and under `max_attempts`; else writes why it gave up.
+    /// ([`send_window`]) and under `max_attempts`; else writes why it gave up. When it is due,
+    /// or why not.
     async fn schedule_retry(
         &self,
         attempt: &Attempt,
         call: &Call,
         now: Timestamp,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Result<Timestamp, &'static str>, EngineError> {
         let runtime = self.app(&attempt.app)?;
         let policy = runtime.config.retry;
         let next = attempt.attempt + 1;
@@ -451,14 +479,14 @@ impl Engine {
         let due = match due {
             Ok(due) => due,
             Err(why) => {
-                return self
-                    .event(
-                        attempt,
-                        now,
-                        "push.gave_up",
-                        json!({ "why": why, "attempts": attempt.attempt }),
-                    )
-                    .await;
+                self.event(
+                    attempt,
+                    now,
+                    "push.gave_up",
+                    json!({ "why": why, "attempts": attempt.attempt }),
+                )
+                .await?;
+                return Ok(Err(why));
             }
         };
         let retry = Attempt {
@@ -495,7 +523,7 @@ impl Engine {
         )
         .await?;
         self.run_claimed_at(job_id, due);
-        Ok(())
+        Ok(Ok(due))
     }
 
     /// A VoIP push whose call ended, whose window passed or whose device has the call before
@@ -515,6 +543,7 @@ impl Engine {
             .get_or_create(&PushLabels {
                 app: attempt.app.clone(),
                 push_type: attempt.push_type.to_string(),
+                purpose: purpose_of(attempt).as_str(),
                 outcome: "skipped",
                 reason: label.to_owned(),
             })
@@ -608,15 +637,20 @@ impl WindowEnd {
 /// The instant `attempt` must be sent before, and what sets it: the call's deadline for a ring
 /// (a ring after it would be a ghost call), 10 minutes after it for the missed-call alert; or
 /// the push's own `apns-expiration` when that comes first (`"<N>s"` counts from the call's
-/// creation): a push sent past it would be refused, or never delivered. A retry is scheduled
-/// only when due before it, and a ring is not sent at or after it.
+/// creation): a push sent past it would be refused, or never delivered. An end-of-call push's
+/// window is its own `apns-expiration` alone. A retry is scheduled only when due before it,
+/// and neither a ring nor an end-of-call push is sent at or after it.
 fn send_window(attempt: &Attempt, call: &Call) -> (Timestamp, WindowEnd) {
+    let expires = clock::from_millis(attempt.expiration.saturating_mul(1000));
+    if purpose_of(attempt) == PushPurpose::End {
+        // Useful only while the other phones ring, whatever the call's deadline says.
+        return (expires, WindowEnd::Expiration);
+    }
     let end = if attempt.push_type == PushType::Voip {
         call.deadline
     } else {
         clock::after(call.deadline, ALERT_RETRY_WINDOW)
     };
-    let expires = clock::from_millis(attempt.expiration.saturating_mul(1000));
     if attempt.expiration != 0 && expires < end {
         (expires, WindowEnd::Expiration)
     } else {

@@ -136,14 +136,19 @@ impl Engine {
                 WebhookNext::RetryAt(due) => Some(due),
                 _ => None,
             };
+            // `status` and `retry_at` are left out of the line when there is none.
+            let retry_at = retry_at.map(tracing::field::display);
+            let call_id = webhook.call_id.as_deref();
             if next == WebhookNext::Failed {
                 tracing::error!(
                     app = %webhook.app,
                     event_id = %webhook.event_id,
                     event_type = %webhook.kind,
+                    call_id,
                     attempt = number,
-                    status = ?status,
+                    status,
                     error = %error,
+                    will_retry = false,
                     "webhook failed for good; the event stays listed under /v1/apps/{{app}}/webhooks/deliveries?state=failed"
                 );
             } else {
@@ -151,10 +156,12 @@ impl Engine {
                     app = %webhook.app,
                     event_id = %webhook.event_id,
                     event_type = %webhook.kind,
+                    call_id,
                     attempt = number,
-                    status = ?status,
+                    status,
                     error = %error,
-                    retry_at = ?retry_at,
+                    will_retry = true,
+                    retry_at,
                     "webhook delivery failed; retrying"
                 );
             }

@@ -17,6 +17,9 @@ pub enum Answer {
     Status(u16),
     /// Holds the request without answering (until the test ends).
     Hang,
+    /// Answers 200 after this many ms: a receiver that keeps deliveries in flight.
+    #[allow(dead_code)] // tests/scale_out.rs's, not tests/webhooks.rs's
+    OkAfter(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +109,10 @@ async fn receive(
         Some(Answer::Status(status)) => StatusCode::from_u16(status).unwrap(),
         Some(Answer::Hang) => {
             tokio::time::sleep(Duration::from_secs(600)).await;
+            StatusCode::OK
+        }
+        Some(Answer::OkAfter(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
             StatusCode::OK
         }
         None => StatusCode::OK,

@@ -98,12 +98,13 @@ pub fn states(run: &DeviceRun, initial_policy: u8) -> (DeviceState, Vec<StateCha
     for line in &run.log {
         match &line.message {
             Message::Connected(_) => connected = true,
-            // A cellular outage logs the radio dropping to RRC idle, a Wi-Fi one the closed
+            // A cellular outage logs CommCenter losing registration (RRC idle alone is the
+            // radio's ordinary churn), a Wi-Fi one or a move to the other network the closed
             // connection. A silently dropped connection was already gone on APNs's side; the
             // keep-alive is when the phone finds out, the closest time the log gives.
-            Message::RrcIdle | Message::ConnectionClosed(_) | Message::KeepAliveFailed(_) => {
-                connected = false
-            }
+            Message::RegistrationLost
+            | Message::ConnectionClosed(_)
+            | Message::KeepAliveFailed(_) => connected = false,
             Message::PolicyApplied(p) => policy = *p,
             _ => continue,
         }

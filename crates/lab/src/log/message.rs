@@ -8,10 +8,14 @@ use crate::scenario::Interface;
 /// One message a daemon (or the app) logs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
-    /// symptomsd: the radio drops to RRC idle.
+    /// symptomsd: the radio drops to RRC idle (its inactivity timer, a handover, an outage).
     RrcIdle,
-    /// CommCenter: registered again after an outage.
+    /// symptomsd: the radio goes RRC connected to carry data.
+    RrcConnected,
+    /// CommCenter: registered (again, after an outage or a handover).
     Registered,
+    /// CommCenter: registration lost, searching for a network (a cellular outage begins).
+    RegistrationLost,
     /// apsd: its path to APNs is usable again.
     PathSatisfied(Interface),
     /// apsd: connected to the courier.
@@ -20,6 +24,8 @@ pub enum Message {
     ConnectionClosed(Interface),
     /// apsd: a connection attempt timed out.
     ConnectTimeout(Interface),
+    /// apsd: a keep-alive sent on the courier connection.
+    KeepAliveSent(Interface),
     /// apsd: the keep-alive went unanswered (a silently dropped connection is found).
     KeepAliveFailed(Interface),
     /// apsd: powerd is about to change the assertion policy.
@@ -72,12 +78,13 @@ impl Message {
     /// The catalogue rule this message is written for; noise is written for none.
     pub fn rule(&self) -> Option<&'static str> {
         Some(match self {
-            Message::RrcIdle => "symptomsd.rrc_state",
-            Message::Registered => "commcenter.registration",
+            Message::RrcIdle | Message::RrcConnected => "symptomsd.rrc_state",
+            Message::Registered | Message::RegistrationLost => "commcenter.registration",
             Message::PathSatisfied(_) => "apsd.path_satisfied",
             Message::Connected(_) => "apsd.connected_to_courier",
             Message::ConnectionClosed(_) => "apsd.connection_closed",
             Message::ConnectTimeout(_) => "apsd.connect_establish_timeout",
+            Message::KeepAliveSent(_) => "apsd.keepalive_sent",
             Message::KeepAliveFailed(_) => "apsd.keepalive_response_timeout",
             Message::ActivityUpdate => "apsd.assertion_activity_update",
             Message::PolicySent(_) => "powerd.policy_sent",
@@ -99,14 +106,15 @@ impl Message {
     /// The process that logs it (`app` for the app's own lines).
     pub fn process<'a>(&self, app: &'a str) -> &'a str {
         match self {
-            Message::RrcIdle => "symptomsd",
-            Message::Registered => "CommCenter",
+            Message::RrcIdle | Message::RrcConnected => "symptomsd",
+            Message::Registered | Message::RegistrationLost => "CommCenter",
             Message::ActivityUpdate
             | Message::PolicyApplied(_)
             | Message::PathSatisfied(_)
             | Message::Connected(_)
             | Message::ConnectionClosed(_)
             | Message::ConnectTimeout(_)
+            | Message::KeepAliveSent(_)
             | Message::KeepAliveFailed(_)
             | Message::PushReceived { .. } => "apsd",
             Message::PolicySent(_)
@@ -145,6 +153,7 @@ impl Message {
             Message::Connected(_)
             | Message::ConnectionClosed(_)
             | Message::ConnectTimeout(_)
+            | Message::KeepAliveSent(_)
             | Message::KeepAliveFailed(_)
             | Message::PushReceived { .. } => ("com.apple.apsd", "connection"),
             Message::ActivityUpdate | Message::PolicyApplied(_) => ("com.apple.apsd", "power"),
@@ -174,8 +183,15 @@ impl Message {
     pub fn write(&self, out: &mut String) {
         let _ = match self {
             Message::RrcIdle => write!(out, "New RRC 0 when previous 1 from pdp_ip0"),
+            // The observed idle line's format, the other way round (docs/lab.md, Log messages).
+            Message::RrcConnected => write!(out, "New RRC 1 when previous 0 from pdp_ip0"),
             Message::Registered => {
                 write!(out, "#I Mapping the registration state to kRegisteredHome")
+            }
+            // The observed registration line with CommCenter's state for a lost network
+            // (docs/lab.md, Log messages).
+            Message::RegistrationLost => {
+                write!(out, "#I Mapping the registration state to kSearching")
             }
             Message::PathSatisfied(i) => {
                 let (name, traits) = match i {
@@ -204,6 +220,15 @@ impl Message {
                 "<APSCourierConnectionManager: 0x10300a1b0 production>: Connection establish \
                  timer fired. Connection failed onInterface {}. Connected on 0 interfaces. \
                  Current link quality: 40",
+                apsd_interface(*i)
+            ),
+            // Observed (`<private>` filled in, docs/lab.md): the keep-alive apsd sends on its
+            // timer; the iOS 18.2 format string of `_performKeepAliveOnInterface` still.
+            Message::KeepAliveSent(i) => write!(
+                out,
+                "<APSCourierConnectionManager: 0x10300a1b0 production>: Sending keep alive \
+                 message via conn: <APSCourierConnection: 0x9451043c0> onInterface: {}. \
+                 Connected on 1 interfaces. Current link quality: 100",
                 apsd_interface(*i)
             ),
             Message::KeepAliveFailed(i) => write!(

@@ -136,6 +136,12 @@ pub static NOISE: [NoiseLine; 16] = [
     ),
 ];
 
+/// The line a device's log ends with at the window's end (trustd's, which says nothing of
+/// the phone's state): a log taken then has its busy processes' lines up to that moment.
+pub fn closing_line() -> &'static NoiseLine {
+    &NOISE[14]
+}
+
 /// Mixes noise into `lines` (in time order) so that it makes `share` of the result (0 to 1,
 /// below 1), with a random stream of its own: the same seed gives the same log, and the
 /// simulation's stream is untouched. The noise falls between the first and the last line, so

@@ -5,6 +5,7 @@
 //! write instead. The simulator only ever sees a checked scenario.
 
 mod dist;
+mod retry;
 mod span;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use pushtrace_model::Timestamp;
 use serde::Deserialize;
 
 pub use dist::{Dist, exponential};
+pub use retry::Retry;
 pub use span::Span;
 
 /// A checked scenario.
@@ -100,6 +102,26 @@ pub struct Link {
     /// it): the device believes it is connected until its keep-alive fails.
     #[serde(default)]
     pub silent_drops_per_day: f64,
+    /// apsd's keep-alive interval on this interface (default: `apsd.keepalive`).
+    #[serde(default)]
+    pub keepalive: Option<Span>,
+    /// Mean moves per day of a phone on this link to the other one (Wi-Fi to cellular and
+    /// back): apsd's connection closes and it reconnects on the new interface. Hotspot phones
+    /// stay on cellular.
+    #[serde(default)]
+    pub switches_per_day: f64,
+    /// Cellular only: mean cell handovers per day that keep the connection (the radio drops
+    /// to RRC idle and CommCenter maps the registration again, apsd stays connected).
+    #[serde(default)]
+    pub handovers_per_day: f64,
+    /// Cellular only: the radio's inactivity timer, from its last data (a keep-alive) to RRC
+    /// idle (default 10s).
+    #[serde(default = "rrc_idle_after")]
+    pub rrc_idle_after: Span,
+}
+
+fn rrc_idle_after() -> Span {
+    Span(10_000_000)
 }
 
 /// apsd: connecting, keeping alive, backing off.
@@ -112,9 +134,17 @@ pub struct Apsd {
     pub connect_timeout: Span,
     /// Waits between failed attempts, in order; the last repeats.
     pub backoff: Vec<Span>,
-    /// Keep-alive interval: a silently dropped connection is found dead this long after the
-    /// last keep-alive at worst.
+    /// Keep-alive interval on an interface whose link gives none: a silently dropped
+    /// connection is found dead at the next keep-alive.
     pub keepalive: Span,
+    /// How long apsd waits for a keep-alive's answer before it declares the connection dead
+    /// (default 30s).
+    #[serde(default = "keepalive_timeout")]
+    pub keepalive_timeout: Span,
+}
+
+fn keepalive_timeout() -> Span {
+    Span(30_000_000)
 }
 
 /// powerd: display, assertion policy 3 and wakes.
@@ -182,10 +212,11 @@ pub struct Calls {
     /// How long the server takes to get APNs's answer.
     pub apns_answer: Dist,
     /// Resend the call push when no receipt came this long after the last one, while the
-    /// resend still goes out before the deadline (0: never resend). The receipt is the app's,
-    /// posted when it is handed the push.
+    /// resend still goes out before the deadline (`"0s"`: never resend; a list: the waits after
+    /// each push in order, the last repeating). The receipt is the app's, posted when it is
+    /// handed the push.
     #[serde(default)]
-    pub retry_after: Span,
+    pub retry_after: Retry,
     /// The missed-call fallback: at the deadline of a call with no receipt, an alert push (the
     /// bundle id's topic, not `.voip`: APNs stores it apart from the call push).
     #[serde(default)]
@@ -242,6 +273,21 @@ pub enum Scripted {
         duration: Span,
         weak: bool,
     },
+    /// The phone moves to the other network (Wi-Fi to cellular or back).
+    Switch {
+        #[serde(deserialize_with = "timestamp")]
+        at: Timestamp,
+    },
+    /// A cell handover that keeps the connection.
+    Handover {
+        #[serde(deserialize_with = "timestamp")]
+        at: Timestamp,
+    },
+    /// A middlebox silently drops the connection's server side.
+    SilentDrop {
+        #[serde(deserialize_with = "timestamp")]
+        at: Timestamp,
+    },
     /// An incoming cellular call wakes the device.
     CellularCall {
         #[serde(deserialize_with = "timestamp")]
@@ -264,6 +310,9 @@ impl Scripted {
     pub fn at(&self) -> Timestamp {
         match *self {
             Scripted::Outage { at, .. }
+            | Scripted::Switch { at }
+            | Scripted::Handover { at }
+            | Scripted::SilentDrop { at }
             | Scripted::CellularCall { at }
             | Scripted::User { at, .. }
             | Scripted::Call { at } => at,
@@ -382,6 +431,28 @@ impl Scenario {
         share("fleet.unregistered_share", f.unregistered_share)?;
         check_link(&self.cellular, CELLULAR_FIELDS)?;
         check_link(&self.wifi, WIFI_FIELDS)?;
+        if self.wifi.handovers_per_day != 0.0 {
+            return Err((
+                "wifi.handovers_per_day",
+                "cell handovers are cellular: set cellular.handovers_per_day, or \
+                 wifi.switches_per_day for moves between Wi-Fi and cellular"
+                    .into(),
+            ));
+        }
+        if self.wifi.rrc_idle_after != rrc_idle_after() {
+            return Err((
+                "wifi.rrc_idle_after",
+                "RRC is the cellular radio's: set cellular.rrc_idle_after".into(),
+            ));
+        }
+        for (field, keepalive) in [
+            ("cellular.keepalive", self.cellular.keepalive),
+            ("wifi.keepalive", self.wifi.keepalive),
+        ] {
+            if keepalive == Some(Span::ZERO) {
+                return Err((field, "must be longer than 0s".into()));
+            }
+        }
         self.apsd
             .connect
             .check()
@@ -419,12 +490,6 @@ impl Scenario {
         if ![1, 5, 10].contains(&self.calls.fallback_priority) {
             return Err(("calls.fallback_priority", "APNs accepts 10, 5 or 1".into()));
         }
-        if self.calls.retry_after > Span::ZERO && self.calls.retry_after < Span(1_000_000) {
-            return Err((
-                "calls.retry_after",
-                "resend no sooner than 1s after a push (\"0s\" never resends)".into(),
-            ));
-        }
         if self.calls.fallback_expiration > Span(crate::sim::MAX_STORAGE_MICROS) {
             return Err((
                 "calls.fallback_expiration",
@@ -451,6 +516,15 @@ impl Scenario {
         Ok(())
     }
 
+    /// apsd's keep-alive interval on `interface`: its link's, else `apsd.keepalive`.
+    pub fn keepalive(&self, interface: Interface) -> Span {
+        let link = match interface {
+            Interface::Wifi => &self.wifi,
+            Interface::Cellular | Interface::Hotspot => &self.cellular,
+        };
+        link.keepalive.unwrap_or(self.apsd.keepalive)
+    }
+
     /// When the simulation ends, in UTC microseconds.
     pub fn end_micros(&self) -> i64 {
         self.fleet.start.utc_micros() + self.fleet.duration.micros()
@@ -470,25 +544,32 @@ pub fn os_version(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-/// A link's field names, for errors: outages_per_day, silent_drops_per_day, weak_share, outage.
-type LinkFields = [&'static str; 4];
+/// A link's field names, for errors: outages_per_day, silent_drops_per_day, weak_share, outage,
+/// switches_per_day, handovers_per_day.
+type LinkFields = [&'static str; 6];
 const CELLULAR_FIELDS: LinkFields = [
     "cellular.outages_per_day",
     "cellular.silent_drops_per_day",
     "cellular.weak_share",
     "cellular.outage",
+    "cellular.switches_per_day",
+    "cellular.handovers_per_day",
 ];
 const WIFI_FIELDS: LinkFields = [
     "wifi.outages_per_day",
     "wifi.silent_drops_per_day",
     "wifi.weak_share",
     "wifi.outage",
+    "wifi.switches_per_day",
+    "wifi.handovers_per_day",
 ];
 
 fn check_link(link: &Link, fields: LinkFields) -> Result<(), (&'static str, String)> {
     rate(fields[0], link.outages_per_day)?;
     rate(fields[1], link.silent_drops_per_day)?;
     share(fields[2], link.weak_share)?;
+    rate(fields[4], link.switches_per_day)?;
+    rate(fields[5], link.handovers_per_day)?;
     link.outage.check().map_err(|why| (fields[3], why))
 }
 

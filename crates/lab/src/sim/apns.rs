@@ -12,9 +12,14 @@ pub enum Reach {
     PowerRestricted,
     Offline,
     /// The device is gone but APNs's side of its connection has not timed out: APNs writes the
-    /// push and it is delivered when the device reconnects, whatever its expiration.
+    /// push, the device never acknowledges it, and the attempt goes on over the device's next
+    /// connection: delivered when it reconnects, whatever its expiration (Apple: one attempt
+    /// may include retries over the device's interfaces and connections; the founding
+    /// incident's `apns-expiration: 0` push; docs/lab.md).
     Unnoticed,
-    /// A middlebox dropped the connection's server side: what APNs writes is lost.
+    /// A middlebox dropped the connection's server side and the device still believes it is
+    /// connected: APNs writes to a dead connection as in [`Reach::Unnoticed`], with the same
+    /// result once the device's keep-alive finds the connection dead and it reconnects.
     Severed,
 }
 

@@ -74,6 +74,10 @@ pub(crate) struct Device<'s> {
     unregistered: bool,
     net: Net,
     apsd: Apsd,
+    /// When apsd's current connection was made: its keep-alives run from here.
+    connected_at: i64,
+    /// Moves to the other network so far: the generation of the link's random processes.
+    link_gen: u64,
     apsd_gen: u64,
     attempt: usize,
     /// A reconnect assertion is running (its generation in `assertion_gen`).
@@ -127,6 +131,8 @@ impl<'s> Device<'s> {
             unregistered,
             net: Net::Up,
             apsd: Apsd::Connected,
+            connected_at: start,
+            link_gen: 0,
             apsd_gen: 0,
             attempt: 0,
             assertion: false,
@@ -156,11 +162,13 @@ impl<'s> Device<'s> {
             self.log(0, Message::InternetSharing);
         }
         for event in [
-            Event::NextOutage,
-            Event::NextSilentDrop,
+            Event::NextOutage { link: 0 },
+            Event::NextSilentDrop { link: 0 },
             Event::NextUserSession,
             Event::NextCellularCall,
             Event::NextCall,
+            Event::NextSwitch { link: 0 },
+            Event::NextHandover,
         ] {
             self.handle(event);
         }
@@ -175,6 +183,9 @@ impl<'s> Device<'s> {
                     Scripted::Outage { duration, weak, .. } => {
                         Event::OutageStart { duration, weak }
                     }
+                    Scripted::Switch { .. } => Event::Switch,
+                    Scripted::Handover { .. } => Event::Handover,
+                    Scripted::SilentDrop { .. } => Event::SilentDrop,
                     Scripted::CellularCall { .. } => Event::CellularCall,
                     Scripted::User { duration, .. } => Event::UserSession { duration },
                     Scripted::Call { .. } => Event::Call,
@@ -186,6 +197,13 @@ impl<'s> Device<'s> {
             self.now = at;
             self.handle(event);
         }
+        self.log_keepalives(self.end);
+        // The log is taken at the window's end: a real one has lines of its busy processes up
+        // to that moment, so a push due before then is inside what the log covers.
+        self.log_at(
+            self.end - 1,
+            Message::Noise(crate::log::noise::closing_line()),
+        );
         self.finish();
         self.run.log.sort_by_key(|l| l.at);
         self.run
@@ -199,22 +217,23 @@ impl<'s> Device<'s> {
     }
 
     fn log(&mut self, after: i64, message: Message) {
+        self.log_at(self.now + after, message);
+    }
+
+    fn log_at(&mut self, at: i64, message: Message) {
         if self.logging {
-            let pid = match message.process("app") {
-                "symptomsd" => 81,
-                "CommCenter" => 104,
-                "apsd" => 112,
-                "powerd" => 63,
-                "kernel" => 0,
-                "callservicesd" => 143,
-                "dasd" => 98,
+            let pid = match (&message, message.process("app")) {
+                (Message::Noise(line), _) => line.pid,
+                (_, "symptomsd") => 81,
+                (_, "CommCenter") => 104,
+                (_, "apsd") => 112,
+                (_, "powerd") => 63,
+                (_, "kernel") => 0,
+                (_, "callservicesd") => 143,
+                (_, "dasd") => 98,
                 _ => PID_APP,
             };
-            self.run.log.push(LogLine {
-                at: self.now + after,
-                pid,
-                message,
-            });
+            self.run.log.push(LogLine { at, pid, message });
         }
     }
 
@@ -230,20 +249,34 @@ impl<'s> Device<'s> {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::NextOutage => {
+            Event::NextOutage { link: epoch } if epoch == self.link_gen => {
                 let link = self.link();
                 if self.now > self.sc.fleet.start.utc_micros() {
                     let duration = link.outage.sample(&mut self.rng);
                     let weak = self.rng.f64() < link.weak_share;
                     self.handle(Event::OutageStart { duration, weak });
                 }
-                self.next_arrival(link.outages_per_day, Event::NextOutage);
+                self.next_arrival(link.outages_per_day, Event::NextOutage { link: epoch });
             }
-            Event::NextSilentDrop => {
+            // A move restarts the link's processes itself, this one included.
+            Event::NextSwitch { link } if link == self.link_gen => {
+                let moved = self.now > self.sc.fleet.start.utc_micros() && self.switch();
+                if !moved {
+                    self.next_arrival(self.link().switches_per_day, Event::NextSwitch { link });
+                }
+            }
+            Event::NextHandover => {
+                if self.now > self.sc.fleet.start.utc_micros() {
+                    self.handle(Event::Handover);
+                }
+                self.next_arrival(self.sc.cellular.handovers_per_day, Event::NextHandover);
+            }
+            Event::NextSilentDrop { link } if link == self.link_gen => {
                 if self.now > self.sc.fleet.start.utc_micros() {
                     self.handle(Event::SilentDrop);
                 }
-                self.next_arrival(self.link().silent_drops_per_day, Event::NextSilentDrop);
+                let rate = self.link().silent_drops_per_day;
+                self.next_arrival(rate, Event::NextSilentDrop { link });
             }
             Event::NextUserSession => {
                 if self.now > self.sc.fleet.start.utc_micros() {
@@ -277,6 +310,15 @@ impl<'s> Device<'s> {
                     .push(self.now + every.micros(), Event::ScheduledWake);
             }
             Event::OutageStart { duration, weak } => self.outage(duration, weak),
+            Event::Switch => {
+                self.switch();
+            }
+            // A handover on a working cellular link: the radio drops to idle as it changes
+            // cell and CommCenter maps the registration again; apsd's connection survives.
+            Event::Handover if self.interface != Interface::Wifi && self.net == Net::Up => {
+                self.log(0, Message::RrcIdle);
+                self.log(self.sc.cellular.back_after.micros(), Message::Registered);
+            }
             Event::OutageEnd { weak } => {
                 self.net = if weak { Net::Weak } else { Net::Up };
                 let link = self.link();
@@ -334,11 +376,13 @@ impl<'s> Device<'s> {
             }
             Event::ApnsNotices { epoch } if epoch == self.apns_gen => self.apns_noticed = true,
             Event::SilentDrop if self.apsd == Apsd::Connected && !self.severed => {
+                // The next keep-alive goes out on schedule and is never answered.
                 self.severed = true;
-                let wait = (self.rng.f64() * self.sc.apsd.keepalive.micros() as f64) as i64;
+                let every = self.sc.keepalive(self.interface).micros();
+                let next = self.connected_at + ((self.now - self.connected_at) / every + 1) * every;
                 let epoch = self.apsd_gen;
-                self.queue
-                    .push(self.now + wait, Event::KeepAliveFails { epoch });
+                let fails = next + self.sc.apsd.keepalive_timeout.micros();
+                self.queue.push(fails, Event::KeepAliveFails { epoch });
             }
             Event::KeepAliveFails { epoch } if epoch == self.apsd_gen => {
                 self.log(0, Message::KeepAliveFailed(self.interface));
@@ -355,22 +399,84 @@ impl<'s> Device<'s> {
         }
     }
 
+    /// The network goes away. On cellular the radio drops to RRC idle and CommCenter loses
+    /// registration; RRC idle alone is ordinary churn, the registration loss is the outage.
     fn outage(&mut self, duration: Span, weak: bool) {
         if self.net == Net::Down {
             return;
         }
+        self.lose_connection();
         self.net = Net::Down;
         match self.interface {
             Interface::Wifi => self.log(0, Message::ConnectionClosed(self.interface)),
-            _ => self.log(0, Message::RrcIdle),
+            _ => {
+                self.log(0, Message::RrcIdle);
+                self.log(0, Message::RegistrationLost);
+            }
         }
-        self.lose_connection();
         self.queue
             .push(self.now + duration.micros(), Event::OutageEnd { weak });
     }
 
+    /// The phone moves to the other network: apsd's connection on the old interface closes
+    /// and it connects on the new one once its path is satisfied; the network's random
+    /// processes restart at the new one's rates (they are memoryless, so nothing is lost). A
+    /// phone sharing its connection stays on cellular; one whose network is down stays where
+    /// it is. Says whether it moved.
+    fn switch(&mut self) -> bool {
+        if self.interface == Interface::Hotspot || self.net == Net::Down {
+            return false;
+        }
+        if self.apsd == Apsd::Connected {
+            self.log(0, Message::ConnectionClosed(self.interface));
+        }
+        self.lose_connection();
+        self.interface = match self.interface {
+            Interface::Wifi => Interface::Cellular,
+            _ => Interface::Wifi,
+        };
+        self.net = Net::Up;
+        let link = self.link();
+        let at = self.now + link.path_after.micros();
+        self.queue.push(at, Event::PathSatisfied);
+        self.link_gen += 1;
+        let epoch = self.link_gen;
+        self.next_arrival(link.outages_per_day, Event::NextOutage { link: epoch });
+        self.next_arrival(
+            link.silent_drops_per_day,
+            Event::NextSilentDrop { link: epoch },
+        );
+        self.next_arrival(link.switches_per_day, Event::NextSwitch { link: epoch });
+        true
+    }
+
+    /// apsd's keep-alives on the connection it holds, from when it was made until `until`
+    /// (its loss or the window's end). Only the log needs them: no queue event is spent on
+    /// them, and a silent drop is found from the same schedule. On cellular each one wakes
+    /// the radio, which drops back to RRC idle after its inactivity timer: ordinary churn.
+    fn log_keepalives(&mut self, until: i64) {
+        if !self.logging || self.apsd != Apsd::Connected {
+            return;
+        }
+        let every = self.sc.keepalive(self.interface).micros();
+        let cellular = self.interface != Interface::Wifi;
+        let idle = self.sc.cellular.rrc_idle_after.micros();
+        let mut at = self.connected_at + every;
+        while at < until {
+            if cellular {
+                self.log_at(at, Message::RrcConnected);
+            }
+            self.log_at(at, Message::KeepAliveSent(self.interface));
+            if cellular && at + idle < until {
+                self.log_at(at + idle, Message::RrcIdle);
+            }
+            at += every;
+        }
+    }
+
     /// apsd's connection is gone; APNs finds out only when its side times out.
     fn lose_connection(&mut self) {
+        self.log_keepalives(self.now);
         if self.apsd == Apsd::Connected {
             self.lost_at = Some(self.now);
             self.apns_gen += 1;
@@ -435,6 +541,7 @@ impl<'s> Device<'s> {
     fn connect_done(&mut self) {
         if self.net == Net::Up {
             self.apsd = Apsd::Connected;
+            self.connected_at = self.now;
             self.log(0, Message::Connected(self.interface));
             if self.interface == Interface::Hotspot {
                 self.log(0, Message::InternetSharing);

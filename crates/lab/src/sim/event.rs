@@ -5,18 +5,32 @@ use crate::scenario::Span;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
-    /// Arrivals of the random processes: each schedules its successor.
-    NextOutage,
-    NextSilentDrop,
+    /// Arrivals of the random processes: each schedules its successor. Those of the network
+    /// the phone is on carry the generation of that network (`link`): a move to the other one
+    /// restarts them at its rates.
+    NextOutage {
+        link: u64,
+    },
+    NextSilentDrop {
+        link: u64,
+    },
     NextUserSession,
     NextCellularCall,
     NextCall,
     ScheduledWake,
+    NextSwitch {
+        link: u64,
+    },
+    NextHandover,
     /// The network goes away.
     OutageStart {
         duration: Span,
         weak: bool,
     },
+    /// The phone moves to the other network (Wi-Fi ↔ cellular).
+    Switch,
+    /// A cell handover that keeps the connection.
+    Handover,
     OutageEnd {
         weak: bool,
     },
@@ -50,7 +64,8 @@ pub enum Event {
     ApnsNotices {
         epoch: u64,
     },
-    /// A middlebox forgets the connection; apsd finds out at its keep-alive.
+    /// A middlebox forgets the connection; apsd finds out when its next keep-alive goes
+    /// unanswered.
     SilentDrop,
     KeepAliveFails {
         epoch: u64,

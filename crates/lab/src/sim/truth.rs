@@ -48,15 +48,7 @@ pub struct PushTruth {
 impl PushTruth {
     /// `apns-id`: a UUID (version 4 layout) from the push's random bits.
     pub fn apns_id(&self) -> String {
-        let (a, b) = self.id_bits;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            (b >> 48) & 0x3fff | 0x8000,
-            b & 0xffff_ffff_ffff
-        )
+        uuid(self.id_bits.0, self.id_bits.1)
     }
 
     /// `apns-expiration` as the scenario's strategy sets it (epoch seconds, 0 for none).
@@ -73,10 +65,7 @@ impl PushTruth {
     pub fn record(&self, sc: &Scenario, device: &str, os: &str, interface: &str) -> PushRecord {
         let at = |micros: i64| Timestamp::new(micros, sc.fleet.start.offset());
         let rejected = self.status == 410;
-        let attrs = BTreeMap::from([
-            ("interface".to_string(), interface.to_string()),
-            ("os_version".to_string(), os.to_string()),
-        ]);
+        let attrs = attrs(interface, os, "ring");
         PushRecord {
             push_id: Some(format!("{device}-{}", self.seq)),
             call_id: Some(format!("call-{device}-{}", self.call + 1)),
@@ -135,10 +124,79 @@ impl CallTruth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fallback {
     pub sent_at: i64,
+    pub responded_at: i64,
     /// APNs's answer: 200, or 410 for an unregistered token.
     pub status: u16,
+    /// `apns-expiration`, epoch seconds.
+    pub expiration: u64,
+    /// The random bits of its `apns-id`.
+    pub id_bits: (u64, u64),
     /// When the phone showed it; `None`: never (expired, replaced, lost, or held at the end).
     pub shown_at: Option<i64>,
+}
+
+impl Fallback {
+    /// The push record its server would export, as the gateway exports a missed-call alert:
+    /// push type `alert` on the bundle id's topic, the call's id and deadline, and no receipt
+    /// (iOS shows an alert without running the app, so none is posted). Its `purpose` attribute
+    /// (`missed_call`, against `ring`) sets it apart in `pushtrace fleet`'s cohorts.
+    pub fn record(
+        &self,
+        sc: &Scenario,
+        device: &str,
+        os: &str,
+        interface: &str,
+        call: &CallTruth,
+        index: u32,
+    ) -> PushRecord {
+        let at = |micros: i64| Timestamp::new(micros, sc.fleet.start.offset());
+        let rejected = self.status == 410;
+        let (a, b) = self.id_bits;
+        PushRecord {
+            push_id: Some(format!("{device}-alert-{}", index + 1)),
+            call_id: Some(format!("call-{device}-{}", index + 1)),
+            device: Some(device.to_string()),
+            topic: Some(sc.app.bundle.clone()),
+            push_type: Some("alert".into()),
+            priority: Some(sc.calls.fallback_priority),
+            expiration: Some(self.expiration),
+            queued_at: None,
+            sent_at: at(self.sent_at),
+            apns_status: Some(self.status),
+            apns_reason: rejected.then(|| "Unregistered".to_string()),
+            apns_id: Some(uuid(a, b)),
+            apns_unique_id: None,
+            apns_timestamp: rejected.then_some(sc.fleet.start),
+            responded_at: Some(at(self.responded_at)),
+            received_at: None,
+            reported_at: None,
+            must_report: None,
+            deadline: Some(at(call.deadline)),
+            attrs: attrs(interface, os, "missed_call"),
+        }
+    }
+}
+
+/// A record's cohort attributes: how the phone reaches APNs, its iOS, and what the push is for
+/// (`ring` or `missed_call`, the gateway's names).
+fn attrs(interface: &str, os: &str, purpose: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("interface".to_string(), interface.to_string()),
+        ("os_version".to_string(), os.to_string()),
+        ("purpose".to_string(), purpose.to_string()),
+    ])
+}
+
+/// A UUID (version 4 layout) from 128 random bits.
+fn uuid(a: u64, b: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        (b >> 48) & 0x3fff | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 /// Why a push waited at APNs: decided when it was sent, sharpened when it resolves.
@@ -149,6 +207,9 @@ pub enum Waiting {
     Offline { abandons: u32 },
     /// Connected but power-restricted, and the push does not wake.
     PowerRestricted,
+    /// Written to a connection a middlebox had dropped, while the device believed it was
+    /// connected: it waits for the keep-alive to find that out and the device to reconnect.
+    Severed,
 }
 
 impl Waiting {
@@ -156,6 +217,7 @@ impl Waiting {
     pub fn cause(self, abandons_now: u32) -> Cause {
         match self {
             Waiting::PowerRestricted => Cause::PowerDeferred,
+            Waiting::Severed => Cause::NetworkPathSuspect,
             Waiting::Offline { abandons } if abandons_now > abandons => {
                 Cause::ReconnectAbandonedPowerPolicy
             }

@@ -221,7 +221,7 @@ fn app_row(row: &Row, op: &'static str) -> Result<App, StoreError> {
     })
 }
 
-fn token_row(row: &Row, op: &'static str) -> Result<Token, StoreError> {
+pub(super) fn token_row(row: &Row, op: &'static str) -> Result<Token, StoreError> {
     Ok(Token {
         app: get(row, 0, op)?,
         token: get(row, 1, op)?,

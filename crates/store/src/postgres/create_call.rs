@@ -20,7 +20,7 @@ use super::calls::select_call;
 use super::{PgStore, constraint, get};
 use crate::error::QueryContext;
 use crate::records::{attrs_to_json, lease_end, micros, time, to_i64};
-use crate::{Attempt, Call, CallState, CreatedCall, NewCall, NewJob, StoreError};
+use crate::{Attempt, Call, CallState, CreatedCall, NewCall, NewJob, PushPurpose, StoreError};
 
 const OP: &str = "create_call";
 
@@ -34,12 +34,13 @@ WITH c AS (
 ), a AS (
     INSERT INTO attempts (push_id, call_id, app, token, topic, push_type, priority, expiration,
                           collapse_id, attempt, queued_at, sent_at, responded_at, apns_status,
-                          apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs)
+                          apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs,
+                          purpose)
     SELECT * FROM UNNEST($9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
                          $14::TEXT[], $15::INTEGER[], $16::BIGINT[], $17::TEXT[],
                          $18::INTEGER[], $19::BIGINT[], $20::BIGINT[], $21::BIGINT[],
                          $22::INTEGER[], $23::TEXT[], $24::TEXT[], $25::TEXT[], $26::BIGINT[],
-                         $27::TEXT[], $28::TEXT[])
+                         $27::TEXT[], $28::TEXT[], $35::TEXT[])
     WHERE EXISTS (SELECT 1 FROM c)
 ), j AS (
     INSERT INTO jobs (call_id, kind, push_id, due_at, owner, lease_until, claims)
@@ -78,6 +79,7 @@ struct AttemptColumns {
     apns_timestamp: Vec<Option<i64>>,
     error: Vec<Option<String>>,
     attrs: Vec<String>,
+    purpose: Vec<Option<&'static str>>,
 }
 
 impl AttemptColumns {
@@ -106,6 +108,7 @@ impl AttemptColumns {
             c.apns_timestamp.push(a.apns_timestamp.map(micros));
             c.error.push(a.error.clone());
             c.attrs.push(attrs_to_json(&a.attrs));
+            c.purpose.push(a.purpose.map(PushPurpose::as_str));
         }
         Ok(c)
     }
@@ -128,7 +131,7 @@ impl PgStore {
         let call_attrs = attrs_to_json(&call.attrs);
         let owner = claim.map(|(owner, _)| owner);
         let lease_until = claim.map(|(_, lease)| lease_end(call.created_at, lease));
-        let params: [&(dyn ToSql + Sync); 34] = [
+        let params: [&(dyn ToSql + Sync); 35] = [
             &call.call_id,
             &call.app,
             &call.client_call_id,
@@ -163,6 +166,7 @@ impl PgStore {
             &job_due,
             &owner,
             &lease_until,
+            &a.purpose,
         ];
         let client = self.client(OP).await?;
         let stmt = client.prepare_cached(SQL).await.op(OP)?;

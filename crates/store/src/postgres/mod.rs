@@ -10,6 +10,7 @@
 mod calls;
 mod create_call;
 mod jobs;
+mod listing;
 mod outbox;
 mod push_writes;
 mod pushes;

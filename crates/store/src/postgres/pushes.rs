@@ -9,7 +9,7 @@ use super::{PgStore, constraint, get};
 use crate::error::QueryContext;
 use crate::push_records::{ExportRow, ImportRow};
 use crate::records::{attrs_from_json, attrs_to_json, columns, from_i64, micros, time, to_i64};
-use crate::{Attempt, AttemptAnswer, Event, NewEvent, ReceiptInsert, StoreError};
+use crate::{Attempt, AttemptAnswer, Event, NewEvent, PushPurpose, ReceiptInsert, StoreError};
 
 impl PgStore {
     pub(crate) async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
@@ -235,6 +235,7 @@ impl PgStore {
              LEFT JOIN receipts r ON r.push_id = a.push_id
              WHERE ($1::TEXT IS NULL OR a.app = $1) AND ($2::BIGINT IS NULL OR a.queued_at >= $2)
                AND ($3::BIGINT IS NULL OR a.queued_at < $3)
+               AND (a.purpose IS NULL OR a.purpose <> 'end')
              ORDER BY a.queued_at, a.push_id",
             columns::EXPORT
         );
@@ -323,9 +324,9 @@ pub(super) async fn insert_attempt<C: GenericClient>(
         .prepare_cached(
             "INSERT INTO attempts (push_id, call_id, app, token, topic, push_type, priority,
                expiration, collapse_id, attempt, queued_at, sent_at, responded_at, apns_status,
-               apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs)
+               apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs, purpose)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20)",
+                     $18, $19, $20, $21)",
         )
         .await
         .op(op)?;
@@ -353,6 +354,7 @@ pub(super) async fn insert_attempt<C: GenericClient>(
                 &a.apns_timestamp.map(micros),
                 &a.error,
                 &attrs_to_json(&a.attrs),
+                &a.purpose.map(PushPurpose::as_str),
             ],
         )
         .await
@@ -446,6 +448,9 @@ fn attempt_row(row: &Row, op: &'static str) -> Result<Attempt, StoreError> {
         apns_timestamp: get::<Option<i64>>(row, 17, op)?.map(time),
         error: get(row, 18, op)?,
         attrs: attrs_from_json(get(row, 19, op)?)?,
+        purpose: get::<Option<String>>(row, 20, op)?
+            .map(|p| p.parse())
+            .transpose()?,
     })
 }
 

@@ -330,7 +330,7 @@ fn app_row(row: &Row<'_>, op: &'static str) -> Result<App, StoreError> {
     })
 }
 
-fn token_row(row: &Row<'_>, op: &'static str) -> Result<Token, StoreError> {
+pub(super) fn token_row(row: &Row<'_>, op: &'static str) -> Result<Token, StoreError> {
     let attrs: String = row.get(6).op(op)?;
     Ok(Token {
         app: row.get(0).op(op)?,

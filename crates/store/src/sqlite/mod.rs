@@ -18,6 +18,7 @@
 
 mod calls;
 mod jobs;
+mod listing;
 mod outbox;
 mod pushes;
 mod rollups;

@@ -7,7 +7,7 @@ use super::{SqliteStore, constraint, write_tx};
 use crate::error::QueryContext;
 use crate::push_records::{ExportRow, ImportRow};
 use crate::records::{attrs_from_json, attrs_to_json, columns, from_i64, micros, time, to_i64};
-use crate::{Attempt, AttemptAnswer, Event, NewEvent, ReceiptInsert, StoreError};
+use crate::{Attempt, AttemptAnswer, Event, NewEvent, PushPurpose, ReceiptInsert, StoreError};
 
 impl SqliteStore {
     pub(crate) async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
@@ -248,6 +248,7 @@ impl SqliteStore {
                  LEFT JOIN receipts r ON r.push_id = a.push_id
                  WHERE (?1 IS NULL OR a.app = ?1) AND (?2 IS NULL OR a.queued_at >= ?2)
                    AND (?3 IS NULL OR a.queued_at < ?3)
+                   AND (a.purpose IS NULL OR a.purpose <> 'end')
                  ORDER BY a.queued_at, a.push_id",
                 columns::EXPORT
             );
@@ -334,9 +335,9 @@ pub(super) fn insert_attempt(
     conn.prepare_cached(
         "INSERT INTO attempts (push_id, call_id, app, token, topic, push_type, priority,
            expiration, collapse_id, attempt, queued_at, sent_at, responded_at, apns_status,
-           apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs)
+           apns_reason, apns_id, apns_unique_id, apns_timestamp, error, attrs, purpose)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20)",
+                 ?18, ?19, ?20, ?21)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -359,7 +360,8 @@ pub(super) fn insert_attempt(
             a.apns_unique_id,
             a.apns_timestamp.map(micros),
             a.error,
-            attrs_to_json(&a.attrs)
+            attrs_to_json(&a.attrs),
+            a.purpose.map(PushPurpose::as_str)
         ])
     })
     .map_err(|e| {
@@ -468,6 +470,11 @@ fn attempt_row(row: &Row<'_>, op: &'static str) -> Result<Attempt, StoreError> {
         apns_timestamp: row.get::<_, Option<i64>>(17).op(op)?.map(time),
         error: row.get(18).op(op)?,
         attrs: attrs_from_json(&attrs)?,
+        purpose: row
+            .get::<_, Option<String>>(20)
+            .op(op)?
+            .map(|p| p.parse())
+            .transpose()?,
     })
 }
 

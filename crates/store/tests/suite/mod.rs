@@ -2,8 +2,10 @@
 
 pub mod calls;
 pub mod jobs;
+pub mod listing;
 pub mod migrations;
 pub mod push_writes;
+pub mod purposes;
 pub mod pushes;
 pub mod records;
 pub mod rollups;
@@ -12,7 +14,7 @@ pub mod tokens;
 use std::collections::BTreeMap;
 
 use pushtrace_model::{Receipt, Timestamp};
-use pushtrace_store::{Attempt, JobKind, NewCall, NewJob, TokenRegistration};
+use pushtrace_store::{Attempt, JobKind, NewCall, NewJob, PushPurpose, TokenRegistration};
 
 /// 2026-05-20T10:00:00Z plus `seconds`.
 pub fn at(seconds: i64) -> Timestamp {
@@ -74,6 +76,7 @@ pub fn attempt(push_id: &str, call_id: Option<&str>, token: &str, queued: i64) -
         error: None,
         attrs: attrs(&[("os_version", "26.4")]),
     }
+        purpose: Some(PushPurpose::Ring),
 }
 
 pub fn send_job(call_id: &str, push_id: &str, due: i64) -> NewJob {

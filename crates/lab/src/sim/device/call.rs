@@ -56,10 +56,16 @@ impl Device<'_> {
             return;
         }
         let calls = &self.sc.calls;
+        // The alert's own stream (attempt 0 is no call push's), so it moves no other draw.
+        let mut rng = self.push_rng(call, 0, 2);
+        let expiration = (self.now + calls.fallback_expiration.micros()) / 1_000_000;
         let sent = &mut self.run.calls[call as usize].fallback;
         *sent = Some(Fallback {
             sent_at: self.now,
+            responded_at: self.now + calls.apns_answer.sample(&mut rng).micros(),
             status: if self.unregistered { 410 } else { 200 },
+            expiration: expiration.max(1) as u64,
+            id_bits: (rng.u64(..), rng.u64(..)),
             shown_at: None,
         });
         if self.unregistered {
@@ -72,9 +78,8 @@ impl Device<'_> {
             return;
         }
         let held = match reach {
-            // Written to a connection a middlebox dropped: lost.
-            Reach::Severed => return,
-            Reach::Unnoticed => None,
+            // Written to a dead connection: delivered over the phone's next one.
+            Reach::Unnoticed | Reach::Severed => None,
             _ => {
                 let expiration = (self.now + calls.fallback_expiration.micros()) / 1_000_000;
                 expires_at(self.now, expiration.max(1) as u64)

@@ -49,9 +49,11 @@ impl Device<'_> {
             return;
         }
         self.run.pushes.push(truth);
-        let retry = calls.retry_after.micros();
-        if retry > 0 && self.now + retry < deadline {
-            self.queue.push(self.now + retry, Event::Resend { call });
+        if let Some(wait) = calls.retry_after.after(attempt)
+            && self.now + wait.micros() < deadline
+        {
+            self.queue
+                .push(self.now + wait.micros(), Event::Resend { call });
         }
         let expiration = self.run.pushes[index].expiration(calls.expiration);
         let waking = calls.priority == 10;
@@ -67,15 +69,14 @@ impl Device<'_> {
         };
         let waiting = match reach {
             Reach::PowerRestricted => Waiting::PowerRestricted,
+            Reach::Severed => Waiting::Severed,
             _ => Waiting::Offline { abandons },
         };
         self.waiting[index] = Some(waiting);
         let held = match reach {
-            Reach::Severed => {
-                self.run.pushes[index].cause = Cause::NetworkPathSuspect;
-                return;
-            }
-            Reach::Unnoticed => None,
+            // Written to a connection that is dead, whichever side died: the attempt goes on
+            // over the phone's next connection (`Reach::Unnoticed`).
+            Reach::Unnoticed | Reach::Severed => None,
             _ if expiration == 0 => {
                 self.run.pushes[index].cause = Cause::ExpiredWhileOffline;
                 return;
