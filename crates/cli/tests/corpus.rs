@@ -382,7 +382,7 @@ fn every_case_gets_the_same_verdicts_through_each_export_style() {
                     .args(["--style", style, "--info", "--debug", "-q"])
                     .output()
                     .expect("pushtrace runs");
-                let mut mismatch = |what: String| mismatches.lock().unwrap().push(what);
+                let mismatch = |what: String| mismatches.lock().unwrap().push(what);
                 if !out.status.success() {
                     mismatch(format!(
                         "{name}: logs --style {style} failed: {}",
