@@ -294,3 +294,123 @@ fn corpus_cases_get_the_expected_verdicts() {
         mismatches.join("\n  ")
     );
 }
+
+/// Outcome, cause, recovery and confidence of each push, by push id; `Err` with stderr when
+/// diagnose fails.
+fn verdict_keys(
+    log: &Path,
+    pushes: &Path,
+    args: &[String],
+) -> Result<BTreeMap<String, String>, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .arg("diagnose")
+        .arg(log)
+        .arg("--pushes")
+        .arg(pushes)
+        .args(args)
+        .args(["--json", "-q"])
+        .output()
+        .expect("pushtrace runs");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    let report: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    Ok(report
+        .get("pushes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let v = p.get("verdict")?;
+            Some((
+                p.get("push")?.get("push_id")?.as_str()?.to_owned(),
+                ["outcome", "cause", "recovery", "confidence"]
+                    .map(|k| str_at(v, k))
+                    .join(" "),
+            ))
+        })
+        .collect())
+}
+
+/// A log written back by `pushtrace logs --style S` holds what the original did: each case's
+/// log, re-rendered in every text and JSON style log show writes, gets the verdicts the original
+/// gets. This catches a writer and a reader that disagree (a pid-less syslog line our own
+/// reader refused), and rules that lean on one format's wording of a field.
+#[test]
+fn every_case_gets_the_same_verdicts_through_each_export_style() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cases");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("testdata/cases")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("case.toml").is_file())
+        .collect();
+    dirs.sort();
+    let scratch = tempfile::tempdir().unwrap();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mismatches = std::sync::Mutex::new(Vec::<String>::new());
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(dir) = dirs.get(i) else { return };
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let case: Case =
+                toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
+            // `--app` is diagnose's; the clock options (`--date`, `--tz`) are the reader's and
+            // are spent once the log is written with zones.
+            let mut app_args = Vec::new();
+            let mut read_args = Vec::new();
+            let mut args = case.args.iter();
+            while let Some(arg) = args.next() {
+                if arg == "--app" {
+                    app_args.push(arg.clone());
+                    app_args.extend(args.next().cloned());
+                } else if arg.starts_with("--app=") {
+                    app_args.push(arg.clone());
+                } else {
+                    read_args.push(arg.clone());
+                }
+            }
+            let log = dir.join(&case.log);
+            let pushes = dir.join(&case.pushes);
+            let original = verdict_keys(&log, &pushes, &case.args);
+            for style in ["syslog", "default", "json", "ndjson"] {
+                let written = scratch.path().join(format!("{name}.{style}"));
+                let out = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+                    .arg("logs")
+                    .arg(&log)
+                    .args(&read_args)
+                    .args(["--style", style, "--info", "--debug", "-q"])
+                    .output()
+                    .expect("pushtrace runs");
+                let mismatch = |what: String| mismatches.lock().unwrap().push(what);
+                if !out.status.success() {
+                    mismatch(format!(
+                        "{name}: logs --style {style} failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ));
+                    continue;
+                }
+                std::fs::write(&written, &out.stdout).unwrap();
+                let again = verdict_keys(&written, &pushes, &app_args);
+                if again != original {
+                    mismatch(format!(
+                        "{name} through --style {style}:\n    original {original:?}\n    written  {again:?}"
+                    ));
+                }
+                std::fs::remove_file(&written).unwrap();
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(work);
+        }
+    });
+    let mismatches = mismatches.into_inner().unwrap();
+    assert!(
+        mismatches.is_empty(),
+        "{} case/style pair(s) changed verdict:\n  {}",
+        mismatches.len(),
+        mismatches.join("\n  ")
+    );
+}

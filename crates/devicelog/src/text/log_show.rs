@@ -109,8 +109,18 @@ fn token(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&bytes[..end], &bytes[end..]))
 }
 
-/// `process[pid]:` (syslog) — returns the process, the pid and the rest after `]: `.
-fn process_pid_colon(rest: &[u8]) -> Option<(&[u8], u32, &[u8])> {
+/// `process[pid]:` (syslog) — returns the process, the pid and the rest after `]: `. A line
+/// whose pid was cut out (`localhost apsd: …`, as people trim lines they post, and as a record
+/// without a pid is written back) gives the process alone: its first word, ending in `:`.
+fn process_pid_colon(rest: &[u8]) -> Option<(&[u8], Option<u32>, &[u8])> {
+    let first_word = memchr::memchr2(b' ', b'\t', rest).unwrap_or(rest.len());
+    if let Some(process) = rest[..first_word].strip_suffix(b":")
+        && !process.is_empty()
+        && !process.ends_with(b"]")
+    {
+        let after = &rest[first_word..];
+        return Some((process, None, after.strip_prefix(b" ").unwrap_or(after)));
+    }
     // A loop over `]` rather than `memmem::find(rest, b"]:")`, which builds a searcher per call.
     let close = memchr::memchr_iter(b']', rest).find(|&i| rest.get(i + 1) == Some(&b':'))?;
     let open = memchr::memrchr(b'[', &rest[..close])?;
@@ -118,7 +128,7 @@ fn process_pid_colon(rest: &[u8]) -> Option<(&[u8], u32, &[u8])> {
     let after = &rest[close + 2..];
     Some((
         &rest[..open],
-        u32::try_from(pid).ok()?,
+        Some(u32::try_from(pid).ok()?),
         after.strip_prefix(b" ").unwrap_or(after),
     ))
 }
@@ -209,7 +219,7 @@ impl TextFormat for SyslogStyle {
                     process,
                     tail,
                     continuation,
-                    |r| r.pid = Some(pid),
+                    |r| r.pid = pid,
                 );
             },
         );
@@ -547,6 +557,20 @@ Activity - Create:           0, Transition:          0, Actions:           0\n";
         assert_eq!(r[1].process, "syspolicyd");
         assert!(CompactStyle.sniff(COMPACT.lines().nth(2).unwrap().as_bytes()));
         assert!(!SyslogStyle.sniff(COMPACT.lines().nth(2).unwrap().as_bytes()));
+    }
+
+    #[test]
+    fn syslog_line_without_its_pid() {
+        // How people post trimmed lines, and how a record without a pid is written back.
+        let text = "2026-06-30 18:28:02.005000+0200  localhost apsd: <APSCourierConnectionManager: 0x10300a1b0 production>: [ExplicitKA] Sent keepalive\n\
+2026-06-30 18:28:03.000000+0200  localhost kernel[0]: (Sandbox) deny(1)\n";
+        assert!(SyslogStyle.sniff(text.lines().next().unwrap().as_bytes()));
+        let out = parse(&SyslogStyle, text, LocalClock::default());
+        assert!(out.skips.is_empty(), "{:?}", out.skips);
+        let r = &out.records;
+        assert_eq!((r[0].process.as_str(), r[0].pid), ("apsd", None));
+        assert!(r[0].message.starts_with("<APSCourierConnectionManager: 0x10300a1b0"));
+        assert_eq!((r[1].process.as_str(), r[1].pid), ("kernel", Some(0)));
     }
 
     #[test]

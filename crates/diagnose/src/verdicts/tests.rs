@@ -295,6 +295,104 @@ fn power_deferred_for_a_non_waking_push_while_connected_and_restricted() {
 }
 
 #[test]
+fn a_record_without_its_priority_takes_it_from_apsds_arrival_line() {
+    let mut late = arrived("10:03:00.000");
+    if let EventKind::PushReceived { priority, .. } = &mut late.kind {
+        *priority = Some(5);
+    }
+    let t = timeline(
+        vec![connected("10:00:00.000"), policy("10:00:10.000", 3), late],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut p = push("10:00:30.000");
+    p.priority = None;
+    let v = diagnose(&p, &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::Late, Cause::PowerDeferred),
+        "{}",
+        v.explanation
+    );
+    assert!(
+        v.explanation.contains("apsd's arrival line gives 5"),
+        "{}",
+        v.explanation
+    );
+
+    // A priority-10 arrival line does not make it one APNs held.
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            policy("10:00:10.000", 3),
+            arrived("10:03:00.000"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&p, &t, &options());
+    assert_ne!(v.cause, Cause::PowerDeferred, "{}", v.explanation);
+}
+
+#[test]
+fn a_cellular_connection_is_down_once_its_registration_is_lost() {
+    let on = |time: &str, interface: &str| {
+        event(
+            time,
+            "apsd",
+            EventKind::ApnsKeepAlive {
+                mode: "explicit".into(),
+                interface: Some(interface.into()),
+                interval_s: None,
+                connected_interfaces: Some(1),
+            },
+        )
+    };
+    let registration = |time: &str, state: &str| {
+        event(
+            time,
+            "CommCenter",
+            EventKind::CellRegistration {
+                state: Some(state.into()),
+            },
+        )
+    };
+    let story = |interface: &str| {
+        timeline(
+            vec![
+                on("10:00:00.000", interface),
+                registration("10:01:00.000", "kSearching"),
+                registration("10:05:00.000", "kRegisteredHome"),
+                arrived("10:05:01.000"),
+            ],
+            "09:59:00",
+            "10:10:00",
+        )
+    };
+    let mut p = push("10:02:00.000");
+    p.deadline = Some(at("10:02:30.000"));
+    let v = diagnose(&p, &story("WWAN"), &options());
+    assert_eq!(
+        (v.outcome, v.cause, v.recovery),
+        (
+            Outcome::Late,
+            Cause::DeviceOfflineRadio,
+            Some(Recovery::NetworkChange)
+        ),
+        "{}",
+        v.explanation
+    );
+    assert!(
+        v.explanation.contains("registration was lost at"),
+        "{}",
+        v.explanation
+    );
+    // The same loss under a Wi-Fi connection says nothing about that connection.
+    let v = diagnose(&p, &story("NonCellular"), &options());
+    assert_ne!(v.cause, Cause::DeviceOfflineRadio, "{}", v.explanation);
+}
+
+#[test]
 fn a_delivery_long_after_the_expiry_is_another_pushs_not_a_late_arrival() {
     // Down across the send, back at 10:02, and the app's topic arrives again hours later: APNs
     // stored nothing past 10:01:30, so that line is a later push's (the set holds only this

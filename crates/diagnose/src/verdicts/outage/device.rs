@@ -150,6 +150,50 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
     found
 }
 
+/// Whether apsd names a cellular interface (`WWAN` in its own lines, `pdp_ip0` in the path's).
+fn is_cellular(interface: &str) -> bool {
+    interface.eq_ignore_ascii_case("WWAN")
+        || interface.eq_ignore_ascii_case("cellular")
+        || interface.starts_with("pdp_ip")
+}
+
+/// A connection lives on its network. For a connection on cellular whose last line alive came
+/// before CommCenter lost the registration, with the registration still lost at the send and no
+/// APNs traffic until it is back: the line showing it alive and the loss. A connection whose
+/// interface the log hides (redacted) or that ran over Wi-Fi is not judged by the radio.
+fn network_lost_under<'a>(
+    cx: &Context<'a>,
+    state: &ApnsState,
+    at_send: &ApnsAtSend<'a>,
+    probe: Timestamp,
+) -> Option<(&'a DeviceEvent, &'a DeviceEvent)> {
+    let ApnsState::Connected {
+        interface: Some(interface),
+    } = state
+    else {
+        return None;
+    };
+    let alive = at_send.line?;
+    if !is_cellular(interface) || alive.at > probe {
+        return None;
+    }
+    let registration = cx.timeline.state_at(Dimension::Registration, probe);
+    if !matches!(&registration.state, State::Registration(r) if !r.is_registered()) {
+        return None;
+    }
+    let loss = cx.timeline.began(registration)?;
+    if loss.at <= alive.at {
+        return None;
+    }
+    // Traffic after the send before the network is back: the connection carried on.
+    if let Some(after) = at_send.after
+        && network_back(cx, Some(loss.at), after.at).is_none()
+    {
+        return None;
+    }
+    Some((alive, loss))
+}
+
 /// The first line after `from` and up to `probe` showing the network usable again: an APNs path
 /// satisfied, registration regained, an interface up.
 fn network_back<'a>(
@@ -388,6 +432,35 @@ fn connected(
         );
         found.evidence = apns_line(at_send, state);
         return found;
+    }
+    if let Some((alive, loss)) = network_lost_under(cx, state, at_send, probe) {
+        let mut evidence = vec![
+            cite(
+                alive,
+                EvidenceRole::Context,
+                format!("apsd's last line with the connection up ({state})"),
+            ),
+            cite(loss, EvidenceRole::Supports, describe(loss)),
+        ];
+        evidence.extend(at_send.after.map(|e| {
+            cite(
+                e,
+                EvidenceRole::Context,
+                "APNs traffic again once the network was back",
+            )
+        }));
+        return Diagnosed {
+            cause: Cause::DeviceOfflineRadio,
+            // apsd's own word on the connection is missing: the loss is the radio's line.
+            confidence: Confidence::Medium,
+            why: format!(
+                "apsd's APNs connection ran over cellular ({state}, last shown alive at {}), and the cellular registration was lost at {} and not regained by the send: the connection could not carry the push, though apsd, which logs nothing of its own when the radio goes, still held it as up",
+                cx.clock.show(alive.at),
+                cx.clock.show(loss.at)
+            ),
+            evidence,
+            outage_from: Some(loss.at),
+        };
     }
     let mut evidence = apns_line(at_send, state);
     let policy = cx.timeline.state_at(Dimension::PowerPolicy, probe);

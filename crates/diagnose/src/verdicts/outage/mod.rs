@@ -33,6 +33,27 @@ const AFTER_RECOVERY: Duration = Duration::from_secs(30);
 
 /// The verdict of a push that arrived late or was not seen.
 pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arrival<'_>>) -> Found {
+    // A record without its priority: apsd's arrival line says which priority the push came
+    // with, and a priority-5 push is one APNs holds while the phone's power policy restricts.
+    let arrived_priority = arrival
+        .filter(|_| push.priority.is_none())
+        .and_then(|a| {
+            a.lines.iter().find_map(|e| match e.kind {
+                EventKind::PushReceived { priority, .. } => priority,
+                _ => None,
+            })
+        });
+    let with_priority;
+    let push = match arrived_priority {
+        Some(priority) => {
+            with_priority = PushRecord {
+                priority: Some(priority),
+                ..push.clone()
+            };
+            &with_priority
+        }
+        None => push,
+    };
     let due = expected_by(push, cx.options);
     let end = cx.timeline.end.unwrap_or(push.sent_at);
     let until = arrival.map_or(end, |a| a.at);
@@ -125,6 +146,12 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arri
             " The log starts at {}, {} after the send: the device's state at the send is read from its first lines.",
             cx.clock.show(start),
             Human(since(start, push.sent_at))
+        ));
+    }
+
+    if let Some(priority) = arrived_priority {
+        notes.push_str(&format!(
+            " The push record has no priority; apsd's arrival line gives {priority}."
         ));
     }
 
