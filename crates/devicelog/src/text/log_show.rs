@@ -569,7 +569,10 @@ Activity - Create:           0, Transition:          0, Actions:           0\n";
         assert!(out.skips.is_empty(), "{:?}", out.skips);
         let r = &out.records;
         assert_eq!((r[0].process.as_str(), r[0].pid), ("apsd", None));
-        assert!(r[0].message.starts_with("<APSCourierConnectionManager: 0x10300a1b0"));
+        assert!(
+            r[0].message
+                .starts_with("<APSCourierConnectionManager: 0x10300a1b0")
+        );
         assert_eq!((r[1].process.as_str(), r[1].pid), ("kernel", Some(0)));
     }
 

@@ -35,14 +35,12 @@ const AFTER_RECOVERY: Duration = Duration::from_secs(30);
 pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: Option<&Arrival<'_>>) -> Found {
     // A record without its priority: apsd's arrival line says which priority the push came
     // with, and a priority-5 push is one APNs holds while the phone's power policy restricts.
-    let arrived_priority = arrival
-        .filter(|_| push.priority.is_none())
-        .and_then(|a| {
-            a.lines.iter().find_map(|e| match e.kind {
-                EventKind::PushReceived { priority, .. } => priority,
-                _ => None,
-            })
-        });
+    let arrived_priority = arrival.filter(|_| push.priority.is_none()).and_then(|a| {
+        a.lines.iter().find_map(|e| match e.kind {
+            EventKind::PushReceived { priority, .. } => priority,
+            _ => None,
+        })
+    });
     let with_priority;
     let push = match arrived_priority {
         Some(priority) => {
