@@ -393,6 +393,57 @@ fn a_cellular_connection_is_down_once_its_registration_is_lost() {
 }
 
 #[test]
+fn back_before_it_was_due_then_abandoned_under_policy_3_is_the_abandoned_reconnection() {
+    let down = event(
+        "10:00:00.000",
+        "apsd",
+        EventKind::ApnsDisconnected {
+            interface: Some("WWAN".into()),
+            reason: None,
+        },
+    );
+    let wake = event(
+        "10:08:00.000",
+        "powerd",
+        EventKind::DisplayState {
+            display_off: false,
+            hid_active: Some(true),
+        },
+    );
+    let story = |back: &str| {
+        timeline(
+            vec![
+                down.clone(),
+                reconnecting(back),
+                policy("10:02:00.000", 3),
+                wake.clone(),
+                arrived("10:08:02.000"),
+            ],
+            "09:59:00",
+            "10:10:00",
+        )
+    };
+    let mut p = push("10:00:30.000");
+    p.deadline = Some(at("10:01:30.000"));
+    // The network back at 10:01, before the deadline: the outage alone did not make it late.
+    let v = diagnose(&p, &story("10:01:00.000"), &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::Late, Cause::ReconnectAbandonedPowerPolicy),
+        "{}",
+        v.explanation
+    );
+    assert!(
+        v.explanation.contains("not the outage, made it late"),
+        "{}",
+        v.explanation
+    );
+    // Back only after it was due: the outage made it late, whatever came after.
+    let v = diagnose(&p, &story("10:01:45.000"), &options());
+    assert_eq!(v.cause, Cause::DeviceOfflineRadio, "{}", v.explanation);
+}
+
+#[test]
 fn a_delivery_long_after_the_expiry_is_another_pushs_not_a_late_arrival() {
     // Down across the send, back at 10:02, and the app's topic arrives again hours later: APNs
     // stored nothing past 10:01:30, so that line is a later push's (the set holds only this

@@ -137,6 +137,11 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
         ApnsState::Down(_) => offline(cx, push, &at_send, &state, until),
         ApnsState::Connected { .. } => connected(cx, push, &at_send, &state, probe),
     };
+    if found.cause == Cause::DeviceOfflineRadio
+        && let Some(resumed) = abandoned_after_return(cx, push, &found, probe, until)
+    {
+        found = resumed;
+    }
     if at_send.inferred {
         found.confidence = found.confidence.lower();
         if let Some(line) = at_send.line {
@@ -148,6 +153,58 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
         }
     }
     found
+}
+
+/// An outage that was over before the push was due did not make it late by itself: when the
+/// network is back (a path satisfied, beginning apsd's reconnection) after the send and before
+/// the push was due, and that reconnection is abandoned under powerd's display-off policy, the
+/// abandoned reconnection is the cause (the founding incident's chain, entered from an outage).
+fn abandoned_after_return(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    offline: &Diagnosed,
+    probe: Timestamp,
+    until: Timestamp,
+) -> Option<Diagnosed> {
+    let due = crate::verdicts::window::expected_by(push, cx.options);
+    let from = offline.outage_from.unwrap_or(probe).max(probe);
+    let path = cx.timeline.events.iter().find(|e| {
+        e.at > from
+            && e.at <= due.min(until)
+            && matches!(e.kind, EventKind::ApnsPathSatisfied { .. })
+    })?;
+    let EventKind::ApnsPathSatisfied { interface, .. } = &path.kind else {
+        return None;
+    };
+    let state = ApnsState::Reconnecting {
+        interface: interface.clone(),
+    };
+    let at_path = ApnsAtSend {
+        state: Some(state.clone()),
+        line: Some(path),
+        after: None,
+        keepalives: Vec::new(),
+        inferred: false,
+        found_dead: None,
+        why_unknown: None,
+    };
+    let mut resumed = reconnect::reconnecting(cx, push, &at_path, &state, until, None);
+    if resumed.cause != Cause::ReconnectAbandonedPowerPolicy {
+        return None;
+    }
+    resumed.why = format!(
+        "{} at the send; the network was back at {}, before the push was due ({}), and then {}, so the abandoned reconnection, not the outage, made it late",
+        offline.why,
+        cx.clock.show(path.at),
+        cx.clock.show(due),
+        resumed.why
+    );
+    let mut evidence = offline.evidence.clone();
+    evidence.append(&mut resumed.evidence);
+    evidence.dedup_by_key(|e| e.event.source.clone());
+    resumed.evidence = evidence;
+    resumed.confidence = resumed.confidence.min(offline.confidence);
+    Some(resumed)
 }
 
 /// Whether apsd names a cellular interface (`WWAN` in its own lines, `pdp_ip0` in the path's).
