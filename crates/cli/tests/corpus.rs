@@ -84,8 +84,8 @@ fn evidence_lines(verdict: &Value, log: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-#[test]
-fn corpus_cases_get_the_expected_verdicts() {
+/// The corpus folder and its cases' folders, in name order.
+fn case_dirs() -> (PathBuf, Vec<PathBuf>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cases");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("testdata/cases")
@@ -93,6 +93,12 @@ fn corpus_cases_get_the_expected_verdicts() {
         .filter(|p| p.join("case.toml").is_file())
         .collect();
     dirs.sort();
+    (root, dirs)
+}
+
+#[test]
+fn corpus_cases_get_the_expected_verdicts() {
+    let (root, dirs) = case_dirs();
     assert!(!dirs.is_empty(), "no cases in {}", root.display());
     let known: Vec<KnownMiss> = match std::fs::read_to_string(root.join("known-misses.toml")) {
         Ok(text) => {
@@ -338,13 +344,7 @@ fn verdict_keys(
 /// reader refused), and rules that lean on one format's wording of a field.
 #[test]
 fn every_case_gets_the_same_verdicts_through_each_export_style() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cases");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("testdata/cases")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("case.toml").is_file())
-        .collect();
-    dirs.sort();
+    let (_, dirs) = case_dirs();
     let scratch = tempfile::tempdir().unwrap();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mismatches = std::sync::Mutex::new(Vec::<String>::new());

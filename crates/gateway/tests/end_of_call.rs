@@ -28,28 +28,7 @@ const API_TOKEN: &str = "end-of-call-api-token-0123";
 /// The callee's phones: each has a VoIP token and an alert token.
 const PHONES: u64 = 3;
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+crate::on_both_stores!(
     answered_on_one_phone_the_two_others_get_a_voip_end_push,
     cancelled_every_phone_that_rang_gets_one,
     background_mode_sends_background_pushes_to_the_alert_tokens,

@@ -23,28 +23,7 @@ const VOIP_TOPIC: &str = "com.example.retries.voip";
 /// VoIP tokens the emulator knows (online); each test registers the ones it rings.
 const PHONES: u64 = 8;
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+crate::on_both_stores!(
     retries_go_past_four_attempts_while_the_window_allows,
     retries_stop_before_the_deadline_and_the_call_is_missed,
     retries_stop_before_the_push_expires,

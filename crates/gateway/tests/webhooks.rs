@@ -26,28 +26,7 @@ const BUNDLE: &str = "com.example.hooks";
 const VOIP_TOPIC: &str = "com.example.hooks.voip";
 const SECRET: &str = "whsec-test-0123456789abcdef0123456789abcdef";
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+crate::on_both_stores!(
     each_event_type_is_signed_and_delivered,
     a_500_is_retried_then_delivered_with_the_same_event_id,
     a_receiver_that_never_succeeds_is_given_up_after_max_attempts,
