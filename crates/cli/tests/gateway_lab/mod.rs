@@ -8,10 +8,11 @@
 
 #![allow(dead_code)] // each test file uses a different part of the lab
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -122,10 +123,19 @@ impl LabSpec {
 pub struct Process {
     pub child: Child,
     pub stdout: BufReader<ChildStdout>,
+    /// Its stderr, in a file: the gateway logs a line per failed push and per call, and a pipe
+    /// nobody reads fills up and blocks it mid-test.
+    pub stderr: PathBuf,
 }
 
 impl Process {
     fn spawn(args: &[&str], dir: &Path) -> Process {
+        static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+        let stderr = dir.join(format!(
+            "{}-{}.stderr",
+            args[0],
+            SPAWNED.fetch_add(1, Ordering::Relaxed)
+        ));
         let mut child = Command::new(env!("CARGO_BIN_EXE_pushtrace"))
             .args(args)
             .current_dir(dir)
@@ -133,11 +143,15 @@ impl Process {
             .env_remove("PUSHTRACE_API_TOKEN")
             .env_remove("PUSHTRACE_RECEIPT_KEY")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("pushtrace runs");
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Process { child, stdout }
+        Process {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     /// The `--json` line printed once serving.
@@ -146,13 +160,8 @@ impl Process {
         let _ = self.stdout.read_line(&mut line);
         serde_json::from_str(&line).unwrap_or_else(|e| {
             let _ = self.child.kill();
-            let mut stderr = String::new();
-            let _ = self
-                .child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr);
+            let _ = self.child.wait();
+            let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
             panic!("{what} printed no JSON line ({e}): {line:?}\nstderr: {stderr}")
         })
     }
