@@ -7,7 +7,6 @@
 mod gateway_lab;
 mod support;
 
-use std::io::Read;
 use std::time::Duration;
 
 use gateway_lab::{Backend, Device, Lab, LabSpec, token};
@@ -53,15 +52,9 @@ fn json_log_has_a_line_per_failed_push_call_outcome_and_the_stop() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let mut stderr = String::new();
-    lab.gateway
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(lab.gateway.child.wait().unwrap().success(), "{stderr}");
+    let stopped = lab.gateway.child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&lab.gateway.stderr).unwrap();
+    assert!(stopped.success(), "{stderr}");
 
     let lines: Vec<Value> = stderr
         .lines()
