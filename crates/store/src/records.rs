@@ -308,6 +308,43 @@ pub struct Attempt {
     pub purpose: Option<PushPurpose>,
 }
 
+impl Attempt {
+    /// A push's first attempt, queued at `queued_at` and not yet on the wire: priority 10, no
+    /// expiration, no call, attrs or purpose (set those with struct update syntax).
+    pub fn queued(
+        push_id: String,
+        app: String,
+        token: String,
+        topic: String,
+        push_type: PushType,
+        queued_at: Timestamp,
+    ) -> Attempt {
+        Attempt {
+            push_id,
+            call_id: None,
+            app,
+            token,
+            topic,
+            push_type,
+            priority: 10,
+            expiration: 0,
+            collapse_id: None,
+            attempt: 1,
+            queued_at,
+            sent_at: None,
+            responded_at: None,
+            apns_status: None,
+            apns_reason: None,
+            apns_id: None,
+            apns_unique_id: None,
+            apns_timestamp: None,
+            error: None,
+            attrs: BTreeMap::new(),
+            purpose: None,
+        }
+    }
+}
+
 /// APNs's answer to one push, or the transport failure instead of one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptAnswer {

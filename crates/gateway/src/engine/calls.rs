@@ -120,27 +120,18 @@ impl Engine {
             .iter()
             .filter(|t| t.topic == voip_topic)
             .map(|t| Attempt {
-                push_id: ids::new_uuid(),
                 call_id: Some(call_id.clone()),
-                app: app.to_owned(),
-                token: t.token.clone(),
-                topic: voip_topic.clone(),
-                push_type: PushType::Voip,
-                priority: 10,
                 expiration,
-                collapse_id: None,
-                attempt: 1,
-                queued_at: now,
-                sent_at: None,
-                responded_at: None,
-                apns_status: None,
-                apns_reason: None,
-                apns_id: None,
-                apns_unique_id: None,
-                apns_timestamp: None,
-                error: None,
                 attrs: t.attrs.clone(),
                 purpose: Some(PushPurpose::Ring),
+                ..Attempt::queued(
+                    ids::new_uuid(),
+                    app.to_owned(),
+                    t.token.clone(),
+                    voip_topic.clone(),
+                    PushType::Voip,
+                    now,
+                )
             })
             .collect();
         let mut jobs: Vec<NewJob> = attempts

@@ -126,28 +126,20 @@ impl Engine {
                     continue;
                 }
                 alerts.push(Attempt {
-                    push_id: ids::new_uuid(),
                     call_id: Some(call.call_id.clone()),
-                    app: call.app.clone(),
-                    token: token.token,
-                    topic: topic.clone(),
-                    push_type: PushType::Alert,
-                    priority: 10,
                     expiration,
                     // One missed-call notification per call, whatever retries do.
                     collapse_id: Some(call.call_id.clone()),
-                    attempt: 1,
-                    queued_at: now,
-                    sent_at: None,
-                    responded_at: None,
-                    apns_status: None,
-                    apns_reason: None,
-                    apns_id: None,
-                    apns_unique_id: None,
-                    apns_timestamp: None,
-                    error: None,
                     attrs: token.attrs,
                     purpose: Some(PushPurpose::MissedCall),
+                    ..Attempt::queued(
+                        ids::new_uuid(),
+                        call.app.clone(),
+                        token.token,
+                        topic.clone(),
+                        PushType::Alert,
+                        now,
+                    )
                 });
             }
         }

@@ -177,27 +177,17 @@ impl Engine {
             };
             end.detail.insert("reason".into(), json!(reason.as_str()));
             let template = Attempt {
-                push_id: String::new(),
                 call_id: Some(call.call_id.clone()),
-                app: call.app.clone(),
-                token: String::new(),
-                topic: runtime.config.voip_topic(),
-                push_type: PushType::Voip,
-                priority: 10,
                 expiration,
-                collapse_id: None,
-                attempt: 1,
-                queued_at: now,
-                sent_at: None,
-                responded_at: None,
-                apns_status: None,
-                apns_reason: None,
-                apns_id: None,
-                apns_unique_id: None,
-                apns_timestamp: None,
-                error: None,
-                attrs: Default::default(),
                 purpose: Some(PushPurpose::End),
+                ..Attempt::queued(
+                    String::new(),
+                    call.app.clone(),
+                    String::new(),
+                    runtime.config.voip_topic(),
+                    PushType::Voip,
+                    now,
+                )
             };
             if rung.is_empty() {
                 "not sent: no other device rang".to_owned()
