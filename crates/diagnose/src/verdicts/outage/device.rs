@@ -511,7 +511,7 @@ fn connected(
             // apsd's own word on the connection is missing: the loss is the radio's line.
             confidence: Confidence::Medium,
             why: format!(
-                "apsd's APNs connection ran over cellular ({state}, last shown alive at {}), and the cellular registration was lost at {} and not regained by the send: the connection could not carry the push, though apsd, which logs nothing of its own when the radio goes, still held it as up",
+                "apsd's APNs connection ran over cellular ({state}, last shown alive at {}), and the cellular registration was lost at {} and not regained by the send: a connection on a network the phone had lost could not carry the push, though no apsd line shows it going down (apsd logs nothing of its own when the radio goes)",
                 cx.clock.show(alive.at),
                 cx.clock.show(loss.at)
             ),
