@@ -26,6 +26,7 @@ mod rollups;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::QueryContext;
@@ -89,6 +90,16 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT)
             .and_then(|_| conn.pragma_update(None, "foreign_keys", true))
             .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+            // A savepoint inside a group-commit batch journals the pages it touches; in memory,
+            // not in a temporary file written through the kernel on every operation.
+            .and_then(|_| conn.pragma_update(None, "temp_store", "MEMORY"))
+            // Without the planner's stability guarantee, SQLite (3.54) marks a statement whose
+            // plan weighed a `col = ?` term as depending on the bound value, and rusqlite's
+            // statement cache clears the bindings of every statement it takes back: the next
+            // use re-parses and re-plans it. That was an eighth of the store thread's time on
+            // `benches/gateway.sh`; the plans here never depend on values (no ANALYZE data).
+            .and_then(|_| conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true))
+            .map(|_| ())
             .map_err(|e| connect(format!("setting up the connection: {e}")))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn)?;
@@ -172,7 +183,7 @@ fn connection_thread(mut conn: Connection) -> std::io::Result<std::sync::mpsc::S
 }
 
 fn run_batch(conn: &mut Connection, batch: Vec<Work>) {
-    if batch.len() == 1 || conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+    if batch.len() == 1 || run_cached(conn, "BEGIN IMMEDIATE").is_err() {
         for job in batch {
             if let Some((reply, _)) = run_guarded(conn, job) {
                 reply(None);
@@ -182,26 +193,30 @@ fn run_batch(conn: &mut Connection, batch: Vec<Work>) {
     }
     let mut replies = Vec::with_capacity(batch.len());
     for job in batch {
-        let savepoint = conn.execute_batch("SAVEPOINT operation").is_ok();
+        let savepoint = run_cached(conn, "SAVEPOINT operation").is_ok();
         let outcome = run_guarded(conn, job);
         let ok = outcome.as_ref().is_some_and(|(_, ok)| *ok);
         if savepoint {
-            let undo = if ok {
-                "RELEASE operation"
-            } else {
-                "ROLLBACK TO operation; RELEASE operation"
-            };
-            let _ = conn.execute_batch(undo);
+            if !ok {
+                let _ = run_cached(conn, "ROLLBACK TO operation");
+            }
+            let _ = run_cached(conn, "RELEASE operation");
         }
         replies.extend(outcome.map(|(reply, _)| reply));
     }
-    let commit_failed = conn.execute_batch("COMMIT").err().map(|e| {
+    let commit_failed = run_cached(conn, "COMMIT").err().map(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         format!("the transaction could not be committed: {e}")
     });
     for reply in replies {
         reply(commit_failed.clone());
     }
+}
+
+/// Runs a statement without parameters through the statement cache: the batch's savepoint
+/// statements run twice per operation, and `execute_batch` would parse them every time.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Runs one operation; a panic must not take the connection down with it: its caller gets an
