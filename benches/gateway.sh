@@ -3,6 +3,8 @@
 # process as APNs. Each call rings its own user, who has one VoIP token (one push per call).
 #
 #   bash benches/gateway.sh [--calls 20000] [--concurrency 64] [--stores "sqlite postgresql"]
+#                           [--bin PATH]   (a pushtrace binary to measure instead of building one:
+#                                           to compare two builds in the same half hour)
 #
 # The emulator runs pinned to core 1, the gateway (`pushtrace serve`, release) to core 0, the
 # load generator (crates/gateway/benches/gateway_load.rs: keep-alive HTTP/1.1 clients) and
@@ -21,13 +23,15 @@ CALLS=20000
 CONCURRENCY=64
 STORES="sqlite postgresql"
 SAMPLE=2000
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+BIN=
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
     case "$1" in
         --calls) CALLS=${2:?--calls needs a number}; shift 2 ;;
         --concurrency) CONCURRENCY=${2:?--concurrency needs a number}; shift 2 ;;
         --stores) STORES=${2:?--stores needs a list such as "sqlite postgresql"}; shift 2 ;;
         --sample) SAMPLE=${2:?--sample needs a number}; shift 2 ;;
+        --bin) BIN=${2:?--bin needs the path of a pushtrace binary}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "gateway.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
@@ -44,11 +48,12 @@ command -v taskset >/dev/null 2>&1 || die "taskset (util-linux) is missing"
 command -v python3 >/dev/null 2>&1 || die "python3 is needed to write the emulator's device list"
 
 step "Building pushtrace and the load generator (release)"
-cargo build --release -q -p pushtrace
+[[ -n $BIN ]] || cargo build --release -q -p pushtrace
 cargo bench -q -p pushtrace-gateway --bench gateway_load --no-run 2>/dev/null
 LOAD=$(ls -t "$TARGET"/release/deps/gateway_load-* | grep -v '\.d$' | head -1)
 [[ -x $LOAD ]] || die "gateway_load was not built"
-PUSHTRACE="$TARGET/release/pushtrace"
+PUSHTRACE=${BIN:-$TARGET/release/pushtrace}
+[[ -x $PUSHTRACE ]] || die "$PUSHTRACE is not an executable"
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -118,7 +123,7 @@ TOML
     for _ in $(seq 100); do [[ -s $WORK/gateway-$STORE.json ]] && break; sleep 0.1; done
     [[ -s $WORK/gateway-$STORE.json ]] || die "the gateway did not start: $(cat "$WORK/gateway-$STORE.err")"
     "$LOAD" --url "http://127.0.0.1:$PORT" --token "$API_TOKEN" --calls "$CALLS" \
-        --concurrency "$CONCURRENCY" --sample "$SAMPLE" --prefix "$STORE" --register \
+        --concurrency "$CONCURRENCY" --sample "$SAMPLE" --register \
         --watch "gateway=$GW" --watch "emulator=$EMULATOR_PID" >"$WORK/load-$STORE.json"
     kill "$GW" 2>/dev/null || true
     wait "$GW" 2>/dev/null || true
@@ -132,12 +137,12 @@ step "Results"
 DATE=$(date -u +%Y-%m-%d)
 OUT="benches/results/gateway-$DATE.md"
 mkdir -p benches/results
-python3 - "$CALLS" "$CONCURRENCY" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "${RESULTS[@]}" <<'PY' | tee "$OUT"
+python3 - "$CALLS" "$CONCURRENCY" "${BIN:-commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)}" "${RESULTS[@]}" <<'PY' | tee "$OUT"
 import json, sys
 calls, concurrency, commit = sys.argv[1], sys.argv[2], sys.argv[3]
 fmt = lambda v: "—" if v is None else f"{v:.1f}"
 pct = lambda v: "—" if v is None else f"{v * 100:.0f} %"
-print(f"Gateway, {calls} calls (one token each), {concurrency} connections, commit {commit}; "
+print(f"Gateway, {calls} calls (one token each), {concurrency} connections, {commit}; "
       "emulator on core 1, gateway on core 0, load generator and PostgreSQL unpinned. "
       "CPU: each process's CPU time over the create phase's wall time (100 % = one core).\n")
 print("| store | calls/s | failed | create request p50 / p99 ms | accepted → wire p50 / p99 ms | create → APNs answer p50 / p99 ms | sampled accepted | gateway / emulator CPU |")

@@ -1,10 +1,11 @@
 //! The gateway's load generator for `benches/gateway.sh`: registers one VoIP token per user,
-//! then creates calls (each to its own user, so one token per call) from `--concurrency`
-//! keep-alive HTTP/1.1 connections, and reads the recorded timelines back for the latency of
-//! each stage on the server's clock. Prints one JSON object.
+//! then creates calls (each to its own user, so one token per call, with a random CallKit UUID
+//! as the app's call id) from `--concurrency` keep-alive HTTP/1.1 connections, and reads the
+//! recorded timelines back for the latency of each stage on the server's clock. Prints one JSON
+//! object.
 //!
 //!   gateway_load --url http://127.0.0.1:8080 --token T --calls 20000 --concurrency 64
-//!                [--app acme] [--prefix run1] [--sample 2000] [--register]
+//!                [--app acme] [--sample 2000] [--register]
 //!                [--watch NAME=PID]...   (CPU busy of these processes over the call phase)
 
 use std::sync::Arc;
@@ -26,7 +27,6 @@ struct Args {
     app: String,
     calls: usize,
     concurrency: usize,
-    prefix: String,
     sample: usize,
     register: bool,
     watch: Vec<(String, u32)>,
@@ -39,7 +39,6 @@ fn args() -> Result<Args, String> {
         app: "acme".into(),
         calls: 10_000,
         concurrency: 64,
-        prefix: "bench".into(),
         sample: 2000,
         register: false,
         watch: Vec::new(),
@@ -57,7 +56,6 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--concurrency: {e}"))?
             }
-            "--prefix" => args.prefix = value()?,
             "--sample" => args.sample = value()?.parse().map_err(|e| format!("--sample: {e}"))?,
             "--register" => args.register = true,
             "--watch" => {
@@ -235,7 +233,7 @@ async fn main() {
             );
             async move {
                 let body = json!({
-                    "call_id": format!("{}-{n}", a.prefix),
+                    "call_id": callkit_uuid(),
                     "caller": "bench",
                     "callee": format!("user-{n}"),
                 });
@@ -329,4 +327,25 @@ async fn main() {
             "cpu_busy": busy,
         })
     );
+}
+
+/// A call id as calling apps make them: the UUID the app hands CallKit, random (NSUUID is a
+/// v4). Random ids land anywhere in the store's index of client call ids, as real ones do.
+fn callkit_uuid() -> String {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .expect("the system random number generator failed");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
