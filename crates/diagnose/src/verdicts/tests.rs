@@ -1062,6 +1062,48 @@ fn a_push_apsd_received_for_a_removed_topic_is_not_an_arrival() {
 }
 
 #[test]
+fn a_push_apsd_received_for_an_unknown_topic_hash_is_matched_by_the_sha1_of_its_topic() {
+    let unknown = |hash: &str| {
+        timeline(
+            vec![
+                connected("10:00:00.000"),
+                event(
+                    "10:00:01.000",
+                    "apsd",
+                    EventKind::PushReceived {
+                        filter: "unknown".into(),
+                        topic: Some(hash.into()),
+                        interface: None,
+                        priority: None,
+                    },
+                ),
+                connected("10:02:00.000"),
+            ],
+            "09:59:00",
+            "10:05:00",
+        )
+    };
+    // SHA-1 of "com.acme.call.voip", as the courier protocol names the topic.
+    let ours = unknown("E44E5620E7B41ED1B1BA935FA9EBD28B02D2AC4F");
+    let v = diagnose(&push("10:00:00.500"), &ours, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::TokenInvalid),
+        "{}",
+        v.explanation
+    );
+    assert!(
+        v.explanation.contains("an unknown topic"),
+        "{}",
+        v.explanation
+    );
+    // Another topic's hash says nothing about this push.
+    let theirs = unknown("5decd488a42449c0510375f5219b1fdfca0a2ac9");
+    let v = diagnose(&push("10:00:00.500"), &theirs, &options());
+    assert_ne!(v.cause, Cause::TokenInvalid, "{}", v.explanation);
+}
+
+#[test]
 fn a_push_to_another_device_than_the_logs_is_unknown() {
     let t = timeline(
         vec![
