@@ -1136,6 +1136,62 @@ fn a_push_to_another_device_than_the_logs_is_unknown() {
 }
 
 #[test]
+fn a_receipt_reported_before_the_logs_own_callkit_report_is_another_devices() {
+    // One call rung on two devices: the log's delivery is reported to CallKit at 10:00:01.700,
+    // while the receipt of the push to "aaaa" says its app reported the call at 10:00:01.400 —
+    // on the clock of the device it came from. The log is not of "aaaa".
+    let report = |time: &str| {
+        event(
+            time,
+            "Acme",
+            EventKind::CallReported {
+                bundle: None,
+                call: None,
+            },
+        )
+    };
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:01.000"),
+            report("10:00:01.700"),
+            connected("10:02:00.000"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut other = push("10:00:00.500");
+    other.device = Some("aaaa".into());
+    other.received_at = Some(at("10:00:01.300"));
+    other.reported_at = Some(at("10:00:01.400"));
+    let mut logs = push("10:00:00.505");
+    logs.push_id = Some("p-2".into());
+    logs.device = Some("bbbb".into());
+    let verdicts = super::diagnose_all([&other, &logs], &t, &options());
+    assert_eq!(verdicts[0].outcome, Outcome::OnTime);
+    assert!(
+        verdicts[0].evidence.is_empty(),
+        "the log's delivery is not the receipt's: {:#?}",
+        verdicts[0].evidence
+    );
+    assert_eq!(
+        (verdicts[1].outcome, verdicts[1].arrived_at),
+        (Outcome::OnTime, Some(at("10:00:01.000"))),
+        "{}",
+        verdicts[1].explanation
+    );
+    // The same receipt reporting at the log's report (or after it) is the log's delivery.
+    other.reported_at = Some(at("10:00:01.750"));
+    let verdicts = super::diagnose_all([&other, &logs], &t, &options());
+    assert_eq!(
+        verdicts[1].outcome,
+        Outcome::Unknown,
+        "{}",
+        verdicts[1].explanation
+    );
+}
+
+#[test]
 fn a_delivery_long_before_apns_answered_is_not_the_pushs() {
     // The first push's answer took 31 s; its retry, sent 10 s in, arrives at once: the first
     // arrival is the retry's, the second (just after the slow answer) the first push's.
