@@ -19,6 +19,7 @@ use pushtrace_model::duration::{after, before};
 use pushtrace_model::{DeviceEvent, EventKind, PushRecord, Timestamp};
 
 use super::Context;
+use super::delivered::APP_WINDOW;
 use super::window::expected_by;
 
 /// How far apart apsd's line, callservicesd's and the launch lines of one delivery can be.
@@ -31,6 +32,10 @@ const BEFORE_RECEIPT: Duration = Duration::from_secs(10);
 /// How long before APNs's answer reached the server a delivery may be (the answer travels back
 /// while the push travels on).
 const BEFORE_ANSWER: Duration = Duration::from_secs(5);
+/// How much earlier than the log's CallKit report of a delivery the receipt's `reported_at` may
+/// be and still be that report: an app takes its time stamp around its call to CallKit, which
+/// logs the call within milliseconds.
+const REPORT_STAMP: Duration = Duration::from_millis(100);
 /// How long after its `apns-expiration` (after its send, for `0`) a push may still arrive.
 /// Apple: expiry is best effort, a push "can arrive after the timestamp" and with `0` "with
 /// some delay", because one attempt may go over several connections of the device
@@ -307,7 +312,9 @@ pub(crate) fn find<'a>(
         let near = candidates
             .iter()
             .filter(|(d, _)| {
-                at(d) >= before(received, BEFORE_RECEIPT) && at(d) <= after(received, FOLLOW_ON)
+                at(d) >= before(received, BEFORE_RECEIPT)
+                    && at(d) <= after(received, FOLLOW_ON)
+                    && receipt_fits(cx, push, &wanted, d)
             })
             .min_by_key(|(d, a)| {
                 (
@@ -371,5 +378,36 @@ pub(crate) fn receipt_in_log(cx: &Context<'_>, push: &PushRecord) -> bool {
         at >= before(received, BEFORE_RECEIPT)
             && at <= after(received, FOLLOW_ON)
             && d.is_for(&wanted) == Some(Attribution::Named)
+            && receipt_fits(cx, push, &wanted, d)
     })
+}
+
+/// Whether the app's receipt can be this delivery's. The receipt is on the clock of the device
+/// whose app posted it, and so is the log when it is that device's: the app then reported the
+/// call at the log's own CallKit report of the delivery, not before it. A receipt saying the
+/// call was reported well before that line is another device's — one call rung on several of
+/// the user's devices at once arrives on each within the same second.
+fn receipt_fits(cx: &Context<'_>, push: &PushRecord, wanted: &Wanted, d: &Delivery) -> bool {
+    if push.reported_at.is_none() {
+        return true;
+    }
+    let arrived = cx.timeline.events[d.events[0]].at;
+    let names_app = |named: &Option<String>| {
+        named
+            .as_deref()
+            .is_none_or(|n| wanted.bundle().is_none_or(|b| n.eq_ignore_ascii_case(b)))
+    };
+    let report_line = cx.timeline.events.iter().find(|e| {
+        e.at >= arrived
+            && e.at <= after(arrived, APP_WINDOW)
+            && matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle))
+    });
+    report_line.is_none_or(|line| report_fits_receipt(push, line))
+}
+
+/// Whether a CallKit report line can be the one the push's receipt speaks of: not when the
+/// receipt says the app reported the call well before it (see [`receipt_fits`]).
+pub(crate) fn report_fits_receipt(push: &PushRecord, line: &DeviceEvent) -> bool {
+    push.reported_at
+        .is_none_or(|reported| reported >= before(line.at, REPORT_STAMP))
 }

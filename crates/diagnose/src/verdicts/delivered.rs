@@ -8,13 +8,13 @@ use pushtrace_model::{
 };
 
 use super::app::Owner;
-use super::arrival::{Arrival, Attribution, Wanted, other_app_between};
+use super::arrival::{Arrival, Attribution, Wanted, other_app_between, report_fits_receipt};
 use super::window::expected_by;
 use super::{Context, Found, cite};
 
 /// How long after the arrival a CallKit report, a PushKit kill or a launch block still belongs
 /// to it: PushKit kills the app as soon as its delegate returns without reporting.
-const APP_WINDOW: Duration = Duration::from_secs(30);
+pub(super) const APP_WINDOW: Duration = Duration::from_secs(30);
 /// A CallKit report this soon after the arrival is in time (PushKit wants it before the
 /// delegate returns; callservicesd keeps the app awake for a few seconds).
 const REPORT_IN_TIME: Duration = Duration::from_secs(5);
@@ -42,8 +42,12 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             .as_deref()
             .is_none_or(|n| bundle.is_none_or(|b| n.eq_ignore_ascii_case(b)))
     };
-    let report_line = near()
-        .find(|e| matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle)));
+    // A report line later than the one the receipt gives is another device's (one call rung on
+    // several devices).
+    let report_line = near().find(|e| {
+        matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle))
+            && report_fits_receipt(push, e)
+    });
     // A report in time clears the app: a kill after it is another push's or another app's.
     let report_at = report_line.map(|e| e.at).or(push.reported_at);
     let reported_in_time = report_at.is_some_and(|at| at <= after(arrival.at, REPORT_IN_TIME));

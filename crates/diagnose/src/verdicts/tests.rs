@@ -1062,6 +1062,48 @@ fn a_push_apsd_received_for_a_removed_topic_is_not_an_arrival() {
 }
 
 #[test]
+fn a_push_apsd_received_for_an_unknown_topic_hash_is_matched_by_the_sha1_of_its_topic() {
+    let unknown = |hash: &str| {
+        timeline(
+            vec![
+                connected("10:00:00.000"),
+                event(
+                    "10:00:01.000",
+                    "apsd",
+                    EventKind::PushReceived {
+                        filter: "unknown".into(),
+                        topic: Some(hash.into()),
+                        interface: None,
+                        priority: None,
+                    },
+                ),
+                connected("10:02:00.000"),
+            ],
+            "09:59:00",
+            "10:05:00",
+        )
+    };
+    // SHA-1 of "com.acme.call.voip", as the courier protocol names the topic.
+    let ours = unknown("E44E5620E7B41ED1B1BA935FA9EBD28B02D2AC4F");
+    let v = diagnose(&push("10:00:00.500"), &ours, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::TokenInvalid),
+        "{}",
+        v.explanation
+    );
+    assert!(
+        v.explanation.contains("an unknown topic"),
+        "{}",
+        v.explanation
+    );
+    // Another topic's hash says nothing about this push.
+    let theirs = unknown("5decd488a42449c0510375f5219b1fdfca0a2ac9");
+    let v = diagnose(&push("10:00:00.500"), &theirs, &options());
+    assert_ne!(v.cause, Cause::TokenInvalid, "{}", v.explanation);
+}
+
+#[test]
 fn a_push_to_another_device_than_the_logs_is_unknown() {
     let t = timeline(
         vec![
@@ -1088,6 +1130,62 @@ fn a_push_to_another_device_than_the_logs_is_unknown() {
     );
     assert!(
         verdicts[1].explanation.contains("bbbb"),
+        "{}",
+        verdicts[1].explanation
+    );
+}
+
+#[test]
+fn a_receipt_reported_before_the_logs_own_callkit_report_is_another_devices() {
+    // One call rung on two devices: the log's delivery is reported to CallKit at 10:00:01.700,
+    // while the receipt of the push to "aaaa" says its app reported the call at 10:00:01.400 —
+    // on the clock of the device it came from. The log is not of "aaaa".
+    let report = |time: &str| {
+        event(
+            time,
+            "Acme",
+            EventKind::CallReported {
+                bundle: None,
+                call: None,
+            },
+        )
+    };
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:01.000"),
+            report("10:00:01.700"),
+            connected("10:02:00.000"),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let mut other = push("10:00:00.500");
+    other.device = Some("aaaa".into());
+    other.received_at = Some(at("10:00:01.300"));
+    other.reported_at = Some(at("10:00:01.400"));
+    let mut logs = push("10:00:00.505");
+    logs.push_id = Some("p-2".into());
+    logs.device = Some("bbbb".into());
+    let verdicts = super::diagnose_all([&other, &logs], &t, &options());
+    assert_eq!(verdicts[0].outcome, Outcome::OnTime);
+    assert!(
+        verdicts[0].evidence.is_empty(),
+        "the log's delivery is not the receipt's: {:#?}",
+        verdicts[0].evidence
+    );
+    assert_eq!(
+        (verdicts[1].outcome, verdicts[1].arrived_at),
+        (Outcome::OnTime, Some(at("10:00:01.000"))),
+        "{}",
+        verdicts[1].explanation
+    );
+    // The same receipt reporting at the log's report (or after it) is the log's delivery.
+    other.reported_at = Some(at("10:00:01.750"));
+    let verdicts = super::diagnose_all([&other, &logs], &t, &options());
+    assert_eq!(
+        verdicts[1].outcome,
+        Outcome::Unknown,
         "{}",
         verdicts[1].explanation
     );

@@ -34,7 +34,7 @@ pub(super) fn dropped_by_apsd(
             && e.at <= until
             && matches!(&e.kind, EventKind::PushReceived { filter, topic: seen, .. }
                 if filter != "enabled"
-                    && seen.as_deref().is_none_or(|s| topic.is_none_or(|t| s.eq_ignore_ascii_case(t))))
+                    && seen.as_deref().is_none_or(|s| topic.is_none_or(|t| names_topic(filter, s, t))))
     })?;
     let EventKind::PushReceived {
         filter,
@@ -45,6 +45,12 @@ pub(super) fn dropped_by_apsd(
         return None;
     };
     let filter = filter.replace('_', " ");
+    // "an unknown topic", "a recently removed topic".
+    let a = if filter.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     // A topic the filter made ignored while locked is held back by power policy; a removed or
     // unknown topic means the app (or its registration) is gone from the phone.
     let (cause, why) = if filter == "ignored" {
@@ -59,7 +65,7 @@ pub(super) fn dropped_by_apsd(
         (
             Cause::TokenInvalid,
             format!(
-                "apsd received it at {} for a {filter} topic, so it was not delivered: the app or its registration is no longer on the phone",
+                "apsd received it at {} for {a} {filter} topic, so it was not delivered: the app or its registration is no longer on the phone",
                 cx.clock.show(line.at)
             ),
         )
@@ -76,9 +82,30 @@ pub(super) fn dropped_by_apsd(
     found.evidence.push(cite(
         line,
         EvidenceRole::Supports,
-        format!("the push reached apsd for a {filter} topic"),
+        format!("the push reached apsd for {a} {filter} topic"),
     ));
     Some(found)
+}
+
+/// Whether what apsd's line names for a topic it does not deliver (`seen`) is `topic`. A topic
+/// apsd no longer knows (filter `unknown`) is named by its hash: the courier protocol carries
+/// topics as the SHA-1 of their name (pypush's `sha1(topic.encode())` in the filter and
+/// scoped-token commands), so the hex hash of the push's topic is compared. Other filters name
+/// the topic itself.
+fn names_topic(filter: &str, seen: &str, topic: &str) -> bool {
+    if seen.eq_ignore_ascii_case(topic) {
+        return true;
+    }
+    filter == "unknown" && seen.eq_ignore_ascii_case(&topic_hash(topic))
+}
+
+/// The SHA-1 of a topic's name in lower-case hex, as apsd logs a topic hash.
+fn topic_hash(topic: &str) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(topic.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// apsd's latest line downgrading the push's topic before `probe`, when it downgraded it to
