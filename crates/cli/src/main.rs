@@ -75,9 +75,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The libraries log through `tracing`; the binary says where (`subscriber`). `serve` sets
-    // its log up from its config, once read.
+    // its log up from its config, once read; `demo` into its folder, once made.
     let logging = match cli.command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Demo(_) => Ok(()),
         _ => subscriber::init_default(),
     };
     let result = logging.and_then(|()| match cli.command {

@@ -4,9 +4,13 @@
 //! receipt the emulator's hook lost). `serve` takes format and level from its config's `[log]`
 //! section, because an on-call engineer reads its log, or a pipeline parses it. `RUST_LOG`,
 //! when set, replaces the level either way, with tracing's filter syntax
-//! (`info,pushtrace_gateway::webhooks=debug`).
+//! (`info,pushtrace_gateway::webhooks=debug`). `demo` writes them to a file of its folder: its
+//! progress lines are the console's.
 
-use anyhow::{Result, bail};
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, bail};
 use pushtrace_gateway::logging::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
 
@@ -23,8 +27,20 @@ pub fn init_from(config: &LogConfig) -> Result<()> {
     init(config.format, &config.level)
 }
 
-fn init(format: LogFormat, level: &str) -> Result<()> {
-    let filter = match std::env::var(FILTER_ENV) {
+/// Warnings and errors as text into `path` (created or truncated), or what `RUST_LOG` asks for.
+pub fn init_to_file(path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("cannot create the log file {}", path.display()))?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter("warn")?)
+        .try_init();
+    Ok(())
+}
+
+fn filter(level: &str) -> Result<EnvFilter> {
+    Ok(match std::env::var(FILTER_ENV) {
         Ok(directives) if !directives.trim().is_empty() => {
             match EnvFilter::builder().parse(&directives) {
                 Ok(filter) => filter,
@@ -36,10 +52,13 @@ fn init(format: LogFormat, level: &str) -> Result<()> {
             }
         }
         _ => EnvFilter::new(level),
-    };
+    })
+}
+
+fn init(format: LogFormat, level: &str) -> Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(filter);
+        .with_env_filter(filter(level)?);
     // A second call (a test running two verbs in one process) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -55,6 +55,14 @@ fn a_short_demo_writes_a_folder_whose_links_resolve_and_whose_stories_are_diagno
         "index.html must be self-contained"
     );
     assert!(summary["calls"].as_u64().unwrap() >= 30, "{summary}");
+    // What the libraries logged is in the folder, not on the console: the stale token's 410
+    // is a failed push the gateway logs.
+    let log = std::fs::read_to_string(summary["log"]["file"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        summary["log"]["lines"].as_u64(),
+        Some(log.lines().count() as u64)
+    );
+    assert!(log.contains("push failed") && log.contains("410"), "{log}");
 
     // Each story phone's failed call, diagnosed with the cause family of its story.
     let failed = summary["failed"].as_array().unwrap();

@@ -85,6 +85,10 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .prefix("pushtrace-demo-")
         .tempdir()
         .context("cannot create the demo's temporary folder")?;
+    // The gateway's warnings (a 410 for the stale token, a job retried) would cut through the
+    // progress lines; they go to a file the folder keeps.
+    let log = work.path().join(LOG_FILE);
+    crate::subscriber::init_to_file(&log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -107,16 +111,36 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     };
     let written = folder::write_folder(&out, &ran)?;
+    let logged = keep_log(&log, &out.join(LOG_FILE))?;
     drop(work);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&written.json(&out, &ran))?
-        );
+        let mut json = written.json(&out, &ran);
+        json["log"] = serde_json::json!({
+            "file": out.join(LOG_FILE).display().to_string(),
+            "lines": logged,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!("{}", written.summary(&out, &ran));
+        if logged > 0 {
+            println!(
+                "  {logged} warning line(s) logged (gateway, emulator): {}",
+                out.join(LOG_FILE).display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file of the demo's folder that holds what the libraries logged.
+const LOG_FILE: &str = "warnings.log";
+
+/// Copies the run's log into the folder; answers how many lines it holds.
+fn keep_log(from: &Path, to: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(from)
+        .with_context(|| format!("cannot read the run's log {}", from.display()))?;
+    write(to, &text)?;
+    Ok(text.lines().count())
 }
 
 /// A secret for this run only: the demo's listeners are on loopback and gone when it ends.
