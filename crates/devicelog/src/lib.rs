@@ -57,6 +57,6 @@ pub use format::{Format, Requirements};
 pub use predicate::{Predicate, PredicateError};
 pub use read::{LogRead, LogReader, LogReaderBuilder, NoProgress, Progress, detect};
 pub use sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
-pub use sorted_lines::{LineFormatter, SortedLines};
+pub use sorted_lines::{LineFormatter, LineOutput, SortedLines};
 pub use summary::{ReadSummary, SkipCount, SkipReason};
 pub use text::pipeline::{CHUNK_BYTES, MAX_LINE_BYTES};

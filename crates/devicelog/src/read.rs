@@ -15,8 +15,9 @@ use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
 use crate::sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
-use crate::sorted_lines::{LineFormatter, LineSorter, SortedLines};
+use crate::sorted_lines::{LineFormatter, LineOutput, LineSorter, SortedLines};
 use crate::summary::ReadSummary;
+use crate::text::floor::TimeFloor;
 use crate::text::pipeline::{CountingReader, TextRun};
 use crate::text::{self, TextFormat};
 
@@ -41,6 +42,46 @@ impl Progress for NoProgress {
     fn end(&mut self) {}
 }
 
+/// Receives what a read keeps, in input order.
+pub(crate) trait Keep {
+    fn record(&mut self, record: LogRecord);
+
+    /// No record still to come is earlier than `time` (UTC microseconds).
+    fn floor(&mut self, _time: i64) {}
+}
+
+/// The sorter a read feeds: records, or formatted lines ([`LogReaderBuilder::lines`]), and the
+/// first error of either (the read goes on to its end; the error is returned then).
+struct Sorters<'a> {
+    records: &'a mut RecordSorter,
+    lines: Option<&'a mut LineSorter>,
+    failed: Option<ReadError>,
+}
+
+impl Keep for Sorters<'_> {
+    fn record(&mut self, record: LogRecord) {
+        if self.failed.is_some() {
+            return;
+        }
+        let pushed = match &mut self.lines {
+            Some(lines) => lines.push(record),
+            None => self.records.push(record),
+        };
+        if let Err(e) = pushed {
+            self.failed = Some(e);
+        }
+    }
+
+    fn floor(&mut self, time: i64) {
+        if self.failed.is_none()
+            && let Some(lines) = &mut self.lines
+            && let Err(e) = lines.floor(time)
+        {
+            self.failed = Some(e);
+        }
+    }
+}
+
 /// A finished read: the records in time order and the account of what was read.
 pub struct LogRead {
     /// The records, unless the reader formats them ([`LogReaderBuilder::lines`]): then none.
@@ -63,9 +104,13 @@ pub struct LogReader {
     lines: Option<Lines>,
 }
 
-/// The formatter of [`LogReaderBuilder::lines`], opaque to `Debug`.
+/// The formatter of [`LogReaderBuilder::lines`] and the output of
+/// [`LogReaderBuilder::write_lines_to`], opaque to `Debug`.
 #[derive(Clone)]
-struct Lines(LineFormatter);
+struct Lines {
+    formatter: LineFormatter,
+    out: Option<LineOutput>,
+}
 
 impl std::fmt::Debug for Lines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,7 +172,21 @@ impl LogReaderBuilder {
     /// when many records are kept. The result is in [`LogRead::lines`]; [`LogRead::records`]
     /// is then empty. The lines come out in the order the records would.
     pub fn lines(mut self, formatter: LineFormatter) -> Self {
-        self.reader.lines = Some(Lines(formatter));
+        let out = self.reader.lines.take().and_then(|lines| lines.out);
+        self.reader.lines = Some(Lines { formatter, out });
+        self
+    }
+
+    /// With [`LogReaderBuilder::lines`]: writes the lines that are already in their final
+    /// place to `out` while the file is still read, when the input allows it (a plain file in
+    /// a format whose lines carry their own time: a quick first pass over the file bounds the
+    /// times still to come, see `text/floor.rs`). The rest is in [`LogRead::lines`] at the
+    /// end, to be written after what was written here. On inputs that do not allow it, nothing
+    /// is written during the read. A read that fails midway may have written some lines.
+    pub fn write_lines_to(mut self, out: LineOutput) -> Self {
+        if let Some(lines) = &mut self.reader.lines {
+            lines.out = Some(out);
+        }
         self
     }
 
@@ -179,40 +238,50 @@ impl LogReader {
         progress: &mut dyn Progress,
     ) -> Result<LogRead, ReadError> {
         let name = path.display().to_string();
-        self.collect(&name, format, detected, |summary, sink| match format {
-            Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
-            Format::Sysdiagnose => {
-                progress.begin("extracting", None);
-                let located =
-                    sysdiagnose::locate_logarchive(path, self.max_extract, &mut |done, total| {
-                        progress.begin("extracting", Some(total));
-                        progress.advance_to(done);
-                    })?;
-                progress.end();
-                summary.inner = Some(located.inner_name().to_string());
-                self.read_archive(located.path(), Some(path), progress, summary, sink)
-            }
-            _ => {
-                if path.is_dir() {
-                    return Err(ReadError::WrongFormat {
-                        path: path.into(),
-                        format,
-                        why: "it is a folder".into(),
-                    });
+        let floor = self.time_floor(path, format)?;
+        self.collect(
+            &name,
+            format,
+            detected,
+            floor.is_some(),
+            |summary, sink| match format {
+                Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
+                Format::Sysdiagnose => {
+                    progress.begin("extracting", None);
+                    let located = sysdiagnose::locate_logarchive(
+                        path,
+                        self.max_extract,
+                        &mut |done, total| {
+                            progress.begin("extracting", Some(total));
+                            progress.advance_to(done);
+                        },
+                    )?;
+                    progress.end();
+                    summary.inner = Some(located.inner_name().to_string());
+                    self.read_archive(located.path(), Some(path), progress, summary, sink)
                 }
-                let file = File::open(path).map_err(ReadError::io(path))?;
-                let total = file.metadata().map(|m| m.len()).ok();
-                self.read_text(
-                    &name,
-                    format,
-                    Box::new(file),
-                    total,
-                    progress,
-                    summary,
-                    sink,
-                )
-            }
-        })
+                _ => {
+                    if path.is_dir() {
+                        return Err(ReadError::WrongFormat {
+                            path: path.into(),
+                            format,
+                            why: "it is a folder".into(),
+                        });
+                    }
+                    let file = File::open(path).map_err(ReadError::io(path))?;
+                    let total = file.metadata().map(|m| m.len()).ok();
+                    self.read_text(
+                        &name,
+                        format,
+                        Box::new(file),
+                        (total, floor.as_ref()),
+                        progress,
+                        summary,
+                        sink,
+                    )
+                }
+            },
+        )
     }
 
     /// Reads a text export (plain or gzip) from a stream, e.g. standard input or a paste.
@@ -229,40 +298,61 @@ impl LogReader {
             Some(format) => (format, false),
             None => (detect_stream(name, &head)?, true),
         };
-        self.collect(name, format, detected, |summary, sink| {
-            self.read_text(name, format, Box::new(input), None, progress, summary, sink)
+        self.collect(name, format, detected, false, |summary, sink| {
+            self.read_text(
+                name,
+                format,
+                Box::new(input),
+                (None, None),
+                progress,
+                summary,
+                sink,
+            )
         })
     }
 
-    /// Runs one read into the sorter and returns the sorted records with the summary.
+    /// The bound on the times still to come in `path`, when its lines are to be written during
+    /// the read and it is a plain (not compressed) text file.
+    fn time_floor(&self, path: &Path, format: Format) -> Result<Option<TimeFloor>, ReadError> {
+        let streams = self.lines.as_ref().is_some_and(|lines| lines.out.is_some());
+        let Some(parser) = text::for_format(format).filter(|_| streams) else {
+            return Ok(None);
+        };
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let mut magic = [0u8; 2];
+        let mut file = File::open(path).map_err(ReadError::io(path))?;
+        if file.read_exact(&mut magic).is_err() || magic == [0x1f, 0x8b] {
+            return Ok(None);
+        }
+        TimeFloor::scan(path, parser, &self.clock, self.threads).map_err(ReadError::io(path))
+    }
+
+    /// Runs one read into the sorter and returns the sorted records with the summary. With
+    /// `streams`, the line sorter writes its lines during the read as the floors of the times
+    /// to come allow.
     fn collect(
         &self,
         name: &str,
         format: Format,
         detected: bool,
-        read: impl FnOnce(&mut ReadSummary, &mut dyn FnMut(LogRecord)) -> Result<(), ReadError>,
+        streams: bool,
+        read: impl FnOnce(&mut ReadSummary, &mut dyn Keep) -> Result<(), ReadError>,
     ) -> Result<LogRead, ReadError> {
         let mut summary = ReadSummary::new(name.to_string(), format, detected);
         let mut sorter = RecordSorter::new(self.sort_memory);
-        let mut line_sorter = self
-            .lines
-            .as_ref()
-            .map(|lines| LineSorter::new(lines.0.clone(), self.sort_memory, self.threads));
-        let mut failed = None;
-        let mut sink = |record: LogRecord| {
-            if failed.is_some() {
-                return;
-            }
-            let pushed = match &mut line_sorter {
-                Some(lines) => lines.push(record),
-                None => sorter.push(record),
-            };
-            if let Err(e) = pushed {
-                failed = Some(e);
-            }
+        let mut line_sorter = self.lines.as_ref().map(|lines| {
+            let out = lines.out.clone().filter(|_| streams);
+            LineSorter::new(lines.formatter.clone(), self.sort_memory, self.threads, out)
+        });
+        let mut sink = Sorters {
+            records: &mut sorter,
+            lines: line_sorter.as_mut(),
+            failed: None,
         };
         read(&mut summary, &mut sink)?;
-        if let Some(e) = failed {
+        if let Some(e) = sink.failed {
             return Err(e);
         }
         let lines = line_sorter.map(LineSorter::finish).transpose()?;
@@ -284,10 +374,10 @@ impl LogReader {
         name: &str,
         format: Format,
         input: Box<dyn Read + Send + 'i>,
-        total: Option<u64>,
+        (total, floor): (Option<u64>, Option<&TimeFloor>),
         progress: &mut dyn Progress,
         summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
+        sink: &mut dyn Keep,
     ) -> Result<(), ReadError> {
         let parser = text::for_format(format).ok_or_else(|| ReadError::WrongFormat {
             path: name.into(),
@@ -337,6 +427,7 @@ impl LogReader {
             filter: &self.filter,
             strict: self.strict,
             threads: self.threads,
+            floor,
         };
         progress.begin("reading", total);
         let result = run.run(&mut buffered, &consumed, progress, summary, sink);
@@ -387,7 +478,7 @@ impl LogReader {
         outer: Option<&Path>,
         progress: &mut dyn Progress,
         summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
+        sink: &mut dyn Keep,
     ) -> Result<(), ReadError> {
         if !dir.is_dir() || !logarchive::is_logarchive(dir) {
             return Err(ReadError::WrongFormat {
@@ -417,7 +508,7 @@ impl LogReader {
                 }
                 if filter.wants_fields(&record) && filter.wants_time(record.at) {
                     summary.count_kept(&record, filter);
-                    sink(record);
+                    sink.record(record);
                 } else {
                     filtered += 1;
                 }
