@@ -181,7 +181,17 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
         Ok(read) => read,
         // `pushtrace logs … | head` closes the pipe early: that is not an error.
         Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e),
+        Err(e) => {
+            // What is still buffered (at least the header, before a read that fails at once)
+            // is not printed.
+            if let Ok(out) = Arc::try_unwrap(out) {
+                let out = out
+                    .into_inner()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                drop(out.into_parts());
+            }
+            return Err(e);
+        }
     };
 
     let mut summary = read.summary;

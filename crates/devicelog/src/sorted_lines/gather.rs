@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Seek};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::merge::{Source, merge};
 use super::{Block, LineOutput, MAX_RUNS};
@@ -49,12 +49,14 @@ impl Arrivals {
 }
 
 /// Holds blocks; writes the lines below each floor to `out` once the blocks before the floor
-/// are in; beyond `budget` bytes held, merges them into a run on disk and stops writing (the
-/// lines left then go out at the end, after those written).
+/// are in, and hands the blocks written to `spent` for reuse; beyond `budget` bytes held,
+/// merges them into a run on disk and stops writing (the lines left then go out at the end,
+/// after those written).
 pub(super) fn gather_blocks(
     inbox: Receiver<ToGather>,
     budget: usize,
     mut out: Option<LineOutput>,
+    spent: SyncSender<Block>,
 ) -> Result<Gathered, ReadError> {
     let spill_error = |source| ReadError::Spill { source };
     let mut gathered = Gathered {
@@ -84,7 +86,7 @@ pub(super) fn gather_blocks(
                 floors.pop_front();
             }
             if let Some(time) = floor {
-                gathered.written += write_below(&mut gathered.held, output, time)?;
+                gathered.written += write_below(&mut gathered.held, output, time, &spent)?;
                 held = gathered.held.iter().map(Source::held_bytes).sum();
             }
         }
@@ -102,7 +104,7 @@ pub(super) fn gather_blocks(
         }
         let file = tempfile::tempfile().map_err(spill_error)?;
         let mut writer = io::BufWriter::with_capacity(1 << 20, file);
-        merge(&mut sources, &mut writer, true, None).map_err(spill_error)?;
+        merge(&mut sources, &mut writer, true, None, &mut drop).map_err(spill_error)?;
         let mut file = writer
             .into_inner()
             .map_err(|e| spill_error(e.into_error()))?;
@@ -114,15 +116,25 @@ pub(super) fn gather_blocks(
     Ok(gathered)
 }
 
-/// Writes the held lines up to `time` (included) in order and drops the sources emptied;
-/// returns the lines written.
-fn write_below(held: &mut Vec<Source>, output: &LineOutput, time: i64) -> Result<u64, ReadError> {
+/// Writes the held lines up to `time` (included) in order and hands the blocks written whole
+/// to `spent` (or frees them when it is full); returns the lines written.
+fn write_below(
+    held: &mut Vec<Source>,
+    output: &LineOutput,
+    time: i64,
+    spent: &SyncSender<Block>,
+) -> Result<u64, ReadError> {
     let limit = time.checked_add(1).map(|next| (next, 0));
     let mut out = output.lock().map_err(|_| ReadError::Output {
         source: io::Error::other("a thread writing the output panicked"),
     })?;
-    let written =
-        merge(held, &mut *out, false, limit).map_err(|source| ReadError::Output { source })?;
+    let mut done = |source: Source| {
+        if let Source::Memory { block, .. } = source {
+            let _ = spent.try_send(block);
+        }
+    };
+    let written = merge(held, &mut *out, false, limit, &mut done)
+        .map_err(|source| ReadError::Output { source })?;
     held.retain(|source| source.key().is_some());
     Ok(written)
 }

@@ -176,13 +176,14 @@ fn write_header(out: &mut dyn Write, (time, index): Key, len: usize) -> io::Resu
 }
 
 /// Writes the lines of every source to `out` in key order, up to (not including) `limit`
-/// when given; with `headers`, as a run. Returns the number of lines written. The sources that
-/// are done are emptied (their memory freed) as soon as they are.
+/// when given; with `headers`, as a run. Returns the number of lines written. A source that is
+/// done is handed to `done` (to be freed or reused) as soon as it is, and left empty.
 pub(super) fn merge(
     sources: &mut [Source],
     out: &mut dyn Write,
     headers: bool,
     limit: Option<Key>,
+    done: &mut dyn FnMut(Source),
 ) -> io::Result<u64> {
     let below = |key: Key| limit.is_none_or(|limit| key < limit);
     let mut heap: BinaryHeap<Reverse<(Key, usize)>> = sources
@@ -206,8 +207,7 @@ pub(super) fn merge(
         match source.key() {
             Some(key) if below(key) => heap.push(Reverse((key, i))),
             Some(_) => {}
-            // Done with it: free its memory before the merge goes on.
-            None => sources[i] = Source::empty(),
+            None => done(std::mem::replace(&mut sources[i], Source::empty())),
         }
     }
     Ok(written)

@@ -97,22 +97,25 @@ impl LineSorter {
         let (work_tx, work_rx) = sync_channel::<(u64, Vec<LogRecord>)>(threads * 2);
         let (block_tx, block_rx) = sync_channel::<ToGather>(threads * 2);
         let (empty_tx, empty_rx) = sync_channel::<Vec<LogRecord>>(threads * 4);
+        let (spent_tx, spent_rx) = sync_channel::<Block>(threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
+        let spent_rx = Arc::new(Mutex::new(spent_rx));
         let workers = (0..threads)
             .map(|_| {
                 let work_rx = Arc::clone(&work_rx);
                 let block_tx = block_tx.clone();
                 let empty_tx = empty_tx.clone();
                 let formatter = Arc::clone(&formatter);
+                let spent_rx = Arc::clone(&spent_rx);
                 std::thread::spawn(move || {
-                    format_batches(&work_rx, &block_tx, &empty_tx, &*formatter)
+                    format_batches(&work_rx, &block_tx, &empty_tx, &spent_rx, &*formatter)
                 })
             })
             .collect();
         let floors = out.is_some().then(|| block_tx.clone());
         drop(block_tx);
         let budget = budget.max(1 << 20);
-        let gather = std::thread::spawn(move || gather_blocks(block_rx, budget, out));
+        let gather = std::thread::spawn(move || gather_blocks(block_rx, budget, out, spent_tx));
         LineSorter {
             batch: Vec::with_capacity(BATCH_RECORDS),
             next_index: 0,
@@ -245,25 +248,40 @@ impl Drop for LineSorter {
     }
 }
 
-/// A formatting thread: batch in, block out, the emptied batch back.
+/// A formatting thread: batch in, block out, the emptied batch back. Blocks already written
+/// come back through `spent` and are filled again: a fresh block of a few MiB costs the
+/// allocator new zeroed pages, and growing one costs a copy of what it holds.
 fn format_batches(
     work: &Mutex<Receiver<(u64, Vec<LogRecord>)>>,
     blocks: &SyncSender<ToGather>,
     empty: &SyncSender<Vec<LogRecord>>,
+    spent: &Mutex<Receiver<Block>>,
     formatter: &(dyn Fn(&LogRecord, &mut Vec<u8>) + Send + Sync),
 ) {
     let mut order: Vec<u32> = Vec::new();
+    // Bytes per line of the last block, so a new block is sized once.
+    let mut line_bytes = 256;
     loop {
         let next = match work.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         let Ok((first, mut batch)) = next else { return };
-        let mut block = Block {
-            first,
-            keys: Vec::with_capacity(batch.len()),
-            ends: Vec::with_capacity(batch.len()),
-            bytes: Vec::with_capacity(batch.len() * 256),
+        let reused = spent.lock().ok().and_then(|rx| rx.try_recv().ok());
+        let mut block = match reused {
+            Some(mut block) => {
+                block.first = first;
+                block.keys.clear();
+                block.ends.clear();
+                block.bytes.clear();
+                block
+            }
+            None => Block {
+                first,
+                keys: Vec::with_capacity(batch.len()),
+                ends: Vec::with_capacity(batch.len()),
+                bytes: Vec::with_capacity(batch.len() * line_bytes * 9 / 8),
+            },
         };
         block.keys.extend(
             batch
@@ -283,6 +301,7 @@ fn format_batches(
             formatter(&batch[i as usize], &mut block.bytes);
             block.ends.push(block.bytes.len());
         }
+        line_bytes = (block.bytes.len() / batch.len().max(1)).max(16);
         // Freeing the records here spreads that work over the formatting threads too.
         batch.clear();
         let _ = empty.try_send(batch);
@@ -336,7 +355,7 @@ impl SortedLines {
                 skipped += source.skip_before(from)?;
             }
         }
-        merge(&mut sources, out, false, None)?;
+        merge(&mut sources, out, false, None, &mut drop)?;
         Ok(skipped)
     }
 }
