@@ -1,8 +1,8 @@
 //! `pushtrace logs`: any iPhone log in, normalized records out, in time order.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -152,9 +152,23 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
         // log show's own words, so its users recognise the default.
         eprintln!("Skipping info and debug messages, pass --info and/or --debug to include.");
     }
+    let out = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, io::stdout())));
+    let formatter = line_formatter(args.style());
+    // Lines are written during the read when that changes nothing a user sees: not with --last
+    // (which is counted back from the last record), not with --strict (which must fail before
+    // printing anything), not to a terminal (where they would cross the progress bar).
+    let streams =
+        formatter.is_some() && last.is_none() && !args.source.strict && !io::stdout().is_terminal();
+    let mut writer = StyleWriter::new(args.style());
+    let mut started = false;
+    if streams {
+        with_output(&out, |out| writer.begin(out).map_err(anyhow::Error::from))?;
+        started = true;
+    }
     let read = args.source.read(clock, filter, |builder| {
         let builder = builder.sort_memory(args.sort_memory.max(1) << 20);
-        let builder = match line_formatter(args.style()) {
+        let builder = match formatter {
+            Some(formatter) if streams => builder.lines(formatter).write_lines_to(out.clone()),
             Some(formatter) => builder.lines(formatter),
             None => builder,
         };
@@ -162,7 +176,23 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
             Some(threads) => builder.threads(threads),
             None => builder,
         }
-    })?;
+    });
+    let read = match read {
+        Ok(read) => read,
+        // `pushtrace logs … | head` closes the pipe early: that is not an error.
+        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            // What is still buffered (at least the header, before a read that fails at once)
+            // is not printed.
+            if let Ok(out) = Arc::try_unwrap(out) {
+                let out = out
+                    .into_inner()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                drop(out.into_parts());
+            }
+            return Err(e);
+        }
+    };
 
     let mut summary = read.summary;
     // Records come out in time order, so the last one kept is known once the read is done.
@@ -179,14 +209,19 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::with_capacity(1 << 20, stdout);
     let mut before = 0u64;
-    let written = match read.lines {
-        Some(lines) => write_lines(&mut out, lines, args.style(), from, &mut before),
-        None => write_records(&mut out, read.records, args.style(), from, &mut before),
-    };
-    match written.and_then(|()| out.flush().map_err(anyhow::Error::from)) {
+    let written = with_output(&out, |out| {
+        if !started {
+            writer.begin(out)?;
+        }
+        match read.lines {
+            Some(lines) => write_lines(out, lines, from, &mut before)?,
+            None => write_records(out, read.records, &mut writer, from, &mut before)?,
+        }
+        writer.end(out)?;
+        out.flush().map_err(anyhow::Error::from)
+    });
+    match written {
         Ok(()) => {}
         // `pushtrace logs … | head` closes the pipe early: that is not an error.
         Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
@@ -198,16 +233,25 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the records at or after `from` in `style`, counting in `before` those it leaves out.
+/// Runs `write` on the output shared with the reader.
+fn with_output<T>(
+    out: &Mutex<BufWriter<io::Stdout>>,
+    write: impl FnOnce(&mut BufWriter<io::Stdout>) -> Result<T>,
+) -> Result<T> {
+    // The reader's threads have stopped by the time this runs: a poisoned lock only means one
+    // of them panicked while writing, and its error has been reported.
+    let mut out = out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    write(&mut out)
+}
+
+/// Writes the records at or after `from`, counting in `before` those it leaves out.
 fn write_records(
     out: &mut impl Write,
     records: pushtrace_devicelog::SortedRecords,
-    style: Style,
+    writer: &mut StyleWriter,
     from: Option<Timestamp>,
     before: &mut u64,
 ) -> Result<()> {
-    let mut writer = StyleWriter::new(style);
-    writer.begin(out)?;
     for record in records {
         let record = record?;
         if from.is_some_and(|from| record.at < from) {
@@ -216,7 +260,6 @@ fn write_records(
         }
         writer.record(out, &record)?;
     }
-    writer.end(out)?;
     Ok(())
 }
 
@@ -238,18 +281,15 @@ fn line_formatter(style: Style) -> Option<LineFormatter> {
     }
 }
 
-/// Writes lines formatted by [`line_formatter`] at or after `from`, as [`write_records`] does.
+/// Writes lines formatted by [`line_formatter`] at or after `from`, as [`write_records`] does
+/// (after those the reader wrote during the read).
 fn write_lines(
     out: &mut impl Write,
     lines: SortedLines,
-    style: Style,
     from: Option<Timestamp>,
     before: &mut u64,
 ) -> Result<()> {
-    let mut writer = StyleWriter::new(style);
-    writer.begin(out)?;
     *before += lines.write_to(out, from.map(|from| from.utc_micros()))?;
-    writer.end(out)?;
     Ok(())
 }
 

@@ -52,6 +52,11 @@ pub enum ReadError {
     )]
     Spill { source: io::Error },
 
+    /// Writing the lines sorted so far while the input was read
+    /// ([`LogReaderBuilder::write_lines_to`](crate::LogReaderBuilder::write_lines_to)).
+    #[error("writing the output failed: {source}")]
+    Output { source: io::Error },
+
     #[error(transparent)]
     Archive(#[from] ArchiveError),
 }

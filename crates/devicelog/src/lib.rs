@@ -33,6 +33,7 @@
 mod anywhere;
 mod archive;
 mod clock;
+mod detect;
 mod error;
 mod filter;
 mod format;
@@ -51,12 +52,13 @@ pub use archive::{
     ArchiveError, ByteSize, ExtractLimit, LimitOrigin, ParseSizeError, remove_temp_folders,
 };
 pub use clock::{LocalClock, Zone};
+pub use detect::detect;
 pub use error::ReadError;
 pub use filter::{PUSH_SET, RecordFilter};
 pub use format::{Format, Requirements};
 pub use predicate::{Predicate, PredicateError};
-pub use read::{LogRead, LogReader, LogReaderBuilder, NoProgress, Progress, detect};
+pub use read::{LogRead, LogReader, LogReaderBuilder, NoProgress, Progress};
 pub use sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
-pub use sorted_lines::{LineFormatter, SortedLines};
+pub use sorted_lines::{LineFormatter, LineOutput, SortedLines};
 pub use summary::{ReadSummary, SkipCount, SkipReason};
 pub use text::pipeline::{CHUNK_BYTES, MAX_LINE_BYTES};

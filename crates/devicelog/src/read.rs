@@ -11,17 +11,16 @@ use pushtrace_model::LogRecord;
 
 use crate::archive::{ExtractLimit, logarchive, sysdiagnose};
 use crate::clock::LocalClock;
+use crate::detect::{SAMPLE_BYTES, detect, detect_stream};
 use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
 use crate::sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
-use crate::sorted_lines::{LineFormatter, LineSorter, SortedLines};
+use crate::sorted_lines::{LineFormatter, LineOutput, LineSorter, SortedLines};
 use crate::summary::ReadSummary;
+use crate::text::floor::TimeFloor;
 use crate::text::pipeline::{CountingReader, TextRun};
 use crate::text::{self, TextFormat};
-
-/// Bytes of an input looked at to detect its format.
-const SAMPLE_BYTES: usize = 64 << 10;
 
 /// Receives the progress of a long read (the CLI draws a bar from it).
 pub trait Progress {
@@ -39,6 +38,46 @@ impl Progress for NoProgress {
     fn begin(&mut self, _stage: &str, _total: Option<u64>) {}
     fn advance_to(&mut self, _done: u64) {}
     fn end(&mut self) {}
+}
+
+/// Receives what a read keeps, in input order.
+pub(crate) trait Keep {
+    fn record(&mut self, record: LogRecord);
+
+    /// No record still to come is earlier than `time` (UTC microseconds).
+    fn floor(&mut self, _time: i64) {}
+}
+
+/// The sorter a read feeds: records, or formatted lines ([`LogReaderBuilder::lines`]), and the
+/// first error of either (the read goes on to its end; the error is returned then).
+struct Sorters<'a> {
+    records: &'a mut RecordSorter,
+    lines: Option<&'a mut LineSorter>,
+    failed: Option<ReadError>,
+}
+
+impl Keep for Sorters<'_> {
+    fn record(&mut self, record: LogRecord) {
+        if self.failed.is_some() {
+            return;
+        }
+        let pushed = match &mut self.lines {
+            Some(lines) => lines.push(record),
+            None => self.records.push(record),
+        };
+        if let Err(e) = pushed {
+            self.failed = Some(e);
+        }
+    }
+
+    fn floor(&mut self, time: i64) {
+        if self.failed.is_none()
+            && let Some(lines) = &mut self.lines
+            && let Err(e) = lines.floor(time)
+        {
+            self.failed = Some(e);
+        }
+    }
 }
 
 /// A finished read: the records in time order and the account of what was read.
@@ -63,9 +102,13 @@ pub struct LogReader {
     lines: Option<Lines>,
 }
 
-/// The formatter of [`LogReaderBuilder::lines`], opaque to `Debug`.
+/// The formatter of [`LogReaderBuilder::lines`] and the output of
+/// [`LogReaderBuilder::write_lines_to`], opaque to `Debug`.
 #[derive(Clone)]
-struct Lines(LineFormatter);
+struct Lines {
+    formatter: LineFormatter,
+    out: Option<LineOutput>,
+}
 
 impl std::fmt::Debug for Lines {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,7 +170,21 @@ impl LogReaderBuilder {
     /// when many records are kept. The result is in [`LogRead::lines`]; [`LogRead::records`]
     /// is then empty. The lines come out in the order the records would.
     pub fn lines(mut self, formatter: LineFormatter) -> Self {
-        self.reader.lines = Some(Lines(formatter));
+        let out = self.reader.lines.take().and_then(|lines| lines.out);
+        self.reader.lines = Some(Lines { formatter, out });
+        self
+    }
+
+    /// With [`LogReaderBuilder::lines`]: writes the lines that are already in their final
+    /// place to `out` while the file is still read, when the input allows it (a plain file in
+    /// a format whose lines carry their own time: a quick first pass over the file bounds the
+    /// times still to come, see `text/floor.rs`). The rest is in [`LogRead::lines`] at the
+    /// end, to be written after what was written here. On inputs that do not allow it, nothing
+    /// is written during the read. A read that fails midway may have written some lines.
+    pub fn write_lines_to(mut self, out: LineOutput) -> Self {
+        if let Some(lines) = &mut self.reader.lines {
+            lines.out = Some(out);
+        }
         self
     }
 
@@ -179,40 +236,50 @@ impl LogReader {
         progress: &mut dyn Progress,
     ) -> Result<LogRead, ReadError> {
         let name = path.display().to_string();
-        self.collect(&name, format, detected, |summary, sink| match format {
-            Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
-            Format::Sysdiagnose => {
-                progress.begin("extracting", None);
-                let located =
-                    sysdiagnose::locate_logarchive(path, self.max_extract, &mut |done, total| {
-                        progress.begin("extracting", Some(total));
-                        progress.advance_to(done);
-                    })?;
-                progress.end();
-                summary.inner = Some(located.inner_name().to_string());
-                self.read_archive(located.path(), Some(path), progress, summary, sink)
-            }
-            _ => {
-                if path.is_dir() {
-                    return Err(ReadError::WrongFormat {
-                        path: path.into(),
-                        format,
-                        why: "it is a folder".into(),
-                    });
+        let floor = self.time_floor(path, format)?;
+        self.collect(
+            &name,
+            format,
+            detected,
+            floor.is_some(),
+            |summary, sink| match format {
+                Format::Logarchive => self.read_archive(path, None, progress, summary, sink),
+                Format::Sysdiagnose => {
+                    progress.begin("extracting", None);
+                    let located = sysdiagnose::locate_logarchive(
+                        path,
+                        self.max_extract,
+                        &mut |done, total| {
+                            progress.begin("extracting", Some(total));
+                            progress.advance_to(done);
+                        },
+                    )?;
+                    progress.end();
+                    summary.inner = Some(located.inner_name().to_string());
+                    self.read_archive(located.path(), Some(path), progress, summary, sink)
                 }
-                let file = File::open(path).map_err(ReadError::io(path))?;
-                let total = file.metadata().map(|m| m.len()).ok();
-                self.read_text(
-                    &name,
-                    format,
-                    Box::new(file),
-                    total,
-                    progress,
-                    summary,
-                    sink,
-                )
-            }
-        })
+                _ => {
+                    if path.is_dir() {
+                        return Err(ReadError::WrongFormat {
+                            path: path.into(),
+                            format,
+                            why: "it is a folder".into(),
+                        });
+                    }
+                    let file = File::open(path).map_err(ReadError::io(path))?;
+                    let total = file.metadata().map(|m| m.len()).ok();
+                    self.read_text(
+                        &name,
+                        format,
+                        Box::new(file),
+                        (total, floor.as_ref()),
+                        progress,
+                        summary,
+                        sink,
+                    )
+                }
+            },
+        )
     }
 
     /// Reads a text export (plain or gzip) from a stream, e.g. standard input or a paste.
@@ -229,40 +296,61 @@ impl LogReader {
             Some(format) => (format, false),
             None => (detect_stream(name, &head)?, true),
         };
-        self.collect(name, format, detected, |summary, sink| {
-            self.read_text(name, format, Box::new(input), None, progress, summary, sink)
+        self.collect(name, format, detected, false, |summary, sink| {
+            self.read_text(
+                name,
+                format,
+                Box::new(input),
+                (None, None),
+                progress,
+                summary,
+                sink,
+            )
         })
     }
 
-    /// Runs one read into the sorter and returns the sorted records with the summary.
+    /// The bound on the times still to come in `path`, when its lines are to be written during
+    /// the read and it is a plain (not compressed) text file.
+    fn time_floor(&self, path: &Path, format: Format) -> Result<Option<TimeFloor>, ReadError> {
+        let streams = self.lines.as_ref().is_some_and(|lines| lines.out.is_some());
+        let Some(parser) = text::for_format(format).filter(|_| streams) else {
+            return Ok(None);
+        };
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let mut magic = [0u8; 2];
+        let mut file = File::open(path).map_err(ReadError::io(path))?;
+        if file.read_exact(&mut magic).is_err() || magic == [0x1f, 0x8b] {
+            return Ok(None);
+        }
+        TimeFloor::scan(path, parser, &self.clock, self.threads).map_err(ReadError::io(path))
+    }
+
+    /// Runs one read into the sorter and returns the sorted records with the summary. With
+    /// `streams`, the line sorter writes its lines during the read as the floors of the times
+    /// to come allow.
     fn collect(
         &self,
         name: &str,
         format: Format,
         detected: bool,
-        read: impl FnOnce(&mut ReadSummary, &mut dyn FnMut(LogRecord)) -> Result<(), ReadError>,
+        streams: bool,
+        read: impl FnOnce(&mut ReadSummary, &mut dyn Keep) -> Result<(), ReadError>,
     ) -> Result<LogRead, ReadError> {
         let mut summary = ReadSummary::new(name.to_string(), format, detected);
         let mut sorter = RecordSorter::new(self.sort_memory);
-        let mut line_sorter = self
-            .lines
-            .as_ref()
-            .map(|lines| LineSorter::new(lines.0.clone(), self.sort_memory, self.threads));
-        let mut failed = None;
-        let mut sink = |record: LogRecord| {
-            if failed.is_some() {
-                return;
-            }
-            let pushed = match &mut line_sorter {
-                Some(lines) => lines.push(record),
-                None => sorter.push(record),
-            };
-            if let Err(e) = pushed {
-                failed = Some(e);
-            }
+        let mut line_sorter = self.lines.as_ref().map(|lines| {
+            let out = lines.out.clone().filter(|_| streams);
+            LineSorter::new(lines.formatter.clone(), self.sort_memory, self.threads, out)
+        });
+        let mut sink = Sorters {
+            records: &mut sorter,
+            lines: line_sorter.as_mut(),
+            failed: None,
         };
         read(&mut summary, &mut sink)?;
-        if let Some(e) = failed {
+        if let Some(e) = sink.failed {
             return Err(e);
         }
         let lines = line_sorter.map(LineSorter::finish).transpose()?;
@@ -284,10 +372,10 @@ impl LogReader {
         name: &str,
         format: Format,
         input: Box<dyn Read + Send + 'i>,
-        total: Option<u64>,
+        (total, floor): (Option<u64>, Option<&TimeFloor>),
         progress: &mut dyn Progress,
         summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
+        sink: &mut dyn Keep,
     ) -> Result<(), ReadError> {
         let parser = text::for_format(format).ok_or_else(|| ReadError::WrongFormat {
             path: name.into(),
@@ -337,6 +425,7 @@ impl LogReader {
             filter: &self.filter,
             strict: self.strict,
             threads: self.threads,
+            floor,
         };
         progress.begin("reading", total);
         let result = run.run(&mut buffered, &consumed, progress, summary, sink);
@@ -387,7 +476,7 @@ impl LogReader {
         outer: Option<&Path>,
         progress: &mut dyn Progress,
         summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
+        sink: &mut dyn Keep,
     ) -> Result<(), ReadError> {
         if !dir.is_dir() || !logarchive::is_logarchive(dir) {
             return Err(ReadError::WrongFormat {
@@ -417,7 +506,7 @@ impl LogReader {
                 }
                 if filter.wants_fields(&record) && filter.wants_time(record.at) {
                     summary.count_kept(&record, filter);
-                    sink(record);
+                    sink.record(record);
                 } else {
                     filtered += 1;
                 }
@@ -437,107 +526,4 @@ fn is_corrupt_gzip(error: &io::Error) -> bool {
         error.kind(),
         io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
     )
-}
-
-/// Detects the format of a file or folder from its content.
-pub fn detect(path: &Path) -> Result<Format, ReadError> {
-    let meta = std::fs::metadata(path).map_err(ReadError::io(path))?;
-    if meta.is_dir() {
-        if logarchive::is_logarchive(path) {
-            return Ok(Format::Logarchive);
-        }
-        if sysdiagnose::has_logarchive(path) {
-            return Ok(Format::Sysdiagnose);
-        }
-        return Err(ReadError::UnknownFormat {
-            path: path.into(),
-            why: "it is a folder that is neither a .logarchive nor a sysdiagnose holding system_logs.logarchive".into(),
-        });
-    }
-    let file = File::open(path).map_err(ReadError::io(path))?;
-    let mut head = Vec::with_capacity(SAMPLE_BYTES);
-    file.take(SAMPLE_BYTES as u64)
-        .read_to_end(&mut head)
-        .map_err(ReadError::io(path))?;
-    detect_head(&path.display().to_string(), &head)
-}
-
-/// Detects a format from the first bytes of an input: a zip or a gzipped tar is a
-/// sysdiagnose; anything else (gzip looked into) is sniffed as text.
-fn detect_head(name: &str, head: &[u8]) -> Result<Format, ReadError> {
-    if head.is_empty() {
-        return Err(ReadError::Empty { path: name.into() });
-    }
-    if head.starts_with(b"PK\x03\x04") {
-        return Ok(Format::Sysdiagnose);
-    }
-    let mut text = Vec::new();
-    let sample = if head.starts_with(&[0x1f, 0x8b]) {
-        // The head usually ends mid-stream: decode what it holds; the truncated tail is expected.
-        let _ = MultiGzDecoder::new(head)
-            .take(SAMPLE_BYTES as u64)
-            .read_to_end(&mut text);
-        if text.is_empty() {
-            return Err(ReadError::Decompress {
-                path: name.into(),
-                source: io::Error::new(io::ErrorKind::InvalidData, "no data could be decompressed"),
-            });
-        }
-        &text[..]
-    } else {
-        head
-    };
-    if sample.len() > 262 && &sample[257..262] == b"ustar" {
-        return Ok(Format::Sysdiagnose);
-    }
-    detect_text(sample).map_err(|why| ReadError::UnknownFormat {
-        path: name.into(),
-        why,
-    })
-}
-
-/// Detects the text format of a stream; archives cannot be read from one.
-fn detect_stream(name: &str, head: &[u8]) -> Result<Format, ReadError> {
-    match detect_head(name, head)? {
-        Format::Sysdiagnose => Err(ReadError::WrongFormat {
-            path: name.into(),
-            format: Format::Sysdiagnose,
-            why: "an archive cannot be read from a stream: save it and pass its path".into(),
-        }),
-        format => Ok(format),
-    }
-}
-
-/// Picks the text format that recognizes most of the sample.
-pub(crate) fn detect_text(sample: &[u8]) -> Result<Format, String> {
-    let control = sample
-        .iter()
-        .filter(|b| matches!(b, 0..=8 | 14..=31))
-        .count();
-    if control * 20 > sample.len() {
-        return Err(format!(
-            "it looks like binary data ({control} control bytes in the first {} bytes), not a text export",
-            sample.len()
-        ));
-    }
-    let best = text::all()
-        .into_iter()
-        .map(|f| (f.score(sample), f.format()))
-        .fold((0, None), |best, (score, format)| {
-            if score > best.0 {
-                (score, Some(format))
-            } else {
-                best
-            }
-        });
-    best.1.ok_or_else(|| {
-        let first = text::lines(sample)
-            .map(|(_, l)| l)
-            .find(|l| !l.iter().all(u8::is_ascii_whitespace));
-        format!(
-            "no line of its first {} KiB looks like a known log format (first line: `{}`)",
-            sample.len() >> 10,
-            first.map(text::excerpt).unwrap_or_default()
-        )
-    })
 }

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pushtrace_devicelog::{LineFormatter, LocalClock, LogReader, NoProgress, RecordFilter, Zone};
 use pushtrace_model::LogRecord;
@@ -201,5 +201,92 @@ fn lines_before_a_cut_off_are_left_out() {
         .build();
     let (got, _, skipped) = lines(&formatted, &path, Some(from));
     assert_eq!(skipped, before);
+    assert!(got == expected, "the bytes differ");
+}
+
+/// The bytes of a read that writes its lines as it goes ([`LogReaderBuilder::write_lines_to`]),
+/// then the rest; and how many lines were written during the read.
+fn streamed(reader: &LogReader, path: &Path, shared: &Arc<Mutex<Vec<u8>>>) -> (Vec<u8>, u64) {
+    let read = reader.read(path, &mut NoProgress).unwrap();
+    let lines = read.lines.expect("lines were asked for");
+    let written = lines.written();
+    let mut out = shared.lock().unwrap();
+    lines.write_to(&mut *out, None).unwrap();
+    (std::mem::take(&mut *out), written)
+}
+
+#[test]
+fn lines_written_during_the_read_are_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.log");
+    // About 40 MB: ten segments of the time floor, with the stretch far out of order in the
+    // first one.
+    std::fs::write(&path, shuffled_export(480_000)).unwrap();
+    let filter = RecordFilter::new().processes(["apsd", "powerd", "kernel"]);
+    let plain = LogReader::builder().filter(filter.clone()).build();
+    let expected = reference(&plain, &path, line_order);
+    for (threads, budget) in [(1, 64 << 20), (3, 64 << 20), (2, 1 << 20)] {
+        let shared = Arc::new(Mutex::new(Vec::new()));
+        let reader = LogReader::builder()
+            .filter(filter.clone())
+            .sort_memory(budget)
+            .threads(threads)
+            .lines(formatter())
+            .write_lines_to(shared.clone())
+            .build();
+        let (got, written) = streamed(&reader, &path, &shared);
+        if budget > 1 << 20 {
+            assert_eq!(written, 360_000, "everything is written during the read");
+        }
+        assert!(
+            got == expected,
+            "{threads} threads, budget {budget}: the bytes differ"
+        );
+    }
+}
+
+#[test]
+fn a_file_that_steps_back_by_hours_is_written_in_order() {
+    // Two exports pasted together, the second one earlier: nothing of the first can be written
+    // before the second is read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pasted.log");
+    let first = shuffled_export(150_000);
+    let second = String::from_utf8(shuffled_export(150_000))
+        .unwrap()
+        .replace("2026-05-20 17:", "2026-05-20 15:");
+    let mut text = first;
+    text.extend_from_slice(second.as_bytes());
+    std::fs::write(&path, text).unwrap();
+    let plain = LogReader::builder().build();
+    let expected = reference(&plain, &path, line_order);
+    for budget in [64 << 20, 1 << 20] {
+        let shared = Arc::new(Mutex::new(Vec::new()));
+        let reader = LogReader::builder()
+            .sort_memory(budget)
+            .lines(formatter())
+            .write_lines_to(shared.clone())
+            .build();
+        let (got, _) = streamed(&reader, &path, &shared);
+        assert!(got == expected, "budget {budget}: the bytes differ");
+    }
+}
+
+#[test]
+fn a_compressed_file_is_not_written_during_the_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.log.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&shuffled_export(60_000)).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let plain = LogReader::builder().build();
+    let expected = reference(&plain, &path, line_order);
+    let shared = Arc::new(Mutex::new(Vec::new()));
+    let reader = LogReader::builder()
+        .lines(formatter())
+        .write_lines_to(shared.clone())
+        .build();
+    let (got, written) = streamed(&reader, &path, &shared);
+    assert_eq!(written, 0);
     assert!(got == expected, "the bytes differ");
 }

@@ -33,6 +33,19 @@ impl Source {
         Source::Memory { block, next: 0 }
     }
 
+    /// A source with no lines and no memory.
+    pub fn empty() -> Source {
+        Source::Memory {
+            block: Block {
+                first: 0,
+                keys: Vec::new(),
+                ends: Vec::new(),
+                bytes: Vec::new(),
+            },
+            next: 0,
+        }
+    }
+
     pub fn disk(file: File) -> io::Result<Source> {
         let mut run = DiskRun {
             reader: BufReader::with_capacity(256 << 10, file),
@@ -66,20 +79,29 @@ impl Source {
         }
     }
 
-    fn key(&self) -> Option<Key> {
+    /// Bytes held in memory (a block's whole size until it is done).
+    pub fn held_bytes(&self) -> usize {
+        match self {
+            Source::Memory { block, .. } => block.memory(),
+            Source::Disk(run) => run.reader.capacity() + run.scratch.capacity(),
+        }
+    }
+
+    pub fn key(&self) -> Option<Key> {
         match self {
             Source::Memory { block, next } => block.keys.get(*next).copied(),
             Source::Disk(run) => run.head.map(|(key, _)| key),
         }
     }
 
-    /// Copies lines to `out` while their key is below `bound` (at least one line).
+    /// Copies lines to `out` while their key is below `bound` (at least one line); returns how
+    /// many.
     fn copy_below(
         &mut self,
         bound: Option<Key>,
         out: &mut dyn Write,
         headers: bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<u64> {
         let below = |key: Key| bound.is_none_or(|b| key < b);
         match self {
             Source::Memory { block, next } => {
@@ -98,24 +120,28 @@ impl Source {
                     out.write_all(&block.bytes[block.start(from)..block.ends[to - 1]])?;
                 }
                 *next = to;
-                Ok(())
+                Ok((to - from) as u64)
             }
-            Source::Disk(run) => loop {
-                let Some((key, len)) = run.head else {
-                    return Ok(());
-                };
-                run.scratch.resize(len, 0);
-                run.reader.read_exact(&mut run.scratch)?;
-                if headers {
-                    write_header(out, key, len)?;
+            Source::Disk(run) => {
+                let mut copied = 0;
+                loop {
+                    let Some((key, len)) = run.head else {
+                        return Ok(copied);
+                    };
+                    run.scratch.resize(len, 0);
+                    run.reader.read_exact(&mut run.scratch)?;
+                    if headers {
+                        write_header(out, key, len)?;
+                    }
+                    out.write_all(&run.scratch)?;
+                    copied += 1;
+                    run.advance()?;
+                    match run.head {
+                        Some((key, _)) if below(key) => {}
+                        _ => return Ok(copied),
+                    }
                 }
-                out.write_all(&run.scratch)?;
-                run.advance()?;
-                match run.head {
-                    Some((key, _)) if below(key) => {}
-                    _ => return Ok(()),
-                }
-            },
+            }
         }
     }
 }
@@ -149,35 +175,40 @@ fn write_header(out: &mut dyn Write, (time, index): Key, len: usize) -> io::Resu
     out.write_all(&header)
 }
 
-/// Writes the lines of every source to `out` in key order; with `headers`, as a run.
+/// Writes the lines of every source to `out` in key order, up to (not including) `limit`
+/// when given; with `headers`, as a run. Returns the number of lines written. A source that is
+/// done is handed to `done` (to be freed or reused) as soon as it is, and left empty.
 pub(super) fn merge(
-    mut sources: Vec<Source>,
+    sources: &mut [Source],
     out: &mut dyn Write,
     headers: bool,
-) -> io::Result<()> {
+    limit: Option<Key>,
+    done: &mut dyn FnMut(Source),
+) -> io::Result<u64> {
+    let below = |key: Key| limit.is_none_or(|limit| key < limit);
     let mut heap: BinaryHeap<Reverse<(Key, usize)>> = sources
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| s.key().map(|key| Reverse((key, i))))
+        .filter_map(|(i, s)| {
+            s.key()
+                .filter(|&key| below(key))
+                .map(|key| Reverse((key, i)))
+        })
         .collect();
+    let mut written = 0;
     while let Some(Reverse((_, i))) = heap.pop() {
-        let bound = heap.peek().map(|Reverse((key, _))| *key);
+        let next = heap.peek().map(|Reverse((key, _))| *key);
+        let bound = match (next, limit) {
+            (Some(next), Some(limit)) => Some(next.min(limit)),
+            (next, limit) => next.or(limit),
+        };
         let source = &mut sources[i];
-        source.copy_below(bound, out, headers)?;
+        written += source.copy_below(bound, out, headers)?;
         match source.key() {
-            Some(key) => heap.push(Reverse((key, i))),
-            // Done with it: free its memory before the merge goes on.
-            None => {
-                sources[i] = Source::Memory {
-                    block: Block {
-                        keys: Vec::new(),
-                        ends: Vec::new(),
-                        bytes: Vec::new(),
-                    },
-                    next: 0,
-                }
-            }
+            Some(key) if below(key) => heap.push(Reverse((key, i))),
+            Some(_) => {}
+            None => done(std::mem::replace(&mut sources[i], Source::empty())),
         }
     }
-    Ok(())
+    Ok(written)
 }

@@ -8,12 +8,17 @@
 //! in batches, to formatting threads. Each thread turns its batch into one block of output bytes
 //! with a key (time, arrival index) per line, sorts the block's lines only when they are out of
 //! order (exports are nearly ordered, so most blocks are not) and lays them out in order. A
-//! gathering thread holds blocks up to the sort budget and, beyond it, merges them into a run on
-//! disk. The output merges the runs and the blocks still held, copying whole stretches of a
-//! block at once while no other source has an earlier line: on a nearly ordered input that is
-//! most of the output. The key is the one [`RecordSorter`](crate::RecordSorter) sorts by, so the
-//! bytes are the same as formatting its records in order.
+//! gathering thread holds the blocks. When the reader can bound the times still to come (a
+//! floor, see `text/floor.rs`), the gathering thread writes every held line below the floor to
+//! the output at once, so on a nearly ordered file only the last few blocks are held and
+//! nothing touches the disk. Without a floor, or when the held lines outgrow the sort budget
+//! anyway, it merges them into a run on disk. The output merges the runs and the blocks still
+//! held, copying whole stretches of a block at once while no other source has an earlier line:
+//! on a nearly ordered input that is most of the output. The key is the one
+//! [`RecordSorter`](crate::RecordSorter) sorts by, so the bytes are the same as formatting its
+//! records in order.
 
+mod gather;
 mod merge;
 
 use std::fs::File;
@@ -25,10 +30,15 @@ use std::thread::JoinHandle;
 use pushtrace_model::LogRecord;
 
 use crate::error::ReadError;
+use gather::{Gathered, ToGather, gather_blocks};
 use merge::{Source, merge};
 
 /// Turns one record into its output bytes (appended to the buffer, with its line end).
 pub type LineFormatter = Arc<dyn Fn(&LogRecord, &mut Vec<u8>) + Send + Sync>;
+
+/// Where lines are written while the input is still read; the caller writes the rest to it
+/// afterwards ([`LogReaderBuilder::write_lines_to`](crate::LogReaderBuilder::write_lines_to)).
+pub type LineOutput = Arc<Mutex<dyn Write + Send>>;
 
 /// Records handed to a formatting thread at once: enough to make the hand-over cheap, few
 /// enough that the batches in flight stay a few MiB.
@@ -41,8 +51,9 @@ const MAX_RUNS: usize = 64;
 type Key = (i64, u64);
 
 /// One formatted batch, its lines laid out in key order: line `i` is
-/// `bytes[ends[i - 1]..ends[i]]`.
+/// `bytes[ends[i - 1]..ends[i]]`. Its records arrived as `first`, `first + 1`, ….
 struct Block {
+    first: u64,
     keys: Vec<Key>,
     ends: Vec<usize>,
     bytes: Vec<u8>,
@@ -66,37 +77,45 @@ pub(crate) struct LineSorter {
     /// Emptied batches come back, so their capacity is reused.
     empty: Receiver<Vec<LogRecord>>,
     workers: Vec<JoinHandle<()>>,
-    gather: Option<JoinHandle<io::Result<Gathered>>>,
-}
-
-/// What the gathering thread holds at the end.
-struct Gathered {
-    runs: Vec<File>,
-    blocks: Vec<Block>,
-    spilled: usize,
+    gather: Option<JoinHandle<Result<Gathered, ReadError>>>,
+    /// Floors go to the gathering thread when the lines are written during the read.
+    floors: Option<SyncSender<ToGather>>,
+    /// The last floor sent: no record may come below it.
+    floor: i64,
 }
 
 impl LineSorter {
-    pub fn new(formatter: LineFormatter, budget: usize, threads: usize) -> LineSorter {
+    /// With `out`, lines below the floors given to [`LineSorter::floor`] are written to it
+    /// during the read.
+    pub fn new(
+        formatter: LineFormatter,
+        budget: usize,
+        threads: usize,
+        out: Option<LineOutput>,
+    ) -> LineSorter {
         let threads = threads.max(1);
         let (work_tx, work_rx) = sync_channel::<(u64, Vec<LogRecord>)>(threads * 2);
-        let (block_tx, block_rx) = sync_channel::<Block>(threads * 2);
+        let (block_tx, block_rx) = sync_channel::<ToGather>(threads * 2);
         let (empty_tx, empty_rx) = sync_channel::<Vec<LogRecord>>(threads * 4);
+        let (spent_tx, spent_rx) = sync_channel::<Block>(threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
+        let spent_rx = Arc::new(Mutex::new(spent_rx));
         let workers = (0..threads)
             .map(|_| {
                 let work_rx = Arc::clone(&work_rx);
                 let block_tx = block_tx.clone();
                 let empty_tx = empty_tx.clone();
                 let formatter = Arc::clone(&formatter);
+                let spent_rx = Arc::clone(&spent_rx);
                 std::thread::spawn(move || {
-                    format_batches(&work_rx, &block_tx, &empty_tx, &*formatter)
+                    format_batches(&work_rx, &block_tx, &empty_tx, &spent_rx, &*formatter)
                 })
             })
             .collect();
+        let floors = out.is_some().then(|| block_tx.clone());
         drop(block_tx);
         let budget = budget.max(1 << 20);
-        let gather = std::thread::spawn(move || gather_blocks(block_rx, budget));
+        let gather = std::thread::spawn(move || gather_blocks(block_rx, budget, out, spent_tx));
         LineSorter {
             batch: Vec::with_capacity(BATCH_RECORDS),
             next_index: 0,
@@ -104,15 +123,48 @@ impl LineSorter {
             empty: empty_rx,
             workers,
             gather: Some(gather),
+            floors,
+            floor: i64::MIN,
         }
     }
 
     pub fn push(&mut self, record: LogRecord) -> Result<(), ReadError> {
+        if record.at.utc_micros() < self.floor {
+            // Lines after this record's place may have been written already.
+            return Err(ReadError::Output {
+                source: io::Error::other(format!(
+                    "a record at {} came after the reader said none would be earlier than {} \
+                     (this is a bug: please report it; --last avoids writing during the read)",
+                    record.at,
+                    pushtrace_model::Timestamp::new(self.floor, record.at.offset())
+                )),
+            });
+        }
         self.batch.push(record);
         if self.batch.len() >= BATCH_RECORDS {
             self.send_batch()?;
         }
         Ok(())
+    }
+
+    /// No record still to come is earlier than `time` (UTC microseconds): with an output, the
+    /// lines up to it can be written.
+    pub fn floor(&mut self, time: i64) -> Result<(), ReadError> {
+        if self.floors.is_none() || time <= self.floor {
+            return Ok(());
+        }
+        if !self.batch.is_empty() {
+            self.send_batch()?;
+        }
+        self.floor = time;
+        let floor = ToGather::Floor {
+            lines: self.next_index,
+            time,
+        };
+        match self.floors.as_ref().map(|floors| floors.send(floor)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.stop()),
+        }
     }
 
     fn send_batch(&mut self) -> Result<(), ReadError> {
@@ -134,12 +186,13 @@ impl LineSorter {
     /// Joins every thread; the error of the one that failed first, or a generic one.
     fn stop(&mut self) -> ReadError {
         self.work = None;
+        self.floors = None;
         let mut panicked = false;
         for worker in self.workers.drain(..) {
             panicked |= worker.join().is_err();
         }
         let source = match self.gather.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
+            Some(Ok(Err(e))) => return e,
             Some(Err(_)) => io::Error::other("the thread that sorts formatted lines panicked"),
             _ if panicked => io::Error::other("a thread formatting records panicked"),
             _ => io::Error::other("the formatting threads stopped early"),
@@ -153,12 +206,13 @@ impl LineSorter {
             self.send_batch()?;
         }
         self.work = None;
+        self.floors = None;
         let mut panicked = false;
         for worker in self.workers.drain(..) {
             panicked |= worker.join().is_err();
         }
         let gathered = match self.gather.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result.map_err(|source| ReadError::Spill { source })?,
+            Some(Ok(result)) => result?,
             _ => {
                 return Err(ReadError::Spill {
                     source: io::Error::other("the thread that sorts formatted lines panicked"),
@@ -172,8 +226,9 @@ impl LineSorter {
         }
         Ok(SortedLines {
             runs: gathered.runs,
-            blocks: gathered.blocks,
+            held: gathered.held,
             spilled: gathered.spilled,
+            written: gathered.written,
             lines: self.next_index,
         })
     }
@@ -183,6 +238,7 @@ impl Drop for LineSorter {
     fn drop(&mut self) {
         // A read that failed midway: let the threads see the closed channel and end.
         self.work = None;
+        self.floors = None;
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
@@ -192,24 +248,40 @@ impl Drop for LineSorter {
     }
 }
 
-/// A formatting thread: batch in, block out, the emptied batch back.
+/// A formatting thread: batch in, block out, the emptied batch back. Blocks already written
+/// come back through `spent` and are filled again: a fresh block of a few MiB costs the
+/// allocator new zeroed pages, and growing one costs a copy of what it holds.
 fn format_batches(
     work: &Mutex<Receiver<(u64, Vec<LogRecord>)>>,
-    blocks: &SyncSender<Block>,
+    blocks: &SyncSender<ToGather>,
     empty: &SyncSender<Vec<LogRecord>>,
+    spent: &Mutex<Receiver<Block>>,
     formatter: &(dyn Fn(&LogRecord, &mut Vec<u8>) + Send + Sync),
 ) {
     let mut order: Vec<u32> = Vec::new();
+    // Bytes per line of the last block, so a new block is sized once.
+    let mut line_bytes = 256;
     loop {
         let next = match work.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         let Ok((first, mut batch)) = next else { return };
-        let mut block = Block {
-            keys: Vec::with_capacity(batch.len()),
-            ends: Vec::with_capacity(batch.len()),
-            bytes: Vec::with_capacity(batch.len() * 256),
+        let reused = spent.lock().ok().and_then(|rx| rx.try_recv().ok());
+        let mut block = match reused {
+            Some(mut block) => {
+                block.first = first;
+                block.keys.clear();
+                block.ends.clear();
+                block.bytes.clear();
+                block
+            }
+            None => Block {
+                first,
+                keys: Vec::with_capacity(batch.len()),
+                ends: Vec::with_capacity(batch.len()),
+                bytes: Vec::with_capacity(batch.len() * line_bytes * 9 / 8),
+            },
         };
         block.keys.extend(
             batch
@@ -229,64 +301,36 @@ fn format_batches(
             formatter(&batch[i as usize], &mut block.bytes);
             block.ends.push(block.bytes.len());
         }
+        line_bytes = (block.bytes.len() / batch.len().max(1)).max(16);
         // Freeing the records here spreads that work over the formatting threads too.
         batch.clear();
         let _ = empty.try_send(batch);
-        if blocks.send(block).is_err() {
+        if blocks.send(ToGather::Block(block)).is_err() {
             return;
         }
     }
 }
 
-/// The gathering thread: holds blocks up to `budget` bytes and merges them into runs beyond.
-fn gather_blocks(blocks: Receiver<Block>, budget: usize) -> io::Result<Gathered> {
-    let mut gathered = Gathered {
-        runs: Vec::new(),
-        blocks: Vec::new(),
-        spilled: 0,
-    };
-    let mut held = 0;
-    for block in blocks {
-        held += block.memory();
-        gathered.blocks.push(block);
-        if held < budget {
-            continue;
-        }
-        let mut sources: Vec<Source> = gathered.blocks.drain(..).map(Source::memory).collect();
-        if gathered.runs.len() >= MAX_RUNS {
-            for run in gathered.runs.drain(..) {
-                sources.push(Source::disk(run)?);
-            }
-        }
-        let file = tempfile::tempfile()?;
-        let mut writer = io::BufWriter::with_capacity(1 << 20, file);
-        merge(sources, &mut writer, true)?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        gathered.runs.push(rewound(file)?);
-        gathered.spilled += 1;
-        held = 0;
-    }
-    Ok(gathered)
-}
-
-fn rewound(mut file: File) -> io::Result<File> {
-    use std::io::Seek;
-    file.rewind()?;
-    Ok(file)
-}
-
 /// Formatted lines in time order, ready to be written out.
 pub struct SortedLines {
     runs: Vec<File>,
-    blocks: Vec<Block>,
+    held: Vec<Source>,
     spilled: usize,
+    written: u64,
     lines: u64,
 }
 
 impl SortedLines {
-    /// Lines to be written.
+    /// Lines kept, with those already written during the read.
     pub fn len(&self) -> u64 {
         self.lines
+    }
+
+    /// Lines written during the read
+    /// ([`LogReaderBuilder::write_lines_to`](crate::LogReaderBuilder::write_lines_to)); the
+    /// others are to be written by [`SortedLines::write_to`].
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     pub fn is_empty(&self) -> bool {
@@ -298,10 +342,10 @@ impl SortedLines {
         self.spilled
     }
 
-    /// Writes the lines in time order, leaving out those of records before `from` (UTC
-    /// microseconds); returns how many were left out.
+    /// Writes the lines not yet written in time order, leaving out those of records before
+    /// `from` (UTC microseconds); returns how many were left out.
     pub fn write_to(self, out: &mut dyn Write, from: Option<i64>) -> io::Result<u64> {
-        let mut sources: Vec<Source> = self.blocks.into_iter().map(Source::memory).collect();
+        let mut sources = self.held;
         for run in self.runs {
             sources.push(Source::disk(run)?);
         }
@@ -311,7 +355,7 @@ impl SortedLines {
                 skipped += source.skip_before(from)?;
             }
         }
-        merge(sources, out, false)?;
+        merge(&mut sources, out, false, None, &mut drop)?;
         Ok(skipped)
     }
 }

@@ -438,7 +438,7 @@ Standard-Wort\t08:00:57.000003-0600\tcallservicesd\tunknown type word\n";
 
     #[test]
     fn detection_picks_console_over_digest() {
-        use crate::read::detect_text;
+        use crate::detect::detect_text;
         let console = "default\t12:04:25.185867 +0530\tapsd\tCreated power assertion\n\tcontinued\n\
 error 17:24:12.757893-0800  apsd  Task <1D0E>.<1> HTTP load failed\n";
         assert_eq!(detect_text(console.as_bytes()), Ok(Format::Console));

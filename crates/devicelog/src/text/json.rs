@@ -599,7 +599,7 @@ mod tests {
         let events: Vec<&str> = NDJSON.lines().take(2).collect();
         let text = format!("[\n  {},\n  {}\n]\n", events[0], events[1]);
         assert_eq!(
-            crate::read::detect_text(text.as_bytes()),
+            crate::detect::detect_text(text.as_bytes()),
             Ok(Format::LogShowNdjson)
         );
         let out = parse(&LogShowNdjson, &text, LocalClock::default());
@@ -610,7 +610,7 @@ mod tests {
 
     #[test]
     fn detection_picks_json_and_ndjson() {
-        use crate::read::detect_text;
+        use crate::detect::detect_text;
         assert_eq!(detect_text(ARRAY.as_bytes()), Ok(Format::LogShowJson));
         assert_eq!(detect_text(NDJSON.as_bytes()), Ok(Format::LogShowNdjson));
     }

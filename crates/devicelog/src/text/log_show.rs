@@ -14,6 +14,7 @@ use pushtrace_model::{Level, LogRecord};
 use super::decimal;
 use super::timestamp::{date_time_prefix, trim_start};
 use super::{ChunkContext, ChunkOutput, TextFormat, for_each_record, join_message};
+use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
 
@@ -31,6 +32,19 @@ fn is_dated(line: &[u8]) -> bool {
         && line[10] == b' '
         && line[13] == b':'
         && line[16] == b':'
+}
+
+/// The time the three styles give a record: its line's date and time, in the line's offset or
+/// else the clock's zone (`parse_chunk` decodes it with the same two calls).
+fn dated_time(line: &[u8], clock: &LocalClock) -> Option<i64> {
+    if !is_dated(line) {
+        return None;
+    }
+    let (civil, offset, _) = date_time_prefix(line)?;
+    clock
+        .with_zone(civil, offset)
+        .ok()
+        .map(|at| at.utc_micros())
 }
 
 /// Lines `log show` prints around the records: column headers, the filter echo, footers.
@@ -183,6 +197,14 @@ impl TextFormat for SyslogStyle {
         is_dated(line)
     }
 
+    fn record_time(&self, line: &[u8], clock: &LocalClock) -> Option<i64> {
+        dated_time(line, clock)
+    }
+
+    fn times_records_alone(&self) -> bool {
+        true
+    }
+
     fn requirements(&self, _sample: &[u8]) -> Requirements {
         Requirements::default()
     }
@@ -252,6 +274,14 @@ impl TextFormat for DefaultStyle {
 
     fn starts_record(&self, line: &[u8]) -> bool {
         is_dated(line)
+    }
+
+    fn record_time(&self, line: &[u8], clock: &LocalClock) -> Option<i64> {
+        dated_time(line, clock)
+    }
+
+    fn times_records_alone(&self) -> bool {
+        true
     }
 
     fn requirements(&self, _sample: &[u8]) -> Requirements {
@@ -346,6 +376,14 @@ impl TextFormat for CompactStyle {
 
     fn starts_record(&self, line: &[u8]) -> bool {
         is_dated(line)
+    }
+
+    fn record_time(&self, line: &[u8], clock: &LocalClock) -> Option<i64> {
+        dated_time(line, clock)
+    }
+
+    fn times_records_alone(&self) -> bool {
+        true
     }
 
     fn requirements(&self, _sample: &[u8]) -> Requirements {

@@ -18,6 +18,7 @@ use crate::summary::SkipReason;
 
 pub(crate) mod console;
 pub(crate) mod digest;
+pub(crate) mod floor;
 pub(crate) mod json;
 pub(crate) mod log_show;
 pub(crate) mod pipeline;
@@ -48,6 +49,21 @@ pub(crate) trait TextFormat: Sync {
     /// What the lines lack; `sample` is the start of the input, for formats whose lines may or
     /// may not carry a zone.
     fn requirements(&self, sample: &[u8]) -> Requirements;
+
+    /// The time (UTC microseconds) [`TextFormat::parse_chunk`] gives the record that `line`
+    /// starts, computed the same way but without parsing the rest of the record; `None` when
+    /// the line has no time of its own. Lets [`floor::TimeFloor`] bound the times still to come
+    /// in a file, so that sorted output can be written while the file is read. By default
+    /// `None` for every line: formats whose times need more than their line (date-less logs,
+    /// whose midnight crossings are carried from chunk to chunk) do not stream.
+    fn record_time(&self, _line: &[u8], _clock: &LocalClock) -> Option<i64> {
+        None
+    }
+
+    /// Whether [`TextFormat::record_time`] gives the time of every record this format parses.
+    fn times_records_alone(&self) -> bool {
+        false
+    }
 
     /// Parses a chunk of whole records into `out`. Line numbers are 1-based within the chunk;
     /// the pipeline adds the chunk's base.

@@ -13,13 +13,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use pushtrace_model::{LogRecord, Origin, Timestamp};
+use pushtrace_model::{Origin, Timestamp};
 
+use super::floor::TimeFloor;
 use super::{ChunkContext, ChunkOutput, Skip, TextFormat, excerpt};
 use crate::Progress;
 use crate::clock::LocalClock;
 use crate::error::ReadError;
 use crate::filter::RecordFilter;
+use crate::read::Keep;
 use crate::summary::{ReadSummary, SkipReason};
 
 /// Bytes read before a chunk is cut.
@@ -39,18 +41,23 @@ pub(crate) struct TextRun<'a> {
     pub filter: &'a RecordFilter,
     pub strict: bool,
     pub threads: usize,
+    /// When set, each chunk's records are followed by the floor of the times after it.
+    pub floor: Option<&'a TimeFloor>,
 }
 
 /// A chunk is `data[..len]`; the rest of `data` is initialized spare room kept for reuse.
+/// `end` is the input offset just past it.
 enum Work {
     Chunk {
         seq: u64,
+        end: u64,
         data: Vec<u8>,
         len: usize,
     },
     /// A line over [`MAX_LINE_BYTES`]: `bytes` long, its start in `data[..len]`.
     LongLine {
         seq: u64,
+        end: u64,
         bytes: u64,
         data: Vec<u8>,
         len: usize,
@@ -59,6 +66,7 @@ enum Work {
 
 struct Done {
     seq: u64,
+    end: u64,
     lines: u64,
     output: ChunkOutput,
     buffer: Vec<u8>,
@@ -90,7 +98,7 @@ impl TextRun<'_> {
         consumed: &AtomicU64,
         progress: &mut dyn Progress,
         summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
+        sink: &mut dyn Keep,
     ) -> Result<(), ReadError> {
         let io_error = |source| ReadError::Io {
             path: self.file.to_string().into(),
@@ -98,11 +106,13 @@ impl TextRun<'_> {
         };
         let mut first = Vec::new();
         let mut len = 0;
-        let eof = fill(input, &mut first, &mut len, CHUNK_BYTES).map_err(io_error)?;
+        let mut read = 0u64;
+        let eof = fill(input, &mut first, &mut len, CHUNK_BYTES, &mut read).map_err(io_error)?;
         let mut collector = Collector::default();
         if eof {
             let done = self.parse_work(Work::Chunk {
                 seq: 0,
+                end: read,
                 data: first,
                 len,
             });
@@ -124,8 +134,8 @@ impl TextRun<'_> {
         let work_rx = Mutex::new(work_rx);
 
         std::thread::scope(|scope| {
-            let reader =
-                scope.spawn(move || split_input(self.format, input, first, &pool_rx, &work_tx));
+            let reader = scope
+                .spawn(move || split_input(self.format, input, first, read, &pool_rx, &work_tx));
             for _ in 0..threads {
                 let done_tx = done_tx.clone();
                 let work_rx = &work_rx;
@@ -189,7 +199,12 @@ impl TextRun<'_> {
     fn parse_work(&self, work: Work) -> Done {
         let mut output = ChunkOutput::default();
         match work {
-            Work::Chunk { seq, data, len } => {
+            Work::Chunk {
+                seq,
+                end,
+                data,
+                len,
+            } => {
                 let chunk = &data[..len];
                 // One pass over the whole chunk, rather than one search per dropped line.
                 let hits = if self.format.raw_messages() {
@@ -208,6 +223,7 @@ impl TextRun<'_> {
                 let lines = newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'));
                 Done {
                     seq,
+                    end,
                     lines,
                     output,
                     buffer: data,
@@ -215,6 +231,7 @@ impl TextRun<'_> {
             }
             Work::LongLine {
                 seq,
+                end,
                 bytes,
                 data,
                 len,
@@ -227,6 +244,7 @@ impl TextRun<'_> {
                 });
                 Done {
                     seq,
+                    end,
                     lines: 1,
                     output,
                     buffer: data,
@@ -250,7 +268,7 @@ impl Collector {
         run: &TextRun<'_>,
         mut result: Done,
         summary: &mut ReadSummary,
-        sink: &mut dyn FnMut(LogRecord),
+        sink: &mut dyn Keep,
     ) -> Result<Vec<u8>, ReadError> {
         let output = &mut result.output;
         summary.records_read += output.parsed;
@@ -275,10 +293,13 @@ impl Collector {
             }
             if run.filter.wants_time(record.at) {
                 summary.count_kept(&record, run.filter);
-                sink(record);
+                sink.record(record);
             } else {
                 summary.records_filtered += 1;
             }
+        }
+        if let Some(floor) = run.floor {
+            sink.floor(floor.at(result.end));
         }
         self.line_base += result.lines;
         Ok(result.buffer)
@@ -323,6 +344,7 @@ fn split_input(
     format: &dyn TextFormat,
     input: &mut (dyn Read + Send),
     start: Vec<u8>,
+    mut read: u64,
     pool: &Receiver<Vec<u8>>,
     work: &SyncSender<Work>,
 ) -> io::Result<()> {
@@ -337,7 +359,7 @@ fn split_input(
         let mut len = take_carry(&mut buf, &mut carry);
         let mut target = CHUNK_BYTES;
         loop {
-            eof = fill(input, &mut buf, &mut len, target)?;
+            eof = fill(input, &mut buf, &mut len, target, &mut read)?;
             if eof {
                 break;
             }
@@ -356,11 +378,13 @@ fn split_input(
                 len = end + 1;
                 break;
             }
-            let (bytes, rest) = discard_line(input, len as u64)?;
+            let (bytes, rest) = discard_line(input, len as u64, &mut read)?;
             let head = len.min(256);
+            let end = read - rest.as_ref().map_or(0, |rest| rest.len() as u64);
             if work
                 .send(Work::LongLine {
                     seq,
+                    end,
                     bytes,
                     data: buf,
                     len: head,
@@ -388,6 +412,7 @@ fn split_input(
             if work
                 .send(Work::Chunk {
                     seq,
+                    end: read - carry.len() as u64,
                     data: buf,
                     len,
                 })
@@ -412,12 +437,14 @@ fn take_carry(buf: &mut Vec<u8>, carry: &mut Vec<u8>) -> usize {
     len
 }
 
-/// Reads until `buf[..len]` holds `target` bytes; returns true at end of input.
+/// Reads until `buf[..len]` holds `target` bytes, adding what it reads to `read`; returns
+/// true at end of input.
 fn fill(
     input: &mut (dyn Read + Send),
     buf: &mut Vec<u8>,
     len: &mut usize,
     target: usize,
+    read: &mut u64,
 ) -> io::Result<bool> {
     while *len < target {
         // Grow in steps (64 KiB, doubling to 1 MiB) so a small input does not pay for zeroing
@@ -438,6 +465,7 @@ fn fill(
             return Ok(true);
         }
         *len += n;
+        *read += n as u64;
     }
     Ok(false)
 }
@@ -447,6 +475,7 @@ fn fill(
 fn discard_line(
     input: &mut (dyn Read + Send),
     mut bytes: u64,
+    read: &mut u64,
 ) -> io::Result<(u64, Option<Vec<u8>>)> {
     let mut scratch = vec![0u8; 64 << 10];
     loop {
@@ -458,6 +487,7 @@ fn discard_line(
         if n == 0 {
             return Ok((bytes, None));
         }
+        *read += n as u64;
         if let Some(i) = memchr::memchr(b'\n', &scratch[..n]) {
             return Ok((bytes + i as u64, Some(scratch[i + 1..n].to_vec())));
         }

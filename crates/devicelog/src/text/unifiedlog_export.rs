@@ -448,7 +448,7 @@ garbage line\n\
 
     #[test]
     fn detection_picks_jsonl_and_csv() {
-        use crate::read::detect_text;
+        use crate::detect::detect_text;
         assert_eq!(detect_text(JSONL.as_bytes()), Ok(Format::UnifiedlogJsonl));
         assert_eq!(detect_text(CSV.as_bytes()), Ok(Format::UnifiedlogCsv));
     }
