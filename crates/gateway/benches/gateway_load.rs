@@ -330,7 +330,8 @@ async fn main() {
 }
 
 /// A call id as calling apps make them: the UUID the app hands CallKit, random (NSUUID is a
-/// v4). Random ids land anywhere in the store's index of client call ids, as real ones do.
+/// v4, and its `uuidString` is upper case). Random ids land anywhere in the store's index of
+/// client call ids, as real ones do.
 fn callkit_uuid() -> String {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 16];
@@ -339,13 +340,7 @@ fn callkit_uuid() -> String {
         .expect("the system random number generator failed");
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    pushtrace_apns::ApnsId::from_bytes(b)
+        .to_string()
+        .to_uppercase()
 }
