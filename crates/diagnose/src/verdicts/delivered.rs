@@ -43,9 +43,19 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             .is_none_or(|n| bundle.is_none_or(|b| n.eq_ignore_ascii_case(b)))
     };
     // A report line later than the one the receipt gives is another device's (one call rung on
-    // several devices).
+    // several devices). The window opens a moment before the arrival for callservicesd's launch
+    // block, but a report comes after the push it reports (one clock, and the app reports what
+    // it was given): one stamped before the arrival is an earlier push's, such as the first of
+    // a call's pushes when this one is the retry that raced it.
+    // Without a line of its own (a receipt alone), the receipt's stamp may come a moment after
+    // the app's report: the same slack as for the block.
+    let reported_from = arrival
+        .lines
+        .first()
+        .map_or(from, |line| line.at.min(arrival.at));
     let report_line = near().find(|e| {
-        matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle))
+        e.at >= reported_from
+            && matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle))
             && report_fits_receipt(push, e)
     });
     // A report in time clears the app: a kill after it is another push's or another app's.

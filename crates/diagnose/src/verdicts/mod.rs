@@ -303,4 +303,6 @@ pub(crate) fn cite(event: &DeviceEvent, role: EvidenceRole, note: impl Into<Stri
 }
 
 #[cfg(test)]
+mod sequence_tests;
+#[cfg(test)]
 mod tests;

@@ -14,11 +14,11 @@ use pushtrace_model::{
 
 use super::{DiagnoseOptions, diagnose};
 
-fn at(text: &str) -> Timestamp {
+pub(super) fn at(text: &str) -> Timestamp {
     Timestamp::parse(&format!("2026-05-20 {text}+0300")).unwrap()
 }
 
-fn push(sent: &str) -> PushRecord {
+pub(super) fn push(sent: &str) -> PushRecord {
     let mut push = PushRecord::new(at(sent));
     push.push_id = Some("p-1".into());
     push.responded_at = Some(Timestamp::new(
@@ -116,7 +116,7 @@ fn seed_push_before_the_log_is_unknown_saying_what_the_log_covers() {
 
 // ---- one timeline per cause -------------------------------------------------------------------
 
-fn event(time: &str, process: &str, kind: EventKind) -> DeviceEvent {
+pub(super) fn event(time: &str, process: &str, kind: EventKind) -> DeviceEvent {
     DeviceEvent {
         at: at(time),
         process: process.into(),
@@ -131,7 +131,7 @@ fn event(time: &str, process: &str, kind: EventKind) -> DeviceEvent {
     }
 }
 
-fn timeline(events: Vec<DeviceEvent>, from: &str, to: &str) -> DeviceTimeline {
+pub(super) fn timeline(events: Vec<DeviceEvent>, from: &str, to: &str) -> DeviceTimeline {
     let mut builder = TimelineBuilder::new();
     builder.observe(at(from));
     for e in events {
@@ -141,7 +141,7 @@ fn timeline(events: Vec<DeviceEvent>, from: &str, to: &str) -> DeviceTimeline {
     builder.finish()
 }
 
-fn connected(time: &str) -> DeviceEvent {
+pub(super) fn connected(time: &str) -> DeviceEvent {
     event(
         time,
         "apsd",
@@ -153,7 +153,7 @@ fn connected(time: &str) -> DeviceEvent {
     )
 }
 
-fn reconnecting(time: &str) -> DeviceEvent {
+pub(super) fn reconnecting(time: &str) -> DeviceEvent {
     event(
         time,
         "apsd",
@@ -166,7 +166,7 @@ fn reconnecting(time: &str) -> DeviceEvent {
     )
 }
 
-fn policy(time: &str, level: u8) -> DeviceEvent {
+pub(super) fn policy(time: &str, level: u8) -> DeviceEvent {
     event(
         time,
         "powerd",
@@ -177,7 +177,7 @@ fn policy(time: &str, level: u8) -> DeviceEvent {
     )
 }
 
-fn arrived(time: &str) -> DeviceEvent {
+pub(super) fn arrived(time: &str) -> DeviceEvent {
     event(
         time,
         "apsd",
@@ -190,7 +190,7 @@ fn arrived(time: &str) -> DeviceEvent {
     )
 }
 
-fn options() -> DiagnoseOptions {
+pub(super) fn options() -> DiagnoseOptions {
     DiagnoseOptions::default()
 }
 

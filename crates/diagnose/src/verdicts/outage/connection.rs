@@ -208,6 +208,53 @@ fn found_dead<'a>(
     (!device_lost_network && !network_moved).then_some((loss, reconnected))
 }
 
+/// The bounds of the connected stretch `interval` is part of: the connected states next to it
+/// whose interface agrees with it or is not said. A line that names no interface (apsd's
+/// `unknown topic hash` drop, a redacted one) starts a state of its own in the timeline, but says
+/// nothing of a new connection: the stretch goes on through it.
+fn connected_stretch(
+    cx: &Context<'_>,
+    interval: &Interval,
+) -> (Option<Timestamp>, Option<Timestamp>) {
+    let bounds = (interval.from, interval.to);
+    let Some(intervals) = cx.timeline.states.get(&Dimension::Apns) else {
+        return bounds;
+    };
+    let Some(index) = intervals
+        .iter()
+        .position(|i| i.from == interval.from && i.to == interval.to)
+    else {
+        return bounds;
+    };
+    let interface_of = |i: &Interval| match &i.state {
+        State::Apns(ApnsState::Connected { interface }) => Some(interface.clone()),
+        _ => None,
+    };
+    let Some(mut known) = interface_of(interval) else {
+        return bounds;
+    };
+    let mut joins = |i: &Interval| match interface_of(i) {
+        Some(None) => true,
+        Some(Some(name)) => match &known {
+            Some(k) => *k == name,
+            None => {
+                known = Some(name);
+                true
+            }
+        },
+        None => false,
+    };
+    let first = intervals[..index]
+        .iter()
+        .rposition(|i| !joins(i))
+        .map_or(0, |p| p + 1);
+    let last = intervals[index + 1..]
+        .iter()
+        .position(|i| !joins(i))
+        .map_or(intervals.len() - 1, |p| index + p);
+    (intervals[first].from, intervals[last].to)
+}
+
 /// Whether a connection line shows traffic from APNs (an ack, a timer reset by incoming data,
 /// data, the connection made), not only a keepalive sent.
 fn shows_traffic(kind: &EventKind) -> bool {
@@ -223,7 +270,7 @@ pub(super) fn connection_lines<'a>(
     cx: &Context<'a>,
     interval: &Interval,
 ) -> impl DoubleEndedIterator<Item = &'a DeviceEvent> {
-    let (from, to) = (interval.from, interval.to);
+    let (from, to) = connected_stretch(cx, interval);
     cx.timeline.events.iter().filter(move |e| {
         from.is_none_or(|f| e.at >= f) && to.is_none_or(|t| e.at < t) && is_connection(&e.kind)
     })

@@ -156,8 +156,9 @@ pub(super) fn device_side(cx: &Context<'_>, push: &PushRecord, until: Timestamp)
             reconnect::reconnecting(cx, push, &at_send, &state, until, None)
         }
         // A failed attempt after a path was satisfied, with nothing lost since, is one attempt
-        // of the reconnection that path began: apsd was still reconnecting.
-        ApnsState::Down(DownReason::ConnectFailed { .. }) => {
+        // of the reconnection that path began (apsd's close of that attempt included): apsd
+        // was still reconnecting.
+        ApnsState::Down(DownReason::ConnectFailed { .. } | DownReason::Disconnected { .. }) => {
             let start = reconnect::reconnection_start(cx, probe);
             reconnect::reconnecting(cx, push, &at_send, &state, until, start)
         }

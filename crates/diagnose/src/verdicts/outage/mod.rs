@@ -261,8 +261,9 @@ pub(super) fn is_connection(kind: &EventKind) -> bool {
 }
 
 /// The expiration sentence, when the push expired while the device was away: it came back with
-/// the log going on [`AFTER_RECOVERY`] after that and nothing arrived, and `apns-expiration` was
-/// 0 or had passed; or it never came back and a dated expiration passed inside the log.
+/// the log going on [`AFTER_RECOVERY`] after that and nothing arrived (or with the app's next
+/// push delivered after the return), and `apns-expiration` was 0 or had passed; or it never came
+/// back and a dated expiration passed inside the log.
 fn expired(
     cx: &Context<'_>,
     push: &PushRecord,
@@ -284,8 +285,14 @@ fn expired(
         None => "apns-expiration 0: APNs makes one attempt and does not store the push".to_string(),
         Some(t) => format!("apns-expiration {expiration} ({})", cx.clock.show(t)),
     };
+    // Nothing more can come once the app's next push has been delivered after the return: APNs
+    // keeps one push per app and device, and hands over what it kept when the device is back,
+    // so that delivery closes the watch as well as the log going on would.
+    let watched = |back: Timestamp| {
+        since(end, back) >= AFTER_RECOVERY || first_named_after(cx, push, back).is_some()
+    };
     match back {
-        Some(back) if since(end, back) >= AFTER_RECOVERY => {
+        Some(back) if watched(back) => {
             if expires_at.is_none_or(|t| t < back) {
                 // A later line for the app came too long after the expiry to be this push's
                 // (arrival::AFTER_EXPIRY): say so, not "nothing arriving".

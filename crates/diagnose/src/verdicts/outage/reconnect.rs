@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, State};
+use pushtrace_devicelog::timeline::{ApnsState, Dimension, DownReason, Interval, State};
 use pushtrace_model::duration::{after, since};
 use pushtrace_model::{
     Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, PushRecord, Timestamp,
@@ -40,14 +40,32 @@ pub(super) fn reconnection_start<'a>(
     let at = intervals
         .iter()
         .rposition(|i| i.from.is_some_and(|f| f <= probe))?;
-    for interval in intervals[..=at].iter().rev() {
+    for (i, interval) in intervals[..=at].iter().enumerate().rev() {
         match &interval.state {
             State::Apns(ApnsState::Down(DownReason::ConnectFailed { .. })) => continue,
+            State::Apns(ApnsState::Down(DownReason::Disconnected { .. }))
+                if closes_failed_attempt(intervals, i) =>
+            {
+                continue;
+            }
             State::Apns(ApnsState::Reconnecting { .. }) => return cx.timeline.began(interval),
             _ => return None,
         }
     }
     None
+}
+
+/// Whether the disconnection at `index` is apsd closing a failed attempt ("Disconnected in
+/// response to connection failure" right after "Connection establish timer fired"): the state
+/// before it is that failed attempt, so there was no connection to lose — the reconnection
+/// goes on.
+fn closes_failed_attempt(intervals: &[Interval], index: usize) -> bool {
+    index.checked_sub(1).is_some_and(|previous| {
+        matches!(
+            intervals[previous].state,
+            State::Apns(ApnsState::Down(DownReason::ConnectFailed { .. }))
+        )
+    })
 }
 
 /// The first line after `from` (up to `until`) that shows the device woken or the display

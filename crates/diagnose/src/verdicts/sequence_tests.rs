@@ -1,0 +1,225 @@
+//! Lines and pushes in sequence: a retry racing the first push of its call, a later push
+//! closing the watch on an expired one, apsd closing a failed attempt, and a connected stretch
+//! running through a line that names no interface.
+
+use pushtrace_model::{Cause, EventKind, Outcome, PushRecord, Recovery};
+
+use super::tests::{arrived, at, connected, event, options, policy, push, reconnecting, timeline};
+use super::{diagnose, diagnose_all};
+
+fn reported(time: &str) -> pushtrace_model::DeviceEvent {
+    event(
+        time,
+        "Comera",
+        EventKind::CallReported {
+            bundle: None,
+            call: None,
+        },
+    )
+}
+
+fn retry(sent: &str) -> PushRecord {
+    let mut p = push(sent);
+    p.push_id = Some("p-2".into());
+    p
+}
+
+#[test]
+fn a_report_before_the_arrival_is_an_earlier_pushs_and_does_not_clear_a_kill() {
+    // The first push arrives and is reported; the retry arrives 0.5 s after the report, is not
+    // reported, and PushKit kills the app.
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            arrived("10:00:30.100"),
+            reported("10:00:33.600"),
+            arrived("10:00:34.100"),
+            event(
+                "10:00:35.000",
+                "Comera",
+                EventKind::AppKilledForNotReporting,
+            ),
+        ],
+        "09:59:00",
+        "10:05:00",
+    );
+    let pushes = [push("10:00:30.000"), retry("10:00:34.000")];
+    let v = diagnose_all(&pushes, &t, &options());
+    assert_eq!((v[0].outcome, v[0].cause), (Outcome::OnTime, Cause::None));
+    assert_eq!(
+        (v[1].outcome, v[1].cause),
+        (Outcome::DeliveredNotReported, Cause::AppNotReporting),
+        "{:#?}",
+        v[1]
+    );
+    assert!(
+        v[1].evidence
+            .iter()
+            .all(|e| e.event.at != at("10:00:33.600"))
+    );
+}
+
+#[test]
+fn an_expiration_0_push_is_expired_once_the_next_push_arrives_after_the_return() {
+    // Back at 10:01:00; the log ends 3 s later, too soon by itself to say nothing came, but the
+    // app's next push (sent later) was delivered on the return: APNs kept nothing else.
+    let down = event(
+        "10:00:00.000",
+        "apsd",
+        EventKind::ApnsConnectSkipped {
+            reason: "no usable interface".into(),
+            connected_interfaces: Some(0),
+            wwan_usable: Some(false),
+            wifi_usable: Some(false),
+            retry_in_s: None,
+        },
+    );
+    let t = timeline(
+        vec![
+            down,
+            reconnecting("10:01:00.000"),
+            connected("10:01:01.000"),
+            arrived("10:01:01.500"),
+        ],
+        "09:59:00",
+        "10:01:04",
+    );
+    let mut first = push("10:00:20.000");
+    first.expiration = Some(0);
+    let mut cancel = retry("10:00:55.000");
+    cancel.expiration = Some(0);
+    let v = diagnose_all(&[first.clone(), cancel], &t, &options());
+    assert_eq!(
+        (v[0].outcome, v[0].cause),
+        (Outcome::NotDelivered, Cause::ExpiredWhileOffline),
+        "{}",
+        v[0].explanation
+    );
+    assert_eq!(v[1].arrived_at, Some(at("10:01:01.500")));
+
+    // Alone, the same push and log cannot tell expired from not yet delivered.
+    let t = timeline(
+        vec![
+            event(
+                "10:00:00.000",
+                "apsd",
+                EventKind::ApnsConnectSkipped {
+                    reason: "no usable interface".into(),
+                    connected_interfaces: Some(0),
+                    wwan_usable: Some(false),
+                    wifi_usable: Some(false),
+                    retry_in_s: None,
+                },
+            ),
+            reconnecting("10:01:00.000"),
+            connected("10:01:01.000"),
+        ],
+        "09:59:00",
+        "10:01:04",
+    );
+    let v = diagnose(&first, &t, &options());
+    assert_eq!(v.cause, Cause::DeviceOfflineRadio);
+}
+
+#[test]
+fn apsd_closing_a_failed_attempt_does_not_end_the_reconnection_policy_3_abandons() {
+    // Path satisfied, the attempt times out and apsd closes it; policy 3 follows; the push is
+    // sent; only the display coming on lets apsd connect.
+    let t = timeline(
+        vec![
+            reconnecting("10:00:00.000"),
+            event(
+                "10:00:30.000",
+                "apsd",
+                EventKind::ApnsConnectFailed {
+                    interface: Some("WWAN".into()),
+                    error: Some("connection establish timer fired".into()),
+                    code: None,
+                },
+            ),
+            event(
+                "10:00:30.004",
+                "apsd",
+                EventKind::ApnsDisconnected {
+                    interface: Some("WWAN".into()),
+                    reason: Some("connection failure".into()),
+                },
+            ),
+            policy("10:00:36.000", 3),
+            event(
+                "10:06:00.000",
+                "powerd",
+                EventKind::DisplayState {
+                    display_off: false,
+                    hid_active: Some(true),
+                },
+            ),
+            connected("10:06:02.000"),
+            arrived("10:06:02.500"),
+        ],
+        "09:59:00",
+        "10:08:00",
+    );
+    let v = diagnose(&push("10:01:00.000"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause, v.recovery),
+        (
+            Outcome::Late,
+            Cause::ReconnectAbandonedPowerPolicy,
+            Some(Recovery::UserUnlockOrDisplayOn)
+        ),
+        "{}",
+        v.explanation
+    );
+
+    // A connection that was up and then lost is an outage, not an attempt.
+    let t = timeline(
+        vec![
+            connected("10:00:00.000"),
+            event(
+                "10:00:30.004",
+                "apsd",
+                EventKind::ApnsDisconnected {
+                    interface: Some("WWAN".into()),
+                    reason: Some("connection failure".into()),
+                },
+            ),
+            policy("10:00:36.000", 3),
+            connected("10:06:02.000"),
+            arrived("10:06:02.500"),
+        ],
+        "09:59:00",
+        "10:08:00",
+    );
+    let v = diagnose(&push("10:01:00.000"), &t, &options());
+    assert_eq!(v.cause, Cause::DeviceOfflineRadio, "{}", v.explanation);
+}
+
+#[test]
+fn a_push_line_without_interface_does_not_cut_the_connected_stretch() {
+    // Another app's push, dropped for an unknown topic hash, names no interface; the ack after
+    // the send is still cited as the connection alive after it.
+    let hash = event(
+        "10:00:30.300",
+        "apsd",
+        EventKind::PushReceived {
+            filter: "unknown".into(),
+            topic: Some("5decd488a42449c0510375f5219b1fdfca0a2ac9".into()),
+            interface: None,
+            priority: None,
+        },
+    );
+    let t = timeline(
+        vec![connected("10:00:00.000"), hash, connected("10:02:00.000")],
+        "09:59:00",
+        "10:05:00",
+    );
+    let v = diagnose(&push("10:00:30.000"), &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::NotDelivered, Cause::NetworkPathSuspect)
+    );
+    let cited: Vec<_> = v.evidence.iter().map(|e| e.event.at).collect();
+    assert!(cited.contains(&at("10:02:00.000")), "{cited:?}");
+    assert!(!cited.contains(&at("10:00:30.300")), "{cited:?}");
+}
