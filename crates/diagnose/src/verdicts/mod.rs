@@ -148,8 +148,12 @@ fn other_device(push: &PushRecord, log_devices: &BTreeSet<&str>, clock: &LogCloc
 /// APNs stores one push per app and device. The verdict says so.
 fn note_replaced(pushes: &[&PushRecord], verdicts: &mut [Verdict], clock: &LogClock) {
     for i in 0..pushes.len() {
-        // Replaced in APNs's store only if APNs took it.
-        if verdicts[i].outcome != Outcome::NotDelivered || pushes[i].apns_status != Some(200) {
+        // Replaced in APNs's store only if APNs took it and stored it: with `apns-expiration` 0
+        // it keeps nothing, so there was nothing to replace.
+        if verdicts[i].outcome != Outcome::NotDelivered
+            || pushes[i].apns_status != Some(200)
+            || pushes[i].expiration == Some(0)
+        {
             continue;
         }
         let newer = (0..pushes.len())
