@@ -392,17 +392,18 @@ fn receipt_fits(cx: &Context<'_>, push: &PushRecord, wanted: &Wanted, d: &Delive
         return true;
     }
     let arrived = cx.timeline.events[d.events[0]].at;
-    let names_app = |named: &Option<String>| {
-        named
-            .as_deref()
-            .is_none_or(|n| wanted.bundle().is_none_or(|b| n.eq_ignore_ascii_case(b)))
-    };
     let report_line = cx.timeline.events.iter().find(|e| {
         e.at >= arrived
             && e.at <= after(arrived, APP_WINDOW)
-            && matches!(&e.kind, EventKind::CallReported { bundle, .. } if names_app(bundle))
+            && matches!(&e.kind, EventKind::CallReported { bundle, .. }
+                if may_name_app(bundle.as_deref(), wanted.bundle()))
     });
     report_line.is_none_or(|line| report_fits_receipt(push, line))
+}
+
+/// Whether a line naming the bundle `named` (if it names one) can be about the app `bundle`.
+pub(crate) fn may_name_app(named: Option<&str>, bundle: Option<&str>) -> bool {
+    named.is_none_or(|n| bundle.is_none_or(|b| n.eq_ignore_ascii_case(b)))
 }
 
 /// Whether a CallKit report line can be the one the push's receipt speaks of: not when the

@@ -8,7 +8,9 @@ use pushtrace_model::{
 };
 
 use super::app::Owner;
-use super::arrival::{Arrival, Attribution, Wanted, other_app_between, report_fits_receipt};
+use super::arrival::{
+    Arrival, Attribution, Wanted, may_name_app, other_app_between, report_fits_receipt,
+};
 use super::window::expected_by;
 use super::{Context, Found, cite};
 
@@ -37,11 +39,7 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
             .iter()
             .filter(move |e| e.at >= from && e.at <= until)
     };
-    let names_app = |named: &Option<String>| {
-        named
-            .as_deref()
-            .is_none_or(|n| bundle.is_none_or(|b| n.eq_ignore_ascii_case(b)))
-    };
+    let names_app = |named: &Option<String>| may_name_app(named.as_deref(), bundle);
     // A report line later than the one the receipt gives is another device's (one call rung on
     // several devices). The window opens a moment before the arrival for callservicesd's launch
     // block, but a report comes after the push it reports (one clock, and the app reports what
