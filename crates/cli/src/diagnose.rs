@@ -215,7 +215,8 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         }
         Err(_) => true,
     });
-    let built = timeline::build(records, &rules, &also_watch, None)?;
+    let span = read.summary.span;
+    let built = timeline::build(records, span, &rules, &also_watch, None)?;
     args.source.report(&read.summary);
 
     let verdicts = diagnose_all(pushes.iter().map(|p| &p.record), &built.timeline, &options);

@@ -87,7 +87,13 @@ pub fn run(args: TimelineArgs) -> Result<ExitCode> {
     let read = args.source.read(clock, filter, |builder| builder)?;
     let format = read.summary.format;
     let mut unmatched = args.unmatched.then(Unmatched::default);
-    let mut built = timeline::build(read.records, &rules, &also_watch, unmatched.as_mut())?;
+    let mut built = timeline::build(
+        read.records,
+        read.summary.span,
+        &rules,
+        &also_watch,
+        unmatched.as_mut(),
+    )?;
     if let Some((from, to)) = window {
         built.timeline = built.timeline.window(from, to);
     }

@@ -54,22 +54,12 @@ impl Zone {
 
     /// The instant of a wall-clock time in this zone. In a named zone, a time that does not
     /// exist (spring-forward gap) or exists twice (fall-back) resolves as `log` itself would:
-    /// the earlier offset.
+    /// the earlier offset ([`Zone::second_instance`] gives the later one of a fold).
     pub fn resolve(&self, civil: CivilDateTime) -> Result<Timestamp, String> {
         match self {
             Zone::Fixed(offset) => civil.at_offset(*offset).map_err(|e| e.to_string()),
             Zone::Named { zone, .. } => {
-                civil.validate().map_err(|e| e.to_string())?;
-                let dt = jiff::civil::DateTime::new(
-                    civil.year as i16,
-                    civil.month as i8,
-                    civil.day as i8,
-                    civil.hour as i8,
-                    civil.minute as i8,
-                    civil.second as i8,
-                    civil.micros as i32 * 1000,
-                )
-                .map_err(|e| e.to_string())?;
+                let dt = jiff_civil(civil)?;
                 let ts = zone
                     .to_ambiguous_timestamp(dt)
                     .compatible()
@@ -79,6 +69,43 @@ impl Zone {
                 civil.at_offset(offset).map_err(|e| e.to_string())
             }
         }
+    }
+}
+
+/// A wall-clock time as jiff's, checked.
+fn jiff_civil(civil: CivilDateTime) -> Result<jiff::civil::DateTime, String> {
+    civil.validate().map_err(|e| e.to_string())?;
+    jiff::civil::DateTime::new(
+        civil.year as i16,
+        civil.month as i8,
+        civil.day as i8,
+        civil.hour as i8,
+        civil.minute as i8,
+        civil.second as i8,
+        civil.micros as i32 * 1000,
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl Zone {
+    /// When `at` is the first instance of a wall-clock time this zone shows twice (the hour
+    /// repeated when daylight saving ends), the second instance, an hour or so later.
+    pub fn second_instance(&self, at: Timestamp) -> Option<Timestamp> {
+        let Zone::Named { zone, .. } = self else {
+            return None;
+        };
+        let civil = at.local();
+        let jiff::tz::AmbiguousOffset::Fold { before, after } = zone
+            .to_ambiguous_timestamp(jiff_civil(civil).ok()?)
+            .offset()
+        else {
+            return None;
+        };
+        if at.offset().seconds() != before.seconds() {
+            return None;
+        }
+        let after = UtcOffset::from_seconds(after.seconds())?;
+        civil.at_offset(after).ok()
     }
 }
 
@@ -137,6 +164,31 @@ mod tests {
         let summer = CivilDateTime { month: 7, ..winter };
         assert_eq!(zone.resolve(winter).unwrap().offset().seconds(), 3600);
         assert_eq!(zone.resolve(summer).unwrap().offset().seconds(), 7200);
+    }
+
+    #[test]
+    fn the_repeated_fall_back_hour_has_a_second_instance() {
+        let zone = Zone::parse("America/Chicago").unwrap();
+        let civil = |hour, minute| CivilDateTime {
+            year: 2026,
+            month: 11,
+            day: 1,
+            hour,
+            minute,
+            second: 4,
+            micros: 402_000,
+        };
+        let first = zone.resolve(civil(1, 0)).unwrap();
+        assert_eq!(first.to_string(), "2026-11-01T01:00:04.402000-05:00");
+        let second = zone.second_instance(first).unwrap();
+        assert_eq!(second.to_string(), "2026-11-01T01:00:04.402000-06:00");
+        assert_eq!(second.utc_micros() - first.utc_micros(), 3_600_000_000);
+        assert_eq!(zone.second_instance(second), None);
+        assert_eq!(
+            zone.second_instance(zone.resolve(civil(2, 0)).unwrap()),
+            None
+        );
+        assert_eq!(Zone::parse("-05:00").unwrap().second_instance(first), None);
     }
 
     #[test]

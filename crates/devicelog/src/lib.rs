@@ -60,5 +60,5 @@ pub use predicate::{Predicate, PredicateError};
 pub use read::{LogRead, LogReader, LogReaderBuilder, NoProgress, Progress};
 pub use sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
 pub use sorted_lines::{LineFormatter, LineOutput, SortedLines};
-pub use summary::{ReadSummary, SkipCount, SkipReason};
+pub use summary::{LogSpan, ReadSummary, SkipCount, SkipReason};
 pub use text::pipeline::{CHUNK_BYTES, MAX_LINE_BYTES};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use flate2::read::MultiGzDecoder;
-use pushtrace_model::LogRecord;
+use pushtrace_model::{LogRecord, Timestamp};
 
 use crate::archive::{ExtractLimit, logarchive, sysdiagnose};
 use crate::clock::LocalClock;
@@ -517,6 +517,17 @@ impl LogReader {
         summary.records_filtered += stats.entries - stats.kept + filtered;
         summary.unrendered += stats.unrendered;
         summary.unreadable_files.extend(stats.unreadable_files);
+        for at in stats
+            .span
+            .into_iter()
+            .flat_map(|(first, last)| [first, last])
+        {
+            let at = Timestamp::from_utc_micros(at);
+            summary.covers(match &self.clock.zone {
+                Some(zone) => at.with_offset(zone.offset_at(at)),
+                None => at,
+            });
+        }
         Ok(())
     }
 }

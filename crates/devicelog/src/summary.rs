@@ -54,6 +54,13 @@ pub struct SkipCount {
     pub examples: Vec<String>,
 }
 
+/// The first and last instant of a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LogSpan {
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
 /// The account of one read, printed at the end of `pushtrace logs` (and as JSON with `--json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct ReadSummary {
@@ -74,6 +81,11 @@ pub struct ReadSummary {
     /// not being live.
     #[serde(skip)]
     pub last_kept_at: Option<Timestamp>,
+    /// What the log covers: the first and last instant of any record read, those the filter
+    /// refused included (of text exports, every kept record and the first and last refused
+    /// record of each 4 MiB chunk). A log whose watched processes fall quiet still runs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<LogSpan>,
     /// Of the records kept, those of processes outside the filter's process set, kept because
     /// their message holds a literal of a rule for any process (PushKit inside the app), by
     /// process: the process that logged PushKit's lines is the app's.
@@ -110,6 +122,7 @@ impl ReadSummary {
             records_read: 0,
             records_kept: 0,
             last_kept_at: None,
+            span: None,
             kept_by_message: BTreeMap::new(),
             records_filtered: 0,
             lines_ignored: 0,
@@ -125,6 +138,20 @@ impl ReadSummary {
     /// How many records were kept for their message from processes outside the process set.
     pub fn kept_by_message_total(&self) -> u64 {
         self.kept_by_message.values().sum()
+    }
+
+    /// Notes that the log holds a record at `at`, kept or not.
+    pub(crate) fn covers(&mut self, at: Timestamp) {
+        self.span = Some(match self.span {
+            Some(span) => LogSpan {
+                first: span.first.min(at),
+                last: span.last.max(at),
+            },
+            None => LogSpan {
+                first: at,
+                last: at,
+            },
+        });
     }
 
     /// Counts a record that passed every filter.

@@ -135,6 +135,14 @@ fn large_syslog_export_is_sorted_and_numbered_across_chunks() {
     assert_eq!(summary.lines, line - 1);
     assert_eq!(summary.lines_ignored, 1);
     assert_eq!(summary.skipped_total(), 0, "{summary}");
+    // The log runs from apsd's first row to a kernel row the filter refused.
+    let span = summary.span.expect("a span");
+    assert_eq!(span.first.to_string(), "2026-05-20T17:00:01.000000+03:00");
+    assert_eq!(
+        span.last.utc_micros(),
+        span.first.utc_micros() + 119_999_000
+    );
+    assert!(records.last().unwrap().at < span.last);
     assert!(records.windows(2).all(|w| w[0].at <= w[1].at), "not sorted");
     let mut got: Vec<(u64, u64)> = records
         .iter()
@@ -548,6 +556,74 @@ fn pushkit_lines_of_any_process_are_kept_across_chunks_and_named_in_the_summary(
 }
 
 #[test]
+fn a_dateless_log_covers_the_refused_rows_after_midnight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let filler = "y".repeat(200);
+    for i in 0..30_000 {
+        let process = if i % 3 == 0 { "apsd" } else { "kernel" };
+        text.push_str(&format!(
+            "23:{:02}:{:02}.{:03}  {process}  before {i} {filler}\n",
+            30 + i / 1200,
+            (i / 20) % 60,
+            i % 20 * 50
+        ));
+    }
+    text.push_str("00:00:01.000  apsd  after midnight\n");
+    text.push_str("00:03:07.250  kernel  the log runs on\n");
+    let path = write(&dir, "quiet-end.txt", text.as_bytes());
+    let reader = LogReader::builder()
+        .clock(seed_clock())
+        .threads(2)
+        .filter(RecordFilter::new().processes(["apsd"]))
+        .build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(summary.day_rollovers, 1, "{summary}");
+    assert_eq!(records.last().unwrap().message, "after midnight");
+    let span = summary.span.expect("a span");
+    assert_eq!(span.first.to_string(), "2026-05-20T23:30:00.000000+03:00");
+    assert_eq!(
+        span.last.with_offset(span.first.offset()).to_string(),
+        "2026-05-21T00:03:07.250000+03:00"
+    );
+}
+
+#[test]
+fn a_zoneless_log_across_the_fall_back_hour_reads_its_second_pass_an_hour_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "\
+Timestamp               Ty Process[PID:TID]
+2026-11-01 01:40:00.100 Df apsd[108:1a2] [com.apple.apsd:connection] first pass
+2026-11-01 01:55:04.750 Df kernel[0:5] refused, first pass
+2026-11-01 01:59:59.000 Df apsd[108:1a2] [com.apple.apsd:connection] last of the first pass
+2026-11-01 01:00:04.402 Df apsd[108:1a2] [com.apple.apsd:connection] second pass
+2026-11-01 01:20:00.214 Df apsd[108:1a2] [com.apple.apsd:connection] still the second pass
+2026-11-01 02:05:00.000 Df apsd[108:1a2] [com.apple.apsd:connection] after the fold
+";
+    let path = write(&dir, "fold.log", text.as_bytes());
+    let reader = LogReader::builder()
+        .clock(LocalClock {
+            date: None,
+            zone: Some(Zone::parse("America/Chicago").unwrap()),
+        })
+        .filter(RecordFilter::new().processes(["apsd"]))
+        .build();
+    let (records, summary) = read_all(&reader, &path);
+    assert_eq!(summary.format, Format::LogShowCompact);
+    let times: Vec<String> = records.iter().map(|r| r.at.to_string()).collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-01T01:40:00.100000-05:00",
+            "2026-11-01T01:59:59.000000-05:00",
+            "2026-11-01T01:00:04.402000-06:00",
+            "2026-11-01T01:20:00.214000-06:00",
+            "2026-11-01T02:05:00.000000-06:00",
+        ]
+    );
+}
+
+#[test]
 fn logarchive_keeps_lines_of_any_process_by_their_message() {
     let filter = RecordFilter::new()
         .processes(["apsd"])
@@ -572,4 +648,11 @@ fn logarchive_keeps_lines_of_any_process_by_their_message() {
     );
     assert_eq!(summary.records_kept, 876);
     assert_eq!(summary.records_filtered, summary.records_read - 876);
+    // The archive's span counts every entry, refused ones too.
+    let everything = LogReader::builder().build();
+    let (all, _) = read_all(&everything, &testdata("unifiedlog-macos-plaso.logarchive"));
+    let span = summary.span.expect("a span");
+    assert_eq!(span.first, all.first().unwrap().at);
+    assert_eq!(span.last, all.last().unwrap().at);
+    assert!(records.last().unwrap().at <= span.last);
 }

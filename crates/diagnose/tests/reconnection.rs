@@ -51,9 +51,15 @@ fn timeline(lines: &[(&str, String)]) -> DeviceTimeline {
         .build()
         .read(file.path(), &mut NoProgress)
         .unwrap();
-    build(read.records, &RuleSet::embedded().unwrap(), &[], None)
-        .unwrap()
-        .timeline
+    build(
+        read.records,
+        read.summary.span,
+        &RuleSet::embedded().unwrap(),
+        &[],
+        None,
+    )
+    .unwrap()
+    .timeline
 }
 
 fn at(time: &str) -> Timestamp {

@@ -27,9 +27,15 @@ fn device() -> DeviceTimeline {
         .build()
         .read(&example("device-log.txt"), &mut NoProgress)
         .unwrap();
-    build(read.records, &RuleSet::embedded().unwrap(), &[], None)
-        .unwrap()
-        .timeline
+    build(
+        read.records,
+        read.summary.span,
+        &RuleSet::embedded().unwrap(),
+        &[],
+        None,
+    )
+    .unwrap()
+    .timeline
 }
 
 /// The seed pushes diagnosed against the seed log, handed to a report renderer.

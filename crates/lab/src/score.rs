@@ -144,7 +144,7 @@ pub fn score(written: &Written) -> Result<Score, ScoreError> {
         let read = reader
             .read(&path, &mut NoProgress)
             .map_err(|e| read_error(&path, e.to_string()))?;
-        let timeline = build(read.records, &rules, &watch, None)
+        let timeline = build(read.records, read.summary.span, &rules, &watch, None)
             .map_err(|e| read_error(&path, e.to_string()))?
             .timeline;
         let verdicts = diagnose_all(records, &timeline, &DiagnoseOptions::default());

@@ -83,9 +83,15 @@ fn diagnose_finds_the_true_cause_in_the_written_log() {
         .read(&log, &mut NoProgress)
         .unwrap();
     let rules = RuleSet::embedded().unwrap();
-    let timeline = build(read.records, &rules, &["Comera".to_string()], None)
-        .unwrap()
-        .timeline;
+    let timeline = build(
+        read.records,
+        read.summary.span,
+        &rules,
+        &["Comera".to_string()],
+        None,
+    )
+    .unwrap()
+    .timeline;
     for (push, truth) in pushes.pushes.iter().zip(&truth) {
         let verdict = diagnose(&push.record, &timeline, &DiagnoseOptions::default());
         assert_eq!(verdict.cause, truth.cause, "{}", verdict.explanation);
@@ -245,9 +251,15 @@ fn every_log_format_reads_back_to_the_same_timeline_and_cause() {
             "{format:?}: {:?}",
             read.summary
         );
-        let timeline = build(read.records, &rules, &["Comera".to_string()], None)
-            .unwrap()
-            .timeline;
+        let timeline = build(
+            read.records,
+            read.summary.span,
+            &rules,
+            &["Comera".to_string()],
+            None,
+        )
+        .unwrap()
+        .timeline;
         let score = pushtrace_lab::score(&written).unwrap();
         assert_eq!(score.agree, 1, "{format:?}: {score}");
         assert!(

@@ -39,6 +39,8 @@ pub(super) struct Converted {
     pub unrendered: u64,
     /// Kept records; their `Origin::Archive::entry` is the entry's position in the chunk.
     pub kept: Vec<LogRecord>,
+    /// The earliest and latest instant (UTC µs) of the entries, kept or not.
+    pub span: Option<(i64, i64)>,
 }
 
 impl<'a> Shared<'a> {
@@ -72,6 +74,8 @@ impl<'a> Shared<'a> {
             if is_unrendered(&entry) {
                 out.unrendered += 1;
             }
+            let at = entry_micros(entry.time);
+            out.span = Some(out.span.map_or((at, at), |(f, l)| (f.min(at), l.max(at))));
             let unresolved =
                 entry.process.is_empty() || entry.process.starts_with("Failed to get path string");
             let resolved = if unresolved {
@@ -185,12 +189,17 @@ fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// An entry's `time`, Unix nanoseconds in an f64, as UTC microseconds.
+fn entry_micros(time: f64) -> i64 {
+    // The f64 holds today's values to ±128 ns (half a unit in the last place). Truncate to
+    // microseconds like `log show`, after adding that half ulp so that …481876000 ns stored as
+    // …481875968 stays .481876 rather than .481875. (In integers: adding 128.0 to the f64
+    // would round again.)
+    (time as i64).saturating_add(128).div_euclid(1000)
+}
+
 fn to_record(entry: LogData, process: String, file: &Arc<str>, index: u64) -> LogRecord {
-    // `time` is Unix nanoseconds in an f64, which holds today's values to ±128 ns (half a unit
-    // in the last place). Truncate to microseconds like `log show`, after adding that half ulp
-    // so that …481876000 ns stored as …481875968 stays .481876 rather than .481875.
-    // (In integers: adding 128.0 to the f64 would round again.)
-    let micros = (entry.time as i64).saturating_add(128).div_euclid(1000);
+    let micros = entry_micros(entry.time);
     let sender = sender_of(&entry.library, &process);
     LogRecord {
         at: Timestamp::from_utc_micros(micros),

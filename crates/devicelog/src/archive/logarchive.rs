@@ -61,6 +61,8 @@ pub struct ArchiveStats {
     pub kept: u64,
     /// Entries (kept or not) whose message the crate could not render (strings missing).
     pub unrendered: u64,
+    /// The earliest and latest instant (UTC µs) of the entries, kept or not.
+    pub span: Option<(i64, i64)>,
     /// tracev3 files (relative to the archive) that could not be read entirely, with the reason.
     /// The entries read before the damage are kept.
     pub unreadable_files: Vec<(String, String)>,
@@ -354,6 +356,10 @@ impl Reader<'_, '_> {
         self.stats.entries += converted.entries;
         self.stats.unrendered += converted.unrendered;
         self.stats.kept += converted.kept.len() as u64;
+        if let Some((first, last)) = converted.span {
+            let (f, l) = self.stats.span.unwrap_or((first, last));
+            self.stats.span = Some((f.min(first), l.max(last)));
+        }
         for mut record in converted.kept {
             if let Origin::Archive { entry, .. } = &mut record.origin {
                 *entry += base;

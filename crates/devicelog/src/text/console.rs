@@ -33,7 +33,7 @@
 use pushtrace_model::{Level, LogRecord, TimeOfDay, UtcOffset, parse_time_prefix};
 
 use super::timestamp::{micros_of_day, offset_prefix, trim_start};
-use super::{ChunkContext, ChunkOutput, DayClock, TextFormat, lines};
+use super::{ChunkContext, ChunkOutput, DayClock, RefusedEnds, TextFormat, lines};
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
 
@@ -192,6 +192,7 @@ impl TextFormat for ConsoleCopy {
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         let mut clock = DayClock::default();
+        let mut refused = RefusedEnds::default();
         let mut pending: Option<Pending<'_>> = None;
         // Blank lines since the last line of the pending row: part of its message only if
         // another continuation line follows.
@@ -200,13 +201,13 @@ impl TextFormat for ConsoleCopy {
         let mut dropped = false;
         for (number, line) in lines(chunk) {
             if let Some(next) = row(line) {
-                flush(ctx, out, &mut clock, pending.take());
+                flush(ctx, out, &mut clock, &mut refused, pending.take());
                 out.ignored += std::mem::take(&mut blanks);
                 let days = clock.observe(micros_of_day(next.time));
                 let wanted = ctx.filter.wants_process(next.process);
                 dropped = !wanted && !ctx.may_hold_literal();
                 if dropped {
-                    out.filtered_early();
+                    refused.note(out, line, days);
                 } else {
                     pending = Some(Pending {
                         number,
@@ -231,17 +232,23 @@ impl TextFormat for ConsoleCopy {
                 out.skip(number, SkipReason::OrphanContinuation, line);
             }
         }
-        flush(ctx, out, &mut clock, pending.take());
+        flush(ctx, out, &mut clock, &mut refused, pending.take());
         out.ignored += blanks;
         out.day_clock = Some(clock);
+        refused.finish(out, |line| {
+            let row = row(line)?;
+            let at = ctx.clock.time_of_day(row.time, row.offset).ok()?;
+            Some(at.utc_micros())
+        });
     }
 }
 
-fn flush(
+fn flush<'c>(
     ctx: &ChunkContext<'_>,
     out: &mut ChunkOutput,
     clock: &mut DayClock,
-    pending: Option<Pending<'_>>,
+    refused: &mut RefusedEnds<'c>,
+    pending: Option<Pending<'c>>,
 ) {
     let Some(Pending {
         number,
@@ -255,7 +262,7 @@ fn flush(
         return;
     };
     if by_message && !ctx.holds_literal(row.message, &parts) {
-        return out.filtered_early();
+        return refused.note(out, line, days);
     }
     let at = match ctx.clock.time_of_day(row.time, row.offset) {
         Ok(at) => at,

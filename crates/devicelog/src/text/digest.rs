@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use pushtrace_model::{LogRecord, TimeOfDay, parse_time_prefix};
 
 use super::timestamp::{micros_of_day, trim_start};
-use super::{ChunkContext, ChunkOutput, DayClock, TextFormat, lines};
+use super::{ChunkContext, ChunkOutput, DayClock, RefusedEnds, TextFormat, lines};
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
 
@@ -81,6 +81,7 @@ impl TextFormat for Digest {
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
         let mut clock = DayClock::default();
+        let mut refused = RefusedEnds::default();
         let mut pending: Option<PendingRow<'_>> = None;
         // Inside an annotation, or the wrapped lines of a row the filter dropped.
         let mut in_note = false;
@@ -89,12 +90,12 @@ impl TextFormat for Digest {
             if let Some((time, process, message)) =
                 self.starts_record(line).then(|| row(line)).flatten()
             {
-                flush(ctx, out, &mut clock, pending.take());
+                flush(ctx, out, &mut clock, &mut refused, pending.take());
                 let days = clock.observe(micros_of_day(time));
                 let wanted = ctx.filter.wants_process(process);
                 in_note = !wanted && !ctx.filter.has_anywhere();
                 if in_note {
-                    out.filtered_early();
+                    refused.note(out, line, days);
                 } else {
                     pending = Some(PendingRow {
                         number,
@@ -110,7 +111,7 @@ impl TextFormat for Digest {
                 in_note = false;
                 out.ignored += 1;
             } else if is_note(trimmed) {
-                flush(ctx, out, &mut clock, pending.take());
+                flush(ctx, out, &mut clock, &mut refused, pending.take());
                 in_note = true;
                 out.ignored += 1;
             } else if trimmed.len() < line.len() && in_note {
@@ -120,12 +121,16 @@ impl TextFormat for Digest {
             {
                 row.parts.push(trimmed);
             } else {
-                flush(ctx, out, &mut clock, pending.take());
+                flush(ctx, out, &mut clock, &mut refused, pending.take());
                 out.skip(number, SkipReason::Malformed, line);
             }
         }
-        flush(ctx, out, &mut clock, pending.take());
+        flush(ctx, out, &mut clock, &mut refused, pending.take());
         out.day_clock = Some(clock);
+        refused.finish(out, |line| {
+            let (time, _, _) = row(line)?;
+            Some(ctx.clock.time_of_day(time, None).ok()?.utc_micros())
+        });
     }
 }
 
@@ -142,17 +147,18 @@ struct PendingRow<'c> {
     by_message: bool,
 }
 
-fn flush(
+fn flush<'c>(
     ctx: &ChunkContext<'_>,
     out: &mut ChunkOutput,
     clock: &mut DayClock,
-    row: Option<PendingRow<'_>>,
+    refused: &mut RefusedEnds<'c>,
+    row: Option<PendingRow<'c>>,
 ) {
     let Some(row) = row else { return };
     if row.by_message {
         let joined = join(&row.parts, |part| String::from_utf8_lossy(part));
         if !ctx.filter.wants_anywhere(joined.as_bytes()) {
-            return out.filtered_early();
+            return refused.note(out, row.line, row.days);
         }
     }
     let at = match ctx.clock.time_of_day(row.time, None) {

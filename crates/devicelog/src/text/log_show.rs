@@ -13,7 +13,7 @@ use pushtrace_model::{Level, LogRecord};
 
 use super::decimal;
 use super::timestamp::{date_time_prefix, trim_start};
-use super::{ChunkContext, ChunkOutput, TextFormat, for_each_record, join_message};
+use super::{ChunkContext, ChunkOutput, RefusedEnds, TextFormat, for_each_record, join_message};
 use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
@@ -210,6 +210,7 @@ impl TextFormat for SyslogStyle {
     }
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        let mut refused = RefusedEnds::default();
         for_each_record(
             self,
             chunk,
@@ -226,7 +227,7 @@ impl TextFormat for SyslogStyle {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
                 if !ctx.wants(process, tail, continuation) {
-                    return out.filtered_early();
+                    return refused.note(out, line, 0);
                 }
                 let Some((civil, offset, _)) = date_time_prefix(line) else {
                     return out.skip(number, SkipReason::BadTimestamp, line);
@@ -245,6 +246,7 @@ impl TextFormat for SyslogStyle {
                 );
             },
         );
+        refused.finish(out, |line| dated_time(line, ctx.clock));
     }
 }
 
@@ -289,6 +291,7 @@ impl TextFormat for DefaultStyle {
     }
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        let mut refused = RefusedEnds::default();
         for_each_record(
             self,
             chunk,
@@ -314,7 +317,7 @@ impl TextFormat for DefaultStyle {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
                 if !ctx.wants(process, tail, continuation) {
-                    return out.filtered_early();
+                    return refused.note(out, line, 0);
                 }
                 let level = std::str::from_utf8(ty)
                     .ok()
@@ -337,6 +340,7 @@ impl TextFormat for DefaultStyle {
                 );
             },
         );
+        refused.finish(out, |line| dated_time(line, ctx.clock));
     }
 }
 
@@ -394,6 +398,7 @@ impl TextFormat for CompactStyle {
     }
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        let mut refused = RefusedEnds::default();
         for_each_record(
             self,
             chunk,
@@ -414,7 +419,7 @@ impl TextFormat for CompactStyle {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
                 if !ctx.wants(process, tail, continuation) {
-                    return out.filtered_early();
+                    return refused.note(out, line, 0);
                 }
                 let level = Level::from_word(ty).unwrap_or(Level::Other);
                 let at = ctx.clock.with_zone(civil, offset);
@@ -435,6 +440,7 @@ impl TextFormat for CompactStyle {
                 );
             },
         );
+        refused.finish(out, |line| dated_time(line, ctx.clock));
     }
 }
 

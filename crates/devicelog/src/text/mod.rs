@@ -143,7 +143,45 @@ pub(crate) struct ChunkOutput {
     /// For formats without dates: the chunk's first and last time of day (µs since midnight),
     /// and for each record the midnight crossings inside the chunk before it.
     pub day_clock: Option<DayClock>,
+    /// The earliest and latest instant (UTC µs) of the records the process filter refused
+    /// that the format timed ([`RefusedEnds`]): the log runs on past its last kept record, and
+    /// the read says how far. Date-less formats add the chunk's own midnight crossings.
+    pub refused_span: Option<(i64, i64)>,
 }
+
+/// The first and last record of a chunk that the process filter refused, kept raw so that only
+/// their two times are decoded: they bound what the chunk covers (exports are nearly in time
+/// order), while decoding the time of every refused record would cost as much as keeping it.
+#[derive(Default)]
+pub(crate) struct RefusedEnds<'c> {
+    first: Option<(&'c [u8], u32)>,
+    last: Option<(&'c [u8], u32)>,
+}
+
+impl<'c> RefusedEnds<'c> {
+    /// Counts a refused record that begins with `bytes`, after `days` midnight crossings inside
+    /// the chunk (0 for dated formats).
+    #[inline]
+    pub fn note(&mut self, out: &mut ChunkOutput, bytes: &'c [u8], days: u32) {
+        out.filtered_early();
+        if self.first.is_none() {
+            self.first = Some((bytes, days));
+        } else {
+            self.last = Some((bytes, days));
+        }
+    }
+
+    /// Decodes the two times with `time` (UTC µs of a record on the chunk's first day).
+    pub fn finish(self, out: &mut ChunkOutput, time: impl Fn(&[u8]) -> Option<i64>) {
+        for (bytes, days) in [self.first, self.last].into_iter().flatten() {
+            if let Some(at) = time(bytes) {
+                out.widen_refused(at + i64::from(days) * MICROS_PER_DAY);
+            }
+        }
+    }
+}
+
+pub(crate) const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 /// The times of day seen in a chunk of a date-less log, so the pipeline can carry midnight
 /// crossings across chunks parsed in parallel.
@@ -207,6 +245,22 @@ impl ChunkOutput {
     pub fn filtered_early(&mut self) {
         self.parsed += 1;
         self.filtered += 1;
+    }
+
+    /// Counts a record dropped by the process filter whose time (UTC µs) was decoded anyway
+    /// (formats that decode a whole event before they can filter it).
+    pub fn filtered_early_at(&mut self, at: Option<i64>) {
+        self.filtered_early();
+        if let Some(at) = at {
+            self.widen_refused(at);
+        }
+    }
+
+    fn widen_refused(&mut self, at: i64) {
+        self.refused_span = Some(match self.refused_span {
+            Some((first, last)) => (first.min(at), last.max(at)),
+            None => (at, at),
+        });
     }
 }
 

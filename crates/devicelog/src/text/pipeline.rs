@@ -13,12 +13,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use pushtrace_model::{Origin, Timestamp};
+use pushtrace_model::{LogRecord, Origin, Timestamp};
 
 use super::floor::TimeFloor;
-use super::{ChunkContext, ChunkOutput, Skip, TextFormat, excerpt};
+use super::{ChunkContext, ChunkOutput, MICROS_PER_DAY, Skip, TextFormat, excerpt};
 use crate::Progress;
-use crate::clock::LocalClock;
+use crate::clock::{LocalClock, Zone};
 use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::read::Keep;
@@ -31,7 +31,6 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Bytes asked of the input per read call, growing with what the buffer holds.
 const MIN_READ_BYTES: usize = 64 << 10;
 const MAX_READ_BYTES: usize = 1 << 20;
-const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 /// One text input to read.
 pub(crate) struct TextRun<'a> {
@@ -259,6 +258,7 @@ impl TextRun<'_> {
 struct Collector {
     line_base: u64,
     days: DayCarry,
+    folds: FoldCarry,
 }
 
 impl Collector {
@@ -287,10 +287,16 @@ impl Collector {
             summary.add_skip(skip.reason, || format!("{origin}: {}", skip.detail));
         }
         self.days.apply(output, summary);
+        if let Some((first, last)) = output.refused_span {
+            summary.covers(Timestamp::from_utc_micros(first));
+            summary.covers(Timestamp::from_utc_micros(last));
+        }
         for mut record in output.records.drain(..) {
             if let Origin::Line { line, .. } = &mut record.origin {
                 *line += self.line_base;
             }
+            self.folds.apply(run.clock.zone.as_ref(), &mut record);
+            summary.covers(record.at);
             if run.filter.wants_time(record.at) {
                 summary.count_kept(&record, run.filter);
                 sink.record(record);
@@ -303,6 +309,35 @@ impl Collector {
         }
         self.line_base += result.lines;
         Ok(result.buffer)
+    }
+}
+
+/// How far a line may fall behind the one before it without leaving the first instance of a
+/// repeated hour: exports are in time order to within milliseconds, Console copies to seconds.
+const FOLD_SLACK_MICROS: i64 = 60 * 1_000_000;
+
+/// The hour a named `--tz` repeats when daylight saving ends, in a log without offsets: a time in
+/// it resolves to its first instance ([`Zone::resolve`]). Lines are in time order, so a kept
+/// line that falls back behind the one before it, into a repeated hour whose second instance
+/// follows on, is in the second instance, and so is every line after it in that hour (each
+/// falls behind its predecessor's second instance in turn).
+#[derive(Default)]
+struct FoldCarry {
+    previous: Option<Timestamp>,
+}
+
+impl FoldCarry {
+    fn apply(&mut self, zone: Option<&Zone>, record: &mut LogRecord) {
+        if let (Some(zone), Some(previous)) = (zone, self.previous) {
+            let floor = previous.utc_micros() - FOLD_SLACK_MICROS;
+            if record.at.utc_micros() < floor
+                && let Some(second) = zone.second_instance(record.at)
+                && second.utc_micros() >= floor
+            {
+                record.at = second;
+            }
+        }
+        self.previous = Some(record.at);
     }
 }
 
@@ -323,6 +358,11 @@ impl DayCarry {
         {
             self.days += 1;
             summary.day_rollovers += 1;
+        }
+        // The refused records' span already holds the chunk's own crossings.
+        if let Some((first, last)) = &mut output.refused_span {
+            *first += self.days * MICROS_PER_DAY;
+            *last += self.days * MICROS_PER_DAY;
         }
         for (record, inner) in output.records.iter_mut().zip(&clock.days) {
             let shift = (self.days + *inner as i64) * MICROS_PER_DAY;

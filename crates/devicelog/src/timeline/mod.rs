@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::error::ReadError;
 use crate::rules::RuleSet;
+use crate::summary::LogSpan;
 use unmatched::Unmatched;
 
 pub mod render;
@@ -232,6 +233,18 @@ impl TimelineBuilder {
         self.end = Some(self.end.map_or(at, |e| e.max(at)));
     }
 
+    /// Notes what the whole log covers (records the reader did not keep included), so that a
+    /// log whose watched processes fall quiet is not taken to end there. Instants the log's
+    /// records already hold keep their offset.
+    pub fn cover(&mut self, span: LogSpan) {
+        let on_clock = |at: Timestamp, like: Option<Timestamp>| {
+            like.map_or(at, |like| Timestamp::new(at.utc_micros(), like.offset()))
+        };
+        let (start, end) = (self.start, self.end);
+        self.observe(on_clock(span.first, start.or(end)));
+        self.observe(on_clock(span.last, end.or(start)));
+    }
+
     /// Notes a record: its instant and its process.
     pub fn observe_record(&mut self, record: &LogRecord) {
         self.observe(record.at);
@@ -315,8 +328,11 @@ impl Built {
 
 /// Runs `rules` over records in time order. Records of a process some rule watches (or of
 /// `also_watch`, e.g. the app) that no rule matches go to `unmatched` when given.
+/// `span` is what the whole log covers ([`crate::ReadSummary::span`]): the timeline's start
+/// and end, where the records alone would end at the last watched line.
 pub fn build(
     records: impl IntoIterator<Item = Result<LogRecord, ReadError>>,
+    span: Option<LogSpan>,
     rules: &RuleSet,
     also_watch: &[String],
     mut unmatched: Option<&mut Unmatched>,
@@ -343,6 +359,9 @@ pub fn build(
                 }
             }
         }
+    }
+    if let Some(span) = span {
+        builder.cover(span);
     }
     Ok(Built {
         timeline: builder.finish(),

@@ -20,7 +20,14 @@ fn seed() -> Built {
         .build()
         .read(&path, &mut NoProgress)
         .unwrap();
-    build(read.records, &RuleSet::embedded().unwrap(), &[], None).unwrap()
+    build(
+        read.records,
+        read.summary.span,
+        &RuleSet::embedded().unwrap(),
+        &[],
+        None,
+    )
+    .unwrap()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Lines and pushes in sequence: a retry racing the first push of its call, a later push
 //! closing the watch on an expired one, apsd closing a failed attempt, and a connected stretch
-//! running through a line that names no interface.
+//! running through a line that names no interface, and a log that left apsd out.
 
 use pushtrace_model::{Cause, EventKind, Outcome, PushRecord, Recovery};
 
@@ -222,4 +222,34 @@ fn a_push_line_without_interface_does_not_cut_the_connected_stretch() {
     let cited: Vec<_> = v.evidence.iter().map(|e| e.event.at).collect();
     assert!(cited.contains(&at("10:02:00.000")), "{cited:?}");
     assert!(!cited.contains(&at("10:00:30.300")), "{cited:?}");
+}
+
+#[test]
+fn a_log_without_apsd_cannot_say_whether_the_push_arrived() {
+    // An export of a few daemons that covers the send by minutes on both sides but left apsd
+    // out: the push's absence from it says nothing.
+    let mut builder = pushtrace_devicelog::timeline::TimelineBuilder::new();
+    for (time, process) in [("09:58:00.000", "locationd"), ("10:04:00.000", "trustd")] {
+        builder.observe_record(&pushtrace_model::LogRecord::new(
+            at(time),
+            process,
+            "anything",
+            pushtrace_model::Origin::Line {
+                file: "test.log".into(),
+                line: 1,
+            },
+        ));
+    }
+    let v = diagnose(&push("10:00:00.000"), &builder.finish(), &options());
+    assert_eq!((v.outcome, v.cause), (Outcome::Unknown, Cause::Unknown));
+    assert!(
+        v.explanation.contains("no line of apsd"),
+        "{}",
+        v.explanation
+    );
+
+    // The same log with one keep-alive of apsd speaks for the delivery.
+    let t = timeline(vec![connected("09:59:00.000")], "09:58:00", "10:04:00");
+    let v = diagnose(&push("10:00:00.000"), &t, &options());
+    assert_eq!(v.outcome, Outcome::NotDelivered, "{}", v.explanation);
 }

@@ -43,9 +43,15 @@ fn seed() -> DeviceTimeline {
         .build()
         .read(&path, &mut NoProgress)
         .unwrap();
-    build(read.records, &RuleSet::embedded().unwrap(), &[], None)
-        .unwrap()
-        .timeline
+    build(
+        read.records,
+        read.summary.span,
+        &RuleSet::embedded().unwrap(),
+        &[],
+        None,
+    )
+    .unwrap()
+    .timeline
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Coverage is judged on the window, not on the send instant: a log that starts a moment after
 //! the send still shows whether the push arrived by its deadline. `unknown` is for a log that
 //! cannot decide — it ends before the push was due, or holds nothing of the window — never for a
-//! first line that is a little late.
+//! first line that is a little late, and for a log without apsd, which cannot show an arrival.
 
 use pushtrace_model::duration::after;
 use pushtrace_model::{Cause, Confidence, Outcome, PushRecord, Timestamp};
@@ -55,8 +55,26 @@ pub(super) fn undecided(cx: &Context<'_>, push: &PushRecord) -> Option<Found> {
             show(due)
         ));
     }
+    // An export that left apsd out covers the window without speaking for the delivery: the
+    // push's absence from it says nothing.
+    let speaks_for_apsd = cx.timeline.processes.contains_key(DELIVERING_PROCESS)
+        || cx
+            .timeline
+            .events
+            .iter()
+            .any(|e| e.process == DELIVERING_PROCESS);
+    if !speaks_for_apsd {
+        return unknown(format!(
+            "The log covers {}–{} but holds no line of apsd, the daemon that receives pushes (the export left it out), and there is no receipt: whether the push arrived is not in the log.",
+            show(start),
+            show(end)
+        ));
+    }
     None
 }
+
+/// The daemon that holds the APNs connection and receives every push.
+const DELIVERING_PROCESS: &str = "apsd";
 
 /// What part of the window before the send's state the log misses: `Some(start)` when the log
 /// begins after the send (the device's state at the send is then not in it).
