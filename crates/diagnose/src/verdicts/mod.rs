@@ -221,7 +221,7 @@ impl<'a> Context<'a> {
 
     fn diagnose(&self, push: &PushRecord, arrival: Option<Arrival<'a>>) -> Verdict {
         let label = label(push);
-        if let Some(found) = rejected::verdict(push) {
+        if let Some(found) = rejected::verdict(push, &self.clock) {
             return found.into_verdict(label);
         }
         if let Some(arrival) = &arrival

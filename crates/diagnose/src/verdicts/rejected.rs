@@ -3,6 +3,7 @@
 use pushtrace_model::{Cause, Confidence, Outcome, PushRecord};
 
 use super::Found;
+use super::clock::LogClock;
 
 /// The reasons that mean the token itself is the problem (Apple's reason table).
 const TOKEN_REASONS: [&str; 5] = [
@@ -19,17 +20,19 @@ pub(super) fn refused(push: &PushRecord) -> bool {
 }
 
 /// The verdict of a push APNs did not accept, if it did not.
-pub(super) fn verdict(push: &PushRecord) -> Option<Found> {
+pub(super) fn verdict(push: &PushRecord, clock: &LogClock) -> Option<Found> {
     let status = push.apns_status.filter(|s| *s != 200)?;
     let reason = push.apns_reason.as_deref().unwrap_or("no reason given");
     let token = status == 410 || TOKEN_REASONS.contains(&reason);
-    let (cause, what) = if token {
-        (
-            Cause::TokenInvalid,
-            "the device token is not valid for this topic and environment",
-        )
+    let what = if token {
+        token_meaning(status, reason, push.apns_timestamp.map(|t| clock.show(t)))
     } else {
-        (Cause::ApnsRejected, "APNs did not take the push")
+        "APNs did not take the push".to_string()
+    };
+    let cause = if token {
+        Cause::TokenInvalid
+    } else {
+        Cause::ApnsRejected
     };
     Some(Found::new(
         Outcome::Rejected,
@@ -37,4 +40,25 @@ pub(super) fn verdict(push: &PushRecord) -> Option<Found> {
         Confidence::High,
         format!("APNs answered {status} {reason}: {what}; it never left APNs."),
     ))
+}
+
+/// What a token reason means and what to do, after Apple's table of APNs responses
+/// ("Handling notification responses from APNs"). `since` is a 410's `timestamp`.
+fn token_meaning(status: u16, reason: &str, since: Option<String>) -> String {
+    match reason {
+        "Unregistered" | "ExpiredToken" => {
+            let since = since.map_or(String::new(), |at| format!(" since {at} (APNs's clock)"));
+            format!(
+                "the device token is no longer active for this topic{since}: the app was removed or its token replaced; stop sending to it unless the device registered it again after that"
+            )
+        }
+        "BadDeviceToken" => "the device token is not a valid token for this environment: a sandbox (development build) token sent to production or the reverse, or a token mangled in storage".into(),
+        "DeviceTokenNotForTopic" => "the device token is not the app's for this topic: a VoIP token must be sent with the app's `.voip` topic, and an alert token with the bundle id".into(),
+        "MissingDeviceToken" => "the request named no device token".into(),
+        _ if status == 410 => {
+            let since = since.map_or(String::new(), |at| format!(" since {at} (APNs's clock)"));
+            format!("the device token is no longer active for this topic{since}")
+        }
+        _ => "the device token is not valid for this topic and environment".into(),
+    }
 }

@@ -1,6 +1,7 @@
 //! Lines and pushes in sequence: a retry racing the first push of its call, a later push
 //! closing the watch on an expired one, apsd closing a failed attempt, and a connected stretch
-//! running through a line that names no interface, and a log that left apsd out.
+//! running through a line that names no interface, a log that left apsd out, and what APNs's
+//! token answers say.
 
 use pushtrace_model::{Cause, EventKind, Outcome, PushRecord, Recovery};
 
@@ -252,4 +253,30 @@ fn a_log_without_apsd_cannot_say_whether_the_push_arrived() {
     let t = timeline(vec![connected("09:59:00.000")], "09:58:00", "10:04:00");
     let v = diagnose(&push("10:00:00.000"), &t, &options());
     assert_eq!(v.outcome, Outcome::NotDelivered, "{}", v.explanation);
+}
+
+#[test]
+fn a_410_says_since_when_the_token_is_inactive_and_a_bad_token_names_the_environment() {
+    let t = timeline(vec![connected("09:59:00.000")], "09:58:00", "10:04:00");
+    let mut gone = push("10:00:00.000");
+    gone.apns_status = Some(410);
+    gone.apns_reason = Some("Unregistered".into());
+    gone.apns_timestamp = Some(at("09:30:00.000"));
+    let v = diagnose(&gone, &t, &options());
+    assert_eq!(
+        (v.outcome, v.cause),
+        (Outcome::Rejected, Cause::TokenInvalid)
+    );
+    assert!(
+        v.explanation
+            .contains("no longer active for this topic since 09:30:00.000"),
+        "{}",
+        v.explanation
+    );
+    let mut bad = push("10:00:00.000");
+    bad.apns_status = Some(400);
+    bad.apns_reason = Some("BadDeviceToken".into());
+    let v = diagnose(&bad, &t, &options());
+    assert_eq!(v.cause, Cause::TokenInvalid);
+    assert!(v.explanation.contains("sandbox"), "{}", v.explanation);
 }
