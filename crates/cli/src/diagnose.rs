@@ -17,7 +17,7 @@ use pushtrace_diagnose::excerpts::ExcerptCollector;
 use pushtrace_diagnose::text_report::{Diagnosed, render};
 use pushtrace_diagnose::{
     DiagnoseOptions, LogClock, Push, PushReader, PushSummary, diagnose_all, is_ring, push_from_arg,
-    sort_pushes,
+    sort_pushes, why_not_a_ring,
 };
 use pushtrace_diagnose::{html_report, markdown_report};
 use pushtrace_model::terminal;
@@ -261,7 +261,7 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             String::new()
         } else {
             format!(
-                " {} push(es) of another type than voip (missed-call alerts) are listed, not judged as rings.",
+                " {} push(es) of another type than voip (a missed-call alert, or a ring sent as another type, which cannot ring) are listed, not judged as rings.",
                 not_rings.len()
             )
         }
@@ -279,7 +279,7 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             .collect();
         let not_judged: Vec<_> = not_rings
             .iter()
-            .map(|p| json!({ "origin": p.origin.to_string(), "push": p.record, "why": "not a ring: push type is not voip (a missed-call alert)" }))
+            .map(|p| json!({ "origin": p.origin.to_string(), "push": p.record, "why": why_not_a_ring(&p.record, pushes.iter().map(|r| &r.record)) }))
             .collect();
         let value = json!({
             "input": args.source.input.display().to_string(),

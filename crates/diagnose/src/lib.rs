@@ -45,5 +45,5 @@ pub use pushes::{
     PushSummary, push_from_arg, sort_pushes,
 };
 pub use verdicts::{
-    DiagnoseOptions, LogClock, diagnose, diagnose_all, expected_by, is_ring, label,
+    DiagnoseOptions, LogClock, diagnose, diagnose_all, expected_by, is_ring, label, why_not_a_ring,
 };

@@ -60,6 +60,27 @@ pub fn is_ring(push: &PushRecord) -> bool {
     push.push_type.as_deref().is_none_or(|t| t == "voip")
 }
 
+/// Why a push that is not a ring ([`is_ring`]) is listed and not judged: a missed-call alert
+/// when a VoIP push of its call is among `rings`, else a push that could not have rung.
+pub fn why_not_a_ring<'a>(
+    push: &PushRecord,
+    rings: impl IntoIterator<Item = &'a PushRecord>,
+) -> String {
+    let kind = push.push_type.as_deref().unwrap_or("voip");
+    let rung = push.call_id.as_deref().is_some_and(|call| {
+        rings
+            .into_iter()
+            .any(|r| r.call_id.as_deref() == Some(call))
+    });
+    if rung && kind == "alert" {
+        "not a ring: an alert push of a call that had a VoIP push (its missed-call alert)".into()
+    } else {
+        format!(
+            "not a ring: push type `{kind}`, and no VoIP push of its call; had it been meant to ring, it could not: only a `voip` push to the app's `.voip` topic wakes PushKit and CallKit"
+        )
+    }
+}
+
 /// Diagnoses every push against one device timeline. One delivery line is never given to two
 /// pushes (see the passes below); verdicts come back in the order of `pushes`.
 pub fn diagnose_all<'a>(

@@ -280,3 +280,17 @@ fn a_410_says_since_when_the_token_is_inactive_and_a_bad_token_names_the_environ
     assert_eq!(v.cause, Cause::TokenInvalid);
     assert!(v.explanation.contains("sandbox"), "{}", v.explanation);
 }
+
+#[test]
+fn an_alert_is_a_missed_call_alert_only_beside_a_voip_push_of_its_call() {
+    let mut ring = push("10:00:00.000");
+    ring.call_id = Some("c-1".into());
+    let mut alert = push("10:00:30.000");
+    alert.push_type = Some("alert".into());
+    alert.call_id = Some("c-1".into());
+    let why = super::why_not_a_ring(&alert, [&ring]);
+    assert!(why.contains("missed-call alert"), "{why}");
+    alert.call_id = Some("c-2".into());
+    let why = super::why_not_a_ring(&alert, [&ring]);
+    assert!(why.contains("could not"), "{why}");
+}
