@@ -14,9 +14,10 @@
 //! epoch as an `f64`, `timestamp` the same instant in RFC 3339 with nanoseconds and `Z`. The
 //! CSV (examples/unifiedlog_iterator/src/main.rs) writes the instant with milliseconds
 //! (`SecondsFormat::Millis`, `Z`); releases before 0.6 had no `Parent Activity ID` column, so a
-//! row of 17 fields is read in that older order. Both are UTC: the `timezone_name` of the
-//! device is not an offset. `process` and `library` are full image paths; the record keeps
-//! their last component, as `log show` prints them.
+//! row of 17 fields is read in that older order. Both are UTC; a record is shown in `--tz`, else
+//! in the device's zone that each row names (`timezone_name`), as the phone showed its times.
+//! `process` and `library` are full image paths; the record keeps their last component, as
+//! `log show` prints them.
 
 use pushtrace_model::{Level, LogRecord, Timestamp, UtcOffset};
 use serde::Deserialize;
@@ -25,6 +26,7 @@ use super::decimal;
 use super::json::{Text, decode};
 use super::timestamp::{date_time_prefix, trim_start};
 use super::{ChunkContext, ChunkOutput, TextFormat, lines};
+use crate::clock::{LocalClock, Zone};
 use crate::format::{Format, Requirements};
 use crate::image::{sender_of, short_name, short_name_bytes};
 use crate::summary::SkipReason;
@@ -55,6 +57,36 @@ struct Data<'a> {
     message: Text<'a>,
     #[serde(borrow, default)]
     timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    timezone_name: Text<'a>,
+}
+
+/// The zone a record's instant is shown in: `--tz` when given, else the device's own zone,
+/// which the export names on each row (`timezone_name`, `System Timezone Name`: an IANA name),
+/// so that times read as the phone showed them. Looked up once per run of rows naming it.
+#[derive(Default)]
+struct ShownZone {
+    name: Vec<u8>,
+    zone: Option<Zone>,
+}
+
+impl ShownZone {
+    fn show(&mut self, clock: &LocalClock, name: &[u8], at: Timestamp) -> Timestamp {
+        let zone = match &clock.zone {
+            Some(zone) => Some(zone),
+            None => {
+                if name != self.name.as_slice() {
+                    self.name = name.to_vec();
+                    self.zone = std::str::from_utf8(name)
+                        .ok()
+                        .filter(|name| name.contains('/'))
+                        .and_then(|name| Zone::parse(name).ok());
+                }
+                self.zone.as_ref()
+            }
+        };
+        zone.map_or(at, |zone| at.with_offset(zone.offset_at(at)))
+    }
 }
 
 /// Nanoseconds since the epoch (an `f64`, so only ~0.25 µs precise today) to microseconds.
@@ -105,6 +137,7 @@ impl TextFormat for Jsonl {
     }
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        let mut shown = ShownZone::default();
         for (number, line) in lines(chunk) {
             let trimmed = line.trim_ascii();
             if trimmed.is_empty() {
@@ -140,6 +173,7 @@ impl TextFormat for Jsonl {
                 out.skip(number, SkipReason::BadTimestamp, line);
                 continue;
             };
+            let at = shown.show(ctx.clock, data.timezone_name.as_str().as_bytes(), at);
             let process = short_name(data.process.as_str());
             let sender = sender_of(data.library.as_str(), process);
             let mut record =
@@ -179,6 +213,8 @@ fn row_start(line: &[u8]) -> bool {
 
 /// Column positions of the fields we use, by row length.
 struct Columns {
+    /// `System Timezone Name`, the last column.
+    zone: usize,
     category: usize,
     process: usize,
     message: usize,
@@ -188,12 +224,14 @@ fn columns(fields: usize) -> Option<Columns> {
     match fields {
         // Since 0.6: … Activity ID, Parent Activity ID, Category, Process, Process UUID, Message, …
         18 => Some(Columns {
+            zone: 17,
             category: 11,
             process: 12,
             message: 14,
         }),
         // Before: no Parent Activity ID.
         17 => Some(Columns {
+            zone: 16,
             category: 10,
             process: 11,
             message: 13,
@@ -237,6 +275,7 @@ impl TextFormat for Csv {
             .flexible(true)
             .from_reader(std::io::Cursor::new(chunk));
         let mut row = csv::ByteRecord::new();
+        let mut shown = ShownZone::default();
         loop {
             let start = match reader.read_byte_record(&mut row) {
                 Ok(false) => break,
@@ -277,6 +316,7 @@ impl TextFormat for Csv {
                 out.skip(number, SkipReason::BadTimestamp, first_line);
                 continue;
             };
+            let at = shown.show(ctx.clock, &row[cols.zone], at);
             if std::str::from_utf8(row.as_slice()).is_err() {
                 out.lossy_utf8 += 1;
             }
@@ -335,7 +375,7 @@ mod tests {
     use super::*;
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
-    use crate::text::testing::{KILLED, apsd_and_anywhere, kept, parse, parse_with};
+    use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
 
     // Shape of `LogData` as serialized by the crate (src/unified_log.rs of
     // https://github.com/mandiant/macos-UnifiedLogs; a real line is in PR #118,
@@ -372,6 +412,30 @@ mod tests {
         assert_eq!(
             reasons,
             [(3, SkipReason::BadJson), (4, SkipReason::BadJson)]
+        );
+    }
+
+    #[test]
+    fn times_show_in_the_zone_a_row_names_unless_tz_is_given() {
+        let named = JSONL.lines().next().unwrap().replace(
+            "\"timezone_name\":\"\"",
+            "\"timezone_name\":\"America/Los_Angeles\"",
+        );
+        let out = parse(&Jsonl, &named, LocalClock::default());
+        assert_eq!(
+            out.records[0].at.to_string(),
+            "2026-05-20T07:46:01.330123-07:00"
+        );
+        let out = parse(&Jsonl, &named, clock("2026-05-20", "+03:00"));
+        assert_eq!(
+            out.records[0].at.to_string(),
+            "2026-05-20T17:46:01.330123+03:00"
+        );
+        let row = "2026-01-27T21:05:00.000Z,Log,Default,com.apple.apsd,2,97,0,/usr/libexec/apsd,U1,0,0,courier,/usr/libexec/apsd,U2,Connected,%s,B,Australia/Sydney\n";
+        let out = parse(&Csv, row, LocalClock::default());
+        assert_eq!(
+            out.records[0].at.to_string(),
+            "2026-01-28T08:05:00.000000+11:00"
         );
     }
 
