@@ -10,14 +10,13 @@ use crate::text::{all, lines};
 
 /// Lines of `format_line` (pymobiledevice3/cli/syslog.py) as its own tests build them
 /// (tests/cli/test_syslog.py: `datetime(2024, 1, 1, 0, 0, 0)`, image = process, level INFO),
-/// and as a `--label` capture prints a framework line (a public parser's fixture quoting
-/// `Laboratory{CoreFoundation}[67116] <NOTICE>: looked up value for key AppleLanguages
-/// [com.apple.defaults][User Defaults]`). The SpringBoard row fills the format with the
-/// FrontBoard open request of ms-intune-app-sdk-ios#137.
+/// then the format filled with `--label`: callservicesd's line and its subsystem and category
+/// as `log show` prints them in https://developer.apple.com/forums/thread/799024, and
+/// SpringBoard's FrontBoard open request of ms-intune-app-sdk-ios#137 with `--image-offset`.
 const LINES: &str = "\
 2024-01-01 00:00:00 test-process{test-process}[123] <INFO>: keep this line
-2026-04-16 12:52:32.707333 Laboratory{CoreFoundation}[67116] <NOTICE>: looked up value for key AppleLanguages [com.apple.defaults][User Defaults]
-2026-04-16 12:52:33.000001 SpringBoard{FrontBoard+0x2a1c4}[62] <USER_ACTION>: [FBSystemService] Received request to open \"com.example.voip\"
+2025-08-29 16:21:19.348953 callservicesd{TelephonyUtilities}[112] <NOTICE>: Successfully launched application with bundle identifier <bundle id> [com.apple.calls.callservicesd][Default]
+2025-08-29 16:21:20.000001 SpringBoard{FrontBoard+0x2a1c4}[62] <USER_ACTION>: [FBSystemService] Received request to open \"com.example.voip\"
 ";
 
 #[test]
@@ -34,12 +33,18 @@ fn fields_of_each_shape() {
     );
     assert_eq!(r[0].level, Some(Level::Info));
     assert_eq!(r[0].message, "keep this line");
-    assert_eq!(r[1].at.to_string(), "2026-04-16T12:52:32.707333+02:00");
-    assert_eq!(r[1].sender.as_deref(), Some("CoreFoundation"));
+    assert_eq!(r[1].at.to_string(), "2025-08-29T16:21:19.348953+02:00");
+    assert_eq!(r[1].sender.as_deref(), Some("TelephonyUtilities"));
     assert_eq!(r[1].level, Some(Level::Default));
-    assert_eq!(r[1].message, "looked up value for key AppleLanguages");
-    assert_eq!(r[1].subsystem.as_deref(), Some("com.apple.defaults"));
-    assert_eq!(r[1].category.as_deref(), Some("User Defaults"));
+    assert_eq!(
+        r[1].message,
+        "Successfully launched application with bundle identifier <bundle id>"
+    );
+    assert_eq!(
+        r[1].subsystem.as_deref(),
+        Some("com.apple.calls.callservicesd")
+    );
+    assert_eq!(r[1].category.as_deref(), Some("Default"));
     assert_eq!(r[2].sender.as_deref(), Some("FrontBoard"));
     assert_eq!(r[2].level, Some(Level::Default));
     assert_eq!(r[2].subsystem, None);
