@@ -17,7 +17,9 @@
 //!   a terminal;
 //! - 1.4.0 (2025) on iOS 9 and later, lines it builds from `com.apple.os_trace_relay`: time with
 //!   microseconds (`strftime("%b %e %H:%M:%S")` then `.%06u`), the image only when it is not
-//!   the process, levels `Notice`, `Info`, `Debug`, `Error`, `Fault` or `Unknown`.
+//!   the process, levels `Notice`, `Info`, `Debug`, `Error`, `Fault` or `Unknown`. Windows
+//!   builds print `%#d` (no padding) into the same fixed-size buffer and write the fraction at
+//!   offset 15: on days 1 to 9 it lands past the string's end, so those lines have whole seconds.
 //!
 //! Sources: `tools/idevicesyslog.c` of https://github.com/libimobiledevice/libimobiledevice at
 //! tags 1.2.0, 1.3.0 and 1.4.0 (`syslog_callback`, `ostrace_syslog_callback`); the lines above

@@ -70,12 +70,13 @@ fn ostrace_lines_keep_microseconds_and_the_image() {
 fn the_shapes_of_each_generation() {
     // Filled from the format strings of tools/idevicesyslog.c (libimobiledevice): 1.3.0 drops
     // the device name; 1.4.0 prints the image only when it is not the process, and `Unknown`
-    // for levels it has no word for; Windows builds print the day unpadded (`%#d`); old syslog
+    // for levels it has no word for; Windows builds print the day unpadded (`%#d`) and then, on days
+    // 1 to 9, lose the fraction (it is written at a fixed offset past the string's end); old syslog
     // lines may have no level (`powerd[63]: Wake …`, insanj/Bluepicker#3).
     let text = "\
 Mar  4 17:42:55 Zedra(Zedra.debug.dylib)[1204] <Notice>: [I zedra::module] message
 Jan  3 09:15:02.000417 kernel[0] <Notice>: AppleKeyStore: operation failed (pid: 83 sel: 7 ret: e00002c2 '-536870206')
-Jan 3 09:15:02.100000 callservicesd[112] <Unknown>: user action
+Jan 3 09:15:02 callservicesd[112] <Unknown>: user action
 Jan 13 09:15:02.200000 apsd[83] <Fault>: fault
 Mar 31 19:11:34 Mikes-iPhone powerd[63]: Wake [CDNVA]  : Using BATT (Charge:78%)
 Mar 31 19:11:35 Mikes-iPhone MobileSMS[220] <Warning>: NSLog line
@@ -95,7 +96,7 @@ Mar 31 19:11:35 Mikes-iPhone MobileSMS[220] <Warning>: NSLog line
     );
     assert_eq!(r[1].at.to_string(), "2026-01-03T09:15:02.000417+01:00");
     assert_eq!(r[2].level, None);
-    assert_eq!(r[2].at.to_string(), "2026-01-03T09:15:02.100000+01:00");
+    assert_eq!(r[2].at.to_string(), "2026-01-03T09:15:02.000000+01:00");
     assert_eq!(r[3].level, Some(Level::Fault));
     assert_eq!(r[3].at.to_string(), "2026-01-13T09:15:02.200000+01:00");
     assert_eq!((r[4].process.as_str(), r[4].level), ("powerd", None));
