@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! Jul  4 13:26:05 iPhone-de-Sergi apsd(PersistentConnection)[83] <Notice>: 2018-07-04 13:26:05 +0200 apsd[83]: copyTokenForDomain push.apple.com (null)
-//! Mar  4 17:42:55 Zedra(Zedra.debug.dylib)[1204] <Notice>: [I zedra::module] message
-//! May  2 11:13:48.554160 sylk(sylk.debug.dylib)[1291] <Notice>: [SylkZRTP] ...
+//! Mar  4 17:42:55 callservicesd(TelephonyUtilities)[112] <Notice>: Successfully opened application
+//! Dec 15 01:39:46.970278 SampleApp(SampleApp.debug.dylib)[10612] <Notice>: 🔍 Hello |{ ts=2025-12-15T06:39:46.970278Z lvl=debug }|
 //! [connected:00008030-001A35E02E38802E]
 //! ```
 //!
@@ -22,9 +22,9 @@
 //!   offset 15: on days 1 to 9 it lands past the string's end, so those lines have whole seconds.
 //!
 //! Sources: `tools/idevicesyslog.c` of https://github.com/libimobiledevice/libimobiledevice at
-//! tags 1.2.0, 1.3.0 and 1.4.0 (`syslog_callback`, `ostrace_syslog_callback`); the lines above
-//! are from pushbots/phonegap#77, a Zedra notes file and the sylk start script (see
-//! `docs/formats.md`).
+//! tags 1.2.0, 1.3.0 and 1.4.0 (`syslog_callback`, `ostrace_syslog_callback`); the first line
+//! is quoted from pushbots/phonegap#77, the second fills the 1.3.0 shape, the third is quoted
+//! from mobiletoly/kmpertrace's tests (see `docs/formats.md`).
 //!
 //! Decisions:
 //! - The lines carry no year and no zone: the year comes from `--date` (any day of the

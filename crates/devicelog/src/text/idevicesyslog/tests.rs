@@ -68,14 +68,16 @@ fn ostrace_lines_keep_microseconds_and_the_image() {
 
 #[test]
 fn the_shapes_of_each_generation() {
-    // Filled from the format strings of tools/idevicesyslog.c (libimobiledevice): 1.3.0 drops
-    // the device name; 1.4.0 prints the image only when it is not the process, and `Unknown`
-    // for levels it has no word for; Windows builds print the day unpadded (`%#d`) and then, on days
-    // 1 to 9, lose the fraction (it is written at a fixed offset past the string's end); old syslog
-    // lines may have no level (`powerd[63]: Wake …`, insanj/Bluepicker#3).
+    // Filled from the format strings of tools/idevicesyslog.c (libimobiledevice), with messages
+    // of CSDVoIPApplicationController (callservicesd) and of twilio/voice-quickstart-ios#152
+    // (kernel, a Console row): 1.3.0 drops the device name; 1.4.0 prints the image only when it
+    // is not the process, and `Unknown` for levels it has no word for; Windows builds print the
+    // day unpadded (`%#d`) and then, on days 1 to 9, lose the fraction (it is written at a fixed
+    // offset past the string's end); old syslog lines may have no level (`powerd[63]: Wake …`,
+    // insanj/Bluepicker#3).
     let text = "\
-Mar  4 17:42:55 Zedra(Zedra.debug.dylib)[1204] <Notice>: [I zedra::module] message
-Jan  3 09:15:02.000417 kernel[0] <Notice>: AppleKeyStore: operation failed (pid: 83 sel: 7 ret: e00002c2 '-536870206')
+Mar  4 17:42:55 callservicesd(TelephonyUtilities)[112] <Notice>: Successfully opened application
+Jan  3 09:15:02.000417 kernel[0] <Notice>: Sandbox: MobileMail(1847) deny(1) iokit-get-properties AdapterDetails
 Jan 3 09:15:02 callservicesd[112] <Unknown>: user action
 Jan 13 09:15:02.200000 apsd[83] <Fault>: fault
 Mar 31 19:11:34 Mikes-iPhone powerd[63]: Wake [CDNVA]  : Using BATT (Charge:78%)
@@ -87,9 +89,9 @@ Mar 31 19:11:35 Mikes-iPhone MobileSMS[220] <Warning>: NSLog line
     assert_eq!(r.len(), 6);
     assert_eq!(
         (r[0].process.as_str(), r[0].sender.as_deref()),
-        ("Zedra", Some("Zedra.debug.dylib"))
+        ("callservicesd", Some("TelephonyUtilities"))
     );
-    assert_eq!(r[0].message, "[I zedra::module] message");
+    assert_eq!(r[0].message, "Successfully opened application");
     assert_eq!(
         (r[1].process.as_str(), r[1].pid, r[1].sender.as_deref()),
         ("kernel", Some(0), None)
