@@ -60,7 +60,7 @@ fn idevicesyslog_relay_capture_with_the_device_name() {
 
 #[test]
 fn idevicesyslog_capture_across_new_year() {
-    let file = testdata("cases/165-idevicesyslog-madrid-new-year-push-on-time-reported/device.log");
+    let file = testdata("cases/187-idevicesyslog-madrid-new-year-push-on-time-reported/device.log");
     let (records, stderr) = logs_json(&file, &["--date", "2025-12-31", "--tz", "Europe/Madrid"]);
     assert!(stderr.contains("10 records read, 10 kept"), "{stderr}");
     assert_eq!(records[0]["at"], "2025-12-31T23:58:41.402113+01:00");
@@ -103,11 +103,11 @@ fn pymobiledevice3_coloured_output_file() {
 fn diagnose_a_push_in_each_capture() {
     for (case, args) in [
         (
-            "cases/165-idevicesyslog-madrid-new-year-push-on-time-reported",
+            "cases/187-idevicesyslog-madrid-new-year-push-on-time-reported",
             &["--date", "2025-12-31", "--tz", "Europe/Madrid"][..],
         ),
         (
-            "cases/166-pymobiledevice3-sao-paulo-push-on-time-reported",
+            "cases/188-pymobiledevice3-sao-paulo-push-on-time-reported",
             &["--tz=-03:00"][..],
         ),
     ] {
