@@ -8,12 +8,14 @@ use pushtrace_model::{Timestamp, parse_civil, parse_date, parse_time_of_day};
 /// Time options shared by the verbs that read device logs.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ClockArgs {
-    /// The day of the first line, for logs whose lines have no date (Console copies, forum digests).
+    /// The day of the first line, for logs whose lines have no date (Console copies, forum digests)
+    /// or no year (idevicesyslog captures: each line takes the year nearest to this day).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: Option<String>,
 
     /// The device's time zone, for lines without one: an offset (+03:00, -0700, Z) or a zone
-    /// name (Europe/Istanbul). Archives, whose times are UTC, are then shown in this zone.
+    /// name (Europe/Istanbul). Archives, whose times are UTC, are then shown in this zone. Live
+    /// captures (pymobiledevice3, idevicesyslog 1.4) print the capturing computer's time: its zone.
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 }

@@ -29,10 +29,16 @@ pub enum Format {
     UnifiedlogJsonl,
     /// `unifiedlog_iterator --format csv` of macos-unifiedlogs.
     UnifiedlogCsv,
+    /// libimobiledevice's `idevicesyslog`: `Mmm dd HH:MM:SS[.ffffff] [device] process(image)[pid]
+    /// <Level>: message`, no year, no zone.
+    Idevicesyslog,
+    /// `pymobiledevice3 syslog live`: `YYYY-MM-DD HH:MM:SS[.ffffff] process{image}[pid] <LEVEL>:
+    /// message`, no zone.
+    Pymobiledevice3,
 }
 
 impl Format {
-    pub const ALL: [Format; 11] = [
+    pub const ALL: [Format; 13] = [
         Format::Sysdiagnose,
         Format::Logarchive,
         Format::LogShowDefault,
@@ -44,6 +50,8 @@ impl Format {
         Format::Digest,
         Format::UnifiedlogJsonl,
         Format::UnifiedlogCsv,
+        Format::Idevicesyslog,
+        Format::Pymobiledevice3,
     ];
 
     /// The name `--format` takes.
@@ -60,6 +68,8 @@ impl Format {
             Format::Digest => "digest",
             Format::UnifiedlogJsonl => "unifiedlog-jsonl",
             Format::UnifiedlogCsv => "unifiedlog-csv",
+            Format::Idevicesyslog => "idevicesyslog",
+            Format::Pymobiledevice3 => "pymobiledevice3",
         }
     }
 
@@ -77,6 +87,8 @@ impl Format {
             Format::Digest => "forum digest (HH:MM:SS.mmm  process  message)",
             Format::UnifiedlogJsonl => "macos-unifiedlogs `unifiedlog_iterator` JSONL export",
             Format::UnifiedlogCsv => "macos-unifiedlogs `unifiedlog_iterator` CSV export",
+            Format::Idevicesyslog => "libimobiledevice `idevicesyslog` capture",
+            Format::Pymobiledevice3 => "`pymobiledevice3 syslog live` capture",
         }
     }
 

@@ -16,12 +16,15 @@ use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
 
+mod ansi;
 pub(crate) mod console;
 pub(crate) mod digest;
 pub(crate) mod floor;
+pub(crate) mod idevicesyslog;
 pub(crate) mod json;
 pub(crate) mod log_show;
 pub(crate) mod pipeline;
+pub(crate) mod pymobiledevice3;
 mod timestamp;
 pub(crate) mod unifiedlog_export;
 
@@ -354,7 +357,7 @@ pub(crate) fn join_message(
 }
 
 /// The text formats in the order detection tries them (most specific first).
-pub(crate) fn all() -> [&'static dyn TextFormat; 9] {
+pub(crate) fn all() -> [&'static dyn TextFormat; 11] {
     [
         &json::LogShowJson,
         &json::LogShowNdjson,
@@ -363,6 +366,8 @@ pub(crate) fn all() -> [&'static dyn TextFormat; 9] {
         &log_show::DefaultStyle,
         &log_show::SyslogStyle,
         &log_show::CompactStyle,
+        &pymobiledevice3::Pymobiledevice3,
+        &idevicesyslog::Idevicesyslog,
         &console::ConsoleCopy,
         &digest::Digest,
     ]
