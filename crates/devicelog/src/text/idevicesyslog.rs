@@ -46,7 +46,10 @@ use std::borrow::Cow;
 
 use pushtrace_model::{CivilDateTime, Level, LogRecord, TimeOfDay, parse_time_prefix};
 
-use super::{ChunkContext, ChunkOutput, TextFormat, ansi, decimal, for_each_record, join_message};
+use super::{
+    ChunkContext, ChunkOutput, RefusedEnds, TextFormat, ansi, decimal, for_each_record,
+    join_message,
+};
 use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
@@ -220,6 +223,7 @@ fn instant(stamp: Stamp, clock: &LocalClock) -> Result<pushtrace_model::Timestam
 
 impl Idevicesyslog {
     fn parse_clean(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        let mut refused = RefusedEnds::default();
         for_each_record(
             self,
             chunk,
@@ -230,7 +234,7 @@ impl Idevicesyslog {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
                 if !ctx.wants(row.process, row.message, continuation) {
-                    return out.filtered_early();
+                    return refused.note(out, line, 0);
                 }
                 let at = match instant(row.stamp, ctx.clock) {
                     Ok(at) => at,
@@ -245,6 +249,7 @@ impl Idevicesyslog {
                 out.keep(ctx, record);
             },
         );
+        refused.finish(out, |line| self.record_time(line, ctx.clock));
     }
 }
 

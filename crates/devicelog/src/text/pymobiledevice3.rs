@@ -34,7 +34,10 @@ use std::borrow::Cow;
 use pushtrace_model::{CivilDateTime, Level, LogRecord};
 
 use super::timestamp::date_time_prefix;
-use super::{ChunkContext, ChunkOutput, TextFormat, ansi, decimal, for_each_record, join_message};
+use super::{
+    ChunkContext, ChunkOutput, RefusedEnds, TextFormat, ansi, decimal, for_each_record,
+    join_message,
+};
 use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
@@ -150,6 +153,7 @@ fn is_banner(line: &[u8]) -> bool {
 
 impl Pymobiledevice3 {
     fn parse_clean(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
+        let mut refused = RefusedEnds::default();
         for_each_record(
             self,
             chunk,
@@ -160,7 +164,7 @@ impl Pymobiledevice3 {
                     return out.skip(number, SkipReason::Malformed, line);
                 };
                 if !ctx.wants(row.process, row.message, continuation) {
-                    return out.filtered_early();
+                    return refused.note(out, line, 0);
                 }
                 let at = match ctx.clock.with_zone(row.civil, None) {
                     Ok(at) => at,
@@ -193,6 +197,7 @@ impl Pymobiledevice3 {
                 out.keep(ctx, record);
             },
         );
+        refused.finish(out, |line| self.record_time(line, ctx.clock));
     }
 }
 
