@@ -44,6 +44,7 @@ on_both_backends!(
     calls::create_call_stores_call_attempts_and_jobs_once,
     calls::create_call_is_all_or_nothing,
     calls::concurrent_duplicates_create_one_call,
+    calls::concurrent_creates_answer_each_its_own,
     calls::transition_is_compare_and_set,
     calls::times_come_back_as_the_same_instants_in_utc,
     calls::a_hand_edited_row_is_an_error_not_a_panic,

@@ -3,8 +3,9 @@
 //! tokio-postgres is async, so operations run on the caller's task; a deadpool pool keeps a
 //! few connections open (each runs one statement at a time) and caches prepared statements
 //! per connection. Every claim of due work takes row locks with `FOR UPDATE SKIP LOCKED`, so
-//! instances polling together split the work instead of queueing behind each other. The two
-//! writes around every push (on the wire, answered) are group-committed (`write_batch`). With
+//! instances polling together split the work instead of queueing behind each other. The calls
+//! created together, and the two writes around every push (on the wire, answered), are
+//! group-committed (`write_batch`). With
 //! `StoreBuilder::schema` every connection starts with `search_path` set to that schema.
 
 mod calls;
@@ -35,6 +36,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub(crate) struct PgStore {
     pool: Pool,
+    creates: create_call::Creations,
     writes: push_writes::PushWrites,
 }
 
@@ -80,8 +82,13 @@ impl PgStore {
                 target: target.clone(),
                 message: format!("cannot build the connection pool: {e}"),
             })?;
+        let creates = create_call::creations(&pool);
         let writes = push_writes::PushWrites::new(&pool);
-        let store = PgStore { pool, writes };
+        let store = PgStore {
+            pool,
+            creates,
+            writes,
+        };
         store.migrate(schema, &target).await?;
         Ok(store)
     }

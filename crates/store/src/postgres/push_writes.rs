@@ -2,14 +2,12 @@
 //! wire" before the send, and APNs's answer with the end of the push's job after it.
 
 use std::collections::HashSet;
-use std::future::Future;
-use std::pin::Pin;
 
 use deadpool_postgres::Pool;
 use pushtrace_model::Timestamp;
 
 use super::PgStore;
-use super::write_batch::Batcher;
+use super::write_batch::{Batcher, Results};
 use crate::error::QueryContext;
 use crate::records::micros;
 use crate::{AttemptAnswer, StoreError};
@@ -43,9 +41,6 @@ impl PushWrites {
         }
     }
 }
-
-type Results<R> =
-    Pin<Box<dyn Future<Output = Result<Vec<Result<R, StoreError>>, StoreError>> + Send>>;
 
 impl PgStore {
     pub(crate) async fn mark_sent(

@@ -1,13 +1,15 @@
-//! Group commit on PostgreSQL for the two writes every push makes: "on the wire" right before
-//! the send, and APNs's answer together with the end of its job right after it.
+//! Group commit on PostgreSQL for the writes every call makes: its creation (the call, its
+//! pushes and jobs), "on the wire" right before each send, and APNs's answer together with the
+//! end of its job right after it.
 //!
-//! Each is one row per push, and under load hundreds are due at once. One statement each costs
-//! a round trip, a parse-bind-execute and a commit (a WAL flush) per push, on a server that
-//! shares the machine's cores with the gateway. Here callers queue their rows; one task writes
-//! whatever queued up while the previous statement ran as ONE multi-row statement (`UPDATE …
-//! FROM UNNEST(…)`), and answers each caller once that statement is committed, so a caller
-//! that goes on to send has its row on disk as before. Alone, a write goes out at once; under
-//! load the batches grow with the load instead of the queue of round trips.
+//! Under load hundreds of each are due at once. One statement each costs a round trip, a
+//! parse-bind-execute and a commit (a WAL flush) per row, on a server that shares the machine's
+//! cores with the gateway. Here callers queue their rows; one task writes whatever queued up
+//! while the previous statement ran as ONE multi-row statement (`INSERT … SELECT FROM UNNEST`,
+//! `UPDATE … FROM UNNEST(…)`), and answers each caller once that statement is committed, so a
+//! caller that goes on to send, or answers its client, has its rows on disk as before. Alone, a
+//! write goes out at once; under load the batches grow with the load instead of the queue of
+//! round trips.
 //!
 //! The task is started by the caller that finds none running and stops when the queue is empty,
 //! so no task outlives the work or is tied to the runtime the store was opened on.
@@ -28,12 +30,13 @@ const MAX_BATCH: usize = 512;
 /// One caller's answer.
 type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
 
-/// Writes a batch: one result per row, in the rows' order, or one error for all of them.
-pub(super) type WriteFn<T, R> =
-    fn(
-        Pool,
-        Vec<T>,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Result<R, StoreError>>, StoreError>> + Send>>;
+/// What writing a batch gives: one result per row, in the rows' order, or one error for all
+/// of them.
+pub(super) type Results<R> =
+    Pin<Box<dyn Future<Output = Result<Vec<Result<R, StoreError>>, StoreError>> + Send>>;
+
+/// Writes a batch.
+pub(super) type WriteFn<T, R> = fn(Pool, Vec<T>) -> Results<R>;
 
 /// A queue of rows of one kind and the task that writes them.
 pub(super) struct Batcher<T, R> {

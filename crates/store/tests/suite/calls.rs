@@ -1,7 +1,8 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use pushtrace_model::{Timestamp, UtcOffset};
-use pushtrace_store::{Backend, CallState, StoreError};
+use pushtrace_store::{Backend, CallState, JobKind, StoreError};
 
 use super::{at, attempt, deadline_job, new_call, send_job};
 use crate::harness::Harness;
@@ -142,6 +143,93 @@ pub async fn concurrent_duplicates_create_one_call(h: &Harness) {
             .len(),
         1
     );
+}
+
+/// Many creates at once (one batch on PostgreSQL): each request gets its own call and its own
+/// jobs, duplicates resolve to one call, and a faulty request fails alone.
+pub async fn concurrent_creates_answer_each_its_own(h: &Harness) {
+    let store = &h.store;
+    store
+        .insert_attempt(&attempt("taken", None, "t1", 0))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let call_id = format!("c-{i:02}");
+            // Four requests share a client call id; one reuses a stored push id.
+            let client_id = if i % 10 == 3 {
+                "dup".to_string()
+            } else {
+                format!("b-{i:02}")
+            };
+            let push_id = if i == 7 {
+                "taken".to_string()
+            } else {
+                format!("p-{i:02}")
+            };
+            let created = store
+                .create_call_claiming(
+                    &new_call(&call_id, &client_id),
+                    &[attempt(&push_id, Some(&call_id), "t1", 0)],
+                    &[send_job(&call_id, &push_id, 0), deadline_job(&call_id, 60)],
+                    "a",
+                    Duration::from_secs(30),
+                )
+                .await;
+            (i, call_id, created)
+        }));
+    }
+    let mut owner_of = std::collections::HashMap::new();
+    let mut dup_winners = 0;
+    for task in tasks {
+        let (i, call_id, created) = task.await.unwrap();
+        if i == 7 {
+            assert!(
+                matches!(created, Err(StoreError::Invalid { .. })),
+                "{created:?}"
+            );
+            continue;
+        }
+        let created = created.unwrap();
+        if i % 10 == 3 {
+            assert_eq!(created.call.client_call_id, "dup");
+            if !created.created {
+                assert!(created.job_ids.is_empty());
+                continue;
+            }
+            dup_winners += 1;
+        }
+        assert!(created.created, "{i}");
+        assert_eq!(created.call.call_id, call_id);
+        assert_eq!(created.job_ids.len(), 2, "{i}");
+        for (n, id) in created.job_ids.iter().enumerate() {
+            owner_of.insert(*id, (call_id.clone(), n));
+        }
+    }
+    assert_eq!(dup_winners, 1);
+    assert_eq!(store.call("c-07").await.unwrap(), None);
+    assert_eq!(store.pending_jobs().await.unwrap(), 2 * 36);
+    // Every job id answered belongs to its call, in the order given (the send, then the
+    // deadline); the send jobs were created claimed until their lease (30 s) lapses.
+    assert!(
+        store
+            .claim_due(at(20), "z", Duration::from_secs(30), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let jobs = store
+        .claim_due(at(100), "z", Duration::from_secs(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2 * 36);
+    for job in jobs {
+        let (call_id, n) = &owner_of[&job.id];
+        assert_eq!(&job.call_id, call_id);
+        assert_eq!(matches!(job.kind, JobKind::Deadline), *n == 1, "{job:?}");
+    }
 }
 
 pub async fn transition_is_compare_and_set(h: &Harness) {
