@@ -9,7 +9,32 @@
 
 use std::borrow::Cow;
 
+use super::{ChunkContext, ChunkOutput};
+
 const ESC: u8 = 0x1b;
+
+/// Parses `chunk` with `parse` once its colour codes are removed. The anywhere literals are
+/// looked for again in the cleaned text, where the records are cut from: a colour code may
+/// have split one.
+pub(crate) fn parse_uncoloured(
+    chunk: &[u8],
+    ctx: &ChunkContext<'_>,
+    out: &mut ChunkOutput,
+    parse: impl FnOnce(&[u8], &ChunkContext<'_>, &mut ChunkOutput),
+) {
+    match strip(chunk) {
+        Cow::Borrowed(chunk) => parse(chunk, ctx, out),
+        Cow::Owned(clean) => {
+            let ctx = ChunkContext {
+                file: ctx.file,
+                clock: ctx.clock,
+                filter: ctx.filter,
+                hits: ctx.filter.anywhere_hits(&clean),
+            };
+            parse(&clean, &ctx, out)
+        }
+    }
+}
 
 /// Whether `bytes` holds an escape byte at all (the common case is a plain file: no copy).
 #[inline]

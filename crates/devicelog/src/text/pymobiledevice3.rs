@@ -29,8 +29,6 @@
 //!   own newlines as they are). The `Waiting for "…" ...` line of `--start-after` is ignored.
 //! - Colour codes are removed first ([`super::ansi`]).
 
-use std::borrow::Cow;
-
 use pushtrace_model::{CivilDateTime, Level, LogRecord};
 
 use super::timestamp::date_time_prefix;
@@ -234,20 +232,9 @@ impl TextFormat for Pymobiledevice3 {
     }
 
     fn parse_chunk(&self, chunk: &[u8], ctx: &ChunkContext<'_>, out: &mut ChunkOutput) {
-        match ansi::strip(chunk) {
-            Cow::Borrowed(chunk) => self.parse_clean(chunk, ctx, out),
-            Cow::Owned(clean) => {
-                // The anywhere literals are looked for again in the text the records are cut
-                // from: colour codes (and the tool's match highlighting) may have split one.
-                let ctx = ChunkContext {
-                    file: ctx.file,
-                    clock: ctx.clock,
-                    filter: ctx.filter,
-                    hits: ctx.filter.anywhere_hits(&clean),
-                };
-                self.parse_clean(&clean, &ctx, out)
-            }
-        }
+        ansi::parse_uncoloured(chunk, ctx, out, |chunk, ctx, out| {
+            self.parse_clean(chunk, ctx, out)
+        });
     }
 }
 
