@@ -65,7 +65,7 @@ pub(super) fn undecided(cx: &Context<'_>, push: &PushRecord) -> Option<Found> {
             .any(|e| e.process == DELIVERING_PROCESS);
     if !speaks_for_apsd {
         return unknown(format!(
-            "The log covers {}–{} but holds no line of apsd, the daemon that receives pushes (the export left it out), and there is no receipt: whether the push arrived is not in the log.",
+            "The log covers {}–{} but holds no line of apsd, the daemon that receives pushes, and there is no receipt: whether the push arrived is not in the log.",
             show(start),
             show(end)
         ));
