@@ -52,6 +52,11 @@ impl Zone {
         }
     }
 
+    /// `at` on this zone's clock: the same instant with the offset the zone has then.
+    pub fn show(&self, at: Timestamp) -> Timestamp {
+        at.with_offset(self.offset_at(at))
+    }
+
     /// The instant of a wall-clock time in this zone. In a named zone, a time that does not
     /// exist (spring-forward gap) or exists twice (fall-back) resolves as `log` itself would:
     /// the earlier offset ([`Zone::second_instance`] gives the later one of a fold).

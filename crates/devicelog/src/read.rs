@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use flate2::read::MultiGzDecoder;
-use pushtrace_model::{LogRecord, Timestamp};
+use pushtrace_model::LogRecord;
 
 use crate::archive::{ExtractLimit, logarchive, sysdiagnose};
 use crate::clock::LocalClock;
@@ -502,7 +502,7 @@ impl LogReader {
             &mut |mut record| {
                 // Archives store UTC; show it in the device's zone when --tz names it.
                 if let Some(zone) = &self.clock.zone {
-                    record.at = record.at.with_offset(zone.offset_at(record.at));
+                    record.at = zone.show(record.at);
                 }
                 if filter.wants_fields(&record) && filter.wants_time(record.at) {
                     summary.count_kept(&record, filter);
@@ -517,15 +517,10 @@ impl LogReader {
         summary.records_filtered += stats.entries - stats.kept + filtered;
         summary.unrendered += stats.unrendered;
         summary.unreadable_files.extend(stats.unreadable_files);
-        for at in stats
-            .span
-            .into_iter()
-            .flat_map(|(first, last)| [first, last])
-        {
-            let at = Timestamp::from_utc_micros(at);
-            summary.covers(match &self.clock.zone {
-                Some(zone) => at.with_offset(zone.offset_at(at)),
-                None => at,
+        if let Some(span) = stats.span {
+            summary.covers_span(match &self.clock.zone {
+                Some(zone) => span.shown_in(zone),
+                None => span,
             });
         }
         Ok(())

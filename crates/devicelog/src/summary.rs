@@ -6,6 +6,7 @@ use std::fmt;
 use pushtrace_model::{LogRecord, Timestamp};
 use serde::Serialize;
 
+use crate::clock::Zone;
 use crate::filter::RecordFilter;
 use crate::format::Format;
 
@@ -59,6 +60,44 @@ pub struct SkipCount {
 pub struct LogSpan {
     pub first: Timestamp,
     pub last: Timestamp,
+}
+
+impl LogSpan {
+    /// `span` widened to hold `at`.
+    pub(crate) fn widen(span: Option<LogSpan>, at: Timestamp) -> LogSpan {
+        match span {
+            Some(span) => LogSpan {
+                first: span.first.min(at),
+                last: span.last.max(at),
+            },
+            None => LogSpan {
+                first: at,
+                last: at,
+            },
+        }
+    }
+
+    /// `span` widened to hold `other`.
+    pub(crate) fn merge(span: Option<LogSpan>, other: LogSpan) -> LogSpan {
+        LogSpan::widen(Some(LogSpan::widen(span, other.first)), other.last)
+    }
+
+    /// Both ends moved by `micros`.
+    pub(crate) fn shifted(self, micros: i64) -> LogSpan {
+        let shift = |at: Timestamp| Timestamp::new(at.utc_micros() + micros, at.offset());
+        LogSpan {
+            first: shift(self.first),
+            last: shift(self.last),
+        }
+    }
+
+    /// Both ends on `zone`'s clock.
+    pub(crate) fn shown_in(self, zone: &Zone) -> LogSpan {
+        LogSpan {
+            first: zone.show(self.first),
+            last: zone.show(self.last),
+        }
+    }
 }
 
 /// The account of one read, printed at the end of `pushtrace logs` (and as JSON with `--json`).
@@ -142,16 +181,12 @@ impl ReadSummary {
 
     /// Notes that the log holds a record at `at`, kept or not.
     pub(crate) fn covers(&mut self, at: Timestamp) {
-        self.span = Some(match self.span {
-            Some(span) => LogSpan {
-                first: span.first.min(at),
-                last: span.last.max(at),
-            },
-            None => LogSpan {
-                first: at,
-                last: at,
-            },
-        });
+        self.span = Some(LogSpan::widen(self.span, at));
+    }
+
+    /// Notes that the log holds records from `span.first` to `span.last`, kept or not.
+    pub(crate) fn covers_span(&mut self, span: LogSpan) {
+        self.span = Some(LogSpan::merge(self.span, span));
     }
 
     /// Counts a record that passed every filter.

@@ -14,6 +14,7 @@ use pushtrace_model::{Level, LogRecord, Origin, Timestamp};
 
 use super::provider::ArchiveFiles;
 use crate::image::{sender_of, short_name};
+use crate::summary::LogSpan;
 
 pub(super) type Cache = MemoryStringCache<
     Arc<std::sync::RwLock<HashMap<String, Arc<macos_unifiedlogs::uuidtext::UUIDText>>>>,
@@ -39,8 +40,8 @@ pub(super) struct Converted {
     pub unrendered: u64,
     /// Kept records; their `Origin::Archive::entry` is the entry's position in the chunk.
     pub kept: Vec<LogRecord>,
-    /// The earliest and latest instant (UTC µs) of the entries, kept or not.
-    pub span: Option<(i64, i64)>,
+    /// The earliest and latest instant of the entries, kept or not.
+    pub span: Option<LogSpan>,
 }
 
 impl<'a> Shared<'a> {
@@ -74,8 +75,8 @@ impl<'a> Shared<'a> {
             if is_unrendered(&entry) {
                 out.unrendered += 1;
             }
-            let at = entry_micros(entry.time);
-            out.span = Some(out.span.map_or((at, at), |(f, l)| (f.min(at), l.max(at))));
+            let at = Timestamp::from_utc_micros(entry_micros(entry.time));
+            out.span = Some(LogSpan::widen(out.span, at));
             let unresolved =
                 entry.process.is_empty() || entry.process.starts_with("Failed to get path string");
             let resolved = if unresolved {

@@ -40,6 +40,7 @@ use super::ArchiveError;
 use super::entry::{Converted, Shared, panic_message};
 use super::parallel;
 use super::provider::ArchiveFiles;
+use crate::summary::LogSpan;
 
 /// The folders the crate reads tracev3 files from (`filesystem.rs`, `TRACE_FOLDERS`).
 const TRACE_FOLDERS: [&str; 4] = ["HighVolume", "Special", "Signpost", "Persist"];
@@ -61,8 +62,8 @@ pub struct ArchiveStats {
     pub kept: u64,
     /// Entries (kept or not) whose message the crate could not render (strings missing).
     pub unrendered: u64,
-    /// The earliest and latest instant (UTC µs) of the entries, kept or not.
-    pub span: Option<(i64, i64)>,
+    /// The earliest and latest instant of the entries, kept or not.
+    pub span: Option<LogSpan>,
     /// tracev3 files (relative to the archive) that could not be read entirely, with the reason.
     /// The entries read before the damage are kept.
     pub unreadable_files: Vec<(String, String)>,
@@ -356,9 +357,8 @@ impl Reader<'_, '_> {
         self.stats.entries += converted.entries;
         self.stats.unrendered += converted.unrendered;
         self.stats.kept += converted.kept.len() as u64;
-        if let Some((first, last)) = converted.span {
-            let (f, l) = self.stats.span.unwrap_or((first, last));
-            self.stats.span = Some((f.min(first), l.max(last)));
+        if let Some(span) = converted.span {
+            self.stats.span = Some(LogSpan::merge(self.stats.span, span));
         }
         for mut record in converted.kept {
             if let Origin::Archive { entry, .. } = &mut record.origin {

@@ -8,13 +8,13 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use pushtrace_model::{LogRecord, Origin};
+use pushtrace_model::{LogRecord, Origin, Timestamp};
 
 use crate::anywhere::Hits;
 use crate::clock::LocalClock;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
-use crate::summary::SkipReason;
+use crate::summary::{LogSpan, SkipReason};
 
 mod ansi;
 pub(crate) mod console;
@@ -149,7 +149,7 @@ pub(crate) struct ChunkOutput {
     /// The earliest and latest instant (UTC µs) of the records the process filter refused
     /// that the format timed ([`RefusedEnds`]): the log runs on past its last kept record, and
     /// the read says how far. Date-less formats add the chunk's own midnight crossings.
-    pub refused_span: Option<(i64, i64)>,
+    pub refused_span: Option<LogSpan>,
 }
 
 /// The first and last record of a chunk that the process filter refused, kept raw so that only
@@ -260,10 +260,10 @@ impl ChunkOutput {
     }
 
     fn widen_refused(&mut self, at: i64) {
-        self.refused_span = Some(match self.refused_span {
-            Some((first, last)) => (first.min(at), last.max(at)),
-            None => (at, at),
-        });
+        self.refused_span = Some(LogSpan::widen(
+            self.refused_span,
+            Timestamp::from_utc_micros(at),
+        ));
     }
 }
 

@@ -287,9 +287,8 @@ impl Collector {
             summary.add_skip(skip.reason, || format!("{origin}: {}", skip.detail));
         }
         self.days.apply(output, summary);
-        if let Some((first, last)) = output.refused_span {
-            summary.covers(Timestamp::from_utc_micros(first));
-            summary.covers(Timestamp::from_utc_micros(last));
+        if let Some(span) = output.refused_span {
+            summary.covers_span(span);
         }
         for mut record in output.records.drain(..) {
             if let Origin::Line { line, .. } = &mut record.origin {
@@ -360,9 +359,8 @@ impl DayCarry {
             summary.day_rollovers += 1;
         }
         // The refused records' span already holds the chunk's own crossings.
-        if let Some((first, last)) = &mut output.refused_span {
-            *first += self.days * MICROS_PER_DAY;
-            *last += self.days * MICROS_PER_DAY;
+        if let Some(span) = &mut output.refused_span {
+            *span = span.shifted(self.days * MICROS_PER_DAY);
         }
         for (record, inner) in output.records.iter_mut().zip(&clock.days) {
             let shift = (self.days + *inner as i64) * MICROS_PER_DAY;

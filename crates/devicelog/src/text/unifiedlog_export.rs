@@ -85,7 +85,7 @@ impl ShownZone {
                 self.zone.as_ref()
             }
         };
-        zone.map_or(at, |zone| at.with_offset(zone.offset_at(at)))
+        zone.map_or(at, |zone| zone.show(at))
     }
 }
 
