@@ -23,16 +23,14 @@ pub(super) fn refused(push: &PushRecord) -> bool {
 pub(super) fn verdict(push: &PushRecord, clock: &LogClock) -> Option<Found> {
     let status = push.apns_status.filter(|s| *s != 200)?;
     let reason = push.apns_reason.as_deref().unwrap_or("no reason given");
-    let token = status == 410 || TOKEN_REASONS.contains(&reason);
-    let what = if token {
-        token_meaning(status, reason, push.apns_timestamp.map(|t| clock.show(t)))
+    let (cause, what) = if status == 410 || TOKEN_REASONS.contains(&reason) {
+        let since = push.apns_timestamp.map(|t| clock.show(t));
+        (Cause::TokenInvalid, token_meaning(status, reason, since))
     } else {
-        "APNs did not take the push".to_string()
-    };
-    let cause = if token {
-        Cause::TokenInvalid
-    } else {
-        Cause::ApnsRejected
+        (
+            Cause::ApnsRejected,
+            "APNs did not take the push".to_string(),
+        )
     };
     Some(Found::new(
         Outcome::Rejected,
@@ -46,18 +44,15 @@ pub(super) fn verdict(push: &PushRecord, clock: &LogClock) -> Option<Found> {
 /// ("Handling notification responses from APNs"). `since` is a 410's `timestamp`.
 fn token_meaning(status: u16, reason: &str, since: Option<String>) -> String {
     match reason {
-        "Unregistered" | "ExpiredToken" => {
+        "BadDeviceToken" => "the device token is not a valid token for this environment: a sandbox (development build) token sent to production or the reverse, or a token mangled in storage".into(),
+        "DeviceTokenNotForTopic" => "the device token is not the app's for this topic: a VoIP token must be sent with the app's `.voip` topic, and an alert token with the bundle id".into(),
+        "MissingDeviceToken" => "the request named no device token".into(),
+        // 410's reasons are `Unregistered` and `ExpiredToken`.
+        _ if status == 410 || reason == "ExpiredToken" => {
             let since = since.map_or(String::new(), |at| format!(" since {at} (APNs's clock)"));
             format!(
                 "the device token is no longer active for this topic{since}: the app was removed or its token replaced; stop sending to it unless the device registered it again after that"
             )
-        }
-        "BadDeviceToken" => "the device token is not a valid token for this environment: a sandbox (development build) token sent to production or the reverse, or a token mangled in storage".into(),
-        "DeviceTokenNotForTopic" => "the device token is not the app's for this topic: a VoIP token must be sent with the app's `.voip` topic, and an alert token with the bundle id".into(),
-        "MissingDeviceToken" => "the request named no device token".into(),
-        _ if status == 410 => {
-            let since = since.map_or(String::new(), |at| format!(" since {at} (APNs's clock)"));
-            format!("the device token is no longer active for this topic{since}")
         }
         _ => "the device token is not valid for this topic and environment".into(),
     }
