@@ -51,7 +51,7 @@ fn token_meaning(status: u16, reason: &str, since: Option<String>) -> String {
         _ if status == 410 || reason == "ExpiredToken" => {
             let since = since.map_or(String::new(), |at| format!(" since {at} (APNs's clock)"));
             format!(
-                "the device token is no longer active for this topic{since}: the app was removed or its token replaced; stop sending to it unless the device registered it again after that"
+                "the device token is no longer active for this topic{since} (most often the app was removed or the token replaced): stop sending to it unless the device registered it again after that"
             )
         }
         _ => "the device token is not valid for this topic and environment".into(),
