@@ -269,8 +269,7 @@ fn write_records(
 fn line_formatter(style: Style) -> Option<LineFormatter> {
     match style {
         Style::Records => Some(Arc::new(|record, out| {
-            // Writing to a Vec fails only on a map key that is not a string; a LogRecord has none.
-            serde_json::to_writer(&mut *out, record).expect("a LogRecord serializes to JSON");
+            record.write_json(out);
             out.push(b'\n');
         })),
         Style::Syslog | Style::Default | Style::Compact => Some(Arc::new(move |record, out| {

@@ -28,6 +28,7 @@
 
 pub mod duration;
 mod event;
+mod json_line;
 mod push;
 mod receipt;
 mod record;

@@ -278,14 +278,14 @@ impl PartialOrd for Timestamp {
 
 /// RFC 3339 with microseconds and the original offset: `2026-05-20T17:45:59.562000+03:00`.
 /// `YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM`.
-const RFC3339_BYTES: usize = 32;
+pub(crate) const RFC3339_BYTES: usize = 32;
 
 impl Timestamp {
     /// The text [`Display`](fmt::Display) writes, laid out by hand in `buf`: `pushtrace logs
     /// --json` writes one per record, and going through `fmt` (and, in JSON, serde's escaping
     /// of each piece `fmt` hands over) cost more than the rest of the record. `None` for a
     /// year outside 0–9999, which `Display` writes with another width.
-    fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_BYTES]) -> Option<&'b str> {
+    pub(crate) fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_BYTES]) -> Option<&'b str> {
         let c = self.local();
         let year = u32::try_from(c.year).ok().filter(|y| *y <= 9999)?;
         let abs = self.offset.0.unsigned_abs();
