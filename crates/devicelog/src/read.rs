@@ -16,9 +16,9 @@ use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
 use crate::sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
-use crate::sorted_lines::{LineFormatter, LineOutput, LineSorter, SortedLines};
+use crate::sorted_lines::{BlockBuilder, LineFormatter, LineOutput, LineSorter, SortedLines};
 use crate::summary::ReadSummary;
-use crate::text::floor::TimeFloor;
+use crate::text::floor::PendingFloor;
 use crate::text::pipeline::{CountingReader, TextRun};
 use crate::text::{self, TextFormat};
 
@@ -46,6 +46,14 @@ pub(crate) trait Keep {
 
     /// No record still to come is earlier than `time` (UTC microseconds).
     fn floor(&mut self, _time: i64) {}
+
+    /// Whether the kept lines pile up: floors would let them be written.
+    fn holds_many(&self) -> bool {
+        false
+    }
+
+    /// Lines formatted where their records were parsed, after the records so far.
+    fn block(&mut self, block: BlockBuilder);
 }
 
 /// The sorter a read feeds: records, or formatted lines ([`LogReaderBuilder::lines`]), and the
@@ -75,6 +83,27 @@ impl Keep for Sorters<'_> {
             && let Some(lines) = &mut self.lines
             && let Err(e) = lines.floor(time)
         {
+            self.failed = Some(e);
+        }
+    }
+
+    fn holds_many(&self) -> bool {
+        self.lines.as_ref().is_some_and(|lines| lines.holds_many())
+    }
+
+    fn block(&mut self, block: BlockBuilder) {
+        if self.failed.is_some() {
+            return;
+        }
+        let pushed = match &mut self.lines {
+            Some(lines) => lines.push_block(block),
+            None => Err(ReadError::Output {
+                source: std::io::Error::other(
+                    "formatted lines reached a read that does not format (this is a bug: please report it)",
+                ),
+            }),
+        };
+        if let Err(e) = pushed {
             self.failed = Some(e);
         }
     }
@@ -310,8 +339,12 @@ impl LogReader {
     }
 
     /// The bound on the times still to come in `path`, when its lines are to be written during
-    /// the read and it is a plain (not compressed) text file.
-    fn time_floor(&self, path: &Path, format: Format) -> Result<Option<TimeFloor>, ReadError> {
+    /// the read and it is a plain (not compressed) text file; scanned only when needed.
+    fn time_floor(
+        &self,
+        path: &Path,
+        format: Format,
+    ) -> Result<Option<PendingFloor<'_>>, ReadError> {
         let streams = self.lines.as_ref().is_some_and(|lines| lines.out.is_some());
         let Some(parser) = text::for_format(format).filter(|_| streams) else {
             return Ok(None);
@@ -324,7 +357,7 @@ impl LogReader {
         if file.read_exact(&mut magic).is_err() || magic == [0x1f, 0x8b] {
             return Ok(None);
         }
-        TimeFloor::scan(path, parser, &self.clock, self.threads).map_err(ReadError::io(path))
+        Ok(PendingFloor::new(path, parser, &self.clock, self.threads))
     }
 
     /// Runs one read into the sorter and returns the sorted records with the summary. With
@@ -372,7 +405,7 @@ impl LogReader {
         name: &str,
         format: Format,
         input: Box<dyn Read + Send + 'i>,
-        (total, floor): (Option<u64>, Option<&TimeFloor>),
+        (total, floor): (Option<u64>, Option<&PendingFloor<'_>>),
         progress: &mut dyn Progress,
         summary: &mut ReadSummary,
         sink: &mut dyn Keep,
@@ -426,6 +459,11 @@ impl LogReader {
             strict: self.strict,
             threads: self.threads,
             floor,
+            lines: self
+                .lines
+                .as_ref()
+                .filter(|_| parser.times_records_alone() && self.clock.zone.is_none())
+                .map(|lines| lines.formatter.clone()),
         };
         progress.begin("reading", total);
         let result = run.run(&mut buffered, &consumed, progress, summary, sink);

@@ -10,6 +10,26 @@ use crate::clock::Zone;
 use crate::filter::RecordFilter;
 use crate::format::Format;
 
+/// Records that passed every filter, counted where they are kept (a parsing thread counts its
+/// chunk's) and added to the [`ReadSummary`] in input order.
+#[derive(Debug, Default)]
+pub(crate) struct KeptTally {
+    kept: u64,
+    last_kept_at: Option<Timestamp>,
+    by_message: BTreeMap<String, u64>,
+}
+
+impl KeptTally {
+    pub fn count(&mut self, record: &LogRecord, filter: &RecordFilter) {
+        self.kept += 1;
+        self.last_kept_at = self.last_kept_at.max(Some(record.at));
+        // A record of a refused process can only have been kept for its message.
+        if filter.has_anywhere() && !filter.wants_process(record.process.as_bytes()) {
+            *self.by_message.entry(record.process.clone()).or_default() += 1;
+        }
+    }
+}
+
 /// Why a line was skipped. Skips are counted, never silent: `--strict` turns the first into an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -191,14 +211,17 @@ impl ReadSummary {
 
     /// Counts a record that passed every filter.
     pub(crate) fn count_kept(&mut self, record: &LogRecord, filter: &RecordFilter) {
-        self.records_kept += 1;
-        self.last_kept_at = self.last_kept_at.max(Some(record.at));
-        // A record of a refused process can only have been kept for its message.
-        if filter.has_anywhere() && !filter.wants_process(record.process.as_bytes()) {
-            *self
-                .kept_by_message
-                .entry(record.process.clone())
-                .or_default() += 1;
+        let mut tally = KeptTally::default();
+        tally.count(record, filter);
+        self.add_kept(tally);
+    }
+
+    /// Adds the records a parsing thread kept.
+    pub(crate) fn add_kept(&mut self, tally: KeptTally) {
+        self.records_kept += tally.kept;
+        self.last_kept_at = self.last_kept_at.max(tally.last_kept_at);
+        for (process, count) in tally.by_message {
+            *self.kept_by_message.entry(process).or_default() += count;
         }
     }
 

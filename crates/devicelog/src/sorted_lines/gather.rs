@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Seek};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::merge::{Source, merge};
@@ -51,12 +52,13 @@ impl Arrivals {
 /// Holds blocks; writes the lines below each floor to `out` once the blocks before the floor
 /// are in, and hands the blocks written to `spent` for reuse; beyond `budget` bytes held,
 /// merges them into a run on disk and stops writing (the lines left then go out at the end,
-/// after those written).
+/// after those written). `gauge` shows the bytes held to the reading thread.
 pub(super) fn gather_blocks(
     inbox: Receiver<ToGather>,
     budget: usize,
     mut out: Option<LineOutput>,
     spent: SyncSender<Block>,
+    gauge: &AtomicUsize,
 ) -> Result<Gathered, ReadError> {
     let spill_error = |source| ReadError::Spill { source };
     let mut gathered = Gathered {
@@ -90,6 +92,7 @@ pub(super) fn gather_blocks(
                 held = gathered.held.iter().map(Source::held_bytes).sum();
             }
         }
+        gauge.store(held, Ordering::Relaxed);
         if held < budget {
             continue;
         }
@@ -112,6 +115,7 @@ pub(super) fn gather_blocks(
         gathered.runs.push(file);
         gathered.spilled += 1;
         held = 0;
+        gauge.store(held, Ordering::Relaxed);
     }
     Ok(gathered)
 }

@@ -23,6 +23,7 @@ mod merge;
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -64,8 +65,74 @@ impl Block {
         if i == 0 { 0 } else { self.ends[i - 1] }
     }
 
+    /// Lays the lines out in key order; `order` is scratch space. A block in order (exports
+    /// nearly always are, within a batch) is left as it is.
+    fn put_in_order(&mut self, order: &mut Vec<u32>) {
+        if self.keys.is_sorted() {
+            return;
+        }
+        order.clear();
+        order.extend(0..self.keys.len() as u32);
+        order.sort_unstable_by_key(|&i| self.keys[i as usize]);
+        let mut bytes = Vec::with_capacity(self.bytes.len());
+        let mut ends = Vec::with_capacity(self.ends.len());
+        for &i in order.iter() {
+            let i = i as usize;
+            bytes.extend_from_slice(&self.bytes[self.start(i)..self.ends[i]]);
+            ends.push(bytes.len());
+        }
+        self.keys.sort_unstable();
+        self.bytes = bytes;
+        self.ends = ends;
+    }
+
     fn memory(&self) -> usize {
         self.bytes.capacity() + self.keys.capacity() * 16 + self.ends.capacity() * 8
+    }
+}
+
+/// Lines formatted in the thread that parsed their records, as they are kept: the record's text
+/// is still in the cache there, and no record crosses threads. Text readers whose records
+/// need nothing from the chunks before them (dated formats) format this way;
+/// [`LineSorter::push_block`] takes the result, in input order.
+pub(crate) struct BlockBuilder {
+    formatter: LineFormatter,
+    block: Block,
+}
+
+impl BlockBuilder {
+    pub fn new(formatter: LineFormatter, bytes: usize) -> BlockBuilder {
+        BlockBuilder {
+            formatter,
+            block: Block {
+                first: 0,
+                keys: Vec::new(),
+                ends: Vec::new(),
+                bytes: Vec::with_capacity(bytes),
+            },
+        }
+    }
+
+    pub fn push(&mut self, record: &LogRecord) {
+        let block = &mut self.block;
+        block
+            .keys
+            .push((record.at.utc_micros(), block.keys.len() as u64));
+        (self.formatter)(record, &mut block.bytes);
+        block.ends.push(block.bytes.len());
+    }
+
+    /// Sorts the lines by time, in the parsing thread.
+    pub fn finish(&mut self) {
+        self.block.put_in_order(&mut Vec::new());
+    }
+}
+
+impl std::fmt::Debug for BlockBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockBuilder")
+            .field("lines", &self.block.keys.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -78,10 +145,15 @@ pub(crate) struct LineSorter {
     empty: Receiver<Vec<LogRecord>>,
     workers: Vec<JoinHandle<()>>,
     gather: Option<JoinHandle<Result<Gathered, ReadError>>>,
-    /// Floors go to the gathering thread when the lines are written during the read.
-    floors: Option<SyncSender<ToGather>>,
+    /// Blocks formatted elsewhere ([`LineSorter::push_block`]) and, when the lines are written
+    /// during the read, floors go straight to the gathering thread.
+    to_gather: Option<SyncSender<ToGather>>,
+    streams: bool,
     /// The last floor sent: no record may come below it.
     floor: i64,
+    /// Bytes the gathering thread holds, as it last counted them, and its budget.
+    held: Arc<AtomicUsize>,
+    budget: usize,
 }
 
 impl LineSorter {
@@ -112,10 +184,14 @@ impl LineSorter {
                 })
             })
             .collect();
-        let floors = out.is_some().then(|| block_tx.clone());
+        let streams = out.is_some();
+        let to_gather = Some(block_tx.clone());
         drop(block_tx);
         let budget = budget.max(1 << 20);
-        let gather = std::thread::spawn(move || gather_blocks(block_rx, budget, out, spent_tx));
+        let held = Arc::new(AtomicUsize::new(0));
+        let gauge = Arc::clone(&held);
+        let gather =
+            std::thread::spawn(move || gather_blocks(block_rx, budget, out, spent_tx, &gauge));
         LineSorter {
             batch: Vec::with_capacity(BATCH_RECORDS),
             next_index: 0,
@@ -123,23 +199,22 @@ impl LineSorter {
             empty: empty_rx,
             workers,
             gather: Some(gather),
-            floors,
+            to_gather,
+            streams,
             floor: i64::MIN,
+            held,
+            budget,
         }
     }
 
+    /// Whether the held lines have reached half the sort budget: without floors from here on,
+    /// they would soon go to disk. Half leaves room for the batches still being formatted.
+    pub fn holds_many(&self) -> bool {
+        self.held.load(Ordering::Relaxed) >= self.budget / 2
+    }
+
     pub fn push(&mut self, record: LogRecord) -> Result<(), ReadError> {
-        if record.at.utc_micros() < self.floor {
-            // Lines after this record's place may have been written already.
-            return Err(ReadError::Output {
-                source: io::Error::other(format!(
-                    "a record at {} came after the reader said none would be earlier than {} \
-                     (this is a bug: please report it; --last avoids writing during the read)",
-                    record.at,
-                    pushtrace_model::Timestamp::new(self.floor, record.at.offset())
-                )),
-            });
-        }
+        self.check_floor(record.at.utc_micros())?;
         self.batch.push(record);
         if self.batch.len() >= BATCH_RECORDS {
             self.send_batch()?;
@@ -147,10 +222,50 @@ impl LineSorter {
         Ok(())
     }
 
+    /// Takes lines formatted where they were parsed, after the records pushed so far.
+    pub fn push_block(&mut self, builder: BlockBuilder) -> Result<(), ReadError> {
+        let mut block = builder.block;
+        let Some(&(earliest, _)) = block.keys.first() else {
+            return Ok(());
+        };
+        self.check_floor(earliest)?;
+        if !self.batch.is_empty() {
+            self.send_batch()?;
+        }
+        block.first = self.next_index;
+        for key in &mut block.keys {
+            key.1 += block.first;
+        }
+        self.next_index += block.keys.len() as u64;
+        match self
+            .to_gather
+            .as_ref()
+            .map(|tx| tx.send(ToGather::Block(block)))
+        {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.stop()),
+        }
+    }
+
+    /// Lines after a record's place may have been written already when it is below the floor.
+    fn check_floor(&self, time: i64) -> Result<(), ReadError> {
+        if time >= self.floor {
+            return Ok(());
+        }
+        let at = pushtrace_model::Timestamp::new(time, pushtrace_model::UtcOffset::UTC);
+        Err(ReadError::Output {
+            source: io::Error::other(format!(
+                "a record at {at} came after the reader said none would be earlier than {} \
+                 (this is a bug: please report it; --last avoids writing during the read)",
+                pushtrace_model::Timestamp::new(self.floor, pushtrace_model::UtcOffset::UTC)
+            )),
+        })
+    }
+
     /// No record still to come is earlier than `time` (UTC microseconds): with an output, the
     /// lines up to it can be written.
     pub fn floor(&mut self, time: i64) -> Result<(), ReadError> {
-        if self.floors.is_none() || time <= self.floor {
+        if !self.streams || time <= self.floor {
             return Ok(());
         }
         if !self.batch.is_empty() {
@@ -161,7 +276,7 @@ impl LineSorter {
             lines: self.next_index,
             time,
         };
-        match self.floors.as_ref().map(|floors| floors.send(floor)) {
+        match self.to_gather.as_ref().map(|tx| tx.send(floor)) {
             Some(Ok(())) => Ok(()),
             _ => Err(self.stop()),
         }
@@ -186,7 +301,7 @@ impl LineSorter {
     /// Joins every thread; the error of the one that failed first, or a generic one.
     fn stop(&mut self) -> ReadError {
         self.work = None;
-        self.floors = None;
+        self.to_gather = None;
         let mut panicked = false;
         for worker in self.workers.drain(..) {
             panicked |= worker.join().is_err();
@@ -206,7 +321,7 @@ impl LineSorter {
             self.send_batch()?;
         }
         self.work = None;
-        self.floors = None;
+        self.to_gather = None;
         let mut panicked = false;
         for worker in self.workers.drain(..) {
             panicked |= worker.join().is_err();
@@ -238,7 +353,7 @@ impl Drop for LineSorter {
     fn drop(&mut self) {
         // A read that failed midway: let the threads see the closed channel and end.
         self.work = None;
-        self.floors = None;
+        self.to_gather = None;
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }

@@ -7,12 +7,16 @@
 //! ([`TextFormat::record_time`], the parser's own decoding) on every core, and the earliest time
 //! of each stretch of [`SEGMENT_BYTES`] is kept. The earliest time from a byte offset to the end
 //! of the file is then a bound no later record goes below, and whatever is sorted below it can
-//! be written at once. The pass reads no more than the time at the start of each line, so it
-//! costs a fraction of the parse; it is taken only for plain files, which can be read twice.
+//! be written at once. The pass reads no more than the time at the start of each line, and
+//! decodes one line per second of log (a floor rounded down to the second is still a floor), so
+//! it costs a fraction of the parse. It is taken only for plain files, which can be read twice,
+//! and only once the kept lines would otherwise pile up ([`PendingFloor`]): a read that keeps
+//! little holds its lines to the end and never pays for the second pass.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::TextFormat;
 use crate::clock::LocalClock;
@@ -24,30 +28,75 @@ const READ_BYTES: usize = 1 << 20;
 /// Bytes of a line's start that are decoded: a timestamp with its zone fits many times over.
 const HEAD_BYTES: usize = 64;
 
-/// The earliest record time from each segment of a file to its end.
+/// A [`TimeFloor`] of a plain file, scanned from where the read has got to the first time it is
+/// asked for.
+pub(crate) struct PendingFloor<'a> {
+    path: PathBuf,
+    format: &'a dyn TextFormat,
+    clock: &'a LocalClock,
+    threads: usize,
+    scanned: OnceLock<TimeFloor>,
+}
+
+impl<'a> PendingFloor<'a> {
+    /// `None` when the format cannot tell a record's time from its line.
+    pub fn new(
+        path: &Path,
+        format: &'a dyn TextFormat,
+        clock: &'a LocalClock,
+        threads: usize,
+    ) -> Option<PendingFloor<'a>> {
+        format.times_records_alone().then(|| PendingFloor {
+            path: path.to_path_buf(),
+            format,
+            clock,
+            threads,
+            scanned: OnceLock::new(),
+        })
+    }
+
+    /// Whether the file has been scanned: from then on every chunk has its floor.
+    pub fn is_scanned(&self) -> bool {
+        self.scanned.get().is_some()
+    }
+
+    /// The earliest time of a record starting at `offset` or later, scanning the file from
+    /// `offset` on the first call (the reader asks with offsets that only grow).
+    pub fn at(&self, offset: u64) -> io::Result<i64> {
+        if let Some(floor) = self.scanned.get() {
+            return Ok(floor.at(offset));
+        }
+        let floor = TimeFloor::scan(&self.path, self.format, self.clock, self.threads, offset)?;
+        Ok(self.scanned.get_or_init(|| floor).at(offset))
+    }
+}
+
+/// The earliest record time from each segment of a file, from a starting offset, to its end.
 #[derive(Debug)]
 pub(crate) struct TimeFloor {
     /// `suffix_min[i]`: the earliest time (UTC microseconds) of a record starting in segment
-    /// `i` or after it; `i64::MAX` when there is none.
+    /// `i` (counted from `from`) or after it; `i64::MAX` when there is none.
     suffix_min: Vec<i64>,
+    /// Where the scan started: a line start.
+    from: u64,
     /// The file's length: no record starts at or past it.
     len: u64,
 }
 
 impl TimeFloor {
-    /// Decodes the time of every record start of `path` on `threads` threads. `None` when the
-    /// format cannot tell a record's time from its line.
+    /// Decodes the time of every record that starts at `from` (a line start) or later in
+    /// `path`, on `threads` threads. The format must time records alone
+    /// ([`TextFormat::times_records_alone`]).
     pub fn scan(
         path: &Path,
         format: &dyn TextFormat,
         clock: &LocalClock,
         threads: usize,
-    ) -> io::Result<Option<TimeFloor>> {
-        if !format.times_records_alone() {
-            return Ok(None);
-        }
+        from: u64,
+    ) -> io::Result<TimeFloor> {
+        debug_assert!(format.times_records_alone());
         let len = File::open(path)?.metadata()?.len();
-        let segments = len.div_ceil(SEGMENT_BYTES) as usize;
+        let segments = len.saturating_sub(from).div_ceil(SEGMENT_BYTES) as usize;
         let threads = threads.clamp(1, segments.max(1));
         let per_thread = segments.div_ceil(threads);
         let mut minimums = vec![i64::MAX; segments];
@@ -56,8 +105,8 @@ impl TimeFloor {
                 .chunks_mut(per_thread.max(1))
                 .enumerate()
                 .map(|(i, part)| {
-                    let first = (i * per_thread) as u64;
-                    scope.spawn(move || scan_segments(path, format, clock, first, part))
+                    let start = from + (i * per_thread) as u64 * SEGMENT_BYTES;
+                    scope.spawn(move || scan_segments(path, format, clock, start, part))
                 })
                 .collect();
             parts.into_iter().try_for_each(|part| {
@@ -70,33 +119,37 @@ impl TimeFloor {
             earliest = earliest.min(*min);
             *min = earliest;
         }
-        Ok(Some(TimeFloor {
+        Ok(TimeFloor {
             suffix_min: minimums,
+            from,
             len,
-        }))
+        })
     }
 
     /// The earliest time of a record that starts at byte `offset` or later (it may be lower:
-    /// the segment holding `offset` counts whole).
+    /// the segment holding `offset` counts whole, and times are rounded down to the second).
+    /// Before the scan's start nothing is known: `i64::MIN`.
     pub fn at(&self, offset: u64) -> i64 {
         if offset >= self.len {
             return i64::MAX;
         }
-        let segment = (offset / SEGMENT_BYTES) as usize;
+        let Some(from_start) = offset.checked_sub(self.from) else {
+            return i64::MIN;
+        };
+        let segment = (from_start / SEGMENT_BYTES) as usize;
         self.suffix_min.get(segment).copied().unwrap_or(i64::MAX)
     }
 }
 
-/// Fills `minimums` with the earliest time of the records starting in the segments from
-/// `first` on (one per entry).
+/// Fills `minimums` with the earliest time (rounded down to the second) of the records starting
+/// in the segments from byte `start` on (one per entry, [`SEGMENT_BYTES`] each).
 fn scan_segments(
     path: &Path,
     format: &dyn TextFormat,
     clock: &LocalClock,
-    first: u64,
+    start: u64,
     minimums: &mut [i64],
 ) -> io::Result<()> {
-    let start = first * SEGMENT_BYTES;
     let end = start + minimums.len() as u64 * SEGMENT_BYTES;
     let mut file = File::open(path)?;
     // A line starts at `start` only if the byte before it ends a line: read from there.
@@ -108,9 +161,20 @@ fn scan_segments(
     let mut head: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
     let mut head_at: Option<u64> = (start == 0).then_some(0);
     let mut offset = read_from;
+    // The last line decoded and its second: a busy log has hundreds of lines per second.
+    let mut decoded: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
+    let mut second = None;
     let mut note = |line_at: u64, line: &[u8]| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(time) = format.record_time(line, clock) {
+        if second.is_none() || !format.same_second(&decoded, line) {
+            let Some(time) = format.record_time(line, clock) else {
+                return;
+            };
+            second = Some(time - time.rem_euclid(1_000_000));
+            decoded.clear();
+            decoded.extend_from_slice(line);
+        }
+        if let Some(time) = second {
             let slot = &mut minimums[((line_at - start) / SEGMENT_BYTES) as usize];
             *slot = (*slot).min(time);
         }
@@ -192,9 +256,14 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(text.as_bytes()).unwrap();
         for threads in [1, 2, 3] {
-            let floor = TimeFloor::scan(file.path(), &SyslogStyle, &LocalClock::default(), threads)
-                .unwrap()
-                .unwrap();
+            let floor = TimeFloor::scan(
+                file.path(),
+                &SyslogStyle,
+                &LocalClock::default(),
+                threads,
+                0,
+            )
+            .unwrap();
             assert_eq!(floor.at(0), micros("10:00:01.000000"), "{threads} threads");
             assert_eq!(floor.at(SEGMENT_BYTES + 5), micros("10:00:01.000000"));
             assert_eq!(floor.at(2 * SEGMENT_BYTES), micros("10:00:07.000000"));
@@ -208,7 +277,7 @@ mod tests {
     fn formats_without_their_own_times_have_no_floor() {
         let file = tempfile::NamedTempFile::new().unwrap();
         let digest = crate::text::digest::Digest;
-        let floor = TimeFloor::scan(file.path(), &digest, &LocalClock::default(), 2).unwrap();
-        assert!(floor.is_none());
+        let clock = LocalClock::default();
+        assert!(PendingFloor::new(file.path(), &digest, &clock, 2).is_none());
     }
 }

@@ -12,7 +12,7 @@
 use pushtrace_model::{Level, LogRecord};
 
 use super::decimal;
-use super::timestamp::{date_time_prefix, trim_start};
+use super::timestamp::{date_time_prefix, same_second, trim_start};
 use super::{ChunkContext, ChunkOutput, RefusedEnds, TextFormat, for_each_record, join_message};
 use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
@@ -205,6 +205,10 @@ impl TextFormat for SyslogStyle {
         true
     }
 
+    fn same_second(&self, decoded: &[u8], line: &[u8]) -> bool {
+        same_second(decoded, line)
+    }
+
     fn requirements(&self, _sample: &[u8]) -> Requirements {
         Requirements::default()
     }
@@ -284,6 +288,10 @@ impl TextFormat for DefaultStyle {
 
     fn times_records_alone(&self) -> bool {
         true
+    }
+
+    fn same_second(&self, decoded: &[u8], line: &[u8]) -> bool {
+        same_second(decoded, line)
     }
 
     fn requirements(&self, _sample: &[u8]) -> Requirements {
@@ -388,6 +396,10 @@ impl TextFormat for CompactStyle {
 
     fn times_records_alone(&self) -> bool {
         true
+    }
+
+    fn same_second(&self, decoded: &[u8], line: &[u8]) -> bool {
+        same_second(decoded, line)
     }
 
     fn requirements(&self, _sample: &[u8]) -> Requirements {

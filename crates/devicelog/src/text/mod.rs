@@ -14,7 +14,8 @@ use crate::anywhere::Hits;
 use crate::clock::LocalClock;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
-use crate::summary::{LogSpan, SkipReason};
+use crate::sorted_lines::{BlockBuilder, LineFormatter};
+use crate::summary::{KeptTally, LogSpan, SkipReason};
 
 mod ansi;
 pub(crate) mod console;
@@ -65,6 +66,13 @@ pub(crate) trait TextFormat: Sync {
 
     /// Whether [`TextFormat::record_time`] gives the time of every record this format parses.
     fn times_records_alone(&self) -> bool {
+        false
+    }
+
+    /// Whether `line` names the same second as `decoded`, a line [`TextFormat::record_time`]
+    /// decoded: lets [`floor::TimeFloor`] decode one line per second of a busy log. `false`
+    /// when unsure.
+    fn same_second(&self, _decoded: &[u8], _line: &[u8]) -> bool {
         false
     }
 
@@ -150,6 +158,49 @@ pub(crate) struct ChunkOutput {
     /// that the format timed ([`RefusedEnds`]): the log runs on past its last kept record, and
     /// the read says how far. Date-less formats add the chunk's own midnight crossings.
     pub refused_span: Option<LogSpan>,
+    /// When the read formats its records as lines and the format's records need nothing from
+    /// earlier chunks: the kept records, formatted as they are kept, instead of `records`.
+    pub lines: Option<ChunkLines>,
+}
+
+/// A chunk's kept records as formatted lines, with what the summary needs of them.
+#[derive(Debug)]
+pub(crate) struct ChunkLines {
+    /// The chunk's first line number in the input, less one.
+    line_base: u64,
+    pub block: BlockBuilder,
+    pub tally: KeptTally,
+    /// The times of the records the message filter kept, in or out of the time filter.
+    pub span: Option<LogSpan>,
+    /// Records outside `--since`/`--until`.
+    pub outside_times: u64,
+}
+
+impl ChunkLines {
+    pub fn new(formatter: LineFormatter, line_base: u64, chunk_bytes: usize) -> ChunkLines {
+        ChunkLines {
+            line_base,
+            // Formatted records are larger than their lines; most chunks keep a share of theirs.
+            block: BlockBuilder::new(formatter, chunk_bytes / 2),
+            tally: KeptTally::default(),
+            span: None,
+            outside_times: 0,
+        }
+    }
+
+    /// Numbers the record in the whole input, applies the time filter and formats it.
+    fn take(&mut self, filter: &RecordFilter, mut record: LogRecord) {
+        if let Origin::Line { line, .. } = &mut record.origin {
+            *line += self.line_base;
+        }
+        self.span = Some(LogSpan::widen(self.span, record.at));
+        if !filter.wants_time(record.at) {
+            self.outside_times += 1;
+            return;
+        }
+        self.tally.count(&record, filter);
+        self.block.push(&record);
+    }
 }
 
 /// The first and last record of a chunk that the process filter refused, kept raw so that only
@@ -225,18 +276,25 @@ impl ChunkOutput {
 
     /// Decodes a line, replacing invalid UTF-8 and counting it.
     pub fn text<'b>(&mut self, bytes: &'b [u8]) -> Cow<'b, str> {
-        let text = String::from_utf8_lossy(bytes);
-        if matches!(text, Cow::Owned(_)) {
-            self.lossy_utf8 += 1;
+        // `from_utf8` checks a word at a time; the lossy decoder walks chunks of valid text
+        // byte by byte, which costs more on the millions of lines that are valid.
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => {
+                self.lossy_utf8 += 1;
+                String::from_utf8_lossy(bytes)
+            }
         }
-        text
     }
 
     /// Applies the message filter and keeps the record.
     pub fn keep(&mut self, ctx: &ChunkContext<'_>, record: LogRecord) -> bool {
         self.parsed += 1;
         if ctx.filter.wants_fields(&record) {
-            self.records.push(record);
+            match &mut self.lines {
+                Some(lines) => lines.take(ctx.filter, record),
+                None => self.records.push(record),
+            }
             true
         } else {
             self.filtered += 1;

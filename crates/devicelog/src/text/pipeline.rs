@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex};
 
 use pushtrace_model::{LogRecord, Origin, Timestamp};
 
-use super::floor::TimeFloor;
-use super::{ChunkContext, ChunkOutput, MICROS_PER_DAY, Skip, TextFormat, excerpt};
+use super::floor::PendingFloor;
+use super::{ChunkContext, ChunkLines, ChunkOutput, MICROS_PER_DAY, Skip, TextFormat, excerpt};
 use crate::Progress;
 use crate::clock::{LocalClock, Zone};
 use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::read::Keep;
+use crate::sorted_lines::LineFormatter;
 use crate::summary::{ReadSummary, SkipReason};
 
 /// Bytes read before a chunk is cut.
@@ -40,8 +41,14 @@ pub(crate) struct TextRun<'a> {
     pub filter: &'a RecordFilter,
     pub strict: bool,
     pub threads: usize,
-    /// When set, each chunk's records are followed by the floor of the times after it.
-    pub floor: Option<&'a TimeFloor>,
+    /// When set, each chunk's records are followed by the floor of the times after it, once the
+    /// sink holds many lines (the floor is scanned then, from where the read has got to).
+    pub floor: Option<&'a PendingFloor<'a>>,
+    /// When set, the records are formatted as lines in the threads that parse them. Only for
+    /// records that need nothing from the chunks before them but their line numbers: a format
+    /// that dates every record ([`TextFormat::times_records_alone`]), read without a named
+    /// zone (whose repeated hour is carried from chunk to chunk).
+    pub lines: Option<LineFormatter>,
 }
 
 /// A chunk is `data[..len]`; the rest of `data` is initialized spare room kept for reuse.
@@ -50,6 +57,9 @@ enum Work {
     Chunk {
         seq: u64,
         end: u64,
+        /// The lines before the chunk, and in it.
+        line_base: u64,
+        lines: u64,
         data: Vec<u8>,
         len: usize,
     },
@@ -112,6 +122,8 @@ impl TextRun<'_> {
             let done = self.parse_work(Work::Chunk {
                 seq: 0,
                 end: read,
+                line_base: 0,
+                lines: line_count(&first[..len]),
                 data: first,
                 len,
             });
@@ -201,10 +213,16 @@ impl TextRun<'_> {
             Work::Chunk {
                 seq,
                 end,
+                line_base,
+                lines,
                 data,
                 len,
             } => {
                 let chunk = &data[..len];
+                output.lines = self
+                    .lines
+                    .as_ref()
+                    .map(|formatter| ChunkLines::new(formatter.clone(), line_base, len));
                 // One pass over the whole chunk, rather than one search per dropped line.
                 let hits = if self.format.raw_messages() {
                     self.filter.anywhere_hits(chunk)
@@ -218,8 +236,9 @@ impl TextRun<'_> {
                     hits,
                 };
                 self.format.parse_chunk(chunk, &ctx, &mut output);
-                let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
-                let lines = newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'));
+                if let Some(lines) = &mut output.lines {
+                    lines.block.finish();
+                }
                 Done {
                     seq,
                     end,
@@ -290,6 +309,14 @@ impl Collector {
         if let Some(span) = output.refused_span {
             summary.covers_span(span);
         }
+        if let Some(lines) = output.lines.take() {
+            summary.records_filtered += lines.outside_times;
+            if let Some(span) = lines.span {
+                summary.covers_span(span);
+            }
+            summary.add_kept(lines.tally);
+            sink.block(lines.block);
+        }
         for mut record in output.records.drain(..) {
             if let Origin::Line { line, .. } = &mut record.origin {
                 *line += self.line_base;
@@ -303,8 +330,14 @@ impl Collector {
                 summary.records_filtered += 1;
             }
         }
-        if let Some(floor) = run.floor {
-            sink.floor(floor.at(result.end));
+        if let Some(floor) = run.floor
+            && (floor.is_scanned() || sink.holds_many())
+        {
+            let time = floor.at(result.end).map_err(|source| ReadError::Io {
+                path: run.file.to_string().into(),
+                source,
+            })?;
+            sink.floor(time);
         }
         self.line_base += result.lines;
         Ok(result.buffer)
@@ -387,6 +420,8 @@ fn split_input(
     work: &SyncSender<Work>,
 ) -> io::Result<()> {
     let mut seq = 0u64;
+    // Counted here, in input order, so that the parsing threads number their records.
+    let mut line_base = 0u64;
     // What was read before the threads started comes first.
     let mut carry: Vec<u8> = start;
     let mut eof = false;
@@ -432,6 +467,7 @@ fn split_input(
                 return Ok(());
             }
             seq += 1;
+            line_base += 1;
             let Some(rest) = rest else {
                 eof = true;
                 len = 0;
@@ -447,10 +483,15 @@ fn split_input(
             target = CHUNK_BYTES;
         }
         if len > 0 {
+            let lines = line_count(&buf[..len]);
+            let base = line_base;
+            line_base += lines;
             if work
                 .send(Work::Chunk {
                     seq,
                     end: read - carry.len() as u64,
+                    line_base: base,
+                    lines,
                     data: buf,
                     len,
                 })
@@ -462,6 +503,12 @@ fn split_input(
         }
     }
     Ok(())
+}
+
+/// The lines of a chunk, the last one counted when it has no line end.
+fn line_count(chunk: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', chunk).count() as u64;
+    newlines + u64::from(chunk.last().is_some_and(|b| *b != b'\n'))
 }
 
 /// Moves the carried-over start of the next record to the front of `buf`; returns its length.

@@ -20,6 +20,33 @@ pub(crate) fn date_time_prefix(bytes: &[u8]) -> Option<(CivilDateTime, Option<Ut
     Some((civil, offset, rest))
 }
 
+/// Whether two lines that start as [`date_time_prefix`] reads them name the same second: equal
+/// up to the seconds and in the offset glued after the fraction (or both without one). The
+/// fraction is the only part left unread.
+pub(crate) fn same_second(a: &[u8], b: &[u8]) -> bool {
+    const SECONDS: usize = "YYYY-MM-DD HH:MM:SS".len();
+    if a.len() < SECONDS || b.len() < SECONDS || a[..SECONDS] != b[..SECONDS] {
+        return false;
+    }
+    fn after_fraction(line: &[u8]) -> &[u8] {
+        let rest = &line[SECONDS..];
+        let rest = match rest.strip_prefix(b".") {
+            Some(fraction) => {
+                let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+                &fraction[digits..]
+            }
+            None => rest,
+        };
+        let offset = rest
+            .iter()
+            .take(6)
+            .take_while(|b| matches!(b, b'+' | b'-' | b'Z' | b':' | b'0'..=b'9'))
+            .count();
+        &rest[..offset]
+    }
+    after_fraction(a) == after_fraction(b)
+}
+
 /// A `±HHMM`, `±HH:MM` or `Z` glued at the start of `bytes`.
 pub(crate) fn offset_prefix(bytes: &[u8]) -> (Option<UtcOffset>, &[u8]) {
     match bytes.first() {
@@ -80,6 +107,38 @@ mod tests {
         assert_eq!(civil.micros, 207_000);
         assert!(offset.is_none());
         assert_eq!(rest, b" Df tccd");
+    }
+
+    #[test]
+    fn same_second_leaves_only_the_fraction_unread() {
+        let a = b"2026-05-20 14:00:00.389631+0300  localhost apsd[112]: x";
+        assert!(same_second(
+            a,
+            b"2026-05-20 14:00:00.999999+0300  localhost kernel[0]: y"
+        ));
+        // Another second, another offset (the same wall second an hour apart), no fraction.
+        assert!(!same_second(
+            a,
+            b"2026-05-20 14:00:01.000000+0300  localhost apsd[112]: x"
+        ));
+        assert!(!same_second(
+            a,
+            b"2026-05-20 14:00:00.389631+0200  localhost apsd[112]: x"
+        ));
+        assert!(!same_second(
+            a,
+            b"2026-05-20 14:00:00+0200  localhost apsd[112]: x"
+        ));
+        // Compact style, no offset: what follows the fraction does not matter.
+        assert!(same_second(
+            b"2026-10-06 10:41:02.207 Df tccd[1]: x",
+            b"2026-10-06 10:41:02.931 E  apsd[2]: y"
+        ));
+        assert!(!same_second(
+            b"2026-10-06 10:41:02.207 Df tccd[1]: x",
+            b"2026-10-06 10:41:02.931-0700 Df tccd[1]: y"
+        ));
+        assert!(!same_second(b"    continued", b"    continued"));
     }
 
     #[test]
