@@ -58,10 +58,12 @@ pub(super) fn find<'a>(
         {
             Owner::App => Some((e, Owner::App)),
             // A crash line of a process nothing names is the app's only when the push's own
-            // delivery launched the app and no other app's push came in between: any process
-            // may print "Fatal error:".
+            // delivery launched the app and no other app's push came in between, and it is
+            // not one of the daemons that handed the push on: any process may print "Fatal
+            // error:".
             Owner::Unknown
                 if arrival.attribution != Attribution::Inferred
+                    && !arrival.lines.iter().any(|l| l.process == e.process)
                     && !other_app_between(cx, wanted, arrival.at, e.at) =>
             {
                 Some((e, Owner::Unknown))
@@ -402,6 +404,11 @@ mod tests {
             ),
             crash("10:00:31.900", "Hatif", None),
         ]);
+        let v = diagnose(&push("10:00:30.000"), &t, &options());
+        assert_eq!(v.outcome, Outcome::OnTime, "{v:#?}");
+
+        // A daemon that handed the push on is not the app, whatever it prints.
+        let t = launched(vec![crash("10:00:31.900", "apsd", None)]);
         let v = diagnose(&push("10:00:30.000"), &t, &options());
         assert_eq!(v.outcome, Outcome::OnTime, "{v:#?}");
     }
