@@ -167,6 +167,14 @@ pub enum EventKind {
     },
     /// PushKit in the app: the app was killed for not reporting a VoIP push to CallKit.
     AppKilledForNotReporting,
+    /// The app's own last words as it crashes (the Swift runtime's `Fatal error:`, an uncaught
+    /// Objective-C exception), logged in its own process: `reason` is what it said.
+    AppCrashed { reason: Option<String> },
+    /// SpringBoard / runningboardd: the app's process ended (exited, crashed or was killed).
+    AppExited {
+        bundle: Option<String>,
+        reason: Option<String>,
+    },
     /// SpringBoard: a request to open an app (`from` = the requesting daemon).
     AppOpenRequested {
         bundle: Option<String>,
@@ -240,6 +248,8 @@ impl EventKind {
             EventKind::AppLaunchForPush { .. } => "app_launch_for_push",
             EventKind::VoipBlocked { .. } => "voip_blocked",
             EventKind::AppKilledForNotReporting => "app_killed_for_not_reporting",
+            EventKind::AppCrashed { .. } => "app_crashed",
+            EventKind::AppExited { .. } => "app_exited",
             EventKind::AppOpenRequested { .. } => "app_open_requested",
             EventKind::AppProcessState { .. } => "app_process_state",
             EventKind::VoipProcessAssertion { .. } => "voip_process_assertion",
@@ -544,6 +554,16 @@ impl fmt::Display for EventKind {
             }
             EventKind::AppKilledForNotReporting => {
                 write!(f, "app killed: it did not report the VoIP push to CallKit")
+            }
+            EventKind::AppCrashed { reason } => {
+                write!(f, "the app is crashing: {}", or_redacted(reason))
+            }
+            EventKind::AppExited { bundle, reason } => {
+                write!(f, "{}'s process ended", or_redacted(bundle))?;
+                if let Some(r) = reason {
+                    write!(f, " ({r})")?;
+                }
+                Ok(())
             }
             EventKind::AppOpenRequested { bundle, from } => {
                 write!(

@@ -57,6 +57,8 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
         "app_launch_for_push" => (&["stage"], &["bundle"]),
         "voip_blocked" => (&["delivered_anyway"], &["bundle"]),
         "app_killed_for_not_reporting" => (&[], &[]),
+        "app_crashed" => (&[], &["reason"]),
+        "app_exited" => (&[], &["bundle", "reason"]),
         "app_open_requested" => (&[], &["bundle", "from"]),
         "app_process_state" => (&[], &["bundle", "task_state", "visibility"]),
         "voip_process_assertion" => (&["action"], &["target"]),
@@ -72,7 +74,7 @@ pub fn fields_of(kind: &str) -> Option<(&'static [&'static str], &'static [&'sta
 }
 
 /// Every kind name, for error messages.
-pub const KINDS: [&str; 35] = [
+pub const KINDS: [&str; 37] = [
     "rrc_state",
     "cell_registration",
     "apns_path_satisfied",
@@ -98,6 +100,8 @@ pub const KINDS: [&str; 35] = [
     "app_launch_for_push",
     "voip_blocked",
     "app_killed_for_not_reporting",
+    "app_crashed",
+    "app_exited",
     "app_open_requested",
     "app_process_state",
     "voip_process_assertion",
@@ -300,6 +304,13 @@ pub fn build(kind: &str, f: &Fields<'_>) -> Result<EventKind, String> {
             delivered_anyway: f.required_flag("delivered_anyway")?,
         },
         "app_killed_for_not_reporting" => EventKind::AppKilledForNotReporting,
+        "app_crashed" => EventKind::AppCrashed {
+            reason: f.string("reason"),
+        },
+        "app_exited" => EventKind::AppExited {
+            bundle: f.string("bundle"),
+            reason: f.string("reason"),
+        },
         "app_open_requested" => EventKind::AppOpenRequested {
             bundle: f.string("bundle"),
             from: f.string("from"),

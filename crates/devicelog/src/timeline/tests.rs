@@ -221,3 +221,68 @@ fn rendered_timeline_has_notes_and_gaps() {
     assert!(text.contains("              ── 2 min 6 s ──\n"), "{text}");
     assert!(text.contains("  power policy      unknown until 17:48:41.248 · 3 (display off) 17:48:41.248–17:50:04.494 · 0 (none) from 17:50:04.494"), "{text}");
 }
+
+#[test]
+fn an_app_crashing_after_its_launch_is_read_from_its_own_process_and_from_springboard() {
+    // A compact export: the app's own process is not one the read watches, so only its Swift
+    // fatal error is kept (by its text); SpringBoard's lines tie pid 2455 to the app and say it
+    // is gone.
+    let text = "\
+Timestamp               Ty Process[PID:TID]
+2026-03-11 21:42:00.806 Df SpringBoard[61:5a8b5bf] [com.apple.SpringBoard:ProcessState] Application process state changed for ae.example.hatif: <SBApplicationProcessState: 0x281a5ea00; pid: 2455; taskState: Running; visibility: Background>
+2026-03-11 21:42:01.100 Df Hatif[2455:5a8b5f0] PushHandler: handling the push
+2026-03-11 21:42:01.104 F  Hatif[2455:5a8b5f8] Hatif/PushHandler.swift:88: Fatal error: Unexpectedly found nil while unwrapping an Optional value
+2026-03-11 21:42:01.390 Df SpringBoard[61:5a8b60b] [com.apple.SpringBoard:ProcessState] Application process state changed for ae.example.hatif: <SBApplicationProcessState: 0x281a5ea00; pid: 2455; taskState: Not Running; visibility: Unknown>
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.log");
+    std::fs::write(&path, text).unwrap();
+    let rules = RuleSet::embedded().unwrap();
+    let read = LogReader::builder()
+        .clock(LocalClock {
+            date: None,
+            zone: Some(Zone::parse("+04:00").unwrap()),
+        })
+        .filter(rules.read_filter(std::iter::empty::<&str>()))
+        .build()
+        .read(&path, &mut NoProgress)
+        .unwrap();
+    let built = build(read.records, read.summary.span, &rules, &[], None).unwrap();
+    let events: Vec<(&str, Option<u32>, &EventKind)> = built
+        .timeline
+        .events
+        .iter()
+        .map(|e| (e.process.as_str(), e.pid, &e.kind))
+        .collect();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        events,
+        [
+            (
+                "SpringBoard",
+                Some(61),
+                &EventKind::AppProcessState {
+                    bundle: s("ae.example.hatif"),
+                    task_state: s("Running"),
+                    visibility: s("Background"),
+                }
+            ),
+            (
+                "Hatif",
+                Some(2455),
+                &EventKind::AppCrashed {
+                    reason: s("Unexpectedly found nil while unwrapping an Optional value"),
+                }
+            ),
+            (
+                "SpringBoard",
+                Some(61),
+                &EventKind::AppProcessState {
+                    bundle: s("ae.example.hatif"),
+                    task_state: s("Not Running"),
+                    visibility: s("Unknown"),
+                }
+            ),
+        ]
+    );
+}

@@ -2,9 +2,10 @@
 //!
 //! PushKit's lines ("Killing app because it never posted an incoming call…") are logged in the
 //! app's own process, whose name the push record does not give. SpringBoard's process-state lines
-//! (`<SBApplicationProcessState: …; pid: 3072; …>`) and runningboardd's assertion lines
-//! (`application<com.acme.call>:1958`) tie a bundle id to the pid launched for it, and the
-//! kernel's NECP lines tie a pid to its process name; a line of that pid or name is the app's.
+//! (`<SBApplicationProcessState: …; pid: 3072; …>`), runningboardd's assertion lines and the
+//! exit lines of FrontBoard and runningboardd (`application<com.acme.call>:1958`) tie a bundle
+//! id to the pid launched for it, and the kernel's NECP lines tie a pid to its process name; a
+//! line of that pid or name is the app's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,7 +44,7 @@ impl AppIndex {
                         index.add(bundle, pid);
                     }
                 }
-                EventKind::VoipProcessAssertion { .. } => {
+                EventKind::VoipProcessAssertion { .. } | EventKind::AppExited { .. } => {
                     if let Some((bundle, pid)) = application_pid(&event.raw) {
                         index.add(bundle, pid);
                     }

@@ -1,4 +1,5 @@
-//! Step 4: the push arrived. Did the app report the call to CallKit, and was it on time?
+//! Step 4: the push arrived. Did the app report the call to CallKit (or was it killed, blocked,
+//! or dead first), and was it on time?
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use super::app::Owner;
 use super::arrival::{
     Arrival, Attribution, Wanted, may_name_app, other_app_between, report_fits_receipt,
 };
+use super::died::{self, Death};
 use super::window::expected_by;
 use super::{Context, Found, cite};
 
@@ -24,8 +26,8 @@ const REPORT_IN_TIME: Duration = Duration::from_secs(5);
 const BEFORE_ARRIVAL: Duration = Duration::from_secs(1);
 
 /// The verdict of a push that arrived: `delivered_not_reported` when the app was killed or
-/// blocked for not reporting, `on_time` when it arrived by its deadline, `None` when it was late
-/// (the outage step explains that).
+/// blocked for not reporting, or died before it reported ([`died`]), `on_time` when it arrived
+/// by its deadline, `None` when it was late (the outage step explains that).
 pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>) -> Option<Found> {
     let wanted = Wanted::of(push, cx.options.app.as_deref());
     let bundle = wanted.bundle();
@@ -110,6 +112,20 @@ pub(super) fn verdict(cx: &Context<'_>, push: &PushRecord, arrival: &Arrival<'_>
                 "iOS killed the app for not reporting the call to CallKit",
             ));
         }
+        found
+    } else if let Some(death) =
+        // An app that reported and then died did what PushKit asks: only a death before the
+        // first report counts, and one after another delivery is that push's.
+        died::find(
+            cx,
+            &wanted,
+            arrival,
+            report_at.map_or(until, |at| at.min(until)),
+        )
+        .filter(|death| !delivery_between(cx, arrival.at, death.at()))
+    {
+        let mut found = dead_before_report(cx, push, arrival, &death);
+        found.evidence.extend(launch_evidence(arrival));
         found
     } else if arrival.at <= expected_by(push, cx.options) {
         on_time(cx, push, arrival, report_line)
@@ -258,6 +274,30 @@ fn failed(
             "iOS killed the app for not reporting the call to CallKit"
         },
     ));
+    found
+}
+
+/// The app died after the delivery and before any CallKit report: the call was never reported.
+fn dead_before_report(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    arrival: &Arrival<'_>,
+    death: &Death<'_>,
+) -> Found {
+    let mut found = Found::new(
+        Outcome::DeliveredNotReported,
+        Cause::AppNotReporting,
+        death.confidence(arrival),
+        format!(
+            "Delivered at {}, {}{}, but the app died {} after the delivery, before it reported the call to CallKit: {}.",
+            cx.clock.show(arrival.at),
+            after_send(arrival.at, push),
+            attribution_note(arrival),
+            Human(since(death.at(), arrival.at)),
+            death.told(|t| cx.clock.show(t)),
+        ),
+    );
+    found.evidence.extend(death.evidence());
     found
 }
 

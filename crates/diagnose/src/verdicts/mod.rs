@@ -11,8 +11,8 @@
 //!    as an inferred attribution), each delivery given to at most one push.
 //! 3. `window`: which part of the push's delivery window (sent → due) the log covers; `unknown`
 //!    only when what the log holds cannot decide.
-//! 4. `delivered`: arrived — killed or blocked for not reporting to CallKit
-//!    (`delivered_not_reported`), else on time.
+//! 4. `delivered`: arrived — killed or blocked for not reporting to CallKit, or dead before
+//!    reporting (`died`: a crash, the process gone) (`delivered_not_reported`), else on time.
 //! 5. `outage`: late or never seen — time lost before APNs (`provider_delay`), else the APNs
 //!    connection's state at the send decides the device-side cause; `recovery` names what
 //!    ended the outage.
@@ -26,6 +26,7 @@ mod app;
 mod arrival;
 mod clock;
 mod delivered;
+mod died;
 mod options;
 mod outage;
 mod recovery;
