@@ -464,6 +464,7 @@ impl LogReader {
                 .as_ref()
                 .filter(|_| parser.times_records_alone() && self.clock.zone.is_none())
                 .map(|lines| lines.formatter.clone()),
+            line_bytes: AtomicU64::new(0),
         };
         progress.begin("reading", total);
         let result = run.run(&mut buffered, &consumed, progress, summary, sink);

@@ -122,9 +122,10 @@ impl BlockBuilder {
         block.ends.push(block.bytes.len());
     }
 
-    /// Sorts the lines by time, in the parsing thread.
-    pub fn finish(&mut self) {
+    /// Sorts the lines by time, in the parsing thread; returns the bytes they take.
+    pub fn finish(&mut self) -> usize {
         self.block.put_in_order(&mut Vec::new());
+        self.block.bytes.len()
     }
 }
 
@@ -154,6 +155,9 @@ pub(crate) struct LineSorter {
     /// Bytes the gathering thread holds, as it last counted them, and its budget.
     held: Arc<AtomicUsize>,
     budget: usize,
+    /// Bytes of the blocks pushed whole ([`LineSorter::push_block`]): all held until a floor
+    /// is sent, and known here before the gathering thread has counted them.
+    pushed: usize,
 }
 
 impl LineSorter {
@@ -204,13 +208,21 @@ impl LineSorter {
             floor: i64::MIN,
             held,
             budget,
+            pushed: 0,
         }
     }
 
-    /// Whether the held lines have reached half the sort budget: without floors from here on,
-    /// they would soon go to disk. Half leaves room for the batches still being formatted.
+    /// Whether the held lines have reached three quarters of the sort budget: without floors
+    /// from here on, they would soon go to disk. The last quarter leaves room for what is on
+    /// its way to the gathering thread (a few blocks) while the floor is taken.
     pub fn holds_many(&self) -> bool {
-        self.held.load(Ordering::Relaxed) >= self.budget / 2
+        let held = self.held.load(Ordering::Relaxed);
+        let held = if self.floor == i64::MIN {
+            held.max(self.pushed)
+        } else {
+            held
+        };
+        held >= self.budget / 4 * 3
     }
 
     pub fn push(&mut self, record: LogRecord) -> Result<(), ReadError> {
@@ -237,6 +249,7 @@ impl LineSorter {
             key.1 += block.first;
         }
         self.next_index += block.keys.len() as u64;
+        self.pushed += block.memory();
         match self
             .to_gather
             .as_ref()

@@ -14,7 +14,7 @@
 //! little holds its lines to the end and never pays for the second pass.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -23,8 +23,8 @@ use crate::clock::LocalClock;
 
 /// Bytes of the file summed up by one minimum.
 pub(crate) const SEGMENT_BYTES: u64 = 4 << 20;
-/// Bytes read per call.
-const READ_BYTES: usize = 1 << 20;
+/// Maps start on multiples of this: every page size in use (4, 16 and 64 KiB) divides it.
+const MAP_ALIGN: u64 = 64 << 10;
 /// Bytes of a line's start that are decoded: a timestamp with its zone fits many times over.
 const HEAD_BYTES: usize = 64;
 
@@ -95,25 +95,30 @@ impl TimeFloor {
         from: u64,
     ) -> io::Result<TimeFloor> {
         debug_assert!(format.times_records_alone());
-        let len = File::open(path)?.metadata()?.len();
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
         let segments = len.saturating_sub(from).div_ceil(SEGMENT_BYTES) as usize;
-        let threads = threads.clamp(1, segments.max(1));
-        let per_thread = segments.div_ceil(threads);
         let mut minimums = vec![i64::MAX; segments];
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = minimums
-                .chunks_mut(per_thread.max(1))
-                .enumerate()
-                .map(|(i, part)| {
-                    let start = from + (i * per_thread) as u64 * SEGMENT_BYTES;
-                    scope.spawn(move || scan_segments(path, format, clock, start, part))
+        if segments > 0 {
+            let threads = threads.clamp(1, segments);
+            let per_thread = segments.div_ceil(threads);
+            let file = &file;
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = minimums
+                    .chunks_mut(per_thread)
+                    .enumerate()
+                    .map(|(i, part)| {
+                        let start = from + (i * per_thread) as u64 * SEGMENT_BYTES;
+                        scope.spawn(move || scan_segments(file, len, format, clock, start, part))
+                    })
+                    .collect();
+                parts.into_iter().try_for_each(|part| {
+                    part.join().unwrap_or_else(|_| {
+                        Err(io::Error::other("a thread scanning times panicked"))
+                    })
                 })
-                .collect();
-            parts.into_iter().try_for_each(|part| {
-                part.join()
-                    .unwrap_or_else(|_| Err(io::Error::other("a thread scanning times panicked")))
-            })
-        })?;
+            })?;
+        }
         let mut earliest = i64::MAX;
         for min in minimums.iter_mut().rev() {
             earliest = earliest.min(*min);
@@ -142,79 +147,66 @@ impl TimeFloor {
 }
 
 /// Fills `minimums` with the earliest time (rounded down to the second) of the records starting
-/// in the segments from byte `start` on (one per entry, [`SEGMENT_BYTES`] each).
+/// in the segments from byte `start` of `file` (`len` bytes) on, one per entry of
+/// [`SEGMENT_BYTES`]. Each segment is mapped on its own, so the pass holds a few MiB of the
+/// file at a time whatever its size.
 fn scan_segments(
-    path: &Path,
+    file: &File,
+    len: u64,
     format: &dyn TextFormat,
     clock: &LocalClock,
     start: u64,
     minimums: &mut [i64],
 ) -> io::Result<()> {
-    let end = start + minimums.len() as u64 * SEGMENT_BYTES;
-    let mut file = File::open(path)?;
-    // A line starts at `start` only if the byte before it ends a line: read from there.
-    let read_from = start.saturating_sub(1);
-    file.seek(SeekFrom::Start(read_from))?;
-    let mut input = file.take(u64::MAX);
-    let mut buf = vec![0u8; READ_BYTES];
-    // The bytes of the current line kept so far (at most HEAD_BYTES) and its offset.
-    let mut head: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
-    let mut head_at: Option<u64> = (start == 0).then_some(0);
-    let mut offset = read_from;
     // The last line decoded and its second: a busy log has hundreds of lines per second.
     let mut decoded: Vec<u8> = Vec::with_capacity(HEAD_BYTES);
-    let mut second = None;
-    let mut note = |line_at: u64, line: &[u8]| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if second.is_none() || !format.same_second(&decoded, line) {
-            let Some(time) = format.record_time(line, clock) else {
-                return;
-            };
-            second = Some(time - time.rem_euclid(1_000_000));
-            decoded.clear();
-            decoded.extend_from_slice(line);
-        }
-        if let Some(time) = second {
-            let slot = &mut minimums[((line_at - start) / SEGMENT_BYTES) as usize];
-            *slot = (*slot).min(time);
-        }
-    };
-    loop {
-        let n = match input.read(&mut buf[..READ_BYTES]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    let mut second: Option<i64> = None;
+    for (i, slot) in minimums.iter_mut().enumerate() {
+        let segment = start + i as u64 * SEGMENT_BYTES;
+        let segment_end = (segment + SEGMENT_BYTES).min(len);
+        // From the byte before the segment (a line starts at `segment` only after a line end)
+        // to the last head that starts in it, on a boundary every page size divides.
+        let map_from = segment.saturating_sub(1) / MAP_ALIGN * MAP_ALIGN;
+        let map_to = (segment_end + HEAD_BYTES as u64).min(len);
+        // SAFETY: the map is read only, and only while this loop turn runs. A file cut shorter
+        // meanwhile would fault the read (as it would ripgrep's, which maps files the same
+        // way); exports are written once, before they are read. A map spares the copy a read
+        // makes of every byte, which was most of this pass's cost.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(map_from)
+                .len((map_to - map_from) as usize)
+                .map(file)?
         };
-        let data = &buf[..n];
-        let mut pos = 0;
-        for newline in memchr::memchr_iter(b'\n', data) {
-            if let Some(at) = head_at.take() {
-                let room = HEAD_BYTES - head.len();
-                head.extend_from_slice(&data[pos..newline.min(pos + room)]);
-                note(at, &head);
-                head.clear();
+        let data: &[u8] = &map;
+        let local = |at: u64| (at - map_from) as usize;
+        let mut note = |line_at: usize| {
+            let head = &data[line_at..data.len().min(line_at + HEAD_BYTES)];
+            let line = memchr::memchr(b'\n', head).map_or(head, |n| &head[..n]);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if second.is_none() || !format.same_second(&decoded, line) {
+                let Some(time) = format.record_time(line, clock) else {
+                    return;
+                };
+                second = Some(time - time.rem_euclid(1_000_000));
+                decoded.clear();
+                decoded.extend_from_slice(line);
             }
-            pos = newline + 1;
-            let next = offset + pos as u64;
-            if next >= end {
-                return Ok(());
+            if let Some(time) = second {
+                *slot = (*slot).min(time);
             }
-            if next >= start {
-                head_at = Some(next);
+        };
+        if segment == 0 && !data.is_empty() {
+            note(0);
+        }
+        let from = local(segment.saturating_sub(1));
+        let to = local(segment_end);
+        for newline in memchr::memchr_iter(b'\n', &data[from..to]) {
+            let line_at = from + newline + 1;
+            if line_at >= local(segment) && line_at < to {
+                note(line_at);
             }
         }
-        if head_at.is_some() {
-            let room = HEAD_BYTES - head.len();
-            head.extend_from_slice(&data[pos..n.min(pos + room)]);
-        }
-        offset += n as u64;
-    }
-    // The last line of the file, without a line end.
-    if let Some(at) = head_at
-        && !head.is_empty()
-    {
-        note(at, &head);
     }
     Ok(())
 }

@@ -177,11 +177,11 @@ pub(crate) struct ChunkLines {
 }
 
 impl ChunkLines {
-    pub fn new(formatter: LineFormatter, line_base: u64, chunk_bytes: usize) -> ChunkLines {
+    /// `bytes` is the room the lines are expected to take (the last chunk's, say).
+    pub fn new(formatter: LineFormatter, line_base: u64, bytes: usize) -> ChunkLines {
         ChunkLines {
             line_base,
-            // Formatted records are larger than their lines; most chunks keep a share of theirs.
-            block: BlockBuilder::new(formatter, chunk_bytes / 2),
+            block: BlockBuilder::new(formatter, bytes),
             tally: KeptTally::default(),
             span: None,
             outside_times: 0,

@@ -49,6 +49,10 @@ pub(crate) struct TextRun<'a> {
     /// that dates every record ([`TextFormat::times_records_alone`]), read without a named
     /// zone (whose repeated hour is carried from chunk to chunk).
     pub lines: Option<LineFormatter>,
+    /// The bytes of the last chunk's formatted lines: the next chunk's room, so that a block
+    /// is sized once (growing one copies it; reserving a chunk's worth for a share of it holds
+    /// memory for nothing).
+    pub line_bytes: AtomicU64,
 }
 
 /// A chunk is `data[..len]`; the rest of `data` is initialized spare room kept for reuse.
@@ -219,10 +223,10 @@ impl TextRun<'_> {
                 len,
             } => {
                 let chunk = &data[..len];
-                output.lines = self
-                    .lines
-                    .as_ref()
-                    .map(|formatter| ChunkLines::new(formatter.clone(), line_base, len));
+                output.lines = self.lines.as_ref().map(|formatter| {
+                    let room = self.line_bytes.load(Ordering::Relaxed) as usize * 9 / 8;
+                    ChunkLines::new(formatter.clone(), line_base, room.min(2 * len))
+                });
                 // One pass over the whole chunk, rather than one search per dropped line.
                 let hits = if self.format.raw_messages() {
                     self.filter.anywhere_hits(chunk)
@@ -237,7 +241,8 @@ impl TextRun<'_> {
                 };
                 self.format.parse_chunk(chunk, &ctx, &mut output);
                 if let Some(lines) = &mut output.lines {
-                    lines.block.finish();
+                    let bytes = lines.block.finish();
+                    self.line_bytes.store(bytes as u64, Ordering::Relaxed);
                 }
                 Done {
                     seq,
