@@ -290,3 +290,35 @@ fn a_compressed_file_is_not_written_during_the_read() {
     assert_eq!(written, 0);
     assert!(got == expected, "the bytes differ");
 }
+
+#[test]
+fn the_time_floor_is_taken_only_once_the_held_lines_pile_up() {
+    // About 55 MB of kept lines in 5 chunks: under three quarters of a 128 MiB budget they are
+    // held to the end (no second pass over the file); with 32 MiB the floor is scanned from
+    // where the read has got to once 24 MiB are held, and the rest is written during the read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.log");
+    std::fs::write(&path, shuffled_export(200_000)).unwrap();
+    let plain = LogReader::builder().build();
+    let expected = reference(&plain, &path, line_order);
+    for (budget, writes_during_the_read) in [(128 << 20, false), (32 << 20, true)] {
+        let shared = Arc::new(Mutex::new(Vec::new()));
+        let reader = LogReader::builder()
+            .sort_memory(budget)
+            .threads(2)
+            .lines(formatter())
+            .write_lines_to(shared.clone())
+            .build();
+        let read = reader.read(&path, &mut NoProgress).unwrap();
+        assert_eq!(read.summary.spilled_runs, 0, "budget {budget}");
+        drop(read);
+        shared.lock().unwrap().clear();
+        let (got, written) = streamed(&reader, &path, &shared);
+        assert_eq!(
+            written > 0,
+            writes_during_the_read,
+            "budget {budget}: {written} written"
+        );
+        assert!(got == expected, "budget {budget}: the bytes differ");
+    }
+}
