@@ -180,14 +180,7 @@ mod run_format {
 
     use pushtrace_model::{Level, LogRecord, Origin, Timestamp, UtcOffset};
 
-    const LEVELS: [Level; 6] = [
-        Level::Debug,
-        Level::Info,
-        Level::Default,
-        Level::Error,
-        Level::Fault,
-        Level::Other,
-    ];
+    const LEVELS: [Level; 6] = Level::ALL;
 
     pub fn write(out: &mut impl Write, index: u64, r: &LogRecord) -> io::Result<()> {
         out.write_all(&index.to_le_bytes())?;

@@ -208,14 +208,7 @@ mod tests {
     }
 
     fn level() -> impl Strategy<Value = Option<Level>> {
-        prop::option::of(prop::sample::select(vec![
-            Level::Debug,
-            Level::Info,
-            Level::Default,
-            Level::Error,
-            Level::Fault,
-            Level::Other,
-        ]))
+        prop::option::of(prop::sample::select(Level::ALL.to_vec()))
     }
 
     proptest! {

@@ -24,6 +24,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, in order.
+    pub const ALL: [Level; 6] = [
+        Level::Debug,
+        Level::Info,
+        Level::Default,
+        Level::Error,
+        Level::Fault,
+        Level::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Debug => "debug",
