@@ -1,27 +1,13 @@
 //! Live-log captures taken from a computer (`idevicesyslog`, `pymobiledevice3 syslog live`), read
 //! and diagnosed by the real binary from the files in `testdata/`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
+mod support;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pushtrace"))
-        .args(args)
-        .output()
-        .expect("pushtrace runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{run, testdata, text};
 
 /// `pushtrace logs FILE ARGS --json`: the records, and stderr's summary.
 fn logs_json(file: &Path, args: &[&str]) -> (Vec<Value>, String) {

@@ -1,25 +1,15 @@
 //! `pushtrace logs` as a user runs it: the real binary, real files, exit codes and streams.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+mod support;
+
+use support::{run, testdata, text};
 
 fn pushtrace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pushtrace"))
-}
-
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    pushtrace().args(args).output().expect("pushtrace runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

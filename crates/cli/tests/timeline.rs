@@ -1,20 +1,10 @@
 //! `pushtrace timeline` as a user runs it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
+mod support;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pushtrace"))
-        .args(args)
-        .output()
-        .expect("pushtrace runs")
-}
+use support::{run, testdata, text};
 
 fn seed(extra: &[&str]) -> Output {
     let digest = testdata("seed-incident-digest.txt");
@@ -28,10 +18,6 @@ fn seed(extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     run(&args)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

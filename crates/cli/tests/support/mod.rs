@@ -1,6 +1,7 @@
-//! What several of the CLI's test files need: a plain HTTP/1.1 request to a server under test
-//! (the emulator's admin API, the gateway), and the pinned third-party tools a test installs
-//! under the target directory before it runs them.
+//! What several of the CLI's test files need: the built binary run on the repository's test
+//! data, a plain HTTP/1.1 request to a server under test (the emulator's admin API, the
+//! gateway), and the pinned third-party tools a test installs under the target directory before
+//! it runs them.
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -8,10 +9,30 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
 use serde_json::Value;
+
+/// A file of the repository's `testdata/`.
+pub fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+}
+
+/// The built `pushtrace` with `args`, run to its end.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pushtrace"))
+        .args(args)
+        .output()
+        .expect("pushtrace runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
 
 /// One HTTP/1.1 request (`Connection: close`): status and JSON body (`null` when empty).
 pub fn http(
