@@ -10,16 +10,33 @@ use crate::clock::Zone;
 use crate::filter::RecordFilter;
 use crate::format::Format;
 
-/// Records that passed every filter, counted where they are kept (a parsing thread counts its
-/// chunk's) and added to the [`ReadSummary`] in input order.
+/// What became of the records that passed the process and message filters, counted where
+/// they are taken (a parsing thread counts its chunk's) and added to the [`ReadSummary`] in
+/// input order.
 #[derive(Debug, Default)]
 pub(crate) struct KeptTally {
     kept: u64,
     last_kept_at: Option<Timestamp>,
     by_message: BTreeMap<String, u64>,
+    /// Their times, in or out of the time filter.
+    span: Option<LogSpan>,
+    /// Those outside `--since`/`--until`.
+    outside_times: u64,
 }
 
 impl KeptTally {
+    /// Applies the time filter to a record the other filters kept; whether it is kept.
+    pub fn admit(&mut self, record: &LogRecord, filter: &RecordFilter) -> bool {
+        self.span = Some(LogSpan::widen(self.span, record.at));
+        if !filter.wants_time(record.at) {
+            self.outside_times += 1;
+            return false;
+        }
+        self.count(record, filter);
+        true
+    }
+
+    /// Counts a record that passed every filter.
     pub fn count(&mut self, record: &LogRecord, filter: &RecordFilter) {
         self.kept += 1;
         self.last_kept_at = self.last_kept_at.max(Some(record.at));
@@ -199,11 +216,6 @@ impl ReadSummary {
         self.kept_by_message.values().sum()
     }
 
-    /// Notes that the log holds a record at `at`, kept or not.
-    pub(crate) fn covers(&mut self, at: Timestamp) {
-        self.span = Some(LogSpan::widen(self.span, at));
-    }
-
     /// Notes that the log holds records from `span.first` to `span.last`, kept or not.
     pub(crate) fn covers_span(&mut self, span: LogSpan) {
         self.span = Some(LogSpan::merge(self.span, span));
@@ -216,8 +228,12 @@ impl ReadSummary {
         self.add_kept(tally);
     }
 
-    /// Adds the records a parsing thread kept.
+    /// Adds what became of the records a chunk or an archive kept.
     pub(crate) fn add_kept(&mut self, tally: KeptTally) {
+        if let Some(span) = tally.span {
+            self.covers_span(span);
+        }
+        self.records_filtered += tally.outside_times;
         self.records_kept += tally.kept;
         self.last_kept_at = self.last_kept_at.max(tally.last_kept_at);
         for (process, count) in tally.by_message {

@@ -170,10 +170,6 @@ pub(crate) struct ChunkLines {
     line_base: u64,
     pub block: BlockBuilder,
     pub tally: KeptTally,
-    /// The times of the records the message filter kept, in or out of the time filter.
-    pub span: Option<LogSpan>,
-    /// Records outside `--since`/`--until`.
-    pub outside_times: u64,
 }
 
 impl ChunkLines {
@@ -183,8 +179,6 @@ impl ChunkLines {
             line_base,
             block: BlockBuilder::new(formatter, bytes),
             tally: KeptTally::default(),
-            span: None,
-            outside_times: 0,
         }
     }
 
@@ -193,13 +187,9 @@ impl ChunkLines {
         if let Origin::Line { line, .. } = &mut record.origin {
             *line += self.line_base;
         }
-        self.span = Some(LogSpan::widen(self.span, record.at));
-        if !filter.wants_time(record.at) {
-            self.outside_times += 1;
-            return;
+        if self.tally.admit(&record, filter) {
+            self.block.push(&record);
         }
-        self.tally.count(&record, filter);
-        self.block.push(&record);
     }
 }
 

@@ -23,7 +23,7 @@ use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::read::Keep;
 use crate::sorted_lines::LineFormatter;
-use crate::summary::{ReadSummary, SkipReason};
+use crate::summary::{KeptTally, ReadSummary, SkipReason};
 
 /// Bytes read before a chunk is cut.
 pub const CHUNK_BYTES: usize = 4 << 20;
@@ -315,26 +315,20 @@ impl Collector {
             summary.covers_span(span);
         }
         if let Some(lines) = output.lines.take() {
-            summary.records_filtered += lines.outside_times;
-            if let Some(span) = lines.span {
-                summary.covers_span(span);
-            }
             summary.add_kept(lines.tally);
             sink.block(lines.block);
         }
+        let mut tally = KeptTally::default();
         for mut record in output.records.drain(..) {
             if let Origin::Line { line, .. } = &mut record.origin {
                 *line += self.line_base;
             }
             self.folds.apply(run.clock.zone.as_ref(), &mut record);
-            summary.covers(record.at);
-            if run.filter.wants_time(record.at) {
-                summary.count_kept(&record, run.filter);
+            if tally.admit(&record, run.filter) {
                 sink.record(record);
-            } else {
-                summary.records_filtered += 1;
             }
         }
+        summary.add_kept(tally);
         if let Some(floor) = run.floor
             && (floor.is_scanned() || sink.holds_many())
         {
