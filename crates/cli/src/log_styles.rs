@@ -29,6 +29,8 @@ pub struct StyleWriter {
     style: Style,
     written: u64,
     line: String,
+    /// The JSON of the `Records` style, reused from record to record.
+    json: Vec<u8>,
 }
 
 impl StyleWriter {
@@ -37,6 +39,7 @@ impl StyleWriter {
             style,
             written: 0,
             line: String::with_capacity(512),
+            json: Vec::new(),
         }
     }
 
@@ -58,8 +61,13 @@ impl StyleWriter {
         let line = &mut self.line;
         match self.style {
             Style::Records => {
-                serde_json::to_writer(&mut *out, record)?;
-                out.write_all(b"\n")?;
+                let mut json = std::mem::take(&mut self.json);
+                json.clear();
+                record.write_json(&mut json);
+                json.push(b'\n');
+                let written = out.write_all(&json);
+                self.json = json;
+                written?;
                 self.written += 1;
                 return Ok(());
             }
