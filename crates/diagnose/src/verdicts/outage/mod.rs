@@ -302,7 +302,7 @@ fn expired(
                     let late = since(line.at, expiry);
                     return Some(if late > arrival::AFTER_EXPIRY {
                         format!(
-                            "it expired before the device came back ({header}); the app's next arrival, at {}, came {} after that, too late to be this push: APNs had discarded it, so that was a later push",
+                            "it expired before the device came back ({header}); the app's next arrival, at {}, came {} after it expired, too late to be this push: APNs had discarded it, so that was a later push",
                             cx.clock.show(line.at),
                             Human(late)
                         )
@@ -314,7 +314,7 @@ fn expired(
                     });
                 }
                 return Some(format!(
-                    "it expired before the device came back ({header}), and the log goes on {} after that with nothing arriving",
+                    "it expired before the device came back ({header}), and the log goes on {} after the device came back with nothing arriving",
                     Human(since(end, back))
                 ));
             }
