@@ -17,7 +17,7 @@ use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
 use crate::sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
 use crate::sorted_lines::{BlockBuilder, LineFormatter, LineOutput, LineSorter, SortedLines};
-use crate::summary::ReadSummary;
+use crate::summary::{KeptTally, ReadSummary};
 use crate::text::floor::PendingFloor;
 use crate::text::pipeline::{CountingReader, TextRun};
 use crate::text::{self, TextFormat};
@@ -529,6 +529,7 @@ impl LogReader {
             filter.wants_process_or_message(process.as_bytes(), message.as_bytes())
         };
         let mut filtered = 0u64;
+        let mut tally = KeptTally::default();
         progress.begin("reading", None);
         let stats = logarchive::read_logarchive(
             dir,
@@ -543,15 +544,15 @@ impl LogReader {
                 if let Some(zone) = &self.clock.zone {
                     record.at = zone.show(record.at);
                 }
-                if filter.wants_fields(&record) && filter.wants_time(record.at) {
-                    summary.count_kept(&record, filter);
-                    sink.record(record);
-                } else {
+                if !filter.wants_fields(&record) {
                     filtered += 1;
+                } else if tally.admit(&record, filter) {
+                    sink.record(record);
                 }
             },
         )?;
         progress.end();
+        summary.add_kept(tally);
         summary.records_read += stats.entries;
         summary.records_filtered += stats.entries - stats.kept + filtered;
         summary.unrendered += stats.unrendered;

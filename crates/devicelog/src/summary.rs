@@ -37,7 +37,7 @@ impl KeptTally {
     }
 
     /// Counts a record that passed every filter.
-    pub fn count(&mut self, record: &LogRecord, filter: &RecordFilter) {
+    fn count(&mut self, record: &LogRecord, filter: &RecordFilter) {
         self.kept += 1;
         self.last_kept_at = self.last_kept_at.max(Some(record.at));
         // A record of a refused process can only have been kept for its message.
@@ -221,14 +221,7 @@ impl ReadSummary {
         self.span = Some(LogSpan::merge(self.span, span));
     }
 
-    /// Counts a record that passed every filter.
-    pub(crate) fn count_kept(&mut self, record: &LogRecord, filter: &RecordFilter) {
-        let mut tally = KeptTally::default();
-        tally.count(record, filter);
-        self.add_kept(tally);
-    }
-
-    /// Adds what became of the records a chunk or an archive kept.
+    /// Adds what became of the records a chunk or an archive took.
     pub(crate) fn add_kept(&mut self, tally: KeptTally) {
         if let Some(span) = tally.span {
             self.covers_span(span);
