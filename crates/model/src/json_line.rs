@@ -83,9 +83,9 @@ fn string(out: &mut Vec<u8>, text: &str) {
         }
         let end = (i + 8).min(bytes.len());
         for (at, &byte) in bytes.iter().enumerate().take(end).skip(i) {
-            if let Some(escape) = escape(byte) {
+            if byte < 0x20 || byte == b'"' || byte == b'\\' {
                 out.extend_from_slice(&bytes[clean..at]);
-                out.extend_from_slice(&escape);
+                escape(out, byte);
                 clean = at + 1;
             }
         }
@@ -109,8 +109,9 @@ fn needs_escape(word: u64) -> bool {
         != 0
 }
 
-/// The escape of `byte`, padded to six bytes, with its length; `None` when it needs none.
-fn escape(byte: u8) -> Option<EscapeBytes> {
+/// Appends the escape of `byte`, a quote, a backslash or a byte below 0x20.
+fn escape(out: &mut Vec<u8>, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let short = match byte {
         b'"' => b'"',
         b'\\' => b'\\',
@@ -119,46 +120,14 @@ fn escape(byte: u8) -> Option<EscapeBytes> {
         0x0a => b'n',
         0x0c => b'f',
         0x0d => b'r',
-        0x00..=0x1f => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            return Some(EscapeBytes::long([
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0xf)],
-            ]));
+        _ => {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+            return;
         }
-        _ => return None,
     };
-    Some(EscapeBytes::short([b'\\', short]))
-}
-
-/// An escape sequence: two bytes, or six for `\u00XX`.
-struct EscapeBytes {
-    bytes: [u8; 6],
-    len: usize,
-}
-
-impl EscapeBytes {
-    fn short([a, b]: [u8; 2]) -> EscapeBytes {
-        EscapeBytes {
-            bytes: [a, b, 0, 0, 0, 0],
-            len: 2,
-        }
-    }
-
-    fn long(bytes: [u8; 6]) -> EscapeBytes {
-        EscapeBytes { bytes, len: 6 }
-    }
-}
-
-impl std::ops::Deref for EscapeBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
+    out.extend_from_slice(&[b'\\', short]);
 }
 
 #[cfg(test)]
