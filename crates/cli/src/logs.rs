@@ -152,7 +152,7 @@ pub fn run(args: LogsArgs) -> Result<ExitCode> {
         // log show's own words, so its users recognise the default.
         eprintln!("Skipping info and debug messages, pass --info and/or --debug to include.");
     }
-    let out = Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, io::stdout())));
+    let out = Arc::new(Mutex::new(BufWriter::with_capacity(64 << 10, io::stdout())));
     let formatter = line_formatter(args.style());
     // Lines are written during the read when that changes nothing a user sees: not with --last
     // (which is counted back from the last record), not with --strict (which must fail before
