@@ -17,8 +17,12 @@ impl LogRecord {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"at\":");
         let mut buf = [0u8; RFC3339_BYTES];
-        match self.at.rfc3339(&mut buf) {
-            Some(text) => string(out, text),
+        match self.at.rfc3339_bytes(&mut buf) {
+            Some(()) => {
+                out.push(b'"');
+                out.extend_from_slice(&buf);
+                out.push(b'"');
+            }
             None => string(out, &self.at.to_string()),
         }
         out.extend_from_slice(b",\"process\":");

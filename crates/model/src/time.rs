@@ -286,6 +286,13 @@ impl Timestamp {
     /// of each piece `fmt` hands over) cost more than the rest of the record. `None` for a
     /// year outside 0–9999, which `Display` writes with another width.
     pub(crate) fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_BYTES]) -> Option<&'b str> {
+        self.rfc3339_bytes(buf)?;
+        std::str::from_utf8(buf).ok()
+    }
+
+    /// [`Timestamp::rfc3339`] as bytes, all ASCII digits and punctuation: JSON writes them
+    /// between quotes as they are, without a UTF-8 check or an escape scan.
+    pub(crate) fn rfc3339_bytes(&self, buf: &mut [u8; RFC3339_BYTES]) -> Option<()> {
         let c = self.local();
         let year = u32::try_from(c.year).ok().filter(|y| *y <= 9999)?;
         let abs = self.offset.0.unsigned_abs();
@@ -320,7 +327,7 @@ impl Timestamp {
             buf[at] = byte;
         }
         buf[26] = if self.offset.0 < 0 { b'-' } else { b'+' };
-        std::str::from_utf8(buf).ok()
+        Some(())
     }
 }
 
