@@ -16,7 +16,9 @@ use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
 use crate::sort::{DEFAULT_SORT_MEMORY, RecordSorter, SortedRecords};
-use crate::sorted_lines::{BlockBuilder, LineFormatter, LineOutput, LineSorter, SortedLines};
+use crate::sorted_lines::{
+    BlockBuilder, LineFormatter, LineOutput, LineSorter, SortedLines, SpareBlocks,
+};
 use crate::summary::{KeptTally, ReadSummary};
 use crate::text::floor::PendingFloor;
 use crate::text::pipeline::{CountingReader, TextRun};
@@ -54,6 +56,11 @@ pub(crate) trait Keep {
 
     /// Lines formatted where their records were parsed, after the records so far.
     fn block(&mut self, block: BlockBuilder);
+
+    /// Where blocks come back once their lines are written, to be filled again.
+    fn spare_blocks(&self) -> Option<SpareBlocks> {
+        None
+    }
 }
 
 /// The sorter a read feeds: records, or formatted lines ([`LogReaderBuilder::lines`]), and the
@@ -89,6 +96,10 @@ impl Keep for Sorters<'_> {
 
     fn holds_many(&self) -> bool {
         self.lines.as_ref().is_some_and(|lines| lines.holds_many())
+    }
+
+    fn spare_blocks(&self) -> Option<SpareBlocks> {
+        self.lines.as_ref().map(|lines| lines.spare_blocks())
     }
 
     fn block(&mut self, block: BlockBuilder) {
@@ -464,6 +475,7 @@ impl LogReader {
                 .as_ref()
                 .filter(|_| parser.times_records_alone() && self.clock.zone.is_none())
                 .map(|lines| lines.formatter.clone()),
+            spare: sink.spare_blocks(),
             line_bytes: AtomicU64::new(0),
         };
         progress.begin("reading", total);

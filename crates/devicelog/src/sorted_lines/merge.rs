@@ -36,12 +36,7 @@ impl Source {
     /// A source with no lines and no memory.
     pub fn empty() -> Source {
         Source::Memory {
-            block: Block {
-                first: 0,
-                keys: Vec::new(),
-                ends: Vec::new(),
-                bytes: Vec::new(),
-            },
+            block: Block::empty(),
             next: 0,
         }
     }
@@ -112,12 +107,12 @@ impl Source {
                 }
                 if headers {
                     for i in from..to {
-                        let line = &block.bytes[block.start(i)..block.ends[i]];
+                        let line = block.line(i);
                         write_header(out, block.keys[i], line.len())?;
                         out.write_all(line)?;
                     }
                 } else {
-                    out.write_all(&block.bytes[block.start(from)..block.ends[to - 1]])?;
+                    block.stretches(from, to, |bytes| out.write_all(bytes))?;
                 }
                 *next = to;
                 Ok((to - from) as u64)

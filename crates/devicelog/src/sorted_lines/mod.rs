@@ -6,9 +6,11 @@
 //! than parsing them on every core. A reader built with
 //! [`LogReaderBuilder::lines`](crate::LogReaderBuilder::lines) instead hands the kept records,
 //! in batches, to formatting threads. Each thread turns its batch into one block of output bytes
-//! with a key (time, arrival index) per line, sorts the block's lines only when they are out of
-//! order (exports are nearly ordered, so most blocks are not) and lays them out in order. A
-//! gathering thread holds the blocks. When the reader can bound the times still to come (a
+//! with a key (time, arrival index) per line, formatted in key order. Dated text formats go
+//! further: their parsing threads format each chunk's kept records as they parse them
+//! ([`BlockBuilder`]), in arrival order, and a block whose keys are out of order records where
+//! each line lies rather than copying the lines into order (exports are nearly ordered, so a
+//! few lines are out of place). A gathering thread holds the blocks. When the reader can bound the times still to come (a
 //! floor, see `text/floor.rs`), the gathering thread writes every held line below the floor to
 //! the output at once, so on a nearly ordered file only the last few blocks are held and
 //! nothing touches the disk. Without a floor, or when the held lines outgrow the sort budget
@@ -51,43 +53,95 @@ const MAX_RUNS: usize = 64;
 /// A line's sort key: time in UTC microseconds, then arrival order.
 type Key = (i64, u64);
 
-/// One formatted batch, its lines laid out in key order: line `i` is
-/// `bytes[ends[i - 1]..ends[i]]`. Its records arrived as `first`, `first + 1`, ….
+/// One formatted batch. Its keys are in order; its lines are laid out in key order too unless
+/// `order` says otherwise. Line `j` of the layout is `bytes[ends[j - 1]..ends[j]]`. Its records
+/// arrived as `first`, `first + 1`, ….
 struct Block {
     first: u64,
     keys: Vec<Key>,
     ends: Vec<usize>,
     bytes: Vec<u8>,
+    /// Empty when the layout is in key order; else the layout line of each key, in key order.
+    order: Vec<u32>,
 }
 
 impl Block {
-    fn start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { self.ends[i - 1] }
+    fn empty() -> Block {
+        Block {
+            first: 0,
+            keys: Vec::new(),
+            ends: Vec::new(),
+            bytes: Vec::new(),
+            order: Vec::new(),
+        }
     }
 
-    /// Lays the lines out in key order; `order` is scratch space. A block in order (exports
-    /// nearly always are, within a batch) is left as it is.
-    fn put_in_order(&mut self, order: &mut Vec<u32>) {
+    /// Where the line of key `i` is laid out.
+    fn position(&self, i: usize) -> usize {
+        if self.order.is_empty() {
+            i
+        } else {
+            self.order[i] as usize
+        }
+    }
+
+    /// The bytes of laid-out lines `from..to`.
+    fn laid_out(&self, from: usize, to: usize) -> &[u8] {
+        let start = if from == 0 { 0 } else { self.ends[from - 1] };
+        &self.bytes[start..self.ends[to - 1]]
+    }
+
+    /// The line of key `i`.
+    fn line(&self, i: usize) -> &[u8] {
+        let at = self.position(i);
+        self.laid_out(at, at + 1)
+    }
+
+    /// Calls `f` with the lines of keys `from..to` in key order, as few slices as the layout
+    /// allows: one when it is in order, a few more per line out of place.
+    fn stretches(
+        &self,
+        from: usize,
+        to: usize,
+        mut f: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if self.order.is_empty() {
+            return f(self.laid_out(from, to));
+        }
+        let mut i = from;
+        while i < to {
+            let start = self.position(i);
+            let mut end = start + 1;
+            i += 1;
+            while i < to && self.position(i) == end {
+                end += 1;
+                i += 1;
+            }
+            f(self.laid_out(start, end))?;
+        }
+        Ok(())
+    }
+
+    /// Sorts the keys of lines formatted in arrival order (whose keys count from 0) and says
+    /// where each one's line is, rather than copying the lines: exports are nearly ordered, so
+    /// the few lines out of place cost a few more slices when the block is written.
+    fn put_in_order(&mut self) {
+        self.order.clear();
         if self.keys.is_sorted() {
             return;
         }
-        order.clear();
-        order.extend(0..self.keys.len() as u32);
-        order.sort_unstable_by_key(|&i| self.keys[i as usize]);
-        let mut bytes = Vec::with_capacity(self.bytes.len());
-        let mut ends = Vec::with_capacity(self.ends.len());
-        for &i in order.iter() {
-            let i = i as usize;
-            bytes.extend_from_slice(&self.bytes[self.start(i)..self.ends[i]]);
-            ends.push(bytes.len());
-        }
-        self.keys.sort_unstable();
-        self.bytes = bytes;
-        self.ends = ends;
+        // The stable sort finds the long ordered runs of a nearly ordered block and merges
+        // them; the keys are distinct, so it orders them as an unstable sort would.
+        self.keys.sort();
+        self.order
+            .extend(self.keys.iter().map(|&(_, index)| index as u32));
     }
 
+    /// The memory the block holds, as it counts against the sort budget: what it has written.
+    /// The room it was given past that has not been touched, so it takes no memory (a block
+    /// filled again has touched about as much before).
     fn memory(&self) -> usize {
-        self.bytes.capacity() + self.keys.capacity() * 16 + self.ends.capacity() * 8
+        self.bytes.len() + self.keys.len() * 16 + self.ends.len() * 8 + self.order.len() * 4
     }
 }
 
@@ -101,16 +155,24 @@ pub(crate) struct BlockBuilder {
 }
 
 impl BlockBuilder {
-    pub fn new(formatter: LineFormatter, bytes: usize) -> BlockBuilder {
-        BlockBuilder {
-            formatter,
-            block: Block {
-                first: 0,
-                keys: Vec::new(),
-                ends: Vec::new(),
-                bytes: Vec::with_capacity(bytes),
+    /// `bytes` is the room the lines are expected to take; a spare block is filled again when
+    /// there is one.
+    pub fn new(
+        formatter: LineFormatter,
+        bytes: usize,
+        spare: Option<&SpareBlocks>,
+    ) -> BlockBuilder {
+        let block = match spare.and_then(SpareBlocks::take) {
+            Some(block) if block.bytes.capacity() >= bytes => block,
+            // Growing a spare block would copy its whole old capacity (the allocator does not
+            // know it is empty). A new block has a little room to spare, so that the next
+            // chunks, which take about as much, can fill it again.
+            _ => Block {
+                bytes: Vec::with_capacity(bytes + bytes / 16),
+                ..Block::empty()
             },
-        }
+        };
+        BlockBuilder { formatter, block }
     }
 
     pub fn push(&mut self, record: &LogRecord) {
@@ -124,7 +186,7 @@ impl BlockBuilder {
 
     /// Sorts the lines by time, in the parsing thread; returns the bytes they take.
     pub fn finish(&mut self) -> usize {
-        self.block.put_in_order(&mut Vec::new());
+        self.block.put_in_order();
         self.block.bytes.len()
     }
 }
@@ -134,6 +196,24 @@ impl std::fmt::Debug for BlockBuilder {
         f.debug_struct("BlockBuilder")
             .field("lines", &self.block.keys.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Blocks whose lines have been written, handed back to be filled again: a fresh block of a few
+/// MiB costs the allocator new zeroed pages (the kernel's `clear_page` was 6 % of the CPU of a
+/// read that keeps every line), and growing one costs a copy of what it holds.
+#[derive(Clone)]
+pub(crate) struct SpareBlocks(Arc<Mutex<Receiver<Block>>>);
+
+impl SpareBlocks {
+    /// A written block, emptied, if one is waiting.
+    fn take(&self) -> Option<Block> {
+        let mut block = self.0.lock().ok()?.try_recv().ok()?;
+        block.keys.clear();
+        block.ends.clear();
+        block.bytes.clear();
+        block.order.clear();
+        Some(block)
     }
 }
 
@@ -158,6 +238,7 @@ pub(crate) struct LineSorter {
     /// Bytes of the blocks pushed whole ([`LineSorter::push_block`]): all held until a floor
     /// is sent, and known here before the gathering thread has counted them.
     pushed: usize,
+    spare: SpareBlocks,
 }
 
 impl LineSorter {
@@ -175,16 +256,16 @@ impl LineSorter {
         let (empty_tx, empty_rx) = sync_channel::<Vec<LogRecord>>(threads * 4);
         let (spent_tx, spent_rx) = sync_channel::<Block>(threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
-        let spent_rx = Arc::new(Mutex::new(spent_rx));
+        let spare = SpareBlocks(Arc::new(Mutex::new(spent_rx)));
         let workers = (0..threads)
             .map(|_| {
                 let work_rx = Arc::clone(&work_rx);
                 let block_tx = block_tx.clone();
                 let empty_tx = empty_tx.clone();
                 let formatter = Arc::clone(&formatter);
-                let spent_rx = Arc::clone(&spent_rx);
+                let spare = spare.clone();
                 std::thread::spawn(move || {
-                    format_batches(&work_rx, &block_tx, &empty_tx, &spent_rx, &*formatter)
+                    format_batches(&work_rx, &block_tx, &empty_tx, &spare, &*formatter)
                 })
             })
             .collect();
@@ -209,7 +290,13 @@ impl LineSorter {
             held,
             budget,
             pushed: 0,
+            spare,
         }
+    }
+
+    /// Where the blocks written come back, for [`BlockBuilder::new`].
+    pub fn spare_blocks(&self) -> SpareBlocks {
+        self.spare.clone()
     }
 
     /// Whether the held lines have reached three quarters of the sort budget: without floors
@@ -376,14 +463,13 @@ impl Drop for LineSorter {
     }
 }
 
-/// A formatting thread: batch in, block out, the emptied batch back. Blocks already written
-/// come back through `spent` and are filled again: a fresh block of a few MiB costs the
-/// allocator new zeroed pages, and growing one costs a copy of what it holds.
+/// A formatting thread: batch in, block out, the emptied batch back; blocks already written
+/// are filled again.
 fn format_batches(
     work: &Mutex<Receiver<(u64, Vec<LogRecord>)>>,
     blocks: &SyncSender<ToGather>,
     empty: &SyncSender<Vec<LogRecord>>,
-    spent: &Mutex<Receiver<Block>>,
+    spare: &SpareBlocks,
     formatter: &(dyn Fn(&LogRecord, &mut Vec<u8>) + Send + Sync),
 ) {
     let mut order: Vec<u32> = Vec::new();
@@ -395,13 +481,9 @@ fn format_batches(
             Err(_) => return,
         };
         let Ok((first, mut batch)) = next else { return };
-        let reused = spent.lock().ok().and_then(|rx| rx.try_recv().ok());
-        let mut block = match reused {
+        let mut block = match spare.take() {
             Some(mut block) => {
                 block.first = first;
-                block.keys.clear();
-                block.ends.clear();
-                block.bytes.clear();
                 block
             }
             None => Block {
@@ -409,6 +491,7 @@ fn format_batches(
                 keys: Vec::with_capacity(batch.len()),
                 ends: Vec::with_capacity(batch.len()),
                 bytes: Vec::with_capacity(batch.len() * line_bytes * 9 / 8),
+                order: Vec::new(),
             },
         };
         block.keys.extend(
@@ -485,5 +568,66 @@ impl SortedLines {
         }
         merge(&mut sources, out, false, None, &mut drop)?;
         Ok(skipped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(record: &LogRecord, out: &mut Vec<u8>) {
+        out.extend_from_slice(record.message.as_bytes());
+        out.push(b'\n');
+    }
+
+    fn record(micros: i64, message: &str) -> LogRecord {
+        let at = pushtrace_model::Timestamp::new(micros, pushtrace_model::UtcOffset::UTC);
+        let origin = pushtrace_model::Origin::Line {
+            file: "t".into(),
+            line: 1,
+        };
+        LogRecord::new(at, "apsd", message, origin)
+    }
+
+    fn written(block: &Block) -> (Vec<u8>, usize) {
+        let mut out = Vec::new();
+        let mut slices = 0;
+        block
+            .stretches(0, block.keys.len(), |bytes| {
+                slices += 1;
+                out.extend_from_slice(bytes);
+                Ok(())
+            })
+            .unwrap();
+        (out, slices)
+    }
+
+    #[test]
+    fn a_block_out_of_order_is_written_in_time_order_without_moving_its_lines() {
+        let mut builder = BlockBuilder::new(Arc::new(line), 0, None);
+        for (micros, message) in [(10, "a"), (20, "b"), (15, "c"), (30, "d"), (40, "e")] {
+            builder.push(&record(micros, message));
+        }
+        builder.finish();
+        let block = &builder.block;
+        assert_eq!(
+            block.bytes, b"a\nb\nc\nd\ne\n",
+            "the layout is the arrival order"
+        );
+        assert_eq!(block.order, [0, 2, 1, 3, 4]);
+        assert_eq!(block.line(1), b"c\n");
+        // a, c, b, then d and e as one stretch.
+        assert_eq!(written(block), (b"a\nc\nb\nd\ne\n".to_vec(), 4));
+    }
+
+    #[test]
+    fn a_block_in_order_is_one_stretch() {
+        let mut builder = BlockBuilder::new(Arc::new(line), 0, None);
+        for (micros, message) in [(10, "a"), (10, "b"), (11, "c")] {
+            builder.push(&record(micros, message));
+        }
+        builder.finish();
+        assert!(builder.block.order.is_empty());
+        assert_eq!(written(&builder.block), (b"a\nb\nc\n".to_vec(), 1));
     }
 }

@@ -14,7 +14,7 @@ use crate::anywhere::Hits;
 use crate::clock::LocalClock;
 use crate::filter::RecordFilter;
 use crate::format::{Format, Requirements};
-use crate::sorted_lines::{BlockBuilder, LineFormatter};
+use crate::sorted_lines::{BlockBuilder, LineFormatter, SpareBlocks};
 use crate::summary::{KeptTally, LogSpan, SkipReason};
 
 mod ansi;
@@ -174,10 +174,15 @@ pub(crate) struct ChunkLines {
 
 impl ChunkLines {
     /// `bytes` is the room the lines are expected to take (the last chunk's, say).
-    pub fn new(formatter: LineFormatter, line_base: u64, bytes: usize) -> ChunkLines {
+    pub fn new(
+        formatter: LineFormatter,
+        line_base: u64,
+        bytes: usize,
+        spare: Option<&SpareBlocks>,
+    ) -> ChunkLines {
         ChunkLines {
             line_base,
-            block: BlockBuilder::new(formatter, bytes),
+            block: BlockBuilder::new(formatter, bytes, spare),
             tally: KeptTally::default(),
         }
     }

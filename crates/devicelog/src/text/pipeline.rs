@@ -22,7 +22,7 @@ use crate::clock::{LocalClock, Zone};
 use crate::error::ReadError;
 use crate::filter::RecordFilter;
 use crate::read::Keep;
-use crate::sorted_lines::LineFormatter;
+use crate::sorted_lines::{LineFormatter, SpareBlocks};
 use crate::summary::{KeptTally, ReadSummary, SkipReason};
 
 /// Bytes read before a chunk is cut.
@@ -49,6 +49,8 @@ pub(crate) struct TextRun<'a> {
     /// that dates every record ([`TextFormat::times_records_alone`]), read without a named
     /// zone (whose repeated hour is carried from chunk to chunk).
     pub lines: Option<LineFormatter>,
+    /// Blocks already written, filled again by [`TextRun::lines`].
+    pub spare: Option<SpareBlocks>,
     /// The bytes of the last chunk's formatted lines: the next chunk's room, so that a block
     /// is sized once (growing one copies it; reserving a chunk's worth for a share of it holds
     /// memory for nothing).
@@ -225,7 +227,12 @@ impl TextRun<'_> {
                 let chunk = &data[..len];
                 output.lines = self.lines.as_ref().map(|formatter| {
                     let room = self.line_bytes.load(Ordering::Relaxed) as usize * 9 / 8;
-                    ChunkLines::new(formatter.clone(), line_base, room.min(2 * len))
+                    ChunkLines::new(
+                        formatter.clone(),
+                        line_base,
+                        room.min(2 * len),
+                        self.spare.as_ref(),
+                    )
                 });
                 // One pass over the whole chunk, rather than one search per dropped line.
                 let hits = if self.format.raw_messages() {
