@@ -238,7 +238,8 @@ impl Idevicesyslog {
                     Ok(at) => at,
                     Err(_) => return out.skip(number, SkipReason::BadTimestamp, line),
                 };
-                let message = join_message(out, row.message, continuation, "\n");
+                let first = out.text(row.message);
+                let message = join_message(out, first, continuation, "\n");
                 let process = out.text(row.process).into_owned();
                 let mut record = LogRecord::new(at, process, message, ctx.origin(number));
                 record.pid = Some(row.pid);

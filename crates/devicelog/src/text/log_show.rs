@@ -13,7 +13,9 @@ use pushtrace_model::{Level, LogRecord};
 
 use super::decimal;
 use super::timestamp::{date_time_prefix, same_second, trim_start};
-use super::{ChunkContext, ChunkOutput, RefusedEnds, TextFormat, for_each_record, join_message};
+use super::{
+    ChunkContext, ChunkOutput, DecodedLine, RefusedEnds, TextFormat, for_each_record, join_message,
+};
 use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
@@ -101,10 +103,6 @@ fn split_tail(mut tail: &[u8]) -> Tail<'_> {
     }
 }
 
-fn opt_string(out: &mut ChunkOutput, bytes: Option<&[u8]>) -> Option<String> {
-    bytes.map(|b| out.text(b).into_owned())
-}
-
 fn hex(bytes: &[u8]) -> Option<u64> {
     let digits = bytes.strip_prefix(b"0x").unwrap_or(bytes);
     if digits.is_empty() || digits.len() > 16 {
@@ -165,12 +163,15 @@ fn finish(
         Err(_) => return out.skip(number, SkipReason::BadTimestamp, line),
     };
     let tail = split_tail(tail);
-    let message = join_message(out, tail.message, continuation, "\n");
-    let process = out.text(process).into_owned();
+    let decoded = DecodedLine::new(line);
+    let first = out.text_of(&decoded, tail.message);
+    let message = join_message(out, first, continuation, "\n");
+    let process = out.text_of(&decoded, process).into_owned();
     let mut record = LogRecord::new(at, process, message, ctx.origin(number));
-    record.sender = opt_string(out, tail.sender);
-    record.subsystem = opt_string(out, tail.subsystem);
-    record.category = opt_string(out, tail.category);
+    let mut field = |part: Option<&[u8]>| part.map(|part| out.text_of(&decoded, part).into_owned());
+    record.sender = field(tail.sender);
+    record.subsystem = field(tail.subsystem);
+    record.category = field(tail.category);
     fill(&mut record);
     out.keep(ctx, record);
 }
@@ -470,6 +471,21 @@ mod tests {
 2026-05-20 17:48:41.248002+0300  localhost powerd[63]: Sending com.apple.powerd.assertionpolicy 3\n\
 2026-05-20 17:50:04.028000+0300  localhost powerd[63]: Process CommCenter.104 Created SystemIsActive\n\
 \"com.apple.ipTelephony.sipIncoming.cell\"\n";
+
+    #[test]
+    fn fields_cut_from_a_line_decoded_once_keep_their_non_ascii_text() {
+        // Decoded once per line, then cut at the fields' byte offsets (DecodedLine): the cuts
+        // fall between characters however wide they are.
+        let text = "2026-05-20 17:48:41.250113+0300  localhost Café[7]: (Bibliothèque) [com.exemple.café:réseau] Appel entrant reçu\nsuite à la ligne\n";
+        let out = parse(&SyslogStyle, text, LocalClock::default());
+        assert_eq!(out.lossy_utf8, 0);
+        let r = &out.records[0];
+        assert_eq!(r.process, "Café");
+        assert_eq!(r.sender.as_deref(), Some("Bibliothèque"));
+        assert_eq!(r.subsystem.as_deref(), Some("com.exemple.café"));
+        assert_eq!(r.category.as_deref(), Some("réseau"));
+        assert_eq!(r.message, "Appel entrant reçu\nsuite à la ligne");
+    }
 
     #[test]
     fn syslog_style_fields_and_continuations() {

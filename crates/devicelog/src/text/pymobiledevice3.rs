@@ -173,10 +173,12 @@ impl Pymobiledevice3 {
                         let (last, label) = split_label(last);
                         let mut parts = middle.to_vec();
                         parts.push(last);
-                        (join_message(out, row.message, &parts, "\n"), label)
+                        let first = out.text(row.message);
+                        (join_message(out, first, &parts, "\n"), label)
                     }
                     None => {
                         let (first, label) = split_label(row.message);
+                        let first = out.text(first);
                         (join_message(out, first, &[], "\n"), label)
                     }
                 };
