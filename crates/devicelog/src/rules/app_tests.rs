@@ -138,6 +138,30 @@ fn ios_12_callservicesd_tracking_a_call_is_read_as_the_report() {
             call: None
         }
     );
+    // With private data shown, the call's provider: the app's (its team ID dropped), or Apple's
+    // cellular provider, which is no app's report.
+    let tracked = |provider: &str| {
+        kind_of(
+            &set,
+            "callservicesd",
+            &format!(
+                "Started tracking call: <CSDProviderCall 0x10b3a4c00 p={provider} aPI=(null) initr=(null) crs=(null) …>"
+            ),
+        )
+    };
+    for (provider, bundle) in [
+        ("A1B2C3D4E5.com.acme.call", "com.acme.call"),
+        ("com.acme.call", "com.acme.call"),
+        ("com.apple.coretelephony", "com.apple.coretelephony"),
+    ] {
+        assert_eq!(
+            tracked(provider),
+            EventKind::CallReported {
+                bundle: Some(bundle.into()),
+                call: None
+            }
+        );
+    }
     // Its twin at the end of a call is not a report.
     assert!(
         set.event(&record("callservicesd", "Stopped tracking call: <private>"))

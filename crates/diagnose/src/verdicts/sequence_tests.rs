@@ -1,7 +1,8 @@
-//! Lines and pushes in sequence: a retry racing the first push of its call, a later push
-//! closing the watch on an expired one, apsd closing a failed attempt, and a connected stretch
-//! running through a line that names no interface, another app's push after the push was due,
-//! a log that left apsd out, and what APNs's token answers say.
+//! Lines and pushes in sequence: a retry racing the first push of its call, a call of another
+//! provider tracked after the arrival, a later push closing the watch on an expired one, apsd
+//! closing a failed attempt, and a connected stretch running through a line that names no
+//! interface, another app's push after the push was due, a log that left apsd out, and what
+//! APNs's token answers say.
 
 use pushtrace_model::{Cause, EventKind, Outcome, PushRecord, Recovery};
 
@@ -58,6 +59,43 @@ fn a_report_before_the_arrival_is_an_earlier_pushs_and_does_not_clear_a_kill() {
             .iter()
             .all(|e| e.event.at != at("10:00:33.600"))
     );
+}
+
+#[test]
+fn a_call_callservicesd_tracks_for_another_provider_is_not_the_apps_report() {
+    // With private data shown, callservicesd's tracked call names its provider: a cellular call
+    // starting right after the push's arrival does not clear PushKit's kill; the app's own does.
+    let verdict = |provider: &str| {
+        let tracked = event(
+            "10:00:31.000",
+            "callservicesd",
+            EventKind::CallReported {
+                bundle: Some(provider.into()),
+                call: None,
+            },
+        );
+        let t = timeline(
+            vec![
+                connected("10:00:00.000"),
+                arrived("10:00:30.100"),
+                tracked,
+                event(
+                    "10:00:35.000",
+                    "Comera",
+                    EventKind::AppKilledForNotReporting,
+                ),
+            ],
+            "09:59:00",
+            "10:05:00",
+        );
+        let v = diagnose(&push("10:00:30.000"), &t, &options());
+        (v.outcome, v.cause)
+    };
+    assert_eq!(
+        verdict("com.apple.coretelephony"),
+        (Outcome::DeliveredNotReported, Cause::AppNotReporting)
+    );
+    assert_eq!(verdict("com.acme.call"), (Outcome::OnTime, Cause::None));
 }
 
 #[test]
