@@ -383,4 +383,6 @@ pub enum RuleError {
 }
 
 #[cfg(test)]
+mod app_tests;
+#[cfg(test)]
 mod tests;

@@ -213,6 +213,20 @@ pub(crate) fn other_app_between(
     })
 }
 
+/// apsd's lines of the pushes that reached the device for another app (a delivery naming
+/// another app whose first line is apsd's), in time order.
+pub(crate) fn other_apps_pushes<'a, 'c>(
+    cx: &'c Context<'a>,
+    wanted: &'c Wanted,
+) -> impl Iterator<Item = &'a DeviceEvent> + 'c {
+    let timeline = cx.timeline;
+    cx.deliveries
+        .iter()
+        .filter(move |d| d.is_for(wanted).is_none())
+        .map(move |d| &timeline.events[d.events[0]])
+        .filter(|e| matches!(e.kind, EventKind::PushReceived { .. }))
+}
+
 /// The first line after `from` of a delivery naming the push's topic or app, whoever claimed
 /// it: a sentence that says nothing arrived must not hide it.
 pub(crate) fn first_named_after<'a>(

@@ -1,7 +1,8 @@
-//! Lines and pushes in sequence: a retry racing the first push of its call, a later push
-//! closing the watch on an expired one, apsd closing a failed attempt, and a connected stretch
-//! running through a line that names no interface, a log that left apsd out, and what APNs's
-//! token answers say.
+//! Lines and pushes in sequence: a retry racing the first push of its call, a call of another
+//! provider tracked after the arrival, a later push closing the watch on an expired one, apsd
+//! closing a failed attempt, and a connected stretch running through a line that names no
+//! interface, another app's push after the push was due, a log that left apsd out, and what
+//! APNs's token answers say.
 
 use pushtrace_model::{Cause, EventKind, Outcome, PushRecord, Recovery};
 
@@ -58,6 +59,43 @@ fn a_report_before_the_arrival_is_an_earlier_pushs_and_does_not_clear_a_kill() {
             .iter()
             .all(|e| e.event.at != at("10:00:33.600"))
     );
+}
+
+#[test]
+fn a_call_callservicesd_tracks_for_another_provider_is_not_the_apps_report() {
+    // With private data shown, callservicesd's tracked call names its provider: a cellular call
+    // starting right after the push's arrival does not clear PushKit's kill; the app's own does.
+    let verdict = |provider: &str| {
+        let tracked = event(
+            "10:00:31.000",
+            "callservicesd",
+            EventKind::CallReported {
+                bundle: Some(provider.into()),
+                call: None,
+            },
+        );
+        let t = timeline(
+            vec![
+                connected("10:00:00.000"),
+                arrived("10:00:30.100"),
+                tracked,
+                event(
+                    "10:00:35.000",
+                    "Comera",
+                    EventKind::AppKilledForNotReporting,
+                ),
+            ],
+            "09:59:00",
+            "10:05:00",
+        );
+        let v = diagnose(&push("10:00:30.000"), &t, &options());
+        (v.outcome, v.cause)
+    };
+    assert_eq!(
+        verdict("com.apple.coretelephony"),
+        (Outcome::DeliveredNotReported, Cause::AppNotReporting)
+    );
+    assert_eq!(verdict("com.acme.call"), (Outcome::OnTime, Cause::None));
 }
 
 #[test]
@@ -223,6 +261,80 @@ fn a_push_line_without_interface_does_not_cut_the_connected_stretch() {
     let cited: Vec<_> = v.evidence.iter().map(|e| e.event.at).collect();
     assert!(cited.contains(&at("10:02:00.000")), "{cited:?}");
     assert!(!cited.contains(&at("10:00:30.300")), "{cited:?}");
+}
+
+fn other_app_push(time: &str, interface: &str) -> pushtrace_model::DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::PushReceived {
+            filter: "enabled".into(),
+            topic: Some("net.whatsapp.WhatsApp.voip".into()),
+            interface: Some(interface.into()),
+            priority: Some(10),
+        },
+    )
+}
+
+#[test]
+fn another_apps_push_is_cited_only_as_the_first_traffic_after_the_push_was_due() {
+    // Sent 10:00:30, due 10:00:40 (--late-after): APNs delivering another app's push over the
+    // same connection after that, before apsd's own next line, shows the connection carrying
+    // pushes when this one should have come.
+    let cited = |mut events: Vec<pushtrace_model::DeviceEvent>, other: &str| {
+        // Each line its own (a verdict keeps one citation per line).
+        for (n, e) in (1..).zip(&mut events) {
+            e.source = pushtrace_model::Origin::Line {
+                file: "test.log".into(),
+                line: n,
+            };
+        }
+        let t = timeline(events, "09:59:00", "10:05:00");
+        let v = diagnose(&push("10:00:30.000"), &t, &options());
+        assert_eq!(
+            (v.outcome, v.cause),
+            (Outcome::NotDelivered, Cause::NetworkPathSuspect),
+            "{}",
+            v.explanation
+        );
+        v.evidence.iter().any(|e| e.event.at == at(other))
+    };
+    assert!(cited(
+        vec![
+            connected("10:00:00.000"),
+            other_app_push("10:01:10.000", "en0"),
+            connected("10:02:00.000"),
+        ],
+        "10:01:10.000"
+    ));
+    // Inside the push's window it came while this one still could: not cited.
+    assert!(!cited(
+        vec![
+            connected("10:00:00.000"),
+            other_app_push("10:00:31.000", "en0"),
+            connected("10:02:00.000"),
+        ],
+        "10:00:31.000"
+    ));
+    // apsd's own traffic after the due time came first: it is the nearer line.
+    assert!(!cited(
+        vec![
+            connected("10:00:00.000"),
+            connected("10:00:50.000"),
+            other_app_push("10:01:10.000", "en0"),
+            connected("10:02:00.000"),
+        ],
+        "10:01:10.000"
+    ));
+    // Another connection (cellular) is not the one the push should have come over.
+    assert!(!cited(
+        vec![
+            connected("10:00:00.000"),
+            connected("10:00:35.000"),
+            other_app_push("10:01:10.000", "pdp_ip0"),
+        ],
+        "10:01:10.000"
+    ));
 }
 
 #[test]

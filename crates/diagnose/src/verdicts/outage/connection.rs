@@ -9,9 +9,13 @@ use pushtrace_devicelog::timeline::{
     ApnsState, Dimension, DownReason, Interval, Registration, State,
 };
 use pushtrace_model::duration::since;
-use pushtrace_model::{DeviceEvent, EventKind, Evidence, EvidenceRole, Human, Timestamp};
+use pushtrace_model::{
+    DeviceEvent, EventKind, Evidence, EvidenceRole, Human, PushRecord, Timestamp,
+};
 
 use super::is_connection;
+use crate::verdicts::arrival::{Wanted, other_apps_pushes};
+use crate::verdicts::window::expected_by;
 use crate::verdicts::{Context, cite};
 
 /// How close before the send a connection line must be to show, alone, that the connection
@@ -264,8 +268,49 @@ fn shows_traffic(kind: &EventKind) -> bool {
     }
 }
 
+/// Another app's push that APNs delivered over the connection live at `probe` (the same
+/// connected stretch: its interface, no loss between), when it is the first traffic on that
+/// connection after this push was due. APNs delivers over the device's persistent connection,
+/// so that delivery shows APNs reaching the device, over that connection, at a time this push
+/// should already have come: the loss is this push's, not the device's. Earlier pushes of other
+/// apps prove nothing more than apsd's own lines: one before the send says nothing of this
+/// push, and one inside its window (sent to due) came while this one could still come after it
+/// (APNs does not keep pushes in order, docs/reference/apns.md §4.1–4.2), and is a delivery the
+/// arrival step weighed as this push's; cited as support, it reads as the arrival. Nor is one
+/// cited after apsd's own traffic already showed the connection alive past the due time: it
+/// adds nothing to the nearer line.
+pub(super) fn other_app_push_after_due(
+    cx: &Context<'_>,
+    push: &PushRecord,
+    probe: Timestamp,
+) -> Option<Evidence> {
+    let interval = cx.timeline.state_at(Dimension::Apns, probe);
+    if !matches!(interval.state, State::Apns(ApnsState::Connected { .. })) {
+        return None;
+    }
+    let due = expected_by(push, cx.options);
+    let (from, to) = connected_stretch(cx, interval);
+    let after_due = |e: &&DeviceEvent| {
+        e.at > due && to.is_none_or(|t| e.at < t) && since(e.at, probe) <= BRACKET
+    };
+    let own = connection_lines(cx, interval).find(after_due);
+    let wanted = Wanted::of(push, cx.options.app.as_deref());
+    let other = other_apps_pushes(cx, &wanted)
+        .filter(|e| from.is_none_or(|f| e.at >= f))
+        .find(after_due)?;
+    if own.is_some_and(|own| own.at <= other.at) {
+        return None;
+    }
+    Some(cite(
+        other,
+        EvidenceRole::Supports,
+        "another app's push delivered over the same connection after this one was due",
+    ))
+}
+
 /// The lines of a connected stretch that show the connection alive: apsd's own traffic and
-/// keepalives (another app's push shows it too, but is never cited for this one).
+/// keepalives (another app's push shows it too, but is cited only as
+/// [`other_app_push_after_due`] says).
 pub(super) fn connection_lines<'a>(
     cx: &Context<'a>,
     interval: &Interval,

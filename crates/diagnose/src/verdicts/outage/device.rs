@@ -10,7 +10,9 @@ use pushtrace_model::{
     Cause, Confidence, DeviceEvent, EventKind, EvidenceRole, Human, PushRecord, Timestamp,
 };
 
-use super::connection::{ApnsAtSend, apns_at, apns_line, last_connected_end};
+use super::connection::{
+    ApnsAtSend, apns_at, apns_line, last_connected_end, other_app_push_after_due,
+};
 use super::reconnect;
 use super::{Diagnosed, describe};
 use crate::verdicts::window::starts_after_send;
@@ -516,6 +518,9 @@ fn connected(
             "the device's APNs connection was live at the send, but the push record has no answer from APNs: whether APNs took the push is not known".into(),
         );
         found.evidence = apns_line(at_send, state);
+        found
+            .evidence
+            .extend(other_app_push_after_due(cx, push, probe));
         return found;
     }
     if let Some((alive, loss)) = network_lost_under(cx, state, at_send, probe) {
@@ -639,6 +644,7 @@ fn connected(
     }) {
         evidence.push(cite(dead, EvidenceRole::Supports, describe(dead)));
     }
+    evidence.extend(other_app_push_after_due(cx, push, probe));
     Diagnosed {
         cause: Cause::NetworkPathSuspect,
         confidence: Confidence::Medium,
