@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest idevicesyslog pymobiledevice3 unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input parquet gateway_http extraction predicate)
+[ ${#targets[@]} -gt 0 ] || targets=(syslog default compact json ndjson console digest idevicesyslog pymobiledevice3 pymobiledevice3_json unifiedlog_jsonl unifiedlog_csv detect pushes gateway_input parquet gateway_http extraction predicate)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz (once per machine)"

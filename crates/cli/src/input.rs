@@ -18,13 +18,13 @@ use crate::progress::Bar;
 pub struct InputArgs {
     /// A sysdiagnose (.tar.gz, .zip or folder), a .logarchive folder, or a text export
     /// (`log show` in any style, a Console.app copy, a forum digest, a unifiedlog_iterator
-    /// JSONL/CSV export, an idevicesyslog or pymobiledevice3 capture; plain or .gz). `-` reads a
-    /// text export from standard input.
+    /// JSONL/CSV export, an idevicesyslog or pymobiledevice3 capture, text or JSON; plain or
+    /// .gz). `-` reads a text export from standard input.
     pub input: PathBuf,
 
     /// Read as this format instead of detecting it: sysdiagnose, logarchive, default, syslog,
     /// compact, json, ndjson, console, digest, unifiedlog-jsonl, unifiedlog-csv, idevicesyslog,
-    /// pymobiledevice3.
+    /// pymobiledevice3, pymobiledevice3-json.
     #[arg(long, value_name = "FORMAT", value_parser = format_arg)]
     pub format: Option<Format>,
 

@@ -85,6 +85,42 @@ fn pymobiledevice3_coloured_output_file() {
     assert!(!message.contains('\u{1b}'), "{message}");
 }
 
+/// Case 210: `pymobiledevice3 syslog live --format json`, naive local times of a laptop in
+/// Lisbon on summer time.
+const PYMOBILEDEVICE3_JSON: &str = "cases/210-pymobiledevice3-json-lisbon-summer-react-native-app-hands-ring-to-js-never-reports-pushkit-kills-it-needs-reader/device.jsonl";
+
+#[test]
+fn pymobiledevice3_json_capture() {
+    let file = testdata(PYMOBILEDEVICE3_JSON);
+    let (records, stderr) = logs_json(&file, &["--tz", "Europe/Lisbon"]);
+    assert!(stderr.contains("pymobiledevice3-json"), "{stderr}");
+    assert!(stderr.contains("(detected)"), "{stderr}");
+    assert!(stderr.contains("47 records read, 47 kept"), "{stderr}");
+    assert_eq!(records[0]["at"], "2026-07-09T20:11:02.118402+01:00");
+    assert_eq!(records[0]["process"], "apsd");
+    assert_eq!(records[0]["pid"], 97);
+    assert_eq!(records[0]["thread"], 2461);
+    assert_eq!(records[0]["sender"], "ApplePushService");
+    assert_eq!(records[0]["subsystem"], "com.apple.apsd");
+    assert_eq!(records[0]["category"], "courier");
+    assert_eq!(records[0]["level"], "default");
+    // The native module's payload dictionary: one record, its newlines kept.
+    let payload = records.iter().find(|r| r["origin"]["line"] == 26).unwrap();
+    assert_eq!(payload["process"], "Toque");
+    assert!(
+        payload["message"].as_str().unwrap().contains("\n"),
+        "{payload}"
+    );
+
+    let out = run(&["logs", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--format json` capture whose lines have no time zone: pass --tz"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn diagnose_a_push_in_each_capture() {
     for (case, args) in [

@@ -35,10 +35,13 @@ pub enum Format {
     /// `pymobiledevice3 syslog live`: `YYYY-MM-DD HH:MM:SS[.ffffff] process{image}[pid] <LEVEL>:
     /// message`, no zone.
     Pymobiledevice3,
+    /// `pymobiledevice3 syslog live --format json`: one JSON object per line, `timestamp` a
+    /// naive ISO 8601 time (no zone).
+    Pymobiledevice3Json,
 }
 
 impl Format {
-    pub const ALL: [Format; 13] = [
+    pub const ALL: [Format; 14] = [
         Format::Sysdiagnose,
         Format::Logarchive,
         Format::LogShowDefault,
@@ -52,6 +55,7 @@ impl Format {
         Format::UnifiedlogCsv,
         Format::Idevicesyslog,
         Format::Pymobiledevice3,
+        Format::Pymobiledevice3Json,
     ];
 
     /// The name `--format` takes.
@@ -70,6 +74,7 @@ impl Format {
             Format::UnifiedlogCsv => "unifiedlog-csv",
             Format::Idevicesyslog => "idevicesyslog",
             Format::Pymobiledevice3 => "pymobiledevice3",
+            Format::Pymobiledevice3Json => "pymobiledevice3-json",
         }
     }
 
@@ -89,6 +94,7 @@ impl Format {
             Format::UnifiedlogCsv => "macos-unifiedlogs `unifiedlog_iterator` CSV export",
             Format::Idevicesyslog => "libimobiledevice `idevicesyslog` capture",
             Format::Pymobiledevice3 => "`pymobiledevice3 syslog live` capture",
+            Format::Pymobiledevice3Json => "`pymobiledevice3 syslog live --format json` capture",
         }
     }
 

@@ -440,7 +440,7 @@ pub(crate) fn join_message(
 }
 
 /// The text formats in the order detection tries them (most specific first).
-pub(crate) fn all() -> [&'static dyn TextFormat; 11] {
+pub(crate) fn all() -> [&'static dyn TextFormat; 12] {
     [
         &json::LogShowJson,
         &json::LogShowNdjson,
@@ -450,6 +450,7 @@ pub(crate) fn all() -> [&'static dyn TextFormat; 11] {
         &log_show::SyslogStyle,
         &log_show::CompactStyle,
         &pymobiledevice3::Pymobiledevice3,
+        &pymobiledevice3::json::Pymobiledevice3Json,
         &idevicesyslog::Idevicesyslog,
         &console::ConsoleCopy,
         &digest::Digest,

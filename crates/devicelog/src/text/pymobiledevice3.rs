@@ -28,6 +28,8 @@
 //! - Lines that do not begin a record continue the message above (the tool prints a message's
 //!   own newlines as they are). The `Waiting for "…" ...` line of `--start-after` is ignored.
 //! - Colour codes are removed first ([`super::ansi`]).
+//!
+//! `--format json` prints the same entries as JSON lines instead: [`json`].
 
 use pushtrace_model::{CivilDateTime, Level, LogRecord};
 
@@ -39,6 +41,8 @@ use super::{
 use crate::clock::LocalClock;
 use crate::format::{Format, Requirements};
 use crate::summary::SkipReason;
+
+pub(crate) mod json;
 
 pub(crate) struct Pymobiledevice3;
 
