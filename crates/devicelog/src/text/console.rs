@@ -298,6 +298,7 @@ mod tests {
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
     use crate::text::digest::Digest;
+    use crate::text::testing::exercise;
     use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
 
     fn date_only(date: &str) -> LocalClock {
@@ -521,21 +522,7 @@ default\t15:41:59.000000-0700\tapsd\tkept\n\
     }
 
     fn run(bytes: &[u8]) {
-        let file: Arc<str> = "p".into();
-        let filter = RecordFilter::new();
-        let clock = date_only("2026-05-20");
-        let ctx = ChunkContext {
-            file: &file,
-            clock: &clock,
-            filter: &filter,
-            hits: Default::default(),
-        };
-        let mut out = ChunkOutput::default();
-        ConsoleCopy.parse_chunk(bytes, &ctx, &mut out);
-        let _ = (ConsoleCopy.score(bytes), ConsoleCopy.requirements(bytes));
-        for (_, line) in lines(bytes) {
-            let _ = (ConsoleCopy.sniff(line), ConsoleCopy.starts_record(line));
-        }
+        exercise(&ConsoleCopy, bytes, &date_only("2026-05-20"));
     }
 
     const PIECES: [&str; 14] = [

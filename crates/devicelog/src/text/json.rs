@@ -431,6 +431,7 @@ mod tests {
     use super::*;
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
+    use crate::text::testing::exercise;
     use crate::text::testing::{KILLED, apsd_and_anywhere, kept, parse, parse_with};
 
     // The shape `log show --style json` prints: libyal/dtformats scripts/unified_logging.py,
@@ -703,22 +704,7 @@ mod tests {
     }
 
     fn run(format: &dyn TextFormat, bytes: &[u8]) {
-        let file: Arc<str> = "p".into();
-        let filter = RecordFilter::new();
-        let clock = LocalClock::default();
-        let ctx = ChunkContext {
-            file: &file,
-            clock: &clock,
-            filter: &filter,
-            hits: Default::default(),
-        };
-        let mut out = ChunkOutput::default();
-        format.parse_chunk(bytes, &ctx, &mut out);
-        let _ = format.score(bytes);
-        let _ = format.requirements(bytes);
-        for (_, line) in lines(bytes) {
-            let _ = (format.sniff(line), format.starts_record(line));
-        }
+        exercise(format, bytes, &LocalClock::default());
     }
 
     const PIECES: [&str; 14] = [

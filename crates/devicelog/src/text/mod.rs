@@ -494,6 +494,29 @@ pub(crate) mod testing {
         out
     }
 
+    /// Runs every entry point of `format` over `bytes`: the never-panic property tests of each
+    /// reader.
+    pub fn exercise(format: &dyn TextFormat, bytes: &[u8], clock: &LocalClock) {
+        let file: Arc<str> = "p".into();
+        let filter = RecordFilter::new();
+        let ctx = ChunkContext {
+            file: &file,
+            clock,
+            filter: &filter,
+            hits: Default::default(),
+        };
+        let mut out = ChunkOutput::default();
+        format.parse_chunk(bytes, &ctx, &mut out);
+        let _ = (format.score(bytes), format.requirements(bytes));
+        for (_, line) in lines(bytes) {
+            let _ = (
+                format.sniff(line),
+                format.starts_record(line),
+                format.record_time(line, clock),
+            );
+        }
+    }
+
     /// PushKit's kill as logged inside the app (rules/ios.toml, `pushkit.killed_not_reported`).
     pub const KILLED: &str = "Killing app because it never posted an incoming call to the system after receiving a PushKit VoIP push.";
 

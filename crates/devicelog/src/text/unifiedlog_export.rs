@@ -375,6 +375,7 @@ mod tests {
     use super::*;
     use crate::clock::LocalClock;
     use crate::filter::RecordFilter;
+    use crate::text::testing::exercise;
     use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
 
     // Shape of `LogData` as serialized by the crate (src/unified_log.rs of
@@ -579,21 +580,7 @@ garbage line\n\
     }
 
     fn run(format: &dyn TextFormat, bytes: &[u8]) {
-        let file: Arc<str> = "p".into();
-        let filter = RecordFilter::new();
-        let clock = LocalClock::default();
-        let ctx = ChunkContext {
-            file: &file,
-            clock: &clock,
-            filter: &filter,
-            hits: Default::default(),
-        };
-        let mut out = ChunkOutput::default();
-        format.parse_chunk(bytes, &ctx, &mut out);
-        let _ = (format.score(bytes), format.requirements(bytes));
-        for (_, line) in lines(bytes) {
-            let _ = (format.sniff(line), format.starts_record(line));
-        }
+        exercise(format, bytes, &LocalClock::default());
     }
 
     const PIECES: [&str; 10] = [

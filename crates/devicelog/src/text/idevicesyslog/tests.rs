@@ -1,12 +1,9 @@
-use std::sync::Arc;
-
 use proptest::prelude::*;
 
 use super::*;
 use crate::detect::detect_text;
-use crate::filter::RecordFilter;
-use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
-use crate::text::{all, lines};
+use crate::text::all;
+use crate::text::testing::{KILLED, apsd_and_anywhere, clock, exercise, kept, parse, parse_with};
 
 /// syslog_relay through idevicesyslog 1.2.0, device name after the time: pushbots/phonegap#77
 /// (https://github.com/pushbots/phonegap/issues/77), quoted.
@@ -245,28 +242,7 @@ fn needs_a_date_and_a_zone() {
 }
 
 fn run(bytes: &[u8]) {
-    let file: Arc<str> = "p".into();
-    let filter = RecordFilter::new();
-    let clock = clock("2026-05-20", "+03:00");
-    let ctx = ChunkContext {
-        file: &file,
-        clock: &clock,
-        filter: &filter,
-        hits: Default::default(),
-    };
-    let mut out = ChunkOutput::default();
-    Idevicesyslog.parse_chunk(bytes, &ctx, &mut out);
-    let _ = (
-        Idevicesyslog.score(bytes),
-        Idevicesyslog.requirements(bytes),
-    );
-    for (_, line) in lines(bytes) {
-        let _ = (
-            Idevicesyslog.sniff(line),
-            Idevicesyslog.starts_record(line),
-            Idevicesyslog.record_time(line, &clock),
-        );
-    }
+    exercise(&Idevicesyslog, bytes, &clock("2026-05-20", "+03:00"));
 }
 
 const PIECES: [&str; 16] = [

@@ -1,12 +1,9 @@
-use std::sync::Arc;
-
 use proptest::prelude::*;
 
 use super::*;
 use crate::detect::detect_text;
-use crate::filter::RecordFilter;
-use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
-use crate::text::{all, lines};
+use crate::text::all;
+use crate::text::testing::{KILLED, apsd_and_anywhere, clock, exercise, kept, parse, parse_with};
 
 /// Lines of `format_line` (pymobiledevice3/cli/syslog.py) as its own tests build them
 /// (tests/cli/test_syslog.py: `datetime(2024, 1, 1, 0, 0, 0)`, image = process, level INFO),
@@ -157,28 +154,7 @@ fn labels_and_offsets() {
 }
 
 fn run(bytes: &[u8]) {
-    let file: Arc<str> = "p".into();
-    let filter = RecordFilter::new();
-    let clock = clock("2026-05-20", "+03:00");
-    let ctx = ChunkContext {
-        file: &file,
-        clock: &clock,
-        filter: &filter,
-        hits: Default::default(),
-    };
-    let mut out = ChunkOutput::default();
-    Pymobiledevice3.parse_chunk(bytes, &ctx, &mut out);
-    let _ = (
-        Pymobiledevice3.score(bytes),
-        Pymobiledevice3.requirements(bytes),
-    );
-    for (_, line) in lines(bytes) {
-        let _ = (
-            Pymobiledevice3.sniff(line),
-            Pymobiledevice3.starts_record(line),
-            Pymobiledevice3.record_time(line, &clock),
-        );
-    }
+    exercise(&Pymobiledevice3, bytes, &clock("2026-05-20", "+03:00"));
 }
 
 const PIECES: [&str; 15] = [

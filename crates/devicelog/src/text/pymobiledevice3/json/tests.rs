@@ -6,8 +6,8 @@ use pushtrace_model::Level;
 use super::*;
 use crate::detect::detect_text;
 use crate::filter::RecordFilter;
-use crate::text::testing::{KILLED, apsd_and_anywhere, clock, kept, parse, parse_with};
-use crate::text::{all, lines};
+use crate::text::all;
+use crate::text::testing::{KILLED, apsd_and_anywhere, clock, exercise, kept, parse, parse_with};
 
 /// What `format_json_line` of pymobiledevice3/cli/syslog.py prints for the entries of its own
 /// tests (tests/cli/test_syslog.py: `test_format_json_line_with_label`, then `_create_syslog_entry`
@@ -283,27 +283,7 @@ fn detection_tells_it_from_the_other_json_exports() {
 }
 
 fn run(bytes: &[u8]) {
-    let file: Arc<str> = "p".into();
-    let filter = RecordFilter::new();
-    let clock = clock("2026-05-20", "+03:00");
-    let ctx = ChunkContext {
-        file: &file,
-        clock: &clock,
-        filter: &filter,
-        hits: Default::default(),
-    };
-    let mut out = ChunkOutput::default();
-    Pymobiledevice3Json.parse_chunk(bytes, &ctx, &mut out);
-    let _ = (
-        Pymobiledevice3Json.score(bytes),
-        Pymobiledevice3Json.requirements(bytes),
-    );
-    for (_, line) in lines(bytes) {
-        let _ = (
-            Pymobiledevice3Json.sniff(line),
-            Pymobiledevice3Json.starts_record(line),
-        );
-    }
+    exercise(&Pymobiledevice3Json, bytes, &clock("2026-05-20", "+03:00"));
 }
 
 const PIECES: [&str; 16] = [
