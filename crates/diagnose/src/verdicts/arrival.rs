@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pushtrace_devicelog::timeline::DeviceTimeline;
+use pushtrace_devicelog::timeline::{ApnsState, DeviceTimeline, Dimension, State};
 use pushtrace_model::duration::{after, before};
 use pushtrace_model::{DeviceEvent, EventKind, PushRecord, Timestamp};
 
@@ -379,6 +379,15 @@ pub(crate) fn expires_at(push: &PushRecord) -> Option<Timestamp> {
         0 => Some(push.sent_at),
         _ => push.expiration_date(),
     }
+}
+
+/// Whether the log shows the device's APNs connection down (or still coming back) at the
+/// push's send.
+pub(crate) fn sent_while_down(cx: &Context<'_>, push: &PushRecord) -> bool {
+    matches!(
+        cx.timeline.state_at(Dimension::Apns, push.sent_at).state,
+        State::Apns(ApnsState::Down(_) | ApnsState::Reconnecting { .. })
+    )
 }
 
 /// Whether a receipt's delivery is in the log: the push's device is then the log's device.

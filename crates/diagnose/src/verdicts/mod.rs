@@ -123,11 +123,19 @@ pub fn diagnose_all<'a>(
         (Phase::Late, true),
     ];
     for (phase, newest_first) in passes {
-        let order: Vec<usize> = if newest_first {
+        let mut order: Vec<usize> = if newest_first {
             by_sent.iter().rev().copied().collect()
         } else {
             by_sent.clone()
         };
+        if phase == Phase::InTime {
+            // A push sent while the log shows APNs's connection down can only come once it is
+            // back, and then at once (APNs delivers what it holds on the reconnect), while one
+            // sent over the live connection comes right after its send: an arrival after both
+            // sends is first the live one's (the one sent during the outage may well be gone: an
+            // `expiration` of 0 is not stored).
+            order.sort_by_key(|&i| arrival::sent_while_down(&context, pushes[i]));
+        }
         for i in order {
             if arrivals[i].is_none() && !elsewhere(i) {
                 arrivals[i] = arrival::find(&context, pushes[i], phase, &mut claims);

@@ -161,6 +161,41 @@ fn an_expiration_0_push_is_expired_once_the_next_push_arrives_after_the_return()
 }
 
 #[test]
+fn an_arrival_after_the_return_is_the_push_sent_over_the_live_connection() {
+    // The first push (expiration 0) is sent while the connection is down; the connection is back
+    // at 10:00:31, the retry is sent at 10:00:36 and one push arrives 0.2 s later, inside both
+    // pushes' windows: it is the retry's (a push held over the outage comes on the reconnect).
+    let t = timeline(
+        vec![
+            event(
+                "10:00:00.000",
+                "apsd",
+                EventKind::ApnsDisconnected {
+                    interface: None,
+                    reason: Some("stream end".into()),
+                },
+            ),
+            reconnecting("10:00:30.000"),
+            connected("10:00:31.000"),
+            arrived("10:00:36.200"),
+        ],
+        "09:59:00",
+        "10:02:00",
+    );
+    // One call, one deadline: both pushes are due by 10:01:05.
+    let mut first = push("10:00:20.000");
+    first.expiration = Some(0);
+    first.deadline = Some(at("10:01:05.000"));
+    let mut second = retry("10:00:36.000");
+    second.deadline = first.deadline;
+    let v = diagnose_all(&[first, second], &t, &options());
+    assert_eq!(v[1].arrived_at, Some(at("10:00:36.200")), "{:#?}", v[1]);
+    assert_eq!((v[1].outcome, v[1].cause), (Outcome::OnTime, Cause::None));
+    assert_eq!(v[0].arrived_at, None, "{}", v[0].explanation);
+    assert_eq!(v[0].outcome, Outcome::NotDelivered, "{}", v[0].explanation);
+}
+
+#[test]
 fn apsd_closing_a_failed_attempt_does_not_end_the_reconnection_policy_3_abandons() {
     // Path satisfied, the attempt times out and apsd closes it; policy 3 follows; the push is
     // sent; only the display coming on lets apsd connect.
