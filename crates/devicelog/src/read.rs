@@ -510,7 +510,11 @@ impl LogReader {
             (true, false) => ("date", "--date YYYY-MM-DD (the day of the first line)"),
             (false, true) => (
                 "time zone",
-                "--tz (e.g. +03:00 or Europe/Istanbul), the zone of the device",
+                // Most tools that print times without a zone print them in the zone of the
+                // computer they run on (`log show`, Console, pymobiledevice3, idevicesyslog from
+                // 1.3), which need not be the phone's; the phone's own syslog lines (idevicesyslog
+                // up to 1.2) carry its zone.
+                "--tz (e.g. +03:00 or Europe/Istanbul), the zone the times were printed in (the computer's that made the export or capture; the phone's for the phone's own syslog lines)",
             ),
         };
         Err(ReadError::NeedsClock {
