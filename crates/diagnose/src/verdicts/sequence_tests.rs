@@ -20,6 +20,21 @@ fn reported(time: &str) -> pushtrace_model::DeviceEvent {
     )
 }
 
+/// apsd finds no interface to connect on: the connection is down from `time`.
+fn no_usable_interface(time: &str) -> pushtrace_model::DeviceEvent {
+    event(
+        time,
+        "apsd",
+        EventKind::ApnsConnectSkipped {
+            reason: "no usable interface".into(),
+            connected_interfaces: Some(0),
+            wwan_usable: Some(false),
+            wifi_usable: Some(false),
+            retry_in_s: None,
+        },
+    )
+}
+
 fn retry(sent: &str) -> PushRecord {
     let mut p = push(sent);
     p.push_id = Some("p-2".into());
@@ -102,17 +117,7 @@ fn a_call_callservicesd_tracks_for_another_provider_is_not_the_apps_report() {
 fn an_expiration_0_push_is_expired_once_the_next_push_arrives_after_the_return() {
     // Back at 10:01:00; the log ends 3 s later, too soon by itself to say nothing came, but the
     // app's next push (sent later) was delivered on the return: APNs kept nothing else.
-    let down = event(
-        "10:00:00.000",
-        "apsd",
-        EventKind::ApnsConnectSkipped {
-            reason: "no usable interface".into(),
-            connected_interfaces: Some(0),
-            wwan_usable: Some(false),
-            wifi_usable: Some(false),
-            retry_in_s: None,
-        },
-    );
+    let down = no_usable_interface("10:00:00.000");
     let t = timeline(
         vec![
             down,
@@ -139,17 +144,7 @@ fn an_expiration_0_push_is_expired_once_the_next_push_arrives_after_the_return()
     // Alone, the same push and log cannot tell expired from not yet delivered.
     let t = timeline(
         vec![
-            event(
-                "10:00:00.000",
-                "apsd",
-                EventKind::ApnsConnectSkipped {
-                    reason: "no usable interface".into(),
-                    connected_interfaces: Some(0),
-                    wwan_usable: Some(false),
-                    wifi_usable: Some(false),
-                    retry_in_s: None,
-                },
-            ),
+            no_usable_interface("10:00:00.000"),
             reconnecting("10:01:00.000"),
             connected("10:01:01.000"),
         ],
